@@ -1,0 +1,27 @@
+/**
+ * The Lambda TOKEN authorizer. It refuses a key of the wrong shape or checksum without a table read, looks the rest up
+ * by SHA-256, and passes the workspace and scopes to the handlers in the context. Its policy covers the whole API, so
+ * API Gateway can cache it per key for the stage's TTL. It never logs the key.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
+import { hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../lib/auth/api-key.js';
+import { allowPolicy } from '../lib/auth/policy.js';
+import { formatScopes } from '../lib/auth/scopes.js';
+import { apiKeys } from '../lib/services.js';
+
+const store = apiKeys();
+
+/** API Gateway turns exactly this error message into a 401. */
+const unauthorized = () => new Error('Unauthorized');
+
+export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const key = keyFromAuthorizationHeader(event.authorizationToken);
+  if (!key || !isWellFormedApiKey(key)) throw unauthorized();
+  const identity = await store.findByHash(hashApiKey(key));
+  if (!identity) throw unauthorized();
+  return allowPolicy(identity.tokenId, event.methodArn, {
+    workspace: identity.workspace,
+    scopes: formatScopes(identity.scopes),
+    tokenId: identity.tokenId,
+  });
+};

@@ -1,0 +1,19 @@
+/**
+ * Configuration is read once, when a module loads, and fails fast: a missing TABLE_NAME is an error at start,
+ * not an empty string at the first call.
+ */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') {
+    throw new Error(`Environment variable ${name} is required but not set`);
+  }
+  return value;
+}
+
+export function optionalIntEnv(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`Environment variable ${name} must be a whole number, got "${value}"`);
+  return parsed;
+}

@@ -1,0 +1,80 @@
+/**
+ * Every error leaves as one shape (SPEC section 4):
+ * `{"error": {"code", "message", "details"?, "request_id"}}`. Domain errors are mapped to their status here, in one
+ * place; anything unknown is a defect and becomes a bare 500 with the request id and no internals.
+ */
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import {
+  DomainError,
+  MissingUniqueFieldError,
+  ModelNotFoundError,
+  PreconditionFailedError,
+  RecordNotFoundError,
+  RecordTooLargeError,
+  UnavailableError,
+  ValidationError,
+  type FieldIssue,
+} from '../records/errors.js';
+import { HttpError } from './http-error.js';
+
+export interface ErrorEnvelope {
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly details?: readonly FieldIssue[];
+    readonly request_id: string;
+  };
+}
+
+export function errorEnvelope(code: string, message: string, requestId: string, details?: readonly FieldIssue[]): ErrorEnvelope {
+  return { error: { code, message, ...(details && details.length > 0 ? { details } : {}), request_id: requestId } };
+}
+
+const statusByDomainError = new Map<Function, number>([
+  [ValidationError, 422],
+  [MissingUniqueFieldError, 422],
+  [RecordNotFoundError, 404],
+  [ModelNotFoundError, 404],
+  [PreconditionFailedError, 412],
+  [RecordTooLargeError, 413],
+  [UnavailableError, 503],
+]);
+
+export interface MappedError {
+  readonly statusCode: number;
+  readonly envelope: ErrorEnvelope;
+  readonly headers: Record<string, string>;
+  /** False for defects: the caller logs them in full. */
+  readonly expected: boolean;
+}
+
+export function mapError(error: unknown, requestId: string): MappedError {
+  if (error instanceof HttpError) {
+    return {
+      statusCode: error.statusCode,
+      envelope: errorEnvelope(error.code, error.message, requestId, error.details),
+      headers: { ...error.headers },
+      expected: true,
+    };
+  }
+  if (error instanceof DomainError) {
+    const statusCode = statusByDomainError.get(error.constructor) ?? 500;
+    const headers: Record<string, string> = {};
+    if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    return { statusCode, envelope: errorEnvelope(error.code, error.message, requestId, error.details), headers, expected: statusCode < 500 || statusCode === 503 };
+  }
+  return {
+    statusCode: 500,
+    envelope: errorEnvelope('internal_error', 'Internal error; the request id identifies it in the logs', requestId),
+    headers: {},
+    expected: false,
+  };
+}
+
+export function errorResponse(mapped: MappedError): APIGatewayProxyResult {
+  return {
+    statusCode: mapped.statusCode,
+    headers: { 'Content-Type': 'application/json', ...mapped.headers },
+    body: JSON.stringify(mapped.envelope),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * API Gateway's own errors, rewritten to the error envelope. The stack installs these as gateway responses; the local
+ * gateway answers with the same status, code and message, so a client sees one error shape from both.
+ */
+export interface GatewayResponseDefinition {
+  /** API Gateway's response type (CDK `ResponseType.of(type)`). */
+  readonly type: string;
+  /** Status to answer with; undefined keeps API Gateway's own (for the DEFAULT_ types). */
+  readonly statusCode?: number;
+  readonly code: string;
+  readonly message: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export const gatewayResponses: readonly GatewayResponseDefinition[] = [
+  { type: 'UNAUTHORIZED', statusCode: 401, code: 'unauthorized', message: 'A valid API key is required: send "Authorization: Token <key>"' },
+  { type: 'ACCESS_DENIED', statusCode: 403, code: 'forbidden', message: 'This API key may not use this route' },
+  // REST APIs answer an unknown path or method with 403 "Missing Authentication Token"; to a client it is a 404.
+  { type: 'MISSING_AUTHENTICATION_TOKEN', statusCode: 404, code: 'route_not_found', message: 'No such route' },
+  { type: 'RESOURCE_NOT_FOUND', statusCode: 404, code: 'route_not_found', message: 'No such route' },
+  { type: 'REQUEST_TOO_LARGE', statusCode: 413, code: 'payload_too_large', message: 'The request body exceeds 10 MB' },
+  { type: 'UNSUPPORTED_MEDIA_TYPE', statusCode: 415, code: 'unsupported_media_type', message: 'Unsupported content type' },
+  { type: 'THROTTLED', statusCode: 429, code: 'rate_limited', message: 'Too many requests; retry after a pause', headers: { 'Retry-After': '1' } },
+  { type: 'QUOTA_EXCEEDED', statusCode: 429, code: 'rate_limited', message: 'The request quota is used up', headers: { 'Retry-After': '60' } },
+  // The authorizer failed (for example, the database throttled it): retryable, not a defect of the request.
+  { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
+  { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },
+  { type: 'DEFAULT_4XX', code: 'bad_request', message: 'The request was rejected by the gateway' },
+  { type: 'DEFAULT_5XX', code: 'internal_error', message: 'Internal error; the request id identifies it in the logs' },
+];
+
+export function gatewayResponse(type: string): GatewayResponseDefinition {
+  const found = gatewayResponses.find((response) => response.type === type);
+  if (!found) throw new Error(`Unknown gateway response type ${type}`);
+  return found;
+}
+
+/** The VTL body template API Gateway renders for a gateway response. */
+export function gatewayResponseTemplate(definition: GatewayResponseDefinition): string {
+  return JSON.stringify({
+    error: { code: definition.code, message: definition.message, request_id: '$context.requestId' },
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * The one middy stack every HTTP function uses: header normalization, the caller's identity from the authorizer
+ * context, the route's scope check, and the error envelope. Handlers receive an {@link HttpRequest} and return a
+ * response; they never catch errors themselves.
+ */
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { parseScopes, type Scope } from '../auth/scopes.js';
+import { findRoute, type RouteDefinition } from '../routes.js';
+import { errorResponse, mapError } from './error-envelope.js';
+import { HttpError } from './http-error.js';
+
+export interface HttpRequest {
+  readonly event: APIGatewayProxyEvent;
+  readonly route: RouteDefinition;
+  readonly requestId: string;
+  /** The caller's workspace, from the authorizer context only; empty on public routes. */
+  readonly workspace: string;
+  readonly scopes: readonly Scope[];
+  /** Header names are lower-case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** A path parameter, percent-decoded exactly once (API Gateway REST passes them as the client sent them). */
+  pathParameter(name: string): string;
+  /** A query-string parameter as API Gateway decoded it. */
+  queryParameter(name: string): string | undefined;
+}
+
+export type HttpHandlerFunction = (request: HttpRequest) => Promise<APIGatewayProxyResult>;
+
+function decodePathParameter(name: string, raw: string | undefined): string {
+  if (raw === undefined) throw new HttpError(404, 'route_not_found', `Missing path parameter ${name}`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, 'malformed_path', `The path parameter "${name}" is not valid percent-encoded UTF-8`, [
+      { field: name, issue: 'invalid percent-encoding' },
+    ]);
+  }
+}
+
+function requestFromEvent(event: APIGatewayProxyEvent): HttpRequest {
+  const route = findRoute(event.httpMethod, event.resource);
+  if (!route) throw new Error(`No route in lib/routes.ts for ${event.httpMethod} ${event.resource}`);
+  const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+  const workspace = typeof authorizer.workspace === 'string' ? authorizer.workspace : '';
+  const scopes = parseScopes(typeof authorizer.scopes === 'string' ? authorizer.scopes : undefined);
+  if (route.scope !== null) {
+    if (!workspace) throw new HttpError(401, 'unauthorized', 'A valid API key is required');
+    if (!scopes.includes(route.scope)) {
+      throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
+    }
+  }
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value ?? undefined;
+  return {
+    event,
+    route,
+    requestId: event.requestContext?.requestId ?? 'unknown',
+    workspace,
+    scopes,
+    headers,
+    pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
+    queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
+  };
+}
+
+export function httpHandler(handle: HttpHandlerFunction) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use({
+      // First in, so its onError runs last and shapes every failure, also those of other middlewares.
+      onError: async (request) => {
+        const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
+        const mapped = mapError(request.error, requestId);
+        if (!mapped.expected) {
+          console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled error', request_id: requestId, error: String(request.error?.stack ?? request.error) }));
+        }
+        request.response = errorResponse(mapped);
+      },
+    })
+    .use(httpHeaderNormalizer())
+    .handler(async (event) => handle(requestFromEvent(event)));
+}

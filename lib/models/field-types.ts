@@ -1,0 +1,77 @@
+/**
+ * Field types and coercion (SPEC section 4, "Request bodies"). Form values arrive as strings and are coerced to the
+ * declared type; JSON values must already have the type (a datetime is normalised to a UTC ISO string either way).
+ */
+import type { FieldType } from './model-definition.js';
+
+export type BodySource = 'json' | 'form';
+export type Coercion = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issue: string };
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const numberPattern = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+const datetimePattern =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
+const ok = (value: unknown): Coercion => ({ ok: true, value });
+const fail = (issue: string): Coercion => ({ ok: false, issue });
+
+export function isEmailAddress(value: string): boolean {
+  return value.length <= 254 && emailPattern.test(value);
+}
+
+function coerceDatetime(value: unknown): Coercion {
+  if (typeof value !== 'string') return fail('must be an ISO 8601 date-time string');
+  const text = value.trim();
+  const match = datetimePattern.exec(text);
+  if (!match) return fail('must be an ISO 8601 date-time, e.g. 2026-12-04T15:00:00Z');
+  // A date-time without an offset is taken as UTC, never as the server's local time.
+  const withZone = match[4] !== undefined && match[7] === undefined ? `${text}Z` : text;
+  const date = new Date(withZone.replace(' ', 'T'));
+  if (Number.isNaN(date.getTime())) return fail('is not a valid date-time');
+  // Reject dates that Date silently rolls over (2026-02-30 becomes March 2).
+  if (match[4] === undefined && date.toISOString().slice(0, 10) !== text.slice(0, 10)) {
+    return fail('is not a valid calendar date');
+  }
+  return ok(date.toISOString());
+}
+
+/** Coerces one value to a declared type, or says why it cannot. */
+export function coerceFieldValue(value: unknown, type: FieldType, source: BodySource): Coercion {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string' ? ok(value) : fail('must be a string');
+    case 'email': {
+      if (typeof value !== 'string') return fail('must be an e-mail address');
+      const trimmed = value.trim();
+      return isEmailAddress(trimmed) ? ok(trimmed) : fail('must be an e-mail address');
+    }
+    case 'number': {
+      if (source === 'form' && typeof value === 'string') {
+        const text = value.trim();
+        if (!numberPattern.test(text)) return fail('must be a number');
+        return ok(Number(text));
+      }
+      return typeof value === 'number' ? ok(value) : fail('must be a number');
+    }
+    case 'boolean': {
+      if (source === 'form' && typeof value === 'string') {
+        if (value === 'true') return ok(true);
+        if (value === 'false') return ok(false);
+        return fail('must be true or false');
+      }
+      return typeof value === 'boolean' ? ok(value) : fail('must be a boolean');
+    }
+    case 'datetime':
+      return coerceDatetime(value);
+    case 'json': {
+      if (source === 'form' && typeof value === 'string') {
+        try {
+          return ok(JSON.parse(value));
+        } catch {
+          return fail('must be a JSON document');
+        }
+      }
+      return ok(value);
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/** The limits of SPEC section 4, in one place. */
+export const limits = {
+  /** A single-record request body. */
+  maxBodyBytes: 1024 * 1024,
+  /** Top-level fields in one payload, set and removed together. */
+  maxFieldsPerPayload: 300,
+  maxFieldNameBytes: 255,
+  /** Containers (objects, arrays) nested inside one field value. */
+  maxNestingDepth: 16,
+  maxIdBytes: 1024,
+  /** The stored record, measured the way DynamoDB measures an item; DynamoDB's own ceiling is 400 KB. */
+  maxRecordBytes: 350 * 1024,
+} as const;

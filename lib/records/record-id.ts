@@ -1,0 +1,29 @@
+/**
+ * A record's id is the normalized value of its model's unique field (SPEC section 4, upsert rule 1): e-mail addresses
+ * are trimmed and lower-cased, so matching is case-insensitive; other values are trimmed and Unicode-NFC normalized.
+ */
+import { isEmailAddress } from '../models/field-types.js';
+import type { FieldType } from '../models/model-definition.js';
+import { limits } from './limits.js';
+
+export type IdNormalization = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly issue: string };
+
+// Control characters have no place in an identifier that travels in URLs and logs.
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/;
+
+export function normalizeId(value: unknown, type: FieldType): IdNormalization {
+  let text: string;
+  if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) text = String(value);
+  else return { ok: false, issue: 'must be a string' };
+
+  if (!text.isWellFormed()) return { ok: false, issue: 'must be well-formed Unicode' };
+  text = type === 'email' ? text.trim().toLowerCase() : text.trim().normalize('NFC');
+  if (text === '') return { ok: false, issue: 'must not be empty' };
+  if (controlCharacters.test(text)) return { ok: false, issue: 'must not contain control characters' };
+  if (Buffer.byteLength(text, 'utf8') > limits.maxIdBytes) {
+    return { ok: false, issue: `must be at most ${limits.maxIdBytes} bytes of UTF-8` };
+  }
+  if (type === 'email' && !isEmailAddress(text)) return { ok: false, issue: 'must be an e-mail address' };
+  return { ok: true, id: text };
+}

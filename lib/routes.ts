@@ -1,0 +1,90 @@
+/**
+ * THE route table. The CDK stack, the local gateway and the tests all read it, so a route cannot exist in one
+ * place and not in another. Paths use API Gateway REST resource syntax.
+ */
+import type { Scope } from './auth/scopes.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** DynamoDB actions a function may call on the table: the stack grants exactly these and nothing more. */
+export type TableAction = 'dynamodb:GetItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem' | 'dynamodb:Query';
+
+export interface RouteDefinition {
+  /** Stable identifier, also used for construct ids. */
+  readonly name: string;
+  readonly method: HttpMethod;
+  /** API Gateway resource path, e.g. `/models/{model}/records/{id}`. */
+  readonly path: string;
+  /** Handler file, relative to the repository root; it must `export const handler`. */
+  readonly entry: string;
+  /** Scope the caller's key must carry; `null` makes the route public (no authorizer). */
+  readonly scope: Scope | null;
+  readonly tableActions: readonly TableAction[];
+}
+
+export const routes: readonly RouteDefinition[] = [
+  { name: 'Health', method: 'GET', path: '/health', entry: 'functions/health.ts', scope: null, tableActions: [] },
+  {
+    name: 'UpsertRecord',
+    method: 'POST',
+    path: '/models/{model}/records',
+    entry: 'functions/upsert-record.ts',
+    scope: 'records:write',
+    // UpdateItem for the merge; GetItem to resolve a customer's account link while the write runs.
+    tableActions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+  },
+  {
+    name: 'GetRecord',
+    method: 'GET',
+    path: '/models/{model}/records/{id}',
+    entry: 'functions/get-record.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:GetItem'],
+  },
+  {
+    name: 'DeleteRecord',
+    method: 'DELETE',
+    path: '/models/{model}/records/{id}',
+    entry: 'functions/delete-record.ts',
+    scope: 'records:write',
+    tableActions: ['dynamodb:DeleteItem'],
+  },
+  // The same operations with the id in the query string (`?id=`), for ids that contain `/`: API Gateway decodes
+  // `%2F` before it matches a path, so such an id cannot travel in a path segment. See docs/api.md.
+  {
+    name: 'GetRecordByQuery',
+    method: 'GET',
+    path: '/models/{model}/record',
+    entry: 'functions/get-record.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:GetItem'],
+  },
+  {
+    name: 'DeleteRecordByQuery',
+    method: 'DELETE',
+    path: '/models/{model}/record',
+    entry: 'functions/delete-record.ts',
+    scope: 'records:write',
+    tableActions: ['dynamodb:DeleteItem'],
+  },
+];
+
+/** The Lambda authorizer is not a route, but it is deployed and run locally from this entry. */
+export const authorizerEntry = 'functions/authorizer.ts';
+export const authorizerTableActions: readonly TableAction[] = ['dynamodb:GetItem'];
+
+/** Routes grouped by entry: one Lambda function serves every route that names the same file. */
+export function functionsByEntry(): Map<string, RouteDefinition[]> {
+  const byEntry = new Map<string, RouteDefinition[]>();
+  for (const route of routes) {
+    const list = byEntry.get(route.entry) ?? [];
+    list.push(route);
+    byEntry.set(route.entry, list);
+  }
+  return byEntry;
+}
+
+/** The route an API Gateway event belongs to, by its resource path and method. */
+export function findRoute(method: string, resource: string): RouteDefinition | undefined {
+  return routes.find((route) => route.method === method && route.path === resource);
+}

@@ -1,0 +1,34 @@
+/**
+ * The key layout of the one table (docs/data-model.md). Every item has a string partition key `pk` and sort key `sk`.
+ * Workspace ids and model names have restricted alphabets without `#`, so the id, which may contain anything, can
+ * stand last in a record's key without ambiguity.
+ */
+export interface ItemKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+export interface RecordKey {
+  readonly workspace: string;
+  readonly model: string;
+  readonly id: string;
+}
+
+export const recordSortKey = 'R';
+
+/** One item per record, so the writes of a bulk sync spread over as many partitions as there are records. */
+export function recordItemKey({ workspace, model, id }: RecordKey): ItemKey {
+  return { pk: `R#${workspace}#${model}#${id}`, sk: recordSortKey };
+}
+
+export function workspaceItemKey(workspace: string): ItemKey {
+  return { pk: `W#${workspace}`, sk: 'W' };
+}
+
+/** API keys are found by the SHA-256 of the key, never by the key itself. */
+export function apiKeyItemKey(keyHash: string): ItemKey {
+  return { pk: `K#${keyHash}`, sk: 'K' };
+}
+
+/** Workspace ids: lower-case letters, digits and dashes, 1 to 63 characters, a letter or digit first. */
+export const workspaceIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;

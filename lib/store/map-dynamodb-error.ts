@@ -1,0 +1,51 @@
+/**
+ * SDK errors to domain errors, in one place. Throttling, service faults and network failures that survive the SDK's
+ * retries become UnavailableError (503 with Retry-After); an item over DynamoDB's size limit becomes
+ * RecordTooLargeError (413). Anything else is a defect and is rethrown as it is.
+ */
+import { RecordTooLargeError, UnavailableError } from '../records/errors.js';
+
+const unavailableNames = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'LimitExceededException',
+  'TransactionConflictException',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+export function mapDynamoDbError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const { name, message } = error;
+  const code = (error as { code?: string }).code;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (name === 'ValidationException' && /item size (?:to update )?has exceeded/i.test(message)) {
+    return new RecordTooLargeError('The record would exceed the maximum record size');
+  }
+  if (
+    unavailableNames.has(name) ||
+    (code !== undefined && networkCodes.has(code)) ||
+    (status !== undefined && status >= 500) ||
+    (error as { $retryable?: unknown }).$retryable !== undefined
+  ) {
+    return new UnavailableError('The database is unavailable or throttling; retry after a pause');
+  }
+  return error;
+}
+
+/** Runs a database call and translates its failure. */
+export async function withErrorMapping<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw mapDynamoDbError(error);
+  }
+}

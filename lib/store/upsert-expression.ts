@@ -1,0 +1,160 @@
+/**
+ * Builds the one UpdateItem that performs an upsert: a pure function, unit-tested on its output.
+ *
+ * - Every attribute name goes through a `#` placeholder and every value through a `:` placeholder; a client's field
+ *   name is never spliced into an expression string.
+ * - User fields are stored as top-level attributes named `f_<field>`, so a merge is a plain SET/REMOVE per field, works
+ *   on an item that does not exist yet (a map attribute would not), and can never collide with a system attribute.
+ * - The ConditionExpression lets the write happen only when it changes something: the repeated identical upsert fails
+ *   the condition and returns the stored item (ReturnValuesOnConditionCheckFailure), so the version and updated_at stay.
+ * - DynamoDB allows 4 KB and 300 operators per expression. The exact "changes something" test costs two operators and
+ *   up to 30 bytes per field, so it is used while it fits; for larger payloads the test compares a digest of the
+ *   payload with the digest stored by the last changing write (see {@link UpsertExpression.changeTest}).
+ */
+import { createHash } from 'node:crypto';
+
+export const fieldAttributePrefix = 'f_';
+
+/** System attributes of a record item. None starts with {@link fieldAttributePrefix}. */
+export const recordAttributes = {
+  id: 'id',
+  version: 'v',
+  createdAt: 'ca',
+  updatedAt: 'ua',
+  /** Digest of the payload of the last write that changed the record. */
+  payloadDigest: 'pd',
+} as const;
+
+/** DynamoDB's limits on one expression string. */
+export const expressionLimits = { maxLength: 4096, maxOperators: 300 } as const;
+
+/** What the exact change test may use, leaving room for the If-Match clause and the NOT. */
+const exactTestBudget = { maxLength: 3600, maxOperators: 280 } as const;
+
+export interface UpsertExpressionInput {
+  /** Fields to set, in payload order, already validated and coerced. */
+  readonly set: ReadonlyArray<readonly [string, unknown]>;
+  /** Fields to remove. */
+  readonly unset: readonly string[];
+  /** The normalized unique value, stored as `id`. */
+  readonly id: string;
+  /** ISO timestamp of this write. */
+  readonly now: string;
+  /** Apply only when the stored version equals this (If-Match). */
+  readonly ifMatch?: number;
+  /** Apply only when the record does not exist (If-None-Match: *). */
+  readonly createOnly?: boolean;
+}
+
+export interface UpsertExpression {
+  readonly UpdateExpression: string;
+  readonly ConditionExpression: string;
+  readonly ExpressionAttributeNames: Record<string, string>;
+  readonly ExpressionAttributeValues: Record<string, unknown>;
+  /** `exact` compares every field; `digest` compares the payload digest (sound, but a no-op after an interleaved write counts as a change). */
+  readonly changeTest: 'exact' | 'digest' | 'create-only';
+}
+
+const placeholderAlphabet = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/** Short placeholder suffix for the i-th field: 1 character below 62 fields, 2 below 3,844. */
+function placeholder(index: number): string {
+  let n = index;
+  let out = '';
+  do {
+    out = placeholderAlphabet[n % 62] + out;
+    n = Math.floor(n / 62);
+  } while (n > 0);
+  return out;
+}
+
+/** A digest of the payload: the same set and unset fields give the same digest, whatever their order. */
+export function payloadDigest(set: ReadonlyArray<readonly [string, unknown]>, unset: readonly string[]): string {
+  const canonical = JSON.stringify([
+    [...set].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    [...unset].sort(),
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+/** Operators DynamoDB counts in a condition: comparators, AND/OR/NOT and functions. */
+export function countOperators(expression: string): number {
+  const comparators = expression.match(/<>|<=|>=|=|<|>/g)?.length ?? 0;
+  const logical = expression.match(/\b(?:AND|OR|NOT|BETWEEN|IN)\b/g)?.length ?? 0;
+  const functions = expression.match(/\b(?:attribute_exists|attribute_not_exists|attribute_type|begins_with|contains|size|if_not_exists|list_append)\(/g)?.length ?? 0;
+  return comparators + logical + functions;
+}
+
+export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpression {
+  const names: Record<string, string> = {
+    '#_id': recordAttributes.id,
+    '#_v': recordAttributes.version,
+    '#_ca': recordAttributes.createdAt,
+    '#_ua': recordAttributes.updatedAt,
+    '#_pd': recordAttributes.payloadDigest,
+  };
+  const values: Record<string, unknown> = {
+    ':_id': input.id,
+    ':_now': input.now,
+    ':_zero': 0,
+    ':_one': 1,
+    ':_pd': payloadDigest(input.set, input.unset),
+  };
+
+  const assignments = [
+    '#_v = if_not_exists(#_v, :_zero) + :_one',
+    '#_ca = if_not_exists(#_ca, :_now)',
+    '#_ua = :_now',
+    '#_id = :_id',
+    '#_pd = :_pd',
+  ];
+  const removals: string[] = [];
+  const unchangedTerms: string[] = [];
+
+  let index = 0;
+  for (const [field, value] of input.set) {
+    const p = placeholder(index++);
+    names[`#${p}`] = fieldAttributePrefix + field;
+    values[`:${p}`] = value;
+    assignments.push(`#${p}=:${p}`);
+    unchangedTerms.push(`#${p}=:${p}`);
+  }
+  for (const field of input.unset) {
+    const p = placeholder(index++);
+    names[`#${p}`] = fieldAttributePrefix + field;
+    removals.push(`#${p}`);
+    unchangedTerms.push(`attribute_not_exists(#${p})`);
+  }
+
+  const updateExpression = `SET ${assignments.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`;
+
+  let changeTest: UpsertExpression['changeTest'];
+  let changes: string;
+  if (input.createOnly) {
+    changeTest = 'create-only';
+    changes = 'attribute_not_exists(#_v)';
+  } else {
+    const exact = `NOT (${unchangedTerms.join(' AND ')})`;
+    if (unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && countOperators(exact) <= exactTestBudget.maxOperators) {
+      changeTest = 'exact';
+      changes = exact;
+    } else {
+      changeTest = 'digest';
+      changes = 'NOT (#_pd = :_pd)';
+    }
+  }
+
+  let condition = changes;
+  if (input.ifMatch !== undefined) {
+    values[':_expected'] = input.ifMatch;
+    condition = `#_v = :_expected AND (${changes})`;
+  }
+
+  return {
+    UpdateExpression: updateExpression,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    changeTest,
+  };
+}
