@@ -7,9 +7,10 @@ import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 
 /** `arn:aws:execute-api:region:account:api/stage/METHOD/path` to `arn:aws:execute-api:region:account:api/stage/*`. */
 export function wholeApiArn(methodArn: string): string {
-  const [prefix, apiId, stage] = methodArn.split('/');
-  if (!prefix || !apiId || !stage) throw new Error(`Unexpected method ARN: ${methodArn}`);
-  return `${prefix}/${apiId}/${stage}/*`;
+  // The API id ends the colon-separated prefix; the stage is the first path element.
+  const [apiPrefix, stage] = methodArn.split('/');
+  if (!apiPrefix?.startsWith('arn:') || !stage) throw new Error(`Unexpected method ARN: ${methodArn}`);
+  return `${apiPrefix}/${stage}/*`;
 }
 
 export function allowPolicy(principalId: string, methodArn: string, context: Record<string, string>): APIGatewayAuthorizerResult {

@@ -17,9 +17,9 @@ export interface DynamoDbClientOptions {
   readonly requestTimeoutMs?: number;
 }
 
-export function createDocumentClient(options: DynamoDbClientOptions = {}): DynamoDBDocumentClient {
+export function createDynamoDbClient(options: DynamoDbClientOptions = {}): DynamoDBClient {
   const endpoint = options.endpoint ?? process.env.DYNAMODB_ENDPOINT;
-  const client = new DynamoDBClient({
+  return new DynamoDBClient({
     ...(endpoint ? { endpoint } : {}),
     region: options.region ?? process.env.AWS_REGION ?? (endpoint ? 'local' : undefined),
     ...(endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
@@ -29,6 +29,10 @@ export function createDocumentClient(options: DynamoDbClientOptions = {}): Dynam
       requestTimeout: options.requestTimeoutMs ?? optionalIntEnv('DYNAMODB_REQUEST_TIMEOUT_MS', 3000),
     },
   });
+}
+
+/** The document client the stores use: plain JavaScript values in and out. */
+export function createDocumentClient(client: DynamoDBClient = createDynamoDbClient()): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });

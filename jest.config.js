@@ -1,0 +1,26 @@
+/**
+ * Three tiers, as jest projects: unit (pure code), integration (real HTTP to the local gateway on DynamoDB Local,
+ * started once by the global setup) and infra (assertions on the synthesized CloudFormation). The code is ESM
+ * (docs/decisions.md), so jest runs with --experimental-vm-modules and ts-jest in ESM mode.
+ */
+const common = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/global-setup.js',
+      globalTeardown: '<rootDir>/test/support/global-teardown.js',
+      testTimeout: 60_000,
+    },
+    { ...common, displayName: 'infra', testMatch: ['<rootDir>/test/infra/**/*.test.ts'], testTimeout: 300_000 },
+  ],
+};

@@ -1,0 +1,275 @@
+/**
+ * The local gateway: an HTTP server with API Gateway REST semantics in front of the real handlers and the real
+ * authorizer, reading the same route table as the stack. What it reproduces:
+ * - routing by resource path and method; unknown routes answer 404 `route_not_found` (the stack's gateway response);
+ * - the TOKEN authorizer on every route with a scope, fed the Authorization header, its policy evaluated against the
+ *   method ARN and cached per header value for the configured TTL; a missing header is a 401 without a call;
+ * - Lambda proxy events (payload format 1.0) with path parameters as the client sent them, bodies base64-encoded
+ *   (the API's binary media type is `*` so handlers can check the bytes), the authorizer context in requestContext;
+ * - the 10 MB request limit, and gateway errors in the error envelope.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayTokenAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import { errorEnvelope } from '../http/error-envelope.js';
+import { gatewayResponse } from '../http/gateway-responses.js';
+import type { RouteDefinition } from '../routes.js';
+import { AuthorizerCache } from './authorizer-cache.js';
+import { matchRoute } from './route-matcher.js';
+
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
+
+export interface LocalGatewayOptions {
+  readonly routes: readonly RouteDefinition[];
+  /** Loads the handler of a route's entry (the same file the stack bundles). */
+  readonly loadHandler: (entry: string) => Promise<ProxyHandler>;
+  readonly authorizer: TokenAuthorizer;
+  /** @default 60, the stage default */
+  readonly authorizerCacheTtlSeconds?: number;
+  /** @default 10 MB, API Gateway's limit */
+  readonly maxBodyBytes?: number;
+  /** @default 'local' */
+  readonly stage?: string;
+  /** One line per request; never given the Authorization header. @default no logging */
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+const apiGatewayMaxBodyBytes = 10 * 1024 * 1024;
+const accountId = '000000000000';
+const apiId = 'local';
+
+function lambdaContext(functionName: string, requestId: string): Context {
+  const deadline = Date.now() + 29_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:${accountId}:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Whether an IAM-style resource pattern (with `*` and `?`) matches an ARN. */
+function resourceMatches(pattern: string, arn: string): boolean {
+  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return regex.test(arn);
+}
+
+/** Evaluates the authorizer's policy as API Gateway does: an explicit Deny wins, then an Allow is needed. */
+export function policyAllows(result: APIGatewayAuthorizerResult, methodArn: string): boolean {
+  let allowed = false;
+  for (const statement of result.policyDocument.Statement) {
+    const s = statement as { Effect: string; Action?: string | string[]; Resource?: string | string[] };
+    const actions = ([] as string[]).concat(s.Action ?? []);
+    if (!actions.some((action) => action === '*' || action === 'execute-api:*' || action === 'execute-api:Invoke')) continue;
+    const resources = ([] as string[]).concat(s.Resource ?? []);
+    if (!resources.some((resource) => resourceMatches(resource, methodArn))) continue;
+    if (s.Effect === 'Deny') return false;
+    if (s.Effect === 'Allow') allowed = true;
+  }
+  return allowed;
+}
+
+function headerMaps(request: IncomingMessage) {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i]!;
+    const value = request.rawHeaders[i + 1]!;
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  return { headers, multiValueHeaders };
+}
+
+function queryMaps(search: string) {
+  if (search === '' || search === '?') return { queryStringParameters: null, multiValueQueryStringParameters: null };
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [key, value] of new URLSearchParams(search)) {
+    single[key] = value;
+    (multi[key] ??= []).push(value);
+  }
+  return { queryStringParameters: single, multiValueQueryStringParameters: multi };
+}
+
+class BodyTooLarge extends Error {}
+
+/** How much of an oversized body is read and discarded before the connection is cut, so the client can read the 413. */
+const drainLimitBytes = 64 * 1024 * 1024;
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > drainLimitBytes) break;
+    if (size <= limit) chunks.push(chunk as Buffer);
+  }
+  if (size > limit) throw new BodyTooLarge();
+  return Buffer.concat(chunks);
+}
+
+export function createLocalGateway(options: LocalGatewayOptions): Server {
+  const stage = options.stage ?? 'local';
+  const maxBodyBytes = options.maxBodyBytes ?? apiGatewayMaxBodyBytes;
+  const cache = new AuthorizerCache<APIGatewayAuthorizerResult>(options.authorizerCacheTtlSeconds ?? 60);
+  const handlers = new Map<string, Promise<ProxyHandler>>();
+  const handlerFor = (entry: string) => {
+    let loaded = handlers.get(entry);
+    if (!loaded) {
+      loaded = options.loadHandler(entry);
+      handlers.set(entry, loaded);
+    }
+    return loaded;
+  };
+
+  const send = (response: ServerResponse, requestId: string, result: APIGatewayProxyResult) => {
+    const headers: Record<string, string | string[]> = { 'x-amzn-RequestId': requestId };
+    for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) headers[name] = values.map(String);
+    const body = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : Buffer.from(result.body ?? '', 'utf8');
+    headers['Content-Length'] = String(body.length);
+    response.writeHead(result.statusCode, headers);
+    response.end(body);
+  };
+
+  const sendGatewayError = (response: ServerResponse, requestId: string, type: string, statusCode?: number) => {
+    const definition = gatewayResponse(type);
+    send(response, requestId, {
+      statusCode: definition.statusCode ?? statusCode ?? 500,
+      headers: { 'Content-Type': 'application/json', ...definition.headers },
+      body: JSON.stringify(errorEnvelope(definition.code, definition.message, requestId)),
+    });
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string): Promise<number> => {
+    const method = request.method ?? 'GET';
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const rawPath = (request.url ?? '/').split('?')[0]!;
+    const match = matchRoute(options.routes, method, rawPath);
+    if (match.kind === 'not_found') {
+      // Drain the body so the connection stays usable.
+      request.resume();
+      sendGatewayError(response, requestId, 'MISSING_AUTHENTICATION_TOKEN');
+      return 404;
+    }
+    const { route } = match;
+    const { headers, multiValueHeaders } = headerMaps(request);
+
+    let body: Buffer;
+    try {
+      body = await readBody(request, maxBodyBytes);
+    } catch (error) {
+      if (!(error instanceof BodyTooLarge)) throw error;
+      response.setHeader('Connection', 'close');
+      sendGatewayError(response, requestId, 'REQUEST_TOO_LARGE');
+      return 413;
+    }
+
+    const methodArn = `arn:aws:execute-api:local:${accountId}:${apiId}/${stage}/${method}${rawPath}`;
+    let authorizerContext: Record<string, unknown> | undefined;
+    if (route.scope !== null) {
+      const token = request.headers.authorization;
+      if (!token) {
+        sendGatewayError(response, requestId, 'UNAUTHORIZED');
+        return 401;
+      }
+      let result = cache.get(token);
+      if (!result) {
+        try {
+          result = await options.authorizer({ type: 'TOKEN', authorizationToken: token, methodArn }, lambdaContext('authorizer', randomUUID()));
+        } catch (error) {
+          if ((error as Error).message === 'Unauthorized') {
+            sendGatewayError(response, requestId, 'UNAUTHORIZED');
+            return 401;
+          }
+          sendGatewayError(response, requestId, 'AUTHORIZER_FAILURE');
+          return 503;
+        }
+        cache.set(token, result);
+      }
+      if (!policyAllows(result, methodArn)) {
+        sendGatewayError(response, requestId, 'ACCESS_DENIED');
+        return 403;
+      }
+      // API Gateway hands context values on as strings, numbers and booleans, with the principal id beside them.
+      authorizerContext = { ...result.context, principalId: result.principalId, integrationLatency: 0 };
+    }
+
+    const event: APIGatewayProxyEvent = {
+      resource: route.path,
+      path: rawPath,
+      httpMethod: method,
+      headers,
+      multiValueHeaders,
+      ...queryMaps(url.search),
+      pathParameters: match.pathParameters,
+      stageVariables: null,
+      body: body.length > 0 ? body.toString('base64') : null,
+      isBase64Encoded: body.length > 0,
+      requestContext: {
+        accountId,
+        apiId,
+        authorizer: authorizerContext,
+        protocol: `HTTP/${request.httpVersion}`,
+        httpMethod: method,
+        identity: { sourceIp: request.socket.remoteAddress ?? '127.0.0.1', userAgent: request.headers['user-agent'] ?? null } as APIGatewayProxyEvent['requestContext']['identity'],
+        path: `/${stage}${rawPath}`,
+        stage,
+        requestId,
+        requestTimeEpoch: Date.now(),
+        resourceId: route.name,
+        resourcePath: route.path,
+      },
+    };
+
+    try {
+      const handler = await handlerFor(route.entry);
+      const result = await handler(event, lambdaContext(route.name, randomUUID()));
+      if (!result || typeof result.statusCode !== 'number') throw new Error('The handler returned no proxy response');
+      send(response, requestId, result);
+      return result.statusCode;
+    } catch (error) {
+      // A handler that throws or answers nonsense is a 502 from API Gateway: a defect, logged in full.
+      options.log?.({ level: 'ERROR', message: 'handler failed', request_id: requestId, error: String((error as Error)?.stack ?? error) });
+      sendGatewayError(response, requestId, 'DEFAULT_5XX', 502);
+      return 502;
+    }
+  };
+
+  return createServer((request, response) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    handle(request, response, requestId)
+      .then((status) => {
+        options.log?.({
+          level: 'INFO',
+          method: request.method,
+          path: (request.url ?? '/').split('?')[0],
+          status,
+          ms: Math.round((performance.now() - started) * 10) / 10,
+          request_id: requestId,
+        });
+      })
+      .catch((error: unknown) => {
+        options.log?.({ level: 'ERROR', message: 'gateway failure', request_id: requestId, error: String(error) });
+        if (!response.headersSent) sendGatewayError(response, requestId, 'DEFAULT_5XX', 500);
+        else response.destroy();
+      });
+  });
+}

@@ -1,0 +1,160 @@
+/**
+ * The whole local stack that `npm start` runs and the tests start: DynamoDB Local with its data under DATA_DIR, the
+ * table, a `dev` workspace with a full-scope key kept across restarts, and the local gateway serving lib/routes.ts
+ * through the real authorizer and handlers. When it is ready it writes `$DATA_DIR/dev.json`.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createServerWithDelegate, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hashApiKey } from '../auth/api-key.js';
+import { allScopes } from '../auth/scopes.js';
+import { routes, authorizerEntry } from '../routes.js';
+import { ApiKeyStore } from '../store/api-key-store.js';
+import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
+import { ensureTable } from './create-table.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
+
+export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface DevStackInfo {
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly dynamodbEndpoint: string;
+  readonly tableName: string;
+}
+
+export interface LocalStackOptions {
+  /** @default 3000; 0 picks a free port */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** @default '.data' */
+  readonly dataDir?: string;
+  /** Keep DynamoDB's data in memory instead of under dataDir. @default false */
+  readonly inMemory?: boolean;
+  /** @default 60 */
+  readonly authorizerCacheTtlSeconds?: number;
+  /** @default 'gather-local' */
+  readonly tableName?: string;
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+export interface LocalStack {
+  readonly info: DevStackInfo;
+  readonly dynamoDb: DynamoDbLocal;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+export class PortInUseError extends Error {}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolveListen, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(`Port ${port} on ${host} is already in use`) : error);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolveListen((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+async function importEntry<T>(entry: string): Promise<T> {
+  const module = (await import(pathToFileURL(join(repositoryRoot, entry)).href)) as { handler?: T };
+  if (typeof module.handler !== 'function') throw new Error(`${entry} does not export a handler function`);
+  return module.handler;
+}
+
+/** The dev key survives restarts: it is kept beside the data and reused while the table still knows it. */
+async function devKey(store: ApiKeyStore, keyFile: string): Promise<string> {
+  if (existsSync(keyFile)) {
+    const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { token?: string };
+    if (saved.token && (await store.findByHash(hashApiKey(saved.token)))) return saved.token;
+  }
+  if (!(await store.workspaceExists('dev'))) await store.createWorkspace('dev');
+  const created = await store.createApiKey({ workspace: 'dev', scopes: allScopes, name: 'npm start' });
+  writeFileSync(keyFile, JSON.stringify({ token: created.key, tokenId: created.tokenId }, null, 2), { mode: 0o600 });
+  return created.key;
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const dataDir = resolve(options.dataDir ?? '.data');
+  const host = options.host ?? '127.0.0.1';
+  const tableName = options.tableName ?? 'gather-local';
+  mkdirSync(dataDir, { recursive: true });
+  const devJson = join(dataDir, 'dev.json');
+  rmSync(devJson, { force: true });
+
+  // Claim the port first: a second `npm start` fails at once, before it starts Java.
+  const server = createLocalGatewayPlaceholder();
+  const port = await listen(server.placeholder, options.port ?? 3000, host);
+
+  let dynamoDb: DynamoDbLocal | undefined;
+  try {
+    dynamoDb = await startDynamoDbLocal(options.inMemory ? {} : { dataDir: join(dataDir, 'dynamodb') });
+    // The handlers read their configuration from the environment, as in Lambda.
+    process.env.TABLE_NAME = tableName;
+    process.env.DYNAMODB_ENDPOINT = dynamoDb.endpoint;
+    process.env.AWS_REGION ??= 'local';
+
+    const rawClient = createDynamoDbClient({ endpoint: dynamoDb.endpoint });
+    await ensureTable(rawClient, tableName);
+    const client = createDocumentClient(rawClient);
+    const token = await devKey(new ApiKeyStore(client, tableName), join(dataDir, 'dev-key.json'));
+
+    const authorizer = await importEntry<TokenAuthorizer>(authorizerEntry);
+    server.attach(
+      createLocalGateway({
+        routes,
+        loadHandler: (entry) => importEntry<ProxyHandler>(entry),
+        authorizer,
+        ...(options.authorizerCacheTtlSeconds !== undefined ? { authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      }),
+    );
+
+    const info: DevStackInfo = { baseUrl: `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`, token, dynamodbEndpoint: dynamoDb.endpoint, tableName };
+    writeFileSync(devJson, JSON.stringify(info, null, 2), { mode: 0o600 });
+    const db = dynamoDb;
+    return {
+      info,
+      dynamoDb: db,
+      server: server.placeholder,
+      stop: async () => {
+        rmSync(devJson, { force: true });
+        server.placeholder.closeAllConnections();
+        await new Promise<void>((r) => server.placeholder.close(() => r()));
+        client.destroy();
+        await db.stop();
+      },
+    };
+  } catch (error) {
+    server.placeholder.close();
+    await dynamoDb?.stop();
+    throw error;
+  }
+}
+
+/**
+ * The server listens before the gateway exists (to claim the port early); requests that arrive in between are
+ * answered 503 until the gateway is attached.
+ */
+function createLocalGatewayPlaceholder() {
+  let gateway: Server | undefined;
+  const placeholder = createServerWithDelegate((request, response) => {
+    if (gateway) gateway.emit('request', request, response);
+    else {
+      response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+      response.end(JSON.stringify({ error: { code: 'unavailable', message: 'The local stack is starting', request_id: 'local' } }));
+    }
+  });
+  return { placeholder, attach: (server: Server) => (gateway = server) };
+}

@@ -1,0 +1,57 @@
+/**
+ * `npm start`: the local stack in the foreground. PORT (default 3000) and DATA_DIR (default .data) change the defaults;
+ * AUTHORIZER_CACHE_TTL_SECONDS the authorizer cache (default 60, the stage default). Ctrl-C stops everything, Java
+ * included.
+ */
+import { optionalIntEnv } from '../config.js';
+import { PortInUseError, startLocalStack } from './local-stack.js';
+
+const port = optionalIntEnv('PORT', 3000);
+const dataDir = process.env.DATA_DIR || '.data';
+
+try {
+  const stack = await startLocalStack({
+    port,
+    dataDir,
+    ...(process.env.HOST ? { host: process.env.HOST } : {}),
+    authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
+    log: (line) => console.log(JSON.stringify(line)),
+  });
+  const { baseUrl, token } = stack.info;
+  // The one place a key is printed: the owner of this machine needs the dev key to use the API.
+  console.log(`
+Gather is running at ${baseUrl}  (DynamoDB Local at ${stack.info.dynamodbEndpoint}, data in ${dataDir})
+
+  API key (workspace "dev", all scopes):  ${token}
+
+  export API_KEY=${token}
+  curl ${baseUrl}/models/account/records -H "Authorization: Token $API_KEY" -d name="Sterling Cooper" -d size="50-100"
+
+Settings for scripts are in ${dataDir}/dev.json. Press Ctrl-C to stop.
+`);
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the gateway and DynamoDB Local...`);
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // If this process dies some other way, Java must not outlive it.
+  process.on('exit', () => stack.dynamoDb.process.kill('SIGKILL'));
+} catch (error) {
+  if (error instanceof PortInUseError) {
+    console.error(`${error.message}: is another "npm start" running? Stop it, or choose another port: PORT=3001 npm start`);
+  } else {
+    console.error(`Could not start the local stack: ${(error as Error).stack ?? String(error)}`);
+  }
+  process.exit(1);
+}

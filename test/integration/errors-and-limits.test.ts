@@ -1,0 +1,122 @@
+/**
+ * SPEC section 4, errors and limits: every bad request gets its 4xx in the error envelope, and changes nothing.
+ * Each case runs against an existing record and checks afterwards that it is exactly as before.
+ */
+import { call, errorCode, unique, type RequestOptions } from '../support/api-client.js';
+
+const deep = (depth: number): unknown => (depth === 0 ? 'leaf' : { d: deep(depth - 1) });
+
+describe('bad requests', () => {
+  const name = unique('target');
+  let before: unknown;
+
+  beforeAll(async () => {
+    const created = await call('POST', '/models/account/records', { json: { name, keep: 'me' } });
+    expect(created.status).toBe(201);
+    before = created.body;
+  });
+
+  afterEach(async () => {
+    const after = await call('GET', `/models/account/records/${name}`);
+    expect(after.body).toEqual(before);
+  });
+
+  const cases: [string, RequestOptions, number, string][] = [
+    ['JSON that does not parse', { raw: `{"name": "${name}", "x": `, headers: { 'Content-Type': 'application/json' } }, 400, 'malformed_body'],
+    ['a JSON array', { json: [{ name }] }, 400, 'malformed_body'],
+    ['a JSON string', { json: 'hello' }, 400, 'malformed_body'],
+    ['invalid UTF-8 in JSON', { raw: Buffer.concat([Buffer.from(`{"name":"${name}","x":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]), headers: { 'Content-Type': 'application/json' } }, 400, 'malformed_body'],
+    ['invalid UTF-8 inside a form escape', { form: `name=${name}&x=%FF%FE` }, 400, 'malformed_body'],
+    ['text/plain', { raw: `name=${name}&x=1`, headers: { 'Content-Type': 'text/plain' } }, 415, 'unsupported_media_type'],
+    ['a body without a Content-Type', { raw: new TextEncoder().encode(`{"name":"${name}"}`), headers: { 'Content-Type': '' } }, 415, 'unsupported_media_type'],
+    ['a non-UTF-8 charset', { raw: `name=${name}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=latin1' } }, 415, 'unsupported_media_type'],
+    ['a field starting with _', { json: { name, _secret: 1 } }, 422, 'validation_failed'],
+    ['__proto__ as a field', { raw: `{"name":"${name}","__proto__":{"polluted":true}}`, headers: { 'Content-Type': 'application/json' } }, 422, 'validation_failed'],
+    ['__proto__ inside a value', { raw: `{"name":"${name}","x":{"__proto__":{"polluted":true}}}`, headers: { 'Content-Type': 'application/json' } }, 422, 'validation_failed'],
+    ['an empty field name', { json: { name, '': 1 } }, 422, 'validation_failed'],
+    ['a control character in a field name', { json: { name, 'a\u0007b': 1 } }, 422, 'validation_failed'],
+    ['a 256-byte field name', { json: { name, ['é'.repeat(128)]: 1 } }, 422, 'validation_failed'],
+    ['values nested 17 deep', { json: { name, x: deep(17) } }, 422, 'validation_failed'],
+    ['an integer past 2^53 - 1', { raw: `{"name":"${name}","x":9007199254740993}`, headers: { 'Content-Type': 'application/json' } }, 422, 'validation_failed'],
+    ['a number that overflows', { raw: `{"name":"${name}","x":1e400}`, headers: { 'Content-Type': 'application/json' } }, 422, 'validation_failed'],
+    ['a lone surrogate', { raw: `{"name":"${name}","x":"\\ud800"}`, headers: { 'Content-Type': 'application/json' } }, 422, 'validation_failed'],
+    ['301 fields', { json: Object.fromEntries([['name', name], ...Array.from({ length: 300 }, (_, i) => [`f${i}`, i])]) }, 422, 'validation_failed'],
+    ['a field both set and removed', { form: `name=${name}&x=1&_unset=x` }, 422, 'validation_failed'],
+    ['an empty unique value', { json: { name: '   ' } }, 422, 'validation_failed'],
+    ['a unique value over 1,024 bytes', { json: { name: 'n'.repeat(1025) } }, 422, 'validation_failed'],
+    ['a non-string unique value', { json: { name: { first: 'x' } } }, 422, 'validation_failed'],
+    ['a body over 1 MB', { json: { name, blob: 'x'.repeat(1024 * 1024) } }, 413, 'payload_too_large'],
+    ['a record over 350 KB', { json: { name, blob: 'x'.repeat(360 * 1024) } }, 413, 'record_too_large'],
+    ['an empty body', { raw: '', headers: { 'Content-Type': '' } }, 400, 'malformed_body'],
+  ];
+
+  it.each(cases)('%s', async (_label, options, status, code) => {
+    const response = await call('POST', '/models/account/records', options);
+    expect(response.status).toBe(status);
+    expect(errorCode(response)).toBe(code);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+
+  it('names every invalid field in the details', async () => {
+    const response = await call('POST', '/models/account/records', { json: { name, _a: 1, '': 2, ok: 3 } });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['', '_a']);
+  });
+
+  it('answers a missing unique field with missing_unique_field', async () => {
+    const response = await call('POST', '/models/customer/records', { json: { title: 'no email' } });
+    expect(response.status).toBe(422);
+    expect(errorCode(response)).toBe('missing_unique_field');
+    expect(response.body.error.details).toEqual([{ field: 'email', issue: 'is required' }]);
+  });
+
+  it('answers a body over 10 MB with the gateway 413 in the envelope', async () => {
+    const response = await call('POST', '/models/account/records', { raw: 'x'.repeat(10 * 1024 * 1024 + 1), headers: { 'Content-Type': 'application/json' } });
+    expect(response.status).toBe(413);
+    expect(errorCode(response)).toBe('payload_too_large');
+  });
+
+  it('accepts a record just under the limits', async () => {
+    const wide = unique('wide');
+    const response = await call('POST', '/models/account/records', {
+      json: { name: wide, blob: 'x'.repeat(340 * 1024), nested: deep(15), big: 9007199254740991, ['é'.repeat(127)]: 'long name' },
+    });
+    expect(response.status).toBe(201);
+    expect(response.body.fields.big).toBe(9007199254740991);
+    await call('DELETE', `/models/account/records/${wide}`);
+  });
+
+  it('keeps Object.prototype clean after a __proto__ attempt', async () => {
+    await call('POST', '/models/account/records', {
+      raw: `{"name":"${name}","__proto__":{"polluted":true}}`,
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('routes and keys', () => {
+  it('answers an unknown route and an unknown method with a 404 in the envelope', async () => {
+    for (const [method, path] of [['GET', '/nothing/here'], ['PUT', '/models/account/records'], ['PATCH', '/health']] as const) {
+      const response = await call(method, path, { token: null });
+      expect(response.status).toBe(404);
+      expect(errorCode(response)).toBe('route_not_found');
+    }
+  });
+
+  it('serves /health without a key', async () => {
+    const response = await call('GET', '/health', { token: null });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ status: 'ok' });
+  });
+
+  it.each([
+    ['no key', null],
+    ['a malformed key', 'not-a-key'],
+    ['a key with a wrong checksum', 'gth_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
+  ])('answers %s with a 401', async (_label, token) => {
+    const response = await call('GET', '/models/account/records/x', { token });
+    expect(response.status).toBe(401);
+    expect(errorCode(response)).toBe('unauthorized');
+  });
+});

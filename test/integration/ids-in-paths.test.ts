@@ -1,0 +1,80 @@
+/** Ids in paths are percent-decoded exactly once; ids with `/` are reached through the `?id=` form. */
+import { call, errorCode, unique } from '../support/api-client.js';
+
+async function create(name: string) {
+  const response = await call('POST', '/models/account/records', { json: { name } });
+  expect(response.status).toBe(201);
+  return response.body.id as string;
+}
+
+describe('ids in paths', () => {
+  it.each([
+    ['a space', (s: string) => `Sterling Cooper ${s}`],
+    ['a plus sign', (s: string) => `A+B ${s}`],
+    ['unicode', (s: string) => `Zürich 東京 ${s}`],
+    ['a percent sign', (s: string) => `100% ${s}`],
+    ['an encoded-looking sequence', (s: string) => `a%2Fb ${s}`],
+    ['a hash and a question mark', (s: string) => `#1? ${s}`],
+  ])('reads and deletes an id with %s', async (_label, make) => {
+    const id = await create(make(unique()));
+    const path = `/models/account/records/${encodeURIComponent(id)}`;
+    const read = await call('GET', path);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(id);
+    expect((await call('DELETE', path)).status).toBe(204);
+    expect((await call('GET', path)).status).toBe(404);
+  });
+
+  it('keeps a literal + in a path as a plus, not a space', async () => {
+    const id = await create(`x+y ${unique()}`);
+    const read = await call('GET', `/models/account/records/${id.replace(' ', '%20')}`);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(id);
+  });
+
+  it('reaches an email with a plus through %2B', async () => {
+    const email = `${unique('don')}+ads@sc.com`;
+    await call('POST', '/models/customer/records', { json: { email } });
+    const read = await call('GET', `/models/customer/records/${encodeURIComponent(email)}`);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(email);
+  });
+
+  it('addresses an id that contains / through the query form', async () => {
+    const id = await create(`A/B Testing ${unique()}`);
+    const query = `/models/account/record?id=${encodeURIComponent(id)}`;
+    const read = await call('GET', query);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(id);
+    // In a path, an encoded slash separates segments (as in API Gateway), so it is not a record route.
+    const inPath = await call('GET', `/models/account/records/${encodeURIComponent(id)}`);
+    expect(inPath.status).toBe(404);
+    expect(errorCode(inPath)).toBe('route_not_found');
+    expect((await call('DELETE', query)).status).toBe(204);
+    expect((await call('GET', query)).status).toBe(404);
+  });
+
+  it('answers the query form without an id with a 400', async () => {
+    const response = await call('GET', '/models/account/record');
+    expect(response.status).toBe(400);
+    expect(errorCode(response)).toBe('missing_parameter');
+  });
+
+  it('answers a malformed percent-encoding with a 400', async () => {
+    const response = await call('GET', '/models/account/records/%E0%A4%A');
+    expect(response.status).toBe(400);
+    expect(errorCode(response)).toBe('malformed_path');
+  });
+
+  it('answers an unknown record and an unknown model with 404s', async () => {
+    const missing = await call('GET', `/models/account/records/${unique('none')}`);
+    expect(missing.status).toBe(404);
+    expect(errorCode(missing)).toBe('record_not_found');
+    const model = await call('GET', '/models/planet/records/earth');
+    expect(model.status).toBe(404);
+    expect(errorCode(model)).toBe('model_not_found');
+    const upsertUnknown = await call('POST', '/models/Planet/records', { json: { name: 'x' } });
+    expect(upsertUnknown.status).toBe(404);
+    expect(errorCode(upsertUnknown)).toBe('model_not_found');
+  });
+});

@@ -1,0 +1,182 @@
+/** SPEC section 4, upsert semantics: merge, removal, status codes, idempotency, ETag and conditional writes. */
+import { call, errorCode, unique } from '../support/api-client.js';
+
+const upsert = (model: string, json: Record<string, unknown>, headers?: Record<string, string>) =>
+  call('POST', `/models/${model}/records`, { json, ...(headers ? { headers } : {}) });
+const get = (model: string, id: string) => call('GET', `/models/${model}/records/${encodeURIComponent(id)}`);
+
+describe('merge', () => {
+  it('stores JSON values as given and merges shallowly by top-level field', async () => {
+    const name = unique('acme');
+    const first = await upsert('account', { name, plan: 'pro', address: { city: 'Paris', zip: '75001' }, tags: ['a', 'b'], seats: 10, active: true });
+    expect(first.status).toBe(201);
+    const second = await upsert('account', { name, address: { city: 'Lyon' }, seats: 12 });
+    expect(second.status).toBe(200);
+    expect(second.body.fields).toEqual({ name, plan: 'pro', address: { city: 'Lyon' }, tags: ['a', 'b'], seats: 12, active: true });
+    expect((await get('account', name)).body.fields).toEqual(second.body.fields);
+  });
+
+  it('removes a field on JSON null and on form _unset, and keeps the rest', async () => {
+    const name = unique('acme');
+    await upsert('account', { name, a: 1, b: 2, c: 3 });
+    const afterNull = await upsert('account', { name, a: null });
+    expect(afterNull.body.fields).toEqual({ name, b: 2, c: 3 });
+    const afterUnset = await call('POST', '/models/account/records', { form: `name=${name}&_unset=b&_unset=c&d=4` });
+    expect(afterUnset.status).toBe(200);
+    expect(afterUnset.body.fields).toEqual({ name, d: '4' });
+    expect(afterUnset.body.version).toBe(3);
+  });
+
+  it('turns a repeated form key into an array of strings', async () => {
+    const name = unique('acme');
+    const response = await call('POST', '/models/account/records', { form: `name=${name}&tag=x&tag=y&tag=z` });
+    expect(response.body.fields.tag).toEqual(['x', 'y', 'z']);
+  });
+
+  it('refuses to remove the unique field and changes nothing', async () => {
+    const name = unique('acme');
+    await upsert('account', { name, keep: 'me' });
+    const response = await call('POST', '/models/account/records', { form: `name=${name}&_unset=name` });
+    expect(response.status).toBe(422);
+    expect(errorCode(response)).toBe('validation_failed');
+    expect((await get('account', name)).body).toMatchObject({ version: 1, fields: { name, keep: 'me' } });
+  });
+
+  it('stores field names that are words elsewhere faithfully', async () => {
+    const name = unique('acme');
+    const fields = { name, status: 's', size: 'z', 'a.b': 1, '#x': 2, constructor: 'c', prototype: 'p', toString: 't', 'with space': 3, 'ünï': 4 };
+    const response = await upsert('account', fields);
+    expect(response.status).toBe(201);
+    const read = await get('account', name);
+    expect(read.body.fields).toEqual(fields);
+    expect(Object.getPrototypeOf(read.body.fields)).toBe(Object.prototype);
+  });
+});
+
+describe('status, version and idempotency', () => {
+  it('answers 201 on create, 200 after, and a repeated identical upsert changes nothing', async () => {
+    const name = unique('acme');
+    const created = await upsert('account', { name, size: '1-10' });
+    expect(created.status).toBe(201);
+    const repeat = await upsert('account', { name, size: '1-10' });
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.version).toBe(1);
+    expect(repeat.body.updated_at).toBe(created.body.updated_at);
+    expect(repeat.headers.get('etag')).toBe('"1"');
+
+    // A payload that is a subset of what is stored is also no change.
+    const subset = await upsert('account', { name });
+    expect(subset.body.version).toBe(1);
+    // Removing a field that is not there changes nothing either.
+    const removeMissing = await upsert('account', { name, never_set: null });
+    expect(removeMissing.body.version).toBe(1);
+
+    const changed = await upsert('account', { name, size: '11-50' });
+    expect(changed.body.version).toBe(2);
+    expect(changed.body.updated_at >= created.body.updated_at).toBe(true);
+    expect(changed.body.created_at).toBe(created.body.created_at);
+  });
+
+  it('recognises a repeated identical upsert of 300 fields (beyond the exact test budget)', async () => {
+    const name = unique('wide');
+    const fields: Record<string, unknown> = { name };
+    for (let i = 0; i < 299; i += 1) fields[`field_${i}`] = `value ${i}`;
+    expect((await upsert('account', fields)).status).toBe(201);
+    const repeat = await upsert('account', fields);
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.version).toBe(1);
+    const changed = await upsert('account', { ...fields, field_0: 'other' });
+    expect(changed.body.version).toBe(2);
+    expect(Object.keys(changed.body.fields)).toHaveLength(300);
+  });
+});
+
+describe('conditional writes', () => {
+  it('applies If-Match only to the named version', async () => {
+    const name = unique('acme');
+    await upsert('account', { name, n: 1 });
+    const stale = await upsert('account', { name, n: 2 }, { 'If-Match': '"7"' });
+    expect(stale.status).toBe(412);
+    expect(errorCode(stale)).toBe('precondition_failed');
+    expect((await get('account', name)).body.fields.n).toBe(1);
+    const fresh = await upsert('account', { name, n: 2 }, { 'If-Match': '"1"' });
+    expect(fresh.status).toBe(200);
+    expect(fresh.body.version).toBe(2);
+    // The matching version with nothing to change is a success that changes nothing.
+    const same = await upsert('account', { name, n: 2 }, { 'If-Match': '"2"' });
+    expect(same.status).toBe(200);
+    expect(same.body.version).toBe(2);
+  });
+
+  it('refuses If-Match on a record that does not exist', async () => {
+    const response = await upsert('account', { name: unique('ghost') }, { 'If-Match': '"1"' });
+    expect(response.status).toBe(412);
+  });
+
+  it('makes If-None-Match: * create-only', async () => {
+    const name = unique('acme');
+    expect((await upsert('account', { name, v: 1 }, { 'If-None-Match': '*' })).status).toBe(201);
+    const again = await upsert('account', { name, v: 2 }, { 'If-None-Match': '*' });
+    expect(again.status).toBe(412);
+    expect((await get('account', name)).body.fields.v).toBe(1);
+  });
+
+  it('deletes with If-Match only at the named version', async () => {
+    const name = unique('acme');
+    await upsert('account', { name });
+    const stale = await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-Match': '"9"' } });
+    expect(stale.status).toBe(412);
+    expect((await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-Match': '"1"' } })).status).toBe(204);
+    expect((await call('DELETE', `/models/account/records/${name}`)).status).toBe(404);
+  });
+
+  it('rejects a malformed If-Match with a 400', async () => {
+    const response = await upsert('account', { name: unique('acme') }, { 'If-Match': 'yesterday' });
+    expect(response.status).toBe(400);
+    expect(errorCode(response)).toBe('malformed_header');
+  });
+});
+
+describe('customers and links', () => {
+  it('normalizes the email: trimmed and lower-cased, found by any casing', async () => {
+    const local = unique('Peggy');
+    const response = await upsert('customer', { email: `  ${local}@SterlingCooper.COM ` });
+    expect(response.status).toBe(201);
+    const id = `${local.toLowerCase()}@sterlingcooper.com`;
+    expect(response.body.id).toBe(id);
+    expect(response.body.fields.email).toBe(id);
+    expect((await upsert('customer', { email: id.toUpperCase() })).body.version).toBe(1);
+    const read = await get('customer', `${local.toUpperCase()}@STERLINGCOOPER.com`);
+    expect(read.status).toBe(200);
+    expect(read.body.id).toBe(id);
+  });
+
+  it('rejects a customer whose email is not an e-mail address', async () => {
+    const response = await upsert('customer', { email: 'not-an-email' });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details).toEqual([{ field: 'email', issue: expect.any(String) }]);
+  });
+
+  it('links a customer synced before its account as soon as the account exists, and unlinks on null', async () => {
+    const account = unique('Acct');
+    const email = `${unique('c')}@x.io`;
+    const early = await upsert('customer', { email, account });
+    expect(early.body.links.account).toEqual({ id: account, exists: false });
+    await upsert('account', { name: account });
+    expect((await get('customer', email)).body.links.account).toEqual({ id: account, exists: true });
+    // An upsert that does not name the account still reports the link.
+    expect((await upsert('customer', { email, note: 'n' })).body.links.account).toEqual({ id: account, exists: true });
+    const unlinked = await upsert('customer', { email, account: null });
+    expect(unlinked.body.links).toEqual({ account: null });
+    expect(unlinked.body.fields.account).toBeUndefined();
+  });
+
+  it('matches links on the normalized account name', async () => {
+    const account = unique('Café');
+    await upsert('account', { name: ` ${account.normalize('NFD')} ` });
+    const email = `${unique('c')}@x.io`;
+    const response = await upsert('customer', { email, account: account.normalize('NFD') });
+    expect(response.body.fields.account).toBe(account.normalize('NFC'));
+    expect(response.body.links.account).toEqual({ id: account.normalize('NFC'), exists: true });
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * Test helpers: where the local stack is (from the global setup), a small HTTP client, and direct access to the stores
+ * for setting up keys. Integration tests talk to the API only through HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Scope } from '../../lib/auth/scopes.js';
+import { ApiKeyStore } from '../../lib/store/api-key-store.js';
+import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
+import type { DevStackInfo } from '../../lib/local/local-stack.js';
+
+export function devStack(): DevStackInfo {
+  const path = process.env.GATHER_DEV_JSON;
+  if (!path) throw new Error('GATHER_DEV_JSON is not set: integration tests run through the jest global setup');
+  return JSON.parse(readFileSync(path, 'utf8')) as DevStackInfo;
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  /** The parsed JSON body (undefined for an empty body). */
+  readonly body: any;
+}
+
+export interface RequestOptions {
+  readonly json?: unknown;
+  readonly form?: string | Record<string, string | string[]>;
+  /** A raw body with its own Content-Type header. */
+  readonly raw?: string | Uint8Array;
+  readonly headers?: Record<string, string>;
+  /** The API key; null sends no Authorization header. Defaults to the dev key. */
+  readonly token?: string | null;
+}
+
+export async function call(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
+  const stack = devStack();
+  const headers: Record<string, string> = { ...options.headers };
+  const token = options.token === undefined ? stack.token : options.token;
+  if (token !== null) headers.Authorization ??= `Token ${token}`;
+  let body: string | Uint8Array | undefined;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['Content-Type'] ??= 'application/json';
+  } else if (options.form !== undefined) {
+    if (typeof options.form === 'string') body = options.form;
+    else {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(options.form)) for (const v of [value].flat()) params.append(key, v);
+      body = params.toString();
+    }
+    headers['Content-Type'] ??= 'application/x-www-form-urlencoded';
+  } else if (options.raw !== undefined) {
+    body = options.raw;
+  }
+  const response = await fetch(stack.baseUrl + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
+/** A value no other test uses, so tests never see each other's records. */
+export function unique(prefix = 'r'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export function keyStore(): { store: ApiKeyStore; close: () => void } {
+  const stack = devStack();
+  const raw = createDynamoDbClient({ endpoint: stack.dynamodbEndpoint });
+  return { store: new ApiKeyStore(createDocumentClient(raw), stack.tableName), close: () => raw.destroy() };
+}
+
+/** A new workspace with a key of the given scopes. */
+export async function workspaceWithKey(scopes: readonly Scope[]): Promise<{ workspace: string; token: string }> {
+  const { store, close } = keyStore();
+  try {
+    const workspace = unique('ws');
+    await store.createWorkspace(workspace);
+    const created = await store.createApiKey({ workspace, scopes });
+    return { workspace, token: created.key };
+  } finally {
+    close();
+  }
+}
+
+/** Asserts the error envelope of SPEC section 4 and returns its code. */
+export function errorCode(response: ApiResponse): string {
+  const error = response.body?.error;
+  if (!error || typeof error.code !== 'string' || typeof error.message !== 'string' || typeof error.request_id !== 'string') {
+    throw new Error(`Expected the error envelope, got ${response.status}: ${response.text}`);
+  }
+  return error.code;
+}

@@ -1,0 +1,42 @@
+/**
+ * Starts the local stack exactly as `npm start` does (same entry, same gateway, real DynamoDB Local), on a free port
+ * with its data in a fresh directory, and tells the tests where it is through GATHER_DEV_JSON.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export default async function globalSetup() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gather-test-'));
+  const devJson = join(dataDir, 'dev.json');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AUTHORIZER_CACHE_TTL_SECONDS: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const logFile = join(dataDir, 'gateway.log');
+  const { createWriteStream } = await import('node:fs');
+  const log = createWriteStream(logFile);
+  child.stdout.on('data', (chunk) => {
+    log.write(chunk);
+    output = (output + chunk).slice(-5000);
+  });
+  child.stderr.on('data', (chunk) => {
+    log.write(chunk);
+    output = (output + chunk).slice(-5000);
+  });
+  const deadline = Date.now() + 90_000;
+  while (!existsSync(devJson)) {
+    if (child.exitCode !== null) throw new Error(`The local stack exited (${child.exitCode}):\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`The local stack did not become ready within 90 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  JSON.parse(readFileSync(devJson, 'utf8'));
+  process.env.GATHER_DEV_JSON = devJson;
+  process.env.GATHER_GATEWAY_LOG = logFile;
+  globalThis.__gatherStack = { child, dataDir };
+}
