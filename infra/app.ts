@@ -1,0 +1,28 @@
+/**
+ * The CDK app: `npx cdk synth|deploy -c stage=<name>` builds one stack for that stage (default `dev`), checked by
+ * cdk-nag's AwsSolutions rules. It needs no AWS credentials to synthesize.
+ */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { GatherStack } from './stack.js';
+import { stageConfig } from './stage-config.js';
+
+export function createApp(context: Record<string, unknown> = {}): { app: App; stack: GatherStack } {
+  const app = new App({ context });
+  const stage = String(app.node.tryGetContext('stage') ?? 'dev');
+  const config = stageConfig(app.node.tryGetContext('stages'), stage);
+  const stack = new GatherStack(app, `Gather-${stage}`, {
+    stage,
+    config,
+    description: `Gather records API (${stage})`,
+    ...(process.env.CDK_DEFAULT_ACCOUNT && process.env.CDK_DEFAULT_REGION
+      ? { env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } }
+      : {}),
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  createApp().app.synth();
+}

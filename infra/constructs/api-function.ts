@@ -1,0 +1,79 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import type { TableAction } from '../../lib/routes.js';
+import { repositoryRoot } from '../repository-root.js';
+
+/** The Lambda runtime. The tests run on the same Node major (the `node` devDependency in package.json). */
+export const lambdaRuntime = Runtime.NODEJS_24_X;
+
+export interface ApiFunctionProps {
+  /** Handler file relative to the repository root; it must `export const handler`. */
+  readonly entry: string;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** @default 10 seconds: inside API Gateway's 29 s, and above the DynamoDB client's retry budget */
+  readonly timeout?: Duration;
+}
+
+/**
+ * Every function's defaults in one place: Node 24 on arm64, an ESM bundle with everything in it (the AWS SDK
+ * included, so the version tested is the version run), X-Ray tracing and its own log group with retention.
+ */
+export class ApiFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: ApiFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: retentionDays(props.logRetentionDays ?? 30),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role that may write only to the function's own log group, instead of AWSLambdaBasicExecutionRole's
+    // logs:* on every log group in the account.
+    const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
+    const functionProps: NodejsFunctionProps = {
+      role,
+      entry: join(repositoryRoot, props.entry),
+      handler: 'handler',
+      runtime: lambdaRuntime,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: Tracing.ACTIVE,
+      logGroup,
+      projectRoot: repositoryRoot,
+      depsLockFilePath: join(repositoryRoot, 'package-lock.json'),
+      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        externalModules: [],
+        // Some CommonJS dependencies call require(); give the ESM bundle one.
+        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+      },
+    };
+    super(scope, id, functionProps);
+  }
+
+  /** Sets TABLE_NAME and grants exactly the given actions on the table (and its indexes), nothing more. */
+  bindTable(table: ITableV2, actions: readonly TableAction[]): this {
+    this.addEnvironment('TABLE_NAME', table.tableName);
+    if (actions.length > 0) table.grant(this, ...actions);
+    return this;
+  }
+}
+
+function retentionDays(days: number): RetentionDays {
+  const match = Object.values(RetentionDays).find((value) => value === days);
+  if (match === undefined) throw new Error(`${days} is not a CloudWatch Logs retention period`);
+  return match as RetentionDays;
+}

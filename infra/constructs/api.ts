@@ -1,0 +1,123 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  EndpointType,
+  IdentitySource,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  TokenAuthorizer,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
+import { authorizerEntry, authorizerTableActions, functionsByEntry, routes } from '../../lib/routes.js';
+import { ApiFunction } from './api-function.js';
+
+export interface RecordsApiProps {
+  readonly stage: string;
+  readonly table: ITableV2;
+  /** @default 60 */
+  readonly authorizerCacheTtlSeconds?: number;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/**
+ * The REST API: every route of lib/routes.ts with its function, the token authorizer on every route that has a scope
+ * (the default method option, so a new route is protected unless it says otherwise), and API Gateway's own errors
+ * rewritten to the error envelope.
+ */
+export class RecordsApi extends Construct {
+  readonly api: RestApi;
+  readonly authorizerFunction: ApiFunction;
+  /** One function per handler file, keyed by entry. */
+  readonly functions: ReadonlyMap<string, ApiFunction>;
+
+  constructor(scope: Construct, id: string, props: RecordsApiProps) {
+    super(scope, id);
+    const logRetentionDays = props.logRetentionDays ?? 30;
+
+    this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, logRetentionDays }).bindTable(
+      props.table,
+      authorizerTableActions,
+    );
+    const authorizer = new TokenAuthorizer(this, 'TokenAuthorizer', {
+      handler: this.authorizerFunction,
+      identitySource: IdentitySource.header('Authorization'),
+      resultsCacheTtl: Duration.seconds(props.authorizerCacheTtlSeconds ?? 60),
+    });
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    this.api = new RestApi(this, 'Api', {
+      restApiName: `gather-${props.stage}`,
+      description: 'Gather records API',
+      endpointTypes: [EndpointType.REGIONAL],
+      // Every body reaches the handlers base64-encoded, so they can refuse invalid UTF-8 instead of receiving it mangled.
+      binaryMediaTypes: ['*/*'],
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      defaultMethodOptions: { authorizer, authorizationType: AuthorizationType.CUSTOM },
+      deployOptions: {
+        stageName: props.stage,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: props.throttle.rateLimit,
+        throttlingBurstLimit: props.throttle.burstLimit,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields({
+          caller: false,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: false,
+        }),
+      },
+    });
+
+    // Path parameters are declared required and checked by API Gateway before a function is invoked. Bodies are not
+    // validated here: form bodies have no JSON schema, and the handlers give field-level errors.
+    const validator = this.api.addRequestValidator('ParameterValidator', { validateRequestParameters: true, validateRequestBody: false });
+
+    const functions = new Map<string, ApiFunction>();
+    for (const [entry, entryRoutes] of functionsByEntry()) {
+      const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
+      const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, { entry, logRetentionDays }).bindTable(props.table, actions);
+      functions.set(entry, fn);
+    }
+    this.functions = functions;
+
+    for (const route of routes) {
+      const resource = this.api.root.resourceForPath(route.path);
+      const integration = new LambdaIntegration(functions.get(route.entry)!, { proxy: true, allowTestInvoke: false });
+      const pathParameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+      resource.addMethod(route.method, integration, {
+        ...(route.scope === null ? { authorizationType: AuthorizationType.NONE, authorizer: undefined } : {}),
+        requestValidator: validator,
+        requestParameters: Object.fromEntries(pathParameters.map((name) => [`method.request.path.${name}`, true])),
+      });
+    }
+
+    for (const definition of gatewayResponses) {
+      const headers: Record<string, string> = { 'Content-Type': "'application/json'" };
+      for (const [name, value] of Object.entries(definition.headers ?? {})) headers[name] = `'${value}'`;
+      this.api.addGatewayResponse(`${definition.type}Response`, {
+        type: ResponseType.of(definition.type),
+        ...(definition.statusCode !== undefined ? { statusCode: String(definition.statusCode) } : {}),
+        responseHeaders: headers,
+        templates: { 'application/json': gatewayResponseTemplate(definition) },
+      });
+    }
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Per-stage settings, from the `stages` context in cdk.json (override any with `-c stages='{...}'`). A stage name that
+ * is not listed (a developer's own stage, say) gets the `dev` settings.
+ */
+export interface StageConfig {
+  /** How long API Gateway caches the authorizer's answer for one key; a revoked key works at most this long. @default 60 */
+  readonly authorizerCacheTtlSeconds: number;
+  /** Keep the table (and protect it from deletion) when the stack is deleted. @default false */
+  readonly retainData: boolean;
+  /** Days of Lambda and API logs. @default 30 */
+  readonly logRetentionDays: number;
+  /** Stage-wide steady-state request rate and burst. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+export const defaultStageConfig: StageConfig = {
+  authorizerCacheTtlSeconds: 60,
+  retainData: false,
+  logRetentionDays: 30,
+  throttle: { rateLimit: 500, burstLimit: 1000 },
+};
+
+export function stageConfig(stages: unknown, stage: string): StageConfig {
+  if (!/^[a-z][a-z0-9-]{0,20}$/.test(stage)) {
+    throw new Error(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
+  }
+  const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, Partial<StageConfig>>;
+  const base = { ...defaultStageConfig, ...table.dev };
+  const own = Object.hasOwn(table, stage) ? table[stage] : {};
+  const config = { ...base, ...own, throttle: { ...base.throttle, ...own?.throttle } };
+  if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
+    throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
+  }
+  return config;
+}
