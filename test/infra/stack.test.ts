@@ -1,0 +1,155 @@
+/** The synthesized stack, asserted by intent: routes and their authorizer, least-privilege grants, the table, nag. */
+import { readFileSync } from 'node:fs';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { createApp } from '../../infra/app.js';
+import { lambdaRuntime } from '../../infra/constructs/api-function.js';
+import { gatewayResponses } from '../../lib/http/gateway-responses.js';
+import { authorizerTableActions, functionsByEntry, routes } from '../../lib/routes.js';
+
+/** The context the CDK CLI would pass: cdk.json's, with the stage. */
+const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+
+type Resources = Record<string, { Type: string; Properties: Record<string, any>; DeletionPolicy?: string }>;
+
+const synthesized = new Map<string, { template: Template; resources: Resources; app: App }>();
+function stage(name: string) {
+  let found = synthesized.get(name);
+  if (!found) {
+    const { app, stack } = createApp({ ...cdkJson.context, stage: name });
+    const template = Template.fromStack(stack);
+    found = { template, resources: template.toJSON().Resources as Resources, app };
+    synthesized.set(name, found);
+  }
+  return found;
+}
+
+const ofType = (resources: Resources, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+/** The full path of an API Gateway resource, rebuilt from the template's parent links. */
+function resourcePath(resources: Resources, ref: unknown): string {
+  const id = (ref as { Ref?: string }).Ref;
+  if (!id) return '';
+  const resource = resources[id]!;
+  return `${resourcePath(resources, resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+}
+
+describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
+  it('has every route of lib/routes.ts, with the token authorizer on each route that has a scope', () => {
+    const { resources } = stage(stageName);
+    const methods = ofType(resources, 'AWS::ApiGateway::Method').map(([, m]) => ({
+      method: m.Properties.HttpMethod,
+      path: resourcePath(resources, m.Properties.ResourceId),
+      auth: m.Properties.AuthorizationType,
+      authorizer: m.Properties.AuthorizerId,
+    }));
+    expect(methods).toHaveLength(routes.length);
+    for (const route of routes) {
+      const method = methods.find((m) => m.method === route.method && m.path === route.path);
+      expect(method).toBeDefined();
+      if (route.scope === null) {
+        expect(method!.auth).toBe('NONE');
+        expect(method!.authorizer).toBeUndefined();
+      } else {
+        expect(method!.auth).toBe('CUSTOM');
+        expect(method!.authorizer).toEqual({ Ref: expect.stringMatching(/TokenAuthorizer/) });
+      }
+    }
+  });
+
+  it('configures a TOKEN authorizer on the Authorization header with the stage TTL', () => {
+    stage(stageName).template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'TOKEN',
+      IdentitySource: 'method.request.header.Authorization',
+      AuthorizerResultTtlInSeconds: 60,
+    });
+  });
+
+  it('grants each function exactly the DynamoDB actions its routes need', () => {
+    const { resources } = stage(stageName);
+    const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Environment?.Variables?.TABLE_NAME);
+    const expected = new Map<string, string[]>([['Authorizer', [...authorizerTableActions]]]);
+    for (const [, entryRoutes] of functionsByEntry()) {
+      expected.set(`${entryRoutes[0]!.name}Function`, [...new Set(entryRoutes.flatMap((r) => r.tableActions))]);
+    }
+    expect(functions).toHaveLength(expected.size);
+    for (const [logicalId, fn] of functions) {
+      const name = [...expected.keys()].find((key) => logicalId.startsWith(`RecordsApi${key}`) && !logicalId.includes('Role'));
+      expect(name).toBeDefined();
+      const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const statements = ofType(resources, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+      const dynamoActions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:'));
+      expect(dynamoActions.sort()).toEqual([...expected.get(name!)!].sort());
+    }
+  });
+
+  it('runs every function on the runtime whose Node major the tests use, on arm64, traced', () => {
+    const { resources } = stage(stageName);
+    expect(lambdaRuntime.name).toBe(`nodejs${process.versions.node.split('.')[0]}.x`);
+    const functions = ofType(resources, 'AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThanOrEqual(functionsByEntry().size + 1);
+    for (const [, fn] of functions.filter(([, f]) => f.Properties.Handler === 'index.handler')) {
+      expect(fn.Properties.Runtime).toBe(lambdaRuntime.name);
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  it('has one on-demand table with the key schema of lib/store/table-definition.ts and point-in-time recovery', () => {
+    const { template, resources } = stage(stageName);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    const [, table] = ofType(resources, 'AWS::DynamoDB::GlobalTable')[0]!;
+    const retained = stageName === 'prod';
+    expect(table.DeletionPolicy).toBe(retained ? 'Retain' : 'Delete');
+    expect(table.Properties.Replicas[0].DeletionProtectionEnabled ?? false).toBe(retained);
+  });
+
+  it('rewrites every API Gateway error to the error envelope', () => {
+    const { template } = stage(stageName);
+    for (const definition of gatewayResponses) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: definition.type,
+        ...(definition.statusCode !== undefined ? { StatusCode: String(definition.statusCode) } : {}),
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp(`"code":"${definition.code}".*"request_id":"\\$context.requestId"`) },
+      });
+    }
+  });
+
+  it('passes every body to the handlers as bytes, and logs access as JSON', () => {
+    const { template } = stage(stageName);
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: stageName,
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({ Format: Match.stringLikeRegexp('requestId') }),
+    });
+  });
+
+  it('synthesizes with cdk-nag AwsSolutions and no unacknowledged finding', () => {
+    // A fresh app (bundling skipped: it does not change what nag checks), so this synth runs the checks itself.
+    const { app } = createApp({ ...cdkJson.context, stage: stageName, 'aws:cdk:bundling-stacks': [] });
+    expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('the cdk-nag check itself', () => {
+  it('fails synthesis on an unacknowledged finding', () => {
+    const app = new App();
+    new Bucket(new Stack(app, 'Bad'), 'Bucket');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+  });
+});

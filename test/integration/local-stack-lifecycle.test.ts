@@ -1,0 +1,94 @@
+/**
+ * `npm start` as a user meets it: data and the dev key survive a restart, Ctrl-C (SIGINT) stops everything with Java,
+ * and a second start on a busy port says so at once. Each start here is its own process with its own data directory.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DevStackInfo } from '../../lib/local/local-stack.js';
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+}
+
+function start(dataDir: string, port = 0): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return { child, output: () => output };
+}
+
+async function ready(dataDir: string, started: Started): Promise<DevStackInfo> {
+  const file = join(dataDir, 'dev.json');
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(file)) {
+    if (started.child.exitCode !== null) throw new Error(`npm start exited: ${started.output()}`);
+    if (Date.now() > deadline) throw new Error(`npm start was not ready in 60 s: ${started.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as DevStackInfo;
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+}
+
+function accepts(endpoint: string): Promise<boolean> {
+  const { hostname, port } = new URL(endpoint);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('npm start', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gather-lifecycle-'));
+  const running: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps records and the dev key across a restart, stops Java on Ctrl-C, and refuses a busy port', async () => {
+    const first = start(dataDir);
+    running.push(first.child);
+    const info = await ready(dataDir, first);
+    expect(first.output()).toContain(info.token);
+    expect(first.output()).toContain(`curl ${info.baseUrl}/models/account/records`);
+    const headers = { Authorization: `Token ${info.token}`, 'Content-Type': 'application/x-www-form-urlencoded' };
+    const created = await fetch(`${info.baseUrl}/models/account/records`, { method: 'POST', headers, body: 'name=Survivor&size=1' });
+    expect(created.status).toBe(201);
+
+    // A second start on the same port fails at once, with a clear message, before starting Java.
+    const second = start(mkdtempSync(join(tmpdir(), 'gather-busy-')), Number(new URL(info.baseUrl).port));
+    running.push(second.child);
+    expect(await exitOf(second.child)).toBe(1);
+    expect(second.output()).toMatch(/already in use.*another "npm start"/s);
+
+    first.child.kill('SIGINT');
+    expect(await exitOf(first.child)).toBe(0);
+    expect(await accepts(info.dynamodbEndpoint)).toBe(false);
+    expect(existsSync(join(dataDir, 'dev.json'))).toBe(false);
+
+    const third = start(dataDir);
+    running.push(third.child);
+    const again = await ready(dataDir, third);
+    expect(again.token).toBe(info.token);
+    const read = await fetch(`${again.baseUrl}/models/account/records/Survivor`, { headers: { Authorization: `Token ${again.token}` } });
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { fields: unknown }).fields).toEqual({ name: 'Survivor', size: '1' });
+    third.child.kill('SIGTERM');
+    expect(await exitOf(third.child)).toBe(0);
+  }, 180_000);
+});

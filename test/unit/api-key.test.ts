@@ -1,0 +1,45 @@
+import { displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../../lib/auth/api-key.js';
+
+describe('API keys', () => {
+  it('look like gth_ + 38 base62 characters and pass their own checksum', () => {
+    const key = generateApiKey();
+    expect(key).toMatch(/^gth_[0-9A-Za-z]{38}$/);
+    expect(isWellFormedApiKey(key)).toBe(true);
+  });
+
+  it('are different every time', () => {
+    const keys = new Set(Array.from({ length: 1000 }, generateApiKey));
+    expect(keys.size).toBe(1000);
+  });
+
+  it('refuse any single-character typo through the checksum', () => {
+    const key = generateApiKey();
+    for (let i = 4; i < key.length; i += 1) {
+      const replacement = key[i] === 'x' ? 'y' : 'x';
+      expect(isWellFormedApiKey(key.slice(0, i) + replacement + key.slice(i + 1))).toBe(false);
+    }
+  });
+
+  it('refuse other shapes', () => {
+    for (const bad of ['', 'gth_', 'gth_short', `abc_${'A'.repeat(38)}`, `${generateApiKey()}x`, ` ${generateApiKey()}`]) {
+      expect(isWellFormedApiKey(bad)).toBe(false);
+    }
+  });
+
+  it('are stored as a SHA-256 hex digest and shown by a short prefix', () => {
+    const key = generateApiKey();
+    expect(hashApiKey(key)).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashApiKey(key)).not.toContain(key.slice(4));
+    expect(displayPrefix(key)).toBe(key.slice(0, 8));
+  });
+
+  it('come from "Token <key>" or "Bearer <key>", in any case', () => {
+    expect(keyFromAuthorizationHeader('Token abc')).toBe('abc');
+    expect(keyFromAuthorizationHeader('bearer abc')).toBe('abc');
+    expect(keyFromAuthorizationHeader('  TOKEN   abc  ')).toBe('abc');
+    expect(keyFromAuthorizationHeader('Basic abc')).toBeUndefined();
+    expect(keyFromAuthorizationHeader('abc')).toBeUndefined();
+    expect(keyFromAuthorizationHeader('Token a b')).toBeUndefined();
+    expect(keyFromAuthorizationHeader(undefined)).toBeUndefined();
+  });
+});

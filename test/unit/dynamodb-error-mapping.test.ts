@@ -1,0 +1,83 @@
+/**
+ * SDK failures to domain outcomes. DynamoDB is mocked here (aws-sdk-client-mock) only because these failures cannot
+ * be produced on DynamoDB Local on demand; everything else is tested against DynamoDB Local.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { PreconditionFailedError, RecordTooLargeError, UnavailableError } from '../../lib/records/errors.js';
+import { DynamoDbRecordStore } from '../../lib/store/dynamodb-record-store.js';
+import { mapDynamoDbError } from '../../lib/store/map-dynamodb-error.js';
+
+const key = { workspace: 'w', model: 'account', id: 'acme' };
+const command = { key, set: [['name', 'acme']] as const, unset: [], now: '2026-12-04T15:00:00.000Z' };
+const storedItem = { pk: 'R#w#account#acme', sk: 'R', id: 'acme', v: 3, ca: 'c', ua: 'u', f_name: 'acme', f_size: 5 };
+
+function conditionFailure(item?: Record<string, unknown>) {
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(item ? { Item: marshall(item) } : {}) });
+}
+
+describe('mapDynamoDbError', () => {
+  it('maps throttling, service faults and network failures to UnavailableError', () => {
+    expect(mapDynamoDbError(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'ThrottlingException' }))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'TimeoutError' }))).toBeInstanceOf(UnavailableError);
+  });
+  it('maps an item over the size limit to RecordTooLargeError', () => {
+    const error = Object.assign(new Error('Item size to update has exceeded the maximum allowed size'), { name: 'ValidationException' });
+    expect(mapDynamoDbError(error)).toBeInstanceOf(RecordTooLargeError);
+  });
+  it('leaves other errors alone: they are defects', () => {
+    const error = Object.assign(new Error('Invalid UpdateExpression'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    expect(mapDynamoDbError(error)).toBe(error);
+  });
+});
+
+describe('DynamoDbRecordStore outcomes', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const store = new DynamoDbRecordStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' })), 'table');
+  beforeEach(() => ddb.reset());
+
+  it('reports created on version 1 and updated after', async () => {
+    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { ...storedItem, v: 1 } }).resolvesOnce({ Attributes: storedItem });
+    expect((await store.upsert(command)).outcome).toBe('created');
+    const updated = await store.upsert(command);
+    expect(updated.outcome).toBe('updated');
+    expect(updated.record.fields).toEqual({ name: 'acme', size: 5 });
+  });
+
+  it('returns the stored record, unchanged, when the change condition fails', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    const result = await store.upsert(command);
+    expect(result.outcome).toBe('unchanged');
+    expect(result.record.version).toBe(3);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+  });
+
+  it('turns an If-Match on another version, or on a missing record, into PreconditionFailedError', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
+    ddb.on(UpdateCommand).rejects(conditionFailure());
+    await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
+    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    await expect(store.upsert({ ...command, createOnly: true })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+
+  it('maps throttling that outlasted the retries to UnavailableError', async () => {
+    ddb.on(UpdateCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    await expect(store.upsert(command)).rejects.toBeInstanceOf(UnavailableError);
+    ddb.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    await expect(store.get(key)).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('deletes: true when deleted, false when absent, PreconditionFailedError on a version mismatch', async () => {
+    ddb.on(DeleteCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem));
+    expect(await store.delete({ key })).toBe(true);
+    expect(await store.delete({ key })).toBe(false);
+    await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+});

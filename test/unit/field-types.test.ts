@@ -1,0 +1,47 @@
+import { coerceFieldValue } from '../../lib/models/field-types.js';
+import { normalizeId } from '../../lib/records/record-id.js';
+
+describe('coerceFieldValue', () => {
+  it('coerces form strings to declared types', () => {
+    expect(coerceFieldValue('50', 'number', 'form')).toEqual({ ok: true, value: 50 });
+    expect(coerceFieldValue(' -1.5e3 ', 'number', 'form')).toEqual({ ok: true, value: -1500 });
+    expect(coerceFieldValue('true', 'boolean', 'form')).toEqual({ ok: true, value: true });
+    expect(coerceFieldValue('false', 'boolean', 'form')).toEqual({ ok: true, value: false });
+    expect(coerceFieldValue('{"a":[1]}', 'json', 'form')).toEqual({ ok: true, value: { a: [1] } });
+    expect(coerceFieldValue('2026-12-04T16:00:00+01:00', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.000Z' });
+    expect(coerceFieldValue('2026-12-04', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T00:00:00.000Z' });
+    expect(coerceFieldValue('2026-12-04T15:00', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.000Z' });
+  });
+
+  it('refuses what cannot be coerced', () => {
+    for (const [value, type] of [['5O', 'number'], ['', 'number'], ['yes', 'boolean'], ['{', 'json'], ['2026-02-30', 'datetime'], ['tomorrow', 'datetime'], ['x@', 'email']] as const) {
+      expect(coerceFieldValue(value, type, 'form').ok).toBe(false);
+    }
+    expect(coerceFieldValue(['a', 'b'], 'string', 'form').ok).toBe(false);
+  });
+
+  it('expects JSON values to have the type already', () => {
+    expect(coerceFieldValue('50', 'number', 'json').ok).toBe(false);
+    expect(coerceFieldValue(50, 'number', 'json')).toEqual({ ok: true, value: 50 });
+    expect(coerceFieldValue('true', 'boolean', 'json').ok).toBe(false);
+    expect(coerceFieldValue({ a: 1 }, 'json', 'json')).toEqual({ ok: true, value: { a: 1 } });
+  });
+});
+
+describe('normalizeId', () => {
+  it('lower-cases and trims emails, and NFC-normalizes and trims the rest', () => {
+    expect(normalizeId('  Don@SC.COM ', 'email')).toEqual({ ok: true, id: 'don@sc.com' });
+    expect(normalizeId(' Cafe\u0301 ', 'string')).toEqual({ ok: true, id: 'Café' });
+    expect(normalizeId('Case Kept', 'string')).toEqual({ ok: true, id: 'Case Kept' });
+    expect(normalizeId(12, 'string')).toEqual({ ok: true, id: '12' });
+  });
+  it('refuses empty, oversized, control-character and malformed ids', () => {
+    expect(normalizeId(' ', 'string').ok).toBe(false);
+    expect(normalizeId('é'.repeat(513), 'string').ok).toBe(false);
+    expect(normalizeId('é'.repeat(512), 'string').ok).toBe(true);
+    expect(normalizeId('a\u0000b', 'string').ok).toBe(false);
+    expect(normalizeId('\ud800', 'string').ok).toBe(false);
+    expect(normalizeId('not-an-email', 'email').ok).toBe(false);
+    expect(normalizeId(1.5, 'string').ok).toBe(false);
+  });
+});

@@ -1,0 +1,78 @@
+import { HttpError } from '../../lib/http/http-error.js';
+import { parseContentType, parseForm, parseJson, parseRecordBody } from '../../lib/http/parse-body.js';
+
+const body = (text: string | Buffer, contentType?: string) => ({
+  body: Buffer.from(text).toString('base64'),
+  isBase64Encoded: true,
+  contentType,
+});
+
+function rejection(run: () => unknown): { status: number; code: string } {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof HttpError) return { status: error.statusCode, code: error.code };
+    throw error;
+  }
+  throw new Error('expected an HttpError');
+}
+
+describe('form bodies', () => {
+  it('decode + as space and percent-escapes as UTF-8', () => {
+    expect(parseForm('name=Sterling+Cooper&city=Z%C3%BCrich&plus=%2B').set).toEqual([
+      ['name', 'Sterling Cooper'],
+      ['city', 'Zürich'],
+      ['plus', '+'],
+    ]);
+  });
+  it('turn repeated keys into arrays and _unset into removals', () => {
+    const payload = parseForm('name=x&tag=a&tag=b&_unset=old&_unset=older');
+    expect(payload.set).toEqual([['name', 'x'], ['tag', ['a', 'b']]]);
+    expect(payload.unset).toEqual(['old', 'older']);
+    expect(payload.source).toBe('form');
+  });
+  it('keep a % that starts no escape, and keys without a value', () => {
+    expect(parseForm('discount=50%&flag').set).toEqual([['discount', '50%'], ['flag', '']]);
+  });
+  it('refuse percent-escapes that are not UTF-8', () => {
+    expect(rejection(() => parseForm('name=%FF'))).toEqual({ status: 400, code: 'malformed_body' });
+  });
+  it('never create nested keys', () => {
+    expect(parseForm('a[b]=1&a.c=2').set).toEqual([['a[b]', '1'], ['a.c', '2']]);
+  });
+});
+
+describe('JSON bodies', () => {
+  it('turn null into removals and keep __proto__ as a plain name', () => {
+    const payload = parseJson('{"name":"x","gone":null,"__proto__":{"p":1}}');
+    expect(payload.set).toEqual([['name', 'x'], ['__proto__', { p: 1 }]]);
+    expect(payload.unset).toEqual(['gone']);
+    expect(({} as Record<string, unknown>).p).toBeUndefined();
+  });
+  it.each([['[1]'], ['"s"'], ['null'], ['1'], ['{']])('refuse %s', (text) => {
+    expect(rejection(() => parseJson(text))).toEqual({ status: 400, code: 'malformed_body' });
+  });
+});
+
+describe('parseRecordBody', () => {
+  it('accepts JSON, +json and forms, with or without charset=utf-8', () => {
+    expect(parseRecordBody(body('{"a":1}', 'application/json; charset=UTF-8'), { maxBytes: 100 }).source).toBe('json');
+    expect(parseRecordBody(body('{"a":1}', 'application/merge-patch+json'), { maxBytes: 100 }).source).toBe('json');
+    expect(parseRecordBody(body('a=1', 'Application/X-WWW-Form-Urlencoded'), { maxBytes: 100 }).source).toBe('form');
+    expect(parseRecordBody({ body: '{"a":1}', isBase64Encoded: false, contentType: 'application/json' }, { maxBytes: 100 }).set).toEqual([['a', 1]]);
+  });
+  it('refuses other media types and charsets with 415', () => {
+    expect(rejection(() => parseRecordBody(body('a=1', 'text/plain'), { maxBytes: 100 }))).toEqual({ status: 415, code: 'unsupported_media_type' });
+    expect(rejection(() => parseRecordBody(body('a=1', 'application/json; charset=utf-16'), { maxBytes: 100 }))).toEqual({ status: 415, code: 'unsupported_media_type' });
+    expect(rejection(() => parseRecordBody(body('a=1'), { maxBytes: 100 }))).toEqual({ status: 415, code: 'unsupported_media_type' });
+  });
+  it('refuses an empty body without a type with 400, invalid UTF-8 with 400, and a large body with 413', () => {
+    expect(rejection(() => parseRecordBody({ body: null, isBase64Encoded: false, contentType: undefined }, { maxBytes: 100 }))).toEqual({ status: 400, code: 'malformed_body' });
+    expect(rejection(() => parseRecordBody(body(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), 'application/json'), { maxBytes: 100 }))).toEqual({ status: 400, code: 'malformed_body' });
+    expect(rejection(() => parseRecordBody(body('x'.repeat(101), 'application/json'), { maxBytes: 100 }))).toEqual({ status: 413, code: 'payload_too_large' });
+  });
+  it('reads the media type and charset of a Content-Type header', () => {
+    expect(parseContentType('application/json; charset="UTF-8"')).toEqual({ mediaType: 'application/json', charset: 'utf-8' });
+    expect(parseContentType(undefined)).toBeUndefined();
+  });
+});

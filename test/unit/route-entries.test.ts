@@ -1,0 +1,24 @@
+/** Every entry the stack deploys exports `handler` (a deployed function whose file exports nothing fails only in AWS). */
+import { authorizerEntry, findRoute, routes } from '../../lib/routes.js';
+
+beforeAll(() => {
+  process.env.TABLE_NAME = 'unit-test-table';
+  process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9';
+});
+
+describe('route entries', () => {
+  it.each([...new Set([...routes.map((r) => r.entry), authorizerEntry])])('%s exports a handler function', async (entry) => {
+    const module = (await import(`../../${entry.replace(/\.ts$/, '.js')}`)) as { handler?: unknown };
+    expect(typeof module.handler).toBe('function');
+  });
+
+  it('has unique names and unique method-and-path pairs', () => {
+    expect(new Set(routes.map((r) => r.name)).size).toBe(routes.length);
+    expect(new Set(routes.map((r) => `${r.method} ${r.path}`)).size).toBe(routes.length);
+    for (const route of routes) expect(findRoute(route.method, route.path)).toBe(route);
+  });
+
+  it('protects every route but /health', () => {
+    expect(routes.filter((r) => r.scope === null).map((r) => r.path)).toEqual(['/health']);
+  });
+});

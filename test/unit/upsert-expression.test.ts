@@ -1,0 +1,88 @@
+import { buildUpsertExpression, countOperators, expressionLimits, payloadDigest } from '../../lib/store/upsert-expression.js';
+
+const base = { id: 'acme', now: '2026-12-04T15:00:00.000Z' };
+
+describe('buildUpsertExpression', () => {
+  it('puts every name and value behind a placeholder', () => {
+    const hostile = ['name', 'a.b', '#x', ':v', 'SET', 'x = :y', 'constructor', 'ü ñ'];
+    const expression = buildUpsertExpression({ ...base, set: hostile.map((n) => [n, `value of ${n}`] as const), unset: ['REMOVE me'] });
+    for (const name of [...hostile, 'REMOVE me']) {
+      expect(Object.values(expression.ExpressionAttributeNames)).toContain(`f_${name}`);
+      if (!['SET'].includes(name)) {
+        expect(expression.UpdateExpression).not.toContain(name);
+        expect(expression.ConditionExpression).not.toContain(name);
+      }
+      expect(Object.values(expression.ExpressionAttributeValues)).not.toContain(name);
+    }
+    for (const token of `${expression.UpdateExpression} ${expression.ConditionExpression}`.match(/[#:][\w]+/g) ?? []) {
+      const map = token.startsWith('#') ? expression.ExpressionAttributeNames : expression.ExpressionAttributeValues;
+      expect(Object.hasOwn(map, token)).toBe(true);
+    }
+  });
+
+  it('sets, removes, versions and timestamps in one update', () => {
+    const expression = buildUpsertExpression({ ...base, set: [['name', 'acme'], ['size', 5]], unset: ['old'] });
+    expect(expression.UpdateExpression).toBe(
+      'SET #_v = if_not_exists(#_v, :_zero) + :_one, #_ca = if_not_exists(#_ca, :_now), #_ua = :_now, #_id = :_id, #_pd = :_pd, #0=:0, #1=:1 REMOVE #2',
+    );
+    expect(expression.ExpressionAttributeNames).toMatchObject({ '#0': 'f_name', '#1': 'f_size', '#2': 'f_old', '#_v': 'v' });
+    expect(expression.ExpressionAttributeValues).toMatchObject({ ':0': 'acme', ':1': 5, ':_now': base.now, ':_id': 'acme' });
+  });
+
+  it('writes only when something changes', () => {
+    const expression = buildUpsertExpression({ ...base, set: [['name', 'acme'], ['size', 5]], unset: ['old'] });
+    expect(expression.changeTest).toBe('exact');
+    expect(expression.ConditionExpression).toBe('NOT (#0=:0 AND #1=:1 AND attribute_not_exists(#2))');
+  });
+
+  it('adds If-Match and If-None-Match conditions', () => {
+    const ifMatch = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: 4 });
+    expect(ifMatch.ConditionExpression).toBe('#_v = :_expected AND (NOT (#0=:0))');
+    expect(ifMatch.ExpressionAttributeValues[':_expected']).toBe(4);
+    const createOnly = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], createOnly: true });
+    expect(createOnly.ConditionExpression).toBe('attribute_not_exists(#_v)');
+    expect(createOnly.changeTest).toBe('create-only');
+  });
+
+  it.each([
+    ['300 set fields', 300, 0],
+    ['300 removed fields', 1, 299],
+    ['150 of each', 150, 150],
+    ['140 set fields', 140, 0],
+  ])('stays within 4 KB and 300 operators with %s, If-Match included', (_label, sets, unsets) => {
+    const expression = buildUpsertExpression({
+      ...base,
+      set: Array.from({ length: sets }, (_, i) => [`field_with_a_long_name_${i}`, i] as const),
+      unset: Array.from({ length: unsets }, (_, i) => `removed_${i}`),
+      ifMatch: 12,
+    });
+    for (const text of [expression.UpdateExpression, expression.ConditionExpression]) {
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(expressionLimits.maxLength);
+    }
+    // DynamoDB counts comparators, logical operators and functions in a condition (301 is refused, as measured on
+    // DynamoDB Local); the assignments of a SET clause are not operators (400 of them are accepted).
+    expect(countOperators(expression.ConditionExpression)).toBeLessThanOrEqual(expressionLimits.maxOperators);
+  });
+
+  it('compares every field while the test fits, and the payload digest beyond', () => {
+    const small = buildUpsertExpression({ ...base, set: Array.from({ length: 120 }, (_, i) => [`f${i}`, i] as const), unset: [] });
+    expect(small.changeTest).toBe('exact');
+    const large = buildUpsertExpression({ ...base, set: Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), unset: [] });
+    expect(large.changeTest).toBe('digest');
+    expect(large.ConditionExpression).toBe('NOT (#_pd = :_pd)');
+  });
+
+  it('counts operators as DynamoDB does for these expressions', () => {
+    expect(countOperators('NOT (#0=:0 AND #1=:1 AND attribute_not_exists(#2))')).toBe(6);
+    expect(countOperators('#_v = :_expected AND (NOT (#_pd = :_pd))')).toBe(4);
+  });
+});
+
+describe('payloadDigest', () => {
+  it('ignores the order of fields and removals but not their values', () => {
+    expect(payloadDigest([['a', 1], ['b', 2]], ['x', 'y'])).toBe(payloadDigest([['b', 2], ['a', 1]], ['y', 'x']));
+    expect(payloadDigest([['a', 1]], [])).not.toBe(payloadDigest([['a', 2]], []));
+    expect(payloadDigest([['a', 1]], [])).not.toBe(payloadDigest([['a', 1]], ['b']));
+    expect(payloadDigest([['a', '1']], [])).not.toBe(payloadDigest([['a', 1]], []));
+  });
+});
