@@ -1,7 +1,8 @@
 /**
  * The Lambda TOKEN authorizer. It refuses a key of the wrong shape or checksum without a table read, looks the rest up
  * by SHA-256, and passes the workspace and scopes to the handlers in the context. Its policy covers the whole API, so
- * API Gateway can cache it per key for the stage's TTL. It never logs the key.
+ * API Gateway can cache it per key for the stage's TTL. It records when a key was last used (hour precision). It never
+ * logs the key.
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../lib/auth/api-key.js';
@@ -17,8 +18,15 @@ const unauthorized = () => new Error('Unauthorized');
 export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
   const key = keyFromAuthorizationHeader(event.authorizationToken);
   if (!key || !isWellFormedApiKey(key)) throw unauthorized();
-  const identity = await store.findByHash(hashApiKey(key));
+  const keyHash = hashApiKey(key);
+  const identity = await store.findByHash(keyHash);
   if (!identity) throw unauthorized();
+  try {
+    await store.touchLastUsed(keyHash, identity);
+  } catch (error) {
+    // Bookkeeping must never refuse a valid key. The token id names the key without revealing it.
+    console.warn(JSON.stringify({ level: 'WARN', message: 'could not record last use', token_id: identity.tokenId, error: String(error) }));
+  }
   return allowPolicy(identity.tokenId, event.methodArn, {
     workspace: identity.workspace,
     scopes: formatScopes(identity.scopes),

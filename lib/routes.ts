@@ -71,7 +71,8 @@ export const routes: readonly RouteDefinition[] = [
 
 /** The Lambda authorizer is not a route, but it is deployed and run locally from this entry. */
 export const authorizerEntry = 'functions/authorizer.ts';
-export const authorizerTableActions: readonly TableAction[] = ['dynamodb:GetItem'];
+/** GetItem to find the key by its hash; UpdateItem to record when it was last used (at most once an hour). */
+export const authorizerTableActions: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 
 /** Routes grouped by entry: one Lambda function serves every route that names the same file. */
 export function functionsByEntry(): Map<string, RouteDefinition[]> {

@@ -1,10 +1,20 @@
 /**
- * Workspaces and API keys in the table. A key is stored only as its SHA-256: one item keyed by the hash, for the
- * authorizer's lookup, and one under its workspace, for listing and revoking by token id; both are written in one
- * transaction, so neither exists without the other.
+ * Workspaces and API keys in the table (docs/data-model.md). A key is stored only as its SHA-256. Each key has three
+ * items, written in one transaction so none exists without the others:
+ * - `K#<hash>`: what the authorizer reads (workspace, scopes, revoked_at, last_used_at);
+ * - `W#<workspace>` / `T#<token id>`: the key under its workspace, for `token list`;
+ * - `T#<token id>`: where `token revoke <token-id>` finds the workspace and the hash.
+ * Workspaces are listed from a small registry partition (`WORKSPACES`), written with the workspace.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import { displayPrefix, generateApiKey, generateTokenId, hashApiKey } from '../auth/api-key.js';
 import type { Scope } from '../auth/scopes.js';
 import { apiKeyItemKey, workspaceIdPattern, workspaceItemKey } from './keys.js';
@@ -14,18 +24,48 @@ export interface ApiKeyIdentity {
   readonly tokenId: string;
   readonly workspace: string;
   readonly scopes: readonly Scope[];
+  /** When the key was last seen by the authorizer (hour precision), if ever. */
+  readonly lastUsedAt?: string;
 }
 
 export interface CreatedApiKey extends ApiKeyIdentity {
   /** The secret itself: shown once, never stored. */
   readonly key: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly prefix: string;
 }
 
-export class WorkspaceNotFoundError extends Error {}
-export class WorkspaceExistsError extends Error {}
+export interface TokenSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+  readonly created_at: string;
+  readonly last_used_at: string | null;
+  readonly prefix: string;
+  readonly revoked_at: string | null;
+}
 
-export function tokenItemKey(workspace: string, tokenId: string) {
-  return { pk: workspaceItemKey(workspace).pk, sk: `T#${tokenId}` };
+export interface WorkspaceSummary {
+  readonly id: string;
+  readonly created_at: string;
+}
+
+/** The admin's mistakes, each with a message that says what to do. */
+export class AdminError extends Error {}
+
+/** last_used_at is refreshed at most this often, so a busy key costs no extra write per authorizer call. */
+export const lastUsedPrecisionMs = 60 * 60 * 1000;
+
+const registryKey = (workspace: string) => ({ pk: 'WORKSPACES', sk: workspace });
+const tokenListingKey = (workspace: string, tokenId: string) => ({ pk: workspaceItemKey(workspace).pk, sk: `T#${tokenId}` });
+const tokenLookupKey = (tokenId: string) => ({ pk: `T#${tokenId}`, sk: 'T' });
+
+function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  if (error instanceof TransactionCanceledException || (error as Error | undefined)?.name === 'TransactionCanceledException') {
+    return ((error as TransactionCanceledException).CancellationReasons ?? []).map((reason) => reason.Code);
+  }
+  return undefined;
 }
 
 export class ApiKeyStore {
@@ -42,7 +82,30 @@ export class ApiKeyStore {
     );
     const item = result.Item;
     if (!item || item.revoked_at) return undefined;
-    return { tokenId: String(item.token_id), workspace: String(item.workspace), scopes: item.scopes as Scope[] };
+    return {
+      tokenId: String(item.token_id),
+      workspace: String(item.workspace),
+      scopes: item.scopes as Scope[],
+      ...(item.last_used_at ? { lastUsedAt: String(item.last_used_at) } : {}),
+    };
+  }
+
+  /** Records that a key was used, unless it was recorded within the last hour (then it costs nothing). */
+  async touchLastUsed(keyHash: string, identity: ApiKeyIdentity): Promise<void> {
+    const now = this.clock();
+    if (identity.lastUsedAt && now.getTime() - Date.parse(identity.lastUsedAt) < lastUsedPrecisionMs) return;
+    await withErrorMapping(() =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: apiKeyItemKey(keyHash),
+          UpdateExpression: 'SET #used = :now',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#used': 'last_used_at', '#pk': 'pk' },
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        }),
+      ),
+    );
   }
 
   async workspaceExists(workspace: string): Promise<boolean> {
@@ -52,52 +115,132 @@ export class ApiKeyStore {
     return result.Item !== undefined;
   }
 
-  async createWorkspace(workspace: string): Promise<void> {
+  async createWorkspace(workspace: string): Promise<WorkspaceSummary> {
     if (!workspaceIdPattern.test(workspace)) {
-      throw new Error(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, not "${workspace}"`);
+      throw new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${workspace}" is not one`);
     }
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...workspaceItemKey(workspace), workspace, created_at: this.clock().toISOString() },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (error) {
-      if ((error as Error).name === 'ConditionalCheckFailedException') throw new WorkspaceExistsError(`Workspace "${workspace}" already exists`);
-      throw error;
-    }
-  }
-
-  async createApiKey(input: { workspace: string; scopes: readonly Scope[]; name?: string }): Promise<CreatedApiKey> {
-    const key = generateApiKey();
-    const keyHash = hashApiKey(key);
-    const tokenId = generateTokenId();
     const createdAt = this.clock().toISOString();
-    const common = { token_id: tokenId, workspace: input.workspace, scopes: [...input.scopes], name: input.name ?? '', created_at: createdAt, prefix: displayPrefix(key) };
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tableName,
-                Key: workspaceItemKey(input.workspace),
-                ConditionExpression: 'attribute_exists(pk)',
-              },
-            },
-            { Put: { TableName: this.tableName, Item: { ...apiKeyItemKey(keyHash), ...common }, ConditionExpression: 'attribute_not_exists(pk)' } },
-            { Put: { TableName: this.tableName, Item: { ...tokenItemKey(input.workspace, tokenId), ...common, key_hash: keyHash } } },
+            { Put: { TableName: this.tableName, Item: { ...workspaceItemKey(workspace), workspace, created_at: createdAt }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { ...registryKey(workspace), workspace, created_at: createdAt } } },
           ],
         }),
       );
     } catch (error) {
-      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') {
-        throw new WorkspaceNotFoundError(`Workspace "${input.workspace}" does not exist`);
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${workspace}" already exists`);
+      throw error;
+    }
+    return { id: workspace, created_at: createdAt };
+  }
+
+  async listWorkspaces(): Promise<WorkspaceSummary[]> {
+    const items = await this.queryAll({ pk: 'WORKSPACES' });
+    return items.map((item) => ({ id: String(item.workspace), created_at: String(item.created_at) }));
+  }
+
+  async createApiKey(input: { workspace: string; scopes: readonly Scope[]; name?: string }): Promise<CreatedApiKey> {
+    if (input.scopes.length === 0) throw new AdminError('A key needs at least one scope');
+    const key = generateApiKey();
+    const keyHash = hashApiKey(key);
+    const tokenId = generateTokenId();
+    const createdAt = this.clock().toISOString();
+    const name = input.name ?? '';
+    const common = { token_id: tokenId, workspace: input.workspace, scopes: [...new Set(input.scopes)], name, created_at: createdAt, prefix: displayPrefix(key) };
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: { TableName: this.tableName, Key: workspaceItemKey(input.workspace), ConditionExpression: 'attribute_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { ...apiKeyItemKey(keyHash), ...common }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.tableName, Item: { ...tokenListingKey(input.workspace, tokenId), ...common, key_hash: keyHash } } },
+            { Put: { TableName: this.tableName, Item: { ...tokenLookupKey(tokenId), workspace: input.workspace, key_hash: keyHash } } },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${input.workspace}" does not exist`);
+      throw error;
+    }
+    return { key, tokenId, workspace: input.workspace, scopes: common.scopes, name, createdAt, prefix: common.prefix };
+  }
+
+  async listTokens(workspace: string): Promise<TokenSummary[]> {
+    if (!(await this.workspaceExists(workspace))) throw new AdminError(`Workspace "${workspace}" does not exist`);
+    const items = await this.queryAll({ pk: workspaceItemKey(workspace).pk, skPrefix: 'T#' });
+    // last_used_at lives on the authorizer's item, so reading a key costs the authorizer nothing extra.
+    const lastUsed = new Map<string, string>();
+    for (let i = 0; i < items.length; i += 100) {
+      const keys: Record<string, unknown>[] = items.slice(i, i + 100).map((item) => ({ ...apiKeyItemKey(String(item.key_hash)) }));
+      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }> | undefined = {
+        [this.tableName]: { Keys: keys, ProjectionExpression: '#pk, #used', ExpressionAttributeNames: { '#pk': 'pk', '#used': 'last_used_at' } },
+      };
+      while (request && Object.keys(request).length > 0) {
+        const result = await this.client.send(new BatchGetCommand({ RequestItems: request }));
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          if (item.last_used_at) lastUsed.set(String(item.pk), String(item.last_used_at));
+        }
+        request = result.UnprocessedKeys as typeof request;
+      }
+    }
+    return items.map((item) => ({
+      id: String(item.token_id),
+      name: String(item.name ?? ''),
+      scopes: item.scopes as Scope[],
+      created_at: String(item.created_at),
+      last_used_at: lastUsed.get(apiKeyItemKey(String(item.key_hash)).pk) ?? null,
+      prefix: String(item.prefix),
+      revoked_at: item.revoked_at ? String(item.revoked_at) : null,
+    }));
+  }
+
+  /** Revokes a key by its token id: the authorizer refuses it from now on (API Gateway's cache aside). */
+  async revokeToken(tokenId: string): Promise<{ tokenId: string; workspace: string; revokedAt: string }> {
+    const lookup = await this.client.send(new GetCommand({ TableName: this.tableName, Key: tokenLookupKey(tokenId), ConsistentRead: true }));
+    if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`);
+    const workspace = String(lookup.Item.workspace);
+    const keyHash = String(lookup.Item.key_hash);
+    const revokedAt = this.clock().toISOString();
+    const revoke = (key: { pk: string; sk: string }) => ({
+      Update: {
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET #revoked = :now',
+        ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#revoked)',
+        ExpressionAttributeNames: { '#revoked': 'revoked_at', '#pk': 'pk' },
+        ExpressionAttributeValues: { ':now': revokedAt },
+      },
+    });
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: [revoke(apiKeyItemKey(keyHash)), revoke(tokenListingKey(workspace, tokenId))] }));
+    } catch (error) {
+      if (cancellationCodes(error)?.some((code) => code === 'ConditionalCheckFailed')) {
+        throw new AdminError(`The key ${tokenId} is already revoked`);
       }
       throw error;
     }
-    return { key, tokenId, workspace: input.workspace, scopes: input.scopes };
+    return { tokenId, workspace, revokedAt };
+  }
+
+  private async queryAll(input: { pk: string; skPrefix?: string }): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: input.skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
+          ExpressionAttributeNames: input.skPrefix ? { '#pk': 'pk', '#sk': 'sk' } : { '#pk': 'pk' },
+          ExpressionAttributeValues: input.skPrefix ? { ':pk': input.pk, ':prefix': input.skPrefix } : { ':pk': input.pk },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return items;
   }
 }

@@ -96,3 +96,33 @@ export function errorCode(response: ApiResponse): string {
   }
   return error.code;
 }
+
+/** The data directory of the shared local stack (where its dev.json is). */
+export function devDataDir(): string {
+  const path = process.env.GATHER_DEV_JSON;
+  if (!path) throw new Error('GATHER_DEV_JSON is not set');
+  return path.replace(/[\\/]dev\.json$/, '');
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `npm run admin -- <args>` as an operator would (the same entry, a separate process) against the shared stack. */
+export async function adminCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/admin/run-admin.ts', ...args], {
+      env: { ...process.env, DATA_DIR: devDataDir(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}

@@ -1,0 +1,158 @@
+/**
+ * The admin CLI (`npm run admin -- ...`), built on commander: workspaces and API keys. Every command has `--help`,
+ * takes `--json` for scripts, and exits non-zero on any error with a message on stderr.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { allScopes, isScope, type Scope } from '../auth/scopes.js';
+import { AdminError } from '../store/api-key-store.js';
+import type { AdminTarget, TargetOptions } from './admin-target.js';
+
+export interface AdminIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export interface AdminDependencies {
+  readonly connect: (options: TargetOptions) => AdminTarget;
+  readonly io: AdminIo;
+}
+
+interface GlobalOptions extends TargetOptions {
+  readonly json?: boolean;
+}
+
+export function parseScopeList(value: string): Scope[] {
+  const scopes = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (scopes.length === 0) throw new AdminError(`--scopes needs at least one of ${allScopes.join(', ')}`);
+  const unknown = scopes.filter((s) => !isScope(s));
+  if (unknown.length > 0) throw new AdminError(`Unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: use ${allScopes.join(', ')}`);
+  return [...new Set(scopes)] as Scope[];
+}
+
+function table(rows: Record<string, unknown>[], columns: string[]): string {
+  const cells = [columns, ...rows.map((row) => columns.map((c) => (row[c] === null || row[c] === undefined ? '-' : Array.isArray(row[c]) ? (row[c] as unknown[]).join(',') : String(row[c]))))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function buildAdminProgram(deps: AdminDependencies): Command {
+  const { io } = deps;
+  const program = new Command('admin')
+    .description('Manage Gather workspaces and API keys (the local stack by default, a deployed stage with --table)')
+    .addOption(new Option('--table <name>', "a deployed stage's DynamoDB table (the stack's TableName output)"))
+    .addOption(new Option('--region <region>', 'AWS region of --table (default: AWS_REGION)'))
+    .addOption(new Option('--endpoint <url>', 'DynamoDB endpoint override'))
+    .addOption(new Option('--data-dir <dir>', 'where the local stack keeps dev.json (default: DATA_DIR or .data)'))
+    .option('--json', 'print JSON for scripts')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .exitOverride();
+
+  const withTarget = async (command: Command, run: (target: AdminTarget, options: GlobalOptions) => Promise<void>) => {
+    const options = command.optsWithGlobals<GlobalOptions>();
+    const target = deps.connect(options);
+    try {
+      await run(target, options);
+    } finally {
+      target.close();
+    }
+  };
+  const print = (options: GlobalOptions, json: unknown, text: string) => io.out(options.json ? JSON.stringify(json, null, 2) : text);
+
+  const workspace = program.command('workspace').description('create and list workspaces (one per client company)');
+  workspace
+    .command('create <id>')
+    .description('create a workspace; ids are lower-case letters, digits and dashes')
+    .option('--json', 'print JSON')
+    .action(async (id: string, _opts: unknown, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const created = await store.createWorkspace(id);
+        print(options, created, `Created workspace ${created.id}`);
+      }),
+    );
+  workspace
+    .command('list')
+    .description('list every workspace')
+    .option('--json', 'print JSON')
+    .action(async (_opts: unknown, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const workspaces = await store.listWorkspaces();
+        print(options, workspaces, workspaces.length === 0 ? 'No workspaces yet' : table(workspaces as unknown as Record<string, unknown>[], ['id', 'created_at']));
+      }),
+    );
+
+  const token = program.command('token').description('create, list and revoke API keys');
+  token
+    .command('create')
+    .description('create an API key; it is printed once and never stored')
+    .requiredOption('--workspace <id>', 'the workspace the key belongs to')
+    .requiredOption('--scopes <list>', `comma-separated scopes: ${allScopes.join(',')}`)
+    .option('--name <label>', 'a label to recognise the key by')
+    .option('--json', 'print JSON')
+    .action(async (opts: { workspace: string; scopes: string; name?: string }, command: Command) => {
+      const scopes = parseScopeList(opts.scopes);
+      await withTarget(command, async ({ store }, options) => {
+        const created = await store.createApiKey({ workspace: opts.workspace, scopes, ...(opts.name !== undefined ? { name: opts.name } : {}) });
+        print(
+          options,
+          { id: created.tokenId, workspace: created.workspace, name: created.name, scopes: created.scopes, created_at: created.createdAt, prefix: created.prefix, key: created.key },
+          [
+            `Created key ${created.tokenId} for workspace ${created.workspace} (scopes ${created.scopes.join(',')})`,
+            '',
+            `  ${created.key}`,
+            '',
+            'Store it now: it is shown only this once. Send it as "Authorization: Token <key>".',
+          ].join('\n'),
+        );
+      });
+    });
+  token
+    .command('list')
+    .description('list the keys of a workspace (never the keys themselves)')
+    .requiredOption('--workspace <id>', 'the workspace')
+    .option('--json', 'print JSON')
+    .action(async (opts: { workspace: string }, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const tokens = await store.listTokens(opts.workspace);
+        print(
+          options,
+          tokens,
+          tokens.length === 0
+            ? `Workspace ${opts.workspace} has no keys`
+            : table(tokens as unknown as Record<string, unknown>[], ['id', 'name', 'scopes', 'prefix', 'created_at', 'last_used_at', 'revoked_at']),
+        );
+      }),
+    );
+  token
+    .command('revoke <token-id>')
+    .description('revoke a key by its token id (as shown by create and list)')
+    .option('--json', 'print JSON')
+    .action(async (tokenId: string, _opts: unknown, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const revoked = await store.revokeToken(tokenId);
+        print(
+          options,
+          { id: revoked.tokenId, workspace: revoked.workspace, revoked_at: revoked.revokedAt },
+          `Revoked ${revoked.tokenId} (workspace ${revoked.workspace}). API Gateway may still accept it until its authorizer cache expires (the stage's TTL, 60 s by default).`,
+        );
+      }),
+    );
+  return program;
+}
+
+/** Runs the CLI and returns its exit code: 0 on success, 1 on any error. */
+export async function runAdmin(argv: readonly string[], deps: AdminDependencies): Promise<number> {
+  const program = buildAdminProgram(deps);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    if (error instanceof AdminError) {
+      deps.io.err(`error: ${error.message}`);
+      return 1;
+    }
+    deps.io.err(`error: ${(error as Error).message ?? String(error)}`);
+    return 1;
+  }
+}

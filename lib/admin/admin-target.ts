@@ -1,0 +1,43 @@
+/**
+ * Which table the admin CLI works on: the local stack found through `$DATA_DIR/dev.json` by default, or a deployed
+ * stage's table with `--table` (and the usual AWS_REGION / AWS_PROFILE / credential settings). The same store code
+ * runs either way.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
+import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
+
+export interface TargetOptions {
+  readonly table?: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly dataDir?: string;
+}
+
+export interface AdminTarget {
+  readonly store: ApiKeyStore;
+  readonly description: string;
+  close(): void;
+}
+
+export function connectAdminTarget(options: TargetOptions): AdminTarget {
+  let tableName: string;
+  let endpoint: string | undefined = options.endpoint;
+  let description: string;
+  if (options.table) {
+    tableName = options.table;
+    description = `table ${tableName}${endpoint ? ` at ${endpoint}` : ''}`;
+  } else {
+    const devJson = join(resolve(options.dataDir ?? process.env.DATA_DIR ?? '.data'), 'dev.json');
+    if (!existsSync(devJson)) {
+      throw new AdminError(`No local stack found (${devJson} does not exist): start it with "npm start", or name a deployed stage's table with --table <name>`);
+    }
+    const info = JSON.parse(readFileSync(devJson, 'utf8')) as { dynamodbEndpoint: string; tableName: string };
+    tableName = info.tableName;
+    endpoint ??= info.dynamodbEndpoint;
+    description = `the local stack (${devJson})`;
+  }
+  const raw = createDynamoDbClient({ ...(endpoint ? { endpoint } : {}), ...(options.region ? { region: options.region } : {}) });
+  return { store: new ApiKeyStore(createDocumentClient(raw), tableName), description, close: () => raw.destroy() };
+}

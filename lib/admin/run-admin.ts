@@ -1,0 +1,8 @@
+/** `npm run admin -- <command>`: see lib/admin/admin-cli.ts and docs/operations.md. */
+import { runAdmin } from './admin-cli.js';
+import { connectAdminTarget } from './admin-target.js';
+
+process.exitCode = await runAdmin(process.argv.slice(2), {
+  connect: connectAdminTarget,
+  io: { out: (text) => console.log(text), err: (text) => console.error(text) },
+});

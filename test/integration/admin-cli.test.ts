@@ -1,0 +1,104 @@
+/** The admin CLI as an operator uses it: `npm run admin -- ...` against the local stack, and against a named table. */
+import { adminCli, call, devStack, unique } from '../support/api-client.js';
+
+describe('npm run admin', () => {
+  const workspace = unique('acme');
+
+  it('creates a workspace, refuses a duplicate, and lists it', async () => {
+    const created = await adminCli(['workspace', 'create', workspace]);
+    expect(created).toMatchObject({ code: 0, stdout: `Created workspace ${workspace}\n` });
+    const duplicate = await adminCli(['workspace', 'create', workspace]);
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stderr).toContain(`Workspace "${workspace}" already exists`);
+    const list = await adminCli(['workspace', 'list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([{ id: workspace, created_at: expect.any(String) }]));
+  });
+
+  it('refuses a workspace id that is not lower-case letters, digits and dashes', async () => {
+    const result = await adminCli(['workspace', 'create', 'Not_Valid']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/lower-case letters, digits and dashes/);
+  });
+
+  it('creates a key that works, shows it once, and lists it without the key', async () => {
+    const created = await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read,records:write', '--name', 'crm sync', '--json']);
+    expect(created.code).toBe(0);
+    const key = JSON.parse(created.stdout);
+    expect(key).toEqual({
+      id: expect.stringMatching(/^tok_/),
+      workspace,
+      name: 'crm sync',
+      scopes: ['records:read', 'records:write'],
+      created_at: expect.any(String),
+      prefix: key.key.slice(0, 8),
+      key: expect.stringMatching(/^gth_/),
+    });
+    expect((await call('POST', '/models/account/records', { json: { name: 'via cli key' }, token: key.key })).status).toBe(201);
+
+    const list = await adminCli(['token', 'list', '--workspace', workspace, '--json']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain(key.key);
+    expect(list.stdout).not.toContain(key.key.slice(8));
+    expect(JSON.parse(list.stdout)).toEqual([
+      {
+        id: key.id,
+        name: 'crm sync',
+        scopes: ['records:read', 'records:write'],
+        created_at: key.created_at,
+        last_used_at: expect.any(String),
+        prefix: key.prefix,
+        revoked_at: null,
+      },
+    ]);
+    const text = await adminCli(['token', 'list', '--workspace', workspace]);
+    expect(text.stdout).toContain(key.id);
+    expect(text.stdout).not.toContain(key.key);
+  });
+
+  it.each([
+    [['token', 'create', '--workspace', 'no-such-workspace', '--scopes', 'records:read'], /Workspace "no-such-workspace" does not exist/],
+    [['token', 'create', '--workspace', 'dev', '--scopes', 'records:read,records:destroy'], /Unknown scope records:destroy/],
+    [['token', 'create', '--workspace', 'dev', '--scopes', ''], /at least one of/],
+    [['token', 'create', '--scopes', 'records:read'], /required option '--workspace <id>'/],
+    [['token', 'list', '--workspace', 'no-such-workspace'], /Workspace "no-such-workspace" does not exist/],
+    [['token', 'revoke', 'tok_doesnotexist'], /No key has the token id "tok_doesnotexist"/],
+    [['workspace', 'rename', 'x'], /unknown command 'rename'/],
+  ])('fails clearly: %j', async (args, message) => {
+    const result = await adminCli(args);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+  });
+
+  it('revokes a key once, and refuses to revoke it again', async () => {
+    const created = JSON.parse((await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read', '--json'])).stdout);
+    const revoked = await adminCli(['token', 'revoke', created.id, '--json']);
+    expect(revoked.code).toBe(0);
+    expect(JSON.parse(revoked.stdout)).toEqual({ id: created.id, workspace, revoked_at: expect.any(String) });
+    const again = await adminCli(['token', 'revoke', created.id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already revoked');
+    // Never used, so never cached by the gateway: refused at once.
+    expect((await call('GET', '/models/account/records/x', { token: created.key })).status).toBe(401);
+    const listed = JSON.parse((await adminCli(['token', 'list', '--workspace', workspace, '--json'])).stdout);
+    expect(listed.find((t: { id: string }) => t.id === created.id).revoked_at).toBe(JSON.parse(revoked.stdout).revoked_at);
+  });
+
+  it('works on a named table through the same store code (as on a deployed stage)', async () => {
+    const { tableName, dynamodbEndpoint } = devStack();
+    const other = unique('staged');
+    const result = await adminCli(['--table', tableName, '--endpoint', dynamodbEndpoint, '--region', 'local', 'workspace', 'create', other], { DATA_DIR: '/nonexistent' });
+    expect(result).toMatchObject({ code: 0, stdout: `Created workspace ${other}\n` });
+    const withoutStack = await adminCli(['workspace', 'list'], { DATA_DIR: '/nonexistent' });
+    expect(withoutStack.code).toBe(1);
+    expect(withoutStack.stderr).toMatch(/No local stack found.*npm start.*--table/s);
+  });
+
+  it('has --help on every command', async () => {
+    for (const args of [[], ['workspace'], ['workspace', 'create'], ['workspace', 'list'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke']]) {
+      const result = await adminCli([...args, '--help']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^Usage: admin/);
+    }
+  });
+});

@@ -1,0 +1,51 @@
+/**
+ * SPEC section 5: a key never appears in a log line. A full session (create keys with the CLI, use them, misuse them,
+ * revoke them) runs against the shared stack; then every line the local gateway and the handlers wrote (stdout and
+ * stderr of the stack, in GATHER_GATEWAY_LOG) is searched for the keys. The `npm start` banner that shows the dev key
+ * to its owner is the one place a key may appear.
+ */
+import { readFileSync } from 'node:fs';
+import { adminCli, call, devStack, unique } from '../support/api-client.js';
+
+describe('no key in logs', () => {
+  it('keeps every key out of every log line', async () => {
+    const workspace = unique('logs');
+    expect((await adminCli(['workspace', 'create', workspace])).code).toBe(0);
+    const outputs: string[] = [];
+    const keys: { key: string; id: string }[] = [];
+    for (const scopes of ['records:read,records:write', 'records:read']) {
+      const created = await adminCli(['token', 'create', '--workspace', workspace, '--scopes', scopes, '--json']);
+      const parsed = JSON.parse(created.stdout);
+      keys.push({ key: parsed.key, id: parsed.id });
+      outputs.push(created.stderr);
+    }
+    const [writer, reader] = keys as [{ key: string; id: string }, { key: string; id: string }];
+
+    // Success, client errors, a handler error path, the authorizer's refusal, a mistyped key.
+    await call('POST', '/models/account/records', { json: { name: 'logged' }, token: writer.key });
+    await call('POST', '/models/account/records', { raw: '{bad json', headers: { 'Content-Type': 'application/json' }, token: writer.key });
+    await call('POST', '/models/account/records', { json: { name: 'x' }, token: reader.key });
+    await call('GET', '/models/account/records/logged', { token: reader.key, headers: { 'X-Api-Key': reader.key } });
+    await call('GET', '/models/account/records/logged', { token: `${writer.key.slice(0, -1)}x` });
+    await call('GET', `/models/account/records/logged?key=${encodeURIComponent(writer.key)}`, { token: writer.key });
+
+    for (const args of [['token', 'list', '--workspace', workspace], ['token', 'list', '--workspace', workspace, '--json'], ['token', 'revoke', reader.id]]) {
+      const result = await adminCli(args);
+      expect(result.code).toBe(0);
+      outputs.push(result.stdout, result.stderr);
+    }
+    await call('GET', '/models/account/records/logged', { token: reader.key });
+
+    const gatewayLog = readFileSync(process.env.GATHER_GATEWAY_LOG!, 'utf8');
+    expect(gatewayLog).toContain('"status":401'); // the log really holds this session's requests
+    const secrets = keys.flatMap(({ key }) => [key, key.slice(4)]);
+    for (const text of [...outputs, gatewayLog]) {
+      for (const secret of secrets) expect(text).not.toContain(secret);
+    }
+    // The dev key appears only in the banner.
+    const devKey = devStack().token;
+    const linesWithDevKey = gatewayLog.split('\n').filter((line) => line.includes(devKey));
+    expect(linesWithDevKey.length).toBeGreaterThan(0);
+    for (const line of linesWithDevKey) expect(line).toMatch(/^\s+(API key \(workspace "dev", all scopes\):|export API_KEY=)/);
+  });
+});
