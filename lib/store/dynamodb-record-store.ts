@@ -126,7 +126,11 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = itemFromConditionFailure(error);
-      if (!old) return false;
+      if (!old) {
+        // Nothing to delete. With If-Match that is a failed precondition, as for an upsert (RFC 9110).
+        if (command.ifMatch !== undefined) throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match');
+        return false;
+      }
       const version = Number(old[recordAttributes.version]);
       throw new PreconditionFailedError(`The record is at version ${version}, not ${command.ifMatch}`);
     }

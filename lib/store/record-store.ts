@@ -39,7 +39,7 @@ export interface RecordStore {
   /** Merges in one conditional write. Throws PreconditionFailedError when If-Match / If-None-Match fails. */
   upsert(command: UpsertCommand): Promise<UpsertResult>;
   get(key: RecordKey): Promise<StoredRecord | undefined>;
-  /** True when a record was deleted, false when there was none. Throws PreconditionFailedError on a version mismatch. */
+  /** True when a record was deleted, false when there was none. Throws PreconditionFailedError on a version mismatch, or with If-Match when there is none. */
   delete(command: DeleteCommand): Promise<boolean>;
   /** Whether a record exists, for link resolution (reads only the key). */
   exists(key: RecordKey): Promise<boolean>;

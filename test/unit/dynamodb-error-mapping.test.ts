@@ -75,9 +75,10 @@ describe('DynamoDbRecordStore outcomes', () => {
   });
 
   it('deletes: true when deleted, false when absent, PreconditionFailedError on a version mismatch', async () => {
-    ddb.on(DeleteCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem));
+    ddb.on(DeleteCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem)).rejectsOnce(conditionFailure());
     expect(await store.delete({ key })).toBe(true);
     expect(await store.delete({ key })).toBe(false);
+    await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
     await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
   });
 });
