@@ -7,7 +7,13 @@ import type { Scope } from './auth/scopes.js';
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** DynamoDB actions a function may call on the table: the stack grants exactly these and nothing more. */
-export type TableAction = 'dynamodb:GetItem' | 'dynamodb:UpdateItem' | 'dynamodb:DeleteItem' | 'dynamodb:Query';
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:BatchGetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:Query';
 
 export interface RouteDefinition {
   /** Stable identifier, also used for construct ids. */
@@ -34,6 +40,15 @@ export const routes: readonly RouteDefinition[] = [
     tableActions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
   },
   {
+    name: 'ListRecords',
+    method: 'GET',
+    path: '/models/{model}/records',
+    entry: 'functions/list-records.ts',
+    scope: 'records:read',
+    // Query on the listing index; GetItem for a custom model's definition; BatchGetItem to resolve links of a page.
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+  },
+  {
     name: 'GetRecord',
     method: 'GET',
     path: '/models/{model}/records/{id}',
@@ -47,7 +62,59 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/records/{id}',
     entry: 'functions/delete-record.ts',
     scope: 'records:write',
-    tableActions: ['dynamodb:DeleteItem'],
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
+  },
+  {
+    // Only customers link to accounts, so only `account` has this route's records; any other model answers 404.
+    // The path keeps `{model}` rather than a static `account` segment: a static sibling of `{model}` would take every
+    // `/models/account/...` request in API Gateway, and `/models/account/records` would lose its POST.
+    name: 'ListLinkedCustomers',
+    method: 'GET',
+    path: '/models/{model}/records/{id}/customers',
+    entry: 'functions/list-linked-records.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+  },
+  {
+    name: 'BatchRecords',
+    method: 'POST',
+    path: '/models/{model}/batch',
+    entry: 'functions/batch-records.ts',
+    scope: 'records:write',
+    tableActions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+  },
+  {
+    name: 'ListModels',
+    method: 'GET',
+    path: '/models',
+    entry: 'functions/read-models.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+  },
+  {
+    name: 'GetModel',
+    method: 'GET',
+    path: '/models/{model}',
+    entry: 'functions/read-models.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+  },
+  {
+    name: 'DefineModel',
+    method: 'PUT',
+    path: '/models/{model}',
+    entry: 'functions/define-model.ts',
+    scope: 'models:write',
+    // GetItem and PutItem for the definition; Query on the listing index to see whether the model has records.
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+  },
+  {
+    name: 'DeleteModel',
+    method: 'DELETE',
+    path: '/models/{model}',
+    entry: 'functions/delete-model.ts',
+    scope: 'models:write',
+    tableActions: ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
   },
   // The same operations with the id in the query string (`?id=`), for ids that contain `/`: API Gateway decodes
   // `%2F` before it matches a path, so such an id cannot travel in a path segment. See docs/api.md.
@@ -65,7 +132,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/record',
     entry: 'functions/delete-record.ts',
     scope: 'records:write',
-    tableActions: ['dynamodb:DeleteItem'],
+    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
   },
 ];
 

@@ -1,12 +1,13 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { TableAction } from '../../lib/routes.js';
+import { tableDefinition } from '../../lib/store/table-definition.js';
 import { repositoryRoot } from '../repository-root.js';
 
 /** The Lambda runtime. The tests run on the same Node major (the `node` devDependency in package.json). */
@@ -64,10 +65,18 @@ export class ApiFunction extends NodejsFunction {
     super(scope, id, functionProps);
   }
 
-  /** Sets TABLE_NAME and grants exactly the given actions on the table (and its indexes), nothing more. */
+  /**
+   * Sets TABLE_NAME and grants exactly the given actions on the table, nothing more. Only Query reaches the indexes,
+   * and then each index by name (no `index/*` wildcard).
+   */
   bindTable(table: ITableV2, actions: readonly TableAction[]): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
-    if (actions.length > 0) table.grant(this, ...actions);
+    const itemActions = actions.filter((action) => action !== 'dynamodb:Query');
+    if (itemActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...itemActions], resources: [table.tableArn] }));
+    if (actions.includes('dynamodb:Query')) {
+      const indexes = tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
+      this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table.tableArn, ...indexes] }));
+    }
     return this;
   }
 }

@@ -7,10 +7,12 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import {
   DomainError,
   MissingUniqueFieldError,
+  ModelNotEmptyError,
   ModelNotFoundError,
   PreconditionFailedError,
   RecordNotFoundError,
   RecordTooLargeError,
+  StandardModelError,
   UnavailableError,
   ValidationError,
   type FieldIssue,
@@ -38,6 +40,8 @@ const statusByDomainError = new Map<Function, number>([
   [PreconditionFailedError, 412],
   [RecordTooLargeError, 413],
   [UnavailableError, 503],
+  [ModelNotEmptyError, 409],
+  [StandardModelError, 409],
 ]);
 
 export interface MappedError {

@@ -81,54 +81,82 @@ export function parseForm(text: string): RecordPayload {
   return { source: 'form', set, unset };
 }
 
-export function parseJson(text: string): RecordPayload {
-  let parsed: unknown;
+function parseJsonText(text: string): unknown {
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw malformed(`The body is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw malformed('The JSON body must be an object of fields');
-  }
+}
+
+/** A JSON object as a record payload: `null` removes a field, every other value is stored as given. */
+export function payloadFromJsonObject(object: Record<string, unknown>): RecordPayload {
   const set: (readonly [string, unknown])[] = [];
   const unset: string[] = [];
   // JSON.parse makes `__proto__` an own property, so Object.entries sees it as the plain name it is.
-  for (const [key, value] of Object.entries(parsed)) {
+  for (const [key, value] of Object.entries(object)) {
     if (value === null) unset.push(key);
     else set.push([key, value]);
   }
   return { source: 'json', set, unset };
 }
 
+export function parseJson(text: string): RecordPayload {
+  const parsed = parseJsonText(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw malformed('The JSON body must be an object of fields');
+  }
+  return payloadFromJsonObject(parsed as Record<string, unknown>);
+}
+
 export interface ParseBodyOptions {
   readonly maxBytes: number;
 }
 
-/** Parses an upsert body, or throws the HttpError that explains why it cannot be parsed. */
-export function parseRecordBody(raw: RawBody, options: ParseBodyOptions): RecordPayload {
+interface DecodedBody {
+  readonly mediaType: string | undefined;
+  readonly bytes: Buffer;
+}
+
+/** The body's bytes and media type, with the size, charset and presence checks every body gets. */
+function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): DecodedBody {
   const bytes = raw.body === null ? Buffer.alloc(0) : Buffer.from(raw.body, raw.isBase64Encoded ? 'base64' : 'utf8');
   if (bytes.length > options.maxBytes) {
-    throw new HttpError(413, 'payload_too_large', `The body is ${bytes.length} bytes; a single record may be at most ${options.maxBytes}`);
+    throw new HttpError(413, 'payload_too_large', `The body is ${bytes.length} bytes; ${what} may be at most ${options.maxBytes}`);
   }
   const contentType = parseContentType(raw.contentType);
   if (!contentType) {
-    if (bytes.length === 0) throw malformed('A body is required: send the record as JSON or form fields');
-    throw new HttpError(415, 'unsupported_media_type', 'Send Content-Type: application/json or application/x-www-form-urlencoded');
+    if (bytes.length === 0) throw malformed('A body is required');
+    return { mediaType: undefined, bytes };
   }
   if (contentType.charset && contentType.charset !== 'utf-8' && contentType.charset !== 'utf8') {
     throw new HttpError(415, 'unsupported_media_type', `Only UTF-8 bodies are accepted, not charset=${contentType.charset}`);
   }
-  if (contentType.mediaType === 'application/json' || contentType.mediaType.endsWith('+json')) {
-    return parseJson(decodeUtf8(bytes, 'body'));
-  }
-  if (contentType.mediaType === 'application/x-www-form-urlencoded') {
-    // The bytes before percent-decoding must be UTF-8 too.
-    return parseForm(decodeUtf8(bytes, 'body'));
-  }
+  return { mediaType: contentType.mediaType, bytes };
+}
+
+const isJson = (mediaType: string | undefined) => mediaType === 'application/json' || (mediaType?.endsWith('+json') ?? false);
+
+/** Parses an upsert body (JSON or form), or throws the HttpError that explains why it cannot be parsed. */
+export function parseRecordBody(raw: RawBody, options: ParseBodyOptions): RecordPayload {
+  const { mediaType, bytes } = decodeBody(raw, options, 'a single record');
+  if (isJson(mediaType)) return parseJson(decodeUtf8(bytes, 'body'));
+  // The bytes before percent-decoding must be UTF-8 too.
+  if (mediaType === 'application/x-www-form-urlencoded') return parseForm(decodeUtf8(bytes, 'body'));
   throw new HttpError(
     415,
     'unsupported_media_type',
-    `Content-Type ${contentType.mediaType} is not supported; use application/json or application/x-www-form-urlencoded`,
+    `Content-Type ${mediaType ?? '(none)'} is not supported; use application/json or application/x-www-form-urlencoded`,
   );
+}
+
+/** Parses a JSON-only body (batches, model definitions) into a JSON object. */
+export function parseJsonObjectBody(raw: RawBody, options: ParseBodyOptions & { readonly what: string }): Record<string, unknown> {
+  const { mediaType, bytes } = decodeBody(raw, options, options.what);
+  if (!isJson(mediaType)) {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Type ${mediaType ?? '(none)'} is not supported here; send application/json`);
+  }
+  const parsed = parseJsonText(decodeUtf8(bytes, 'body'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('The JSON body must be an object');
+  return parsed as Record<string, unknown>;
 }

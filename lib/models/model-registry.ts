@@ -1,18 +1,58 @@
 /**
- * Resolves a model name in a workspace. Standard models are constants and cost no read; an unknown name is a 404.
+ * Resolves a model name in a workspace: a standard model (with any typed fields the workspace added) or a custom one.
+ * Definitions are cached in each process for a bounded time (MODEL_CACHE_TTL_SECONDS, default 60), so a warm function
+ * resolves a model without a read; a change made through another function is seen within that time. A name that is not
+ * found is not cached, so a model defined a moment ago is found at once.
  */
+import type { ModelDefinitionStore, StoredModelDefinition } from '../store/model-store.js';
 import { ModelNotFoundError } from '../records/errors.js';
 import { modelNamePattern, type ModelDefinition } from './model-definition.js';
-import { findStandardModel } from './standard-models.js';
+import { findStandardModel, standardModels } from './standard-models.js';
 
 export interface ModelRegistry {
   resolve(workspace: string, name: string): Promise<ModelDefinition>;
 }
 
-export class StandardModelRegistry implements ModelRegistry {
-  async resolve(_workspace: string, name: string): Promise<ModelDefinition> {
-    const model = modelNamePattern.test(name) ? findStandardModel(name) : undefined;
-    if (!model) throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+/** A standard model with a workspace's extra fields merged in; the standard fields always win. */
+export function withExtension(standard: ModelDefinition, stored: StoredModelDefinition | undefined): ModelDefinition {
+  if (!stored) return standard;
+  return { ...standard, fields: { ...stored.fields, ...standard.fields } };
+}
+
+export function fromStored(stored: StoredModelDefinition): ModelDefinition {
+  return { name: stored.name, uniqueField: stored.uniqueField, fields: stored.fields, standard: false };
+}
+
+export class CachingModelRegistry implements ModelRegistry {
+  private readonly cache = new Map<string, { model: ModelDefinition; expiresAt: number }>();
+
+  constructor(
+    private readonly store: ModelDefinitionStore,
+    private readonly ttlMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async resolve(workspace: string, name: string): Promise<ModelDefinition> {
+    if (!modelNamePattern.test(name)) throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+    const cacheKey = `${workspace}#${name}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached && cached.expiresAt > this.now()) return cached.model;
+
+    const stored = await this.store.getModel(workspace, name);
+    const standard = findStandardModel(name);
+    const model = standard ? withExtension(standard, stored) : stored ? fromStored(stored) : undefined;
+    if (!model) {
+      this.cache.delete(cacheKey);
+      throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+    }
+    if (this.ttlMs > 0) this.cache.set(cacheKey, { model, expiresAt: this.now() + this.ttlMs });
     return model;
   }
+
+  /** Forgets a definition this process just changed, so its own next request sees the change. */
+  invalidate(workspace: string, name: string): void {
+    this.cache.delete(`${workspace}#${name}`);
+  }
 }
+
+export const standardModelNames = Object.keys(standardModels);

@@ -55,3 +55,13 @@ export class UnavailableError extends DomainError {
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
+
+/** A model that still has records cannot be deleted or re-keyed. */
+export class ModelNotEmptyError extends DomainError {
+  readonly code = 'model_not_empty';
+}
+
+/** The standard models cannot be deleted, and their unique field and standard fields cannot change. */
+export class StandardModelError extends DomainError {
+  readonly code = 'standard_model';
+}

@@ -2,6 +2,11 @@
 export const limits = {
   /** A single-record request body. */
   maxBodyBytes: 1024 * 1024,
+  /**
+   * A batch body. SPEC says 5 MB, but bodies reach Lambda base64-encoded and a synchronous invocation carries at most
+   * 6 MB, so 4 MB is the most that can arrive whole (docs/decisions.md).
+   */
+  maxBatchBodyBytes: 4 * 1024 * 1024,
   /** Top-level fields in one payload, set and removed together. */
   maxFieldsPerPayload: 300,
   maxFieldNameBytes: 255,

@@ -4,11 +4,45 @@
  */
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelDefinition } from '../models/model-definition.js';
-import type { RecordKey, RecordStore, StoredRecord, UpsertOutcome } from '../store/record-store.js';
+import type { ListPosition, RecordKey, RecordStore, StoredRecord, UpsertOutcome } from '../store/record-store.js';
+import { tableDefinition } from '../store/table-definition.js';
+import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { RecordNotFoundError } from './errors.js';
-import { validateUpsertPayload, type RecordPayload } from './payload.js';
+import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeId } from './record-id.js';
+
+/** A page of records stops growing at this many bytes of fields, so it fits a Lambda response (6 MB). */
+export const maxPageBytes = 4 * 1024 * 1024;
+export const listLimits = { default: 100, max: 1000 } as const;
+
+export interface ListRequest {
+  readonly workspace: string;
+  readonly model: string;
+  readonly limit?: string;
+  readonly cursor?: string;
+}
+
+export interface RecordPage {
+  readonly records: RecordEnvelope[];
+  readonly next_cursor: string | null;
+}
+
+function isListPosition(value: unknown): value is ListPosition {
+  const p = value as ListPosition | undefined;
+  return (
+    typeof p === 'object' && p !== null && Number.isInteger(p.shard) && p.shard >= 0 && p.shard < tableDefinition.listShards &&
+    (p.after === undefined || typeof p.after === 'string')
+  );
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** The one link field of a model and the model it points at, if it has one. */
+function linkField(model: ModelDefinition): { field: string; target: string } | undefined {
+  for (const [field, definition] of Object.entries(model.fields)) if (definition.linksTo) return { field, target: definition.linksTo };
+  return undefined;
+}
 
 export interface WriteConditions {
   /** If-Match: apply only to this version. */
@@ -46,18 +80,38 @@ export class RecordService {
   async upsert(request: UpsertRequest): Promise<UpsertResponse> {
     const model = await this.models.resolve(request.workspace, request.model);
     const payload = validateUpsertPayload(model, request.payload);
-    const key: RecordKey = { workspace: request.workspace, model: model.name, id: payload.id };
+    return this.upsertValidated(request.workspace, model, payload, request.conditions, true);
+  }
+
+  /** Resolves a model once, for callers that validate and write many records of it (batch). */
+  model(workspace: string, name: string): Promise<ModelDefinition> {
+    return this.models.resolve(workspace, name);
+  }
+
+  /** Writes a validated payload; `withLinks` resolves the record's links for the response. */
+  async upsertValidated(
+    workspace: string,
+    model: ModelDefinition,
+    payload: ValidatedUpsert,
+    conditions: WriteConditions | undefined,
+    withLinks: boolean,
+  ): Promise<UpsertResponse> {
+    const request = { workspace, conditions };
+    const key: RecordKey = { workspace, model: model.name, id: payload.id };
+    const link = linkField(model);
+    let linkTarget: RecordKey | null | undefined;
+    if (link) {
+      const value = payload.set.find(([field]) => field === link.field)?.[1];
+      if (typeof value === 'string') linkTarget = { workspace, model: link.target, id: value };
+      else if (payload.unset.includes(link.field)) linkTarget = null;
+    }
 
     // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
     const prefetched = new Map<string, Promise<boolean>>();
-    for (const [field, value] of payload.set) {
-      const linksTo = Object.hasOwn(model.fields, field) ? model.fields[field]?.linksTo : undefined;
-      if (linksTo && typeof value === 'string') {
-        prefetched.set(`${linksTo}#${value}`, this.store.exists({ workspace: request.workspace, model: linksTo, id: value }));
-      }
-    }
+    if (withLinks && linkTarget) prefetched.set(`${linkTarget.model}#${linkTarget.id}`, this.store.exists(linkTarget));
     const write = this.store.upsert({
       key,
+      ...(linkTarget !== undefined ? { link: linkTarget } : {}),
       set: payload.set,
       unset: payload.unset,
       now: this.clock().toISOString(),
@@ -70,8 +124,56 @@ export class RecordService {
     for (const lookup of lookups) if (lookup.status === 'rejected') throw lookup.reason;
 
     const result = written.value;
-    const links = await this.resolveLinks(model, result.record, prefetched);
+    const links = withLinks ? await this.resolveLinks(model, result.record, prefetched) : new Map<string, LinkState | null>();
     return { outcome: result.outcome, record: toEnvelope(model, result.record, links) };
+  }
+
+  /** One page of a model's records (SPEC: `limit` 1 to 1,000, default 100, an opaque cursor). */
+  async list(request: ListRequest): Promise<RecordPage> {
+    const model = await this.models.resolve(request.workspace, request.model);
+    const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
+    const listName = `records:${model.name}`;
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isListPosition) : undefined;
+    const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, ...(from ? { from } : {}) });
+    return {
+      records: await this.envelopes(model, page.records),
+      next_cursor: page.next ? encodeCursor(listName, page.next) : null,
+    };
+  }
+
+  /** The records of other models that link to one record, e.g. the customers of an account. */
+  async listLinking(request: ListRequest & { readonly id: string; readonly linking: string }): Promise<RecordPage> {
+    const { model, key } = await this.locate({ workspace: request.workspace, model: request.model, id: request.id });
+    const linking = await this.models.resolve(request.workspace, request.linking);
+    if (linkField(linking)?.target !== model.name) {
+      throw new RecordNotFoundError(`Records of "${linking.name}" do not link to "${model.name}"`);
+    }
+    const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
+    const listName = `links:${model.name}:${key.id}:${linking.name}`;
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isString) : undefined;
+    const [page, targetExists] = await Promise.all([
+      this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, ...(from !== undefined ? { from } : {}) }),
+      this.store.exists(key),
+    ]);
+    const links = new Map([[linkField(linking)!.field, { id: key.id, exists: targetExists }]]);
+    return {
+      records: page.records.map((record) => toEnvelope(linking, record, links)),
+      next_cursor: page.next !== undefined ? encodeCursor(listName, page.next) : null,
+    };
+  }
+
+  /** Envelopes for many records of one model, their links resolved with batched reads. */
+  private async envelopes(model: ModelDefinition, records: readonly StoredRecord[]): Promise<RecordEnvelope[]> {
+    const targets = records.flatMap((record) => [...linkTargets(model, record).values()].filter((t) => t !== null));
+    const workspace = records[0]?.key.workspace ?? '';
+    const existing = targets.length > 0 ? await this.store.existing(targets.map((t) => ({ workspace, model: t.model, id: t.id }))) : new Set<string>();
+    return records.map((record) => {
+      const links = new Map<string, LinkState | null>();
+      for (const [field, target] of linkTargets(model, record)) {
+        links.set(field, target ? { id: target.id, exists: existing.has(`${target.model}#${target.id}`) } : null);
+      }
+      return toEnvelope(model, record, links);
+    });
   }
 
   async get(address: RecordAddress): Promise<RecordEnvelope> {
@@ -81,10 +183,12 @@ export class RecordService {
     return toEnvelope(model, record, await this.resolveLinks(model, record));
   }
 
-  async delete(address: RecordAddress, conditions: Pick<WriteConditions, 'ifMatch'> = {}): Promise<void> {
+  /** Deletes one record and returns its (normalized) id. */
+  async delete(address: RecordAddress, conditions: Pick<WriteConditions, 'ifMatch'> = {}): Promise<string> {
     const { model, key } = await this.locate(address);
     const deleted = await this.store.delete({ key, ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}) });
     if (!deleted) throw new RecordNotFoundError(`No ${model.name} record with id "${key.id}"`);
+    return key.id;
   }
 
   private async locate(address: RecordAddress): Promise<{ model: ModelDefinition; key: RecordKey }> {

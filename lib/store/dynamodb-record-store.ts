@@ -4,12 +4,22 @@
  * failure, so they cost no further read.
  */
 import { ConditionalCheckFailedException, ReturnValue, ReturnValuesOnConditionCheckFailure } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
-import { recordItemKey, type RecordKey } from './keys.js';
-import { withErrorMapping } from './map-dynamodb-error.js';
-import type { DeleteCommand as DeleteRecordCommand, RecordStore, StoredRecord, UpsertCommand, UpsertResult } from './record-store.js';
+import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
+import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
+import type {
+  DeleteCommand as DeleteRecordCommand,
+  ListCommand,
+  ListPage,
+  ListPosition,
+  RecordStore,
+  StoredRecord,
+  UpsertCommand,
+  UpsertResult,
+} from './record-store.js';
+import { tableDefinition } from './table-definition.js';
 import { buildUpsertExpression, fieldAttributePrefix, recordAttributes } from './upsert-expression.js';
 
 type Item = Record<string, unknown>;
@@ -48,7 +58,17 @@ export class DynamoDbRecordStore implements RecordStore {
   ) {}
 
   async upsert(command: UpsertCommand): Promise<UpsertResult> {
+    const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
+    const systemSet: [string, string][] = [
+      [lpk, listPartition(command.key)],
+      [lsk, command.key.id],
+    ];
+    const systemRemove: string[] = [];
+    if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
+    else if (command.link === null) systemRemove.push(apk, ask);
     const expression = buildUpsertExpression({
+      systemSet,
+      systemRemove,
       set: command.set,
       unset: command.unset,
       id: command.key.id,
@@ -134,6 +154,123 @@ export class DynamoDbRecordStore implements RecordStore {
       const version = Number(old[recordAttributes.version]);
       throw new PreconditionFailedError(`The record is at version ${version}, not ${command.ifMatch}`);
     }
+  }
+
+  async list(command: ListCommand<ListPosition>): Promise<ListPage<ListPosition>> {
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    let { shard, after } = command.from ?? { shard: 0 };
+    while (shard < tableDefinition.listShards) {
+      const partition = listShardPartition(command.workspace, command.model, shard);
+      const range = after !== undefined ? { after } : {};
+      const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
+      for (const item of page.items) {
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        records.push(record);
+        after = record.key.id;
+        bytes += JSON.stringify(record.fields).length;
+        // Full: the next page resumes after the last id returned, in this shard.
+        if (records.length >= command.limit || bytes >= command.maxBytes) return { records, next: { shard, after } };
+      }
+      if (!page.more) {
+        shard += 1;
+        after = undefined;
+      }
+    }
+    return { records };
+  }
+
+  async listLinking(command: ListCommand<string> & { readonly target: RecordKey }): Promise<ListPage<string>> {
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    let after = command.from;
+    // Sort keys of this model's records are `<model>#<id>`; model names cannot contain `$`, the character after `#`.
+    const prefix = linkSortKey(command.model, '');
+    for (;;) {
+      const page = await this.queryIndex({
+        index: 'link',
+        partition: linkPartition(command.target),
+        between: [after !== undefined ? `${prefix}${after}\u0000` : prefix, `${command.model}$`],
+        limit: command.limit - records.length,
+      });
+      for (const item of page.items) {
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        records.push(record);
+        after = record.key.id;
+        bytes += JSON.stringify(record.fields).length;
+        if (records.length >= command.limit || bytes >= command.maxBytes) return { records, next: after };
+      }
+      if (!page.more) return { records };
+    }
+  }
+
+  async hasRecords(workspace: string, model: string): Promise<boolean> {
+    const shards = Array.from({ length: tableDefinition.listShards }, (_, shard) => shard);
+    const found = await Promise.all(
+      shards.map(async (shard) => (await this.queryIndex({ index: 'list', partition: listShardPartition(workspace, model, shard), limit: 1 })).items.length > 0),
+    );
+    return found.some(Boolean);
+  }
+
+  /** One Query of an index partition in sort-key order: after a key (exclusive) or within a range (inclusive). */
+  private async queryIndex(input: {
+    index: 'list' | 'link';
+    partition: string;
+    after?: string;
+    between?: readonly [string, string];
+    limit: number;
+  }): Promise<{ items: Record<string, unknown>[]; more: boolean }> {
+    const list = input.index === 'list';
+    const names: Record<string, string> = { '#p': list ? recordAttributes.listPartition : recordAttributes.linkPartition };
+    const sortName = list ? recordAttributes.listSort : recordAttributes.linkSort;
+    const values: Record<string, unknown> = { ':p': input.partition };
+    let condition = '#p = :p';
+    if (input.after !== undefined) {
+      names['#s'] = sortName;
+      values[':after'] = input.after;
+      condition += ' AND #s > :after';
+    } else if (input.between) {
+      names['#s'] = sortName;
+      values[':from'] = input.between[0];
+      values[':to'] = input.between[1];
+      condition += ' AND #s BETWEEN :from AND :to';
+    }
+    const result = await withErrorMapping(() =>
+      this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: input.index,
+          KeyConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          Limit: Math.max(1, input.limit),
+        }),
+      ),
+    );
+    return { items: result.Items ?? [], more: result.LastEvaluatedKey !== undefined };
+  }
+
+  async existing(keys: readonly RecordKey[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const unique = [...new Map(keys.map((key) => [`${key.workspace}#${key.model}#${key.id}`, key])).values()];
+    for (let i = 0; i < unique.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression: string; ConsistentRead: boolean }> | undefined = {
+        [this.tableName]: { Keys: unique.slice(i, i + 100).map((key) => ({ ...recordItemKey(key) })), ProjectionExpression: 'pk', ConsistentRead: true },
+      };
+      for (let attempt = 0; request && Object.keys(request).length > 0; attempt += 1) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        const current = request;
+        const result = await withErrorMapping(() => this.client.send(new BatchGetCommand({ RequestItems: current })));
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          // pk is R#<workspace>#<model>#<id>: the workspace and model have no '#', the id is everything after.
+          const [, , model, ...id] = String(item.pk).split('#');
+          found.add(`${model}#${id.join('#')}`);
+        }
+        request = result.UnprocessedKeys as typeof request;
+        if (attempt > 8 && request && Object.keys(request).length > 0) throw mapDynamoDbError(Object.assign(new Error('BatchGetItem kept returning unprocessed keys'), { name: 'ThrottlingException' }));
+      }
+    }
+    return found;
   }
 
   async exists(key: RecordKey): Promise<boolean> {

@@ -3,6 +3,9 @@
  * Workspace ids and model names have restricted alphabets without `#`, so the id, which may contain anything, can
  * stand last in a record's key without ambiguity.
  */
+import { crc32 } from 'node:zlib';
+import { tableDefinition } from './table-definition.js';
+
 export interface ItemKey {
   readonly pk: string;
   readonly sk: string;
@@ -28,6 +31,25 @@ export function workspaceItemKey(workspace: string): ItemKey {
 /** API keys are found by the SHA-256 of the key, never by the key itself. */
 export function apiKeyItemKey(keyHash: string): ItemKey {
   return { pk: `K#${keyHash}`, sk: 'K' };
+}
+
+/** The listing index partition of a record: its workspace and model, and a shard picked by a hash of its id. */
+export function listPartition({ workspace, model, id }: RecordKey): string {
+  return `${workspace}#${model}#${crc32(id) % tableDefinition.listShards}`;
+}
+
+export function listShardPartition(workspace: string, model: string, shard: number): string {
+  return `${workspace}#${model}#${shard}`;
+}
+
+/** The link index partition of the record a link points at, e.g. `acme#account#Sterling Cooper`. */
+export function linkPartition({ workspace, model, id }: RecordKey): string {
+  return `${workspace}#${model}#${id}`;
+}
+
+/** The link index sort key of the linking record: its model, then its id (`customer#don@sc.com`). */
+export function linkSortKey(model: string, id: string): string {
+  return `${model}#${id}`;
 }
 
 /** Workspace ids: lower-case letters, digits and dashes, 1 to 63 characters, a letter or digit first. */

@@ -16,6 +16,11 @@ export interface StoredRecord {
 
 export interface UpsertCommand {
   readonly key: RecordKey;
+  /**
+   * The record this one links to, for the link index: a key to (re)link, null to unlink, undefined to leave as stored.
+   * (A model has at most one link field.)
+   */
+  readonly link?: RecordKey | null;
   readonly set: ReadonlyArray<readonly [string, unknown]>;
   readonly unset: readonly string[];
   readonly now: string;
@@ -35,6 +40,27 @@ export interface DeleteCommand {
   readonly ifMatch?: number;
 }
 
+/** Where a walk over the listing index stands: the shard, and the last id returned from it. */
+export interface ListPosition {
+  readonly shard: number;
+  readonly after?: string;
+}
+
+export interface ListPage<P> {
+  readonly records: StoredRecord[];
+  /** Where the next page starts; undefined when the walk is complete. */
+  readonly next?: P;
+}
+
+export interface ListCommand<P> {
+  readonly workspace: string;
+  readonly model: string;
+  readonly limit: number;
+  readonly from?: P;
+  /** Stop adding records once their stored size passes this, so a page fits a Lambda response. */
+  readonly maxBytes: number;
+}
+
 export interface RecordStore {
   /** Merges in one conditional write. Throws PreconditionFailedError when If-Match / If-None-Match fails. */
   upsert(command: UpsertCommand): Promise<UpsertResult>;
@@ -43,4 +69,12 @@ export interface RecordStore {
   delete(command: DeleteCommand): Promise<boolean>;
   /** Whether a record exists, for link resolution (reads only the key). */
   exists(key: RecordKey): Promise<boolean>;
+  /** Which of these records exist, as `<model>#<id>` strings (batched reads of the keys only). */
+  existing(keys: readonly RecordKey[]): Promise<Set<string>>;
+  /** One page of a model's records, shard by shard, in id order within a shard. */
+  list(command: ListCommand<ListPosition>): Promise<ListPage<ListPosition>>;
+  /** One page of the records of `model` that link to `target`, in id order. */
+  listLinking(command: ListCommand<string> & { readonly target: RecordKey }): Promise<ListPage<string>>;
+  /** Whether a model has at least one record (the listing index, so a record written a moment ago may not count yet). */
+  hasRecords(workspace: string, model: string): Promise<boolean>;
 }

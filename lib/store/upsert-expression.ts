@@ -23,6 +23,12 @@ export const recordAttributes = {
   updatedAt: 'ua',
   /** Digest of the payload of the last write that changed the record. */
   payloadDigest: 'pd',
+  /** Listing index keys: `<workspace>#<model>#<shard>` and the id. */
+  listPartition: 'lpk',
+  listSort: 'lsk',
+  /** Link index keys (sparse): `<workspace>#<linked model>#<linked id>` and `<model>#<id>`. */
+  linkPartition: 'apk',
+  linkSort: 'ask',
 } as const;
 
 /** DynamoDB's limits on one expression string. */
@@ -44,6 +50,10 @@ export interface UpsertExpressionInput {
   readonly ifMatch?: number;
   /** Apply only when the record does not exist (If-None-Match: *). */
   readonly createOnly?: boolean;
+  /** System attributes to set as well (index keys); not part of the change test. */
+  readonly systemSet?: ReadonlyArray<readonly [string, string]>;
+  /** System attributes to remove as well (index keys of a removed link). */
+  readonly systemRemove?: readonly string[];
 }
 
 export interface UpsertExpression {
@@ -110,6 +120,16 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   ];
   const removals: string[] = [];
   const unchangedTerms: string[] = [];
+
+  (input.systemSet ?? []).forEach(([attribute, value], i) => {
+    names[`#_s${i}`] = attribute;
+    values[`:_s${i}`] = value;
+    assignments.push(`#_s${i} = :_s${i}`);
+  });
+  (input.systemRemove ?? []).forEach((attribute, i) => {
+    names[`#_r${i}`] = attribute;
+    removals.push(`#_r${i}`);
+  });
 
   let index = 0;
   for (const [field, value] of input.set) {

@@ -1,5 +1,6 @@
 /** The synthesized stack, asserted by intent: routes and their authorizer, least-privilege grants, the table, nag. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -18,7 +19,8 @@ const synthesized = new Map<string, { template: Template; resources: Resources; 
 function stage(name: string) {
   let found = synthesized.get(name);
   if (!found) {
-    const { app, stack } = createApp({ ...cdkJson.context, stage: name });
+    // Bundling is skipped here (it changes no property these tests check); one test below bundles for real.
+    const { app, stack } = createApp({ ...cdkJson.context, stage: name, 'aws:cdk:bundling-stacks': [] });
     const template = Template.fromStack(stack);
     found = { template, resources: template.toJSON().Resources as Resources, app };
     synthesized.set(name, found);
@@ -73,8 +75,14 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     const expected: Record<string, string[]> = {
       Authorizer: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       UpsertRecordFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      ListRecordsFunction: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
       GetRecordFunction: ['dynamodb:GetItem'],
-      DeleteRecordFunction: ['dynamodb:DeleteItem'],
+      DeleteRecordFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
+      ListLinkedCustomersFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
+      BatchRecordsFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      ListModelsFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
+      DefineModelFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      DeleteModelFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query'],
     };
     const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
     const seen: string[] = [];
@@ -118,6 +126,10 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
         { AttributeName: 'sk', KeyType: 'RANGE' },
       ],
       Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      GlobalSecondaryIndexes: [
+        { IndexName: 'list', KeySchema: [{ AttributeName: 'lpk', KeyType: 'HASH' }, { AttributeName: 'lsk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        { IndexName: 'link', KeySchema: [{ AttributeName: 'apk', KeyType: 'HASH' }, { AttributeName: 'ask', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+      ],
     });
     const [, table] = ofType(resources, 'AWS::DynamoDB::GlobalTable')[0]!;
     const retained = stageName === 'prod';
@@ -146,10 +158,40 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     });
   });
 
+  it('reaches the indexes only with Query, and each index by name', () => {
+    const { resources } = stage(stageName);
+    for (const [, policy] of ofType(resources, 'AWS::IAM::Policy')) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]) {
+        const text = JSON.stringify(statement.Resource);
+        if (text.includes('/index/')) {
+          expect(statement.Action).toBe('dynamodb:Query');
+          expect(text).not.toContain('/index/*');
+        }
+      }
+    }
+  });
+
   it('synthesizes with cdk-nag AwsSolutions and no unacknowledged finding', () => {
     // A fresh app (bundling skipped: it does not change what nag checks), so this synth runs the checks itself.
     const { app } = createApp({ ...cdkJson.context, stage: stageName, 'aws:cdk:bundling-stacks': [] });
     expect(() => app.synth()).not.toThrow();
+  });
+});
+
+describe('bundling', () => {
+  it('bundles every function as one ESM file with esbuild', () => {
+    const { app } = createApp({ ...cdkJson.context, stage: 'dev' });
+    const assembly = app.synth();
+    const bundles = readdirSync(assembly.directory)
+      .filter((name) => name.startsWith('asset.'))
+      .map((name) => join(assembly.directory, name, 'index.mjs'))
+      .filter((file) => existsSync(file));
+    expect(bundles).toHaveLength(functionsByEntry().size + 1);
+    for (const file of bundles) {
+      const code = readFileSync(file, 'utf8');
+      expect(code.startsWith('import { createRequire as __createRequire }')).toBe(true);
+      expect(code).toMatch(/export\s*\{[^}]*as handler/);
+    }
   });
 });
 

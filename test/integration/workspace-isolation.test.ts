@@ -10,6 +10,7 @@ interface Setting {
   readonly intruder: { workspace: string; token: string };
   readonly account: string;
   readonly customer: string;
+  readonly customModel: string;
 }
 
 const get = (token: string, model: string, id: string) => call('GET', `/models/${model}/records/${encodeURIComponent(id)}`, { token });
@@ -39,25 +40,76 @@ const attacks: Record<string, (s: Setting) => Promise<void>> = {
   DeleteRecordByQuery: async (s) => {
     expect((await call('DELETE', `/models/customer/record?id=${encodeURIComponent(s.customer)}`, { token: s.intruder.token })).status).toBe(404);
   },
+  ListRecords: async (s) => {
+    for (const model of ['account', 'customer']) {
+      const page = await call('GET', `/models/${model}/records?limit=1000`, { token: s.intruder.token });
+      expect(page.status).toBe(200);
+      // Whatever the intruder lists is its own: each record reads back the same with its own key, none carries A's data.
+      for (const record of page.body.records as { id: string; fields: Record<string, unknown> }[]) {
+        expect(record.fields.secret).toBeUndefined();
+        expect((await get(s.intruder.token, model, record.id)).body).toEqual(record);
+      }
+    }
+    expect((await call('GET', `/models/${s.customModel}/records`, { token: s.intruder.token })).status).toBe(404);
+  },
+  ListLinkedCustomers: async (s) => {
+    const page = await call('GET', `/models/account/records/${encodeURIComponent(s.account)}/customers`, { token: s.intruder.token });
+    expect(page.status).toBe(200);
+    expect(page.body.records).toEqual([]);
+  },
+  BatchRecords: async (s) => {
+    const batch = await call('POST', '/models/customer/batch', {
+      json: { records: [{ email: s.customer, account: 'elsewhere' }], delete: [s.customer] },
+      token: s.intruder.token,
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([201, 204]);
+  },
+  ListModels: async (s) => {
+    const list = await call('GET', '/models', { token: s.intruder.token });
+    expect(list.status).toBe(200);
+    expect(list.body.models.map((m: { name: string }) => m.name)).not.toContain(s.customModel);
+  },
+  GetModel: async (s) => {
+    expect((await call('GET', `/models/${s.customModel}`, { token: s.intruder.token })).status).toBe(404);
+  },
+  DefineModel: async (s) => {
+    const own = await call('PUT', `/models/${s.customModel}`, { json: { unique_field: 'other_id' }, token: s.intruder.token });
+    expect(own.status).toBe(201);
+    expect((await call('PUT', '/models/account', { json: { fields: { secret: { type: 'number' } } }, token: s.intruder.token })).status).toBe(200);
+  },
+  DeleteModel: async (s) => {
+    // The intruder deletes its own model of that name (made above, or not): never the owner's.
+    const response = await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token });
+    expect([204, 404]).toContain(response.status);
+    expect((await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token })).status).toBe(404);
+  },
 };
 
 describe('workspace isolation', () => {
   let setting: Setting;
-  let before: { account: ApiResponse; customer: ApiResponse; linked: ApiResponse };
+  let before: { account: ApiResponse; customer: ApiResponse; linked: ApiResponse; model: ApiResponse; models: ApiResponse; subscription: ApiResponse };
 
   beforeAll(async () => {
-    const owner = await workspaceWithKey(['records:read', 'records:write']);
+    const owner = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
     const intruder = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
     const account = unique('Owner Co');
     const customer = `${unique('ann')}@owner.example`;
     expect((await call('POST', '/models/account/records', { json: { name: account, secret: 'a' }, token: owner.token })).status).toBe(201);
     expect((await call('POST', '/models/account/records', { json: { name: `${account} only-a` }, token: owner.token })).status).toBe(201);
     expect((await call('POST', '/models/customer/records', { json: { email: customer, account }, token: owner.token })).status).toBe(201);
-    setting = { owner, intruder, account, customer };
+    const customModel = 'subscription';
+    expect((await call('PUT', `/models/${customModel}`, { json: { unique_field: 'external_id', fields: { price: { type: 'number' } } }, token: owner.token })).status).toBe(201);
+    expect((await call('PUT', '/models/account', { json: { fields: { tier: { type: 'string' } } }, token: owner.token })).status).toBe(200);
+    expect((await call('POST', `/models/${customModel}/records`, { json: { external_id: 'sub-1', price: 10 }, token: owner.token })).status).toBe(201);
+    setting = { owner, intruder, account, customer, customModel };
     before = {
       account: await get(owner.token, 'account', account),
       customer: await get(owner.token, 'customer', customer),
       linked: await get(owner.token, 'account', `${account} only-a`),
+      model: await call('GET', `/models/${customModel}`, { token: owner.token }),
+      models: await call('GET', '/models', { token: owner.token }),
+      subscription: await get(owner.token, customModel, 'sub-1'),
     };
   });
 
@@ -77,6 +129,11 @@ describe('workspace isolation', () => {
       expect(now.status).toBe(200);
       expect(now.body).toEqual(snapshot.body);
     }
+    expect((await call('GET', `/models/${setting.customModel}`, { token: setting.owner.token })).body).toEqual(before.model.body);
+    expect((await call('GET', '/models', { token: setting.owner.token })).body).toEqual(before.models.body);
+    expect((await get(setting.owner.token, setting.customModel, 'sub-1')).body).toEqual(before.subscription.body);
+    const customers = await call('GET', `/models/account/records/${encodeURIComponent(setting.account)}/customers`, { token: setting.owner.token });
+    expect(customers.body.records.map((r: { id: string }) => r.id)).toEqual([setting.customer]);
   });
 
   it('gives a read-only key 403 on every write route, and changes nothing', async () => {
@@ -85,6 +142,7 @@ describe('workspace isolation', () => {
     expect(writeRoutes.length).toBeGreaterThan(0);
     for (const route of writeRoutes) {
       const path = route.path.replace('{model}', 'account').replace('{id}', 'x') + (route.path.endsWith('/record') ? '?id=x' : '');
+      // A read-only key may list, but not write: the request below is refused before any body is read.
       const response = await call(route.method, path, { json: { name: 'x' }, token: reader.token });
       expect([route.name, response.status, response.body?.error?.code]).toEqual([route.name, 403, 'forbidden']);
     }

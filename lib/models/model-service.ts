@@ -1,0 +1,161 @@
+/**
+ * Defining, reading and deleting models (SPEC section 4, "Custom models"). Custom models are defined with
+ * `{"unique_field": ..., "fields": {name: {"type": ...}}}`; the standard models can be given extra typed fields but keep
+ * their unique field and standard fields, and cannot be deleted. A model can be deleted, or get another unique field,
+ * only while it has no records.
+ */
+import { fieldNameIssue } from '../records/payload.js';
+import { ModelNotEmptyError, ModelNotFoundError, StandardModelError, ValidationError, type FieldIssue } from '../records/errors.js';
+import { limits } from '../records/limits.js';
+import type { ModelDefinitionStore, StoredModelDefinition } from '../store/model-store.js';
+import type { RecordStore } from '../store/record-store.js';
+import { fieldTypes, modelNamePattern, type FieldDefinition, type FieldType, type ModelDefinition } from './model-definition.js';
+import { fromStored, withExtension, type CachingModelRegistry } from './model-registry.js';
+import { findStandardModel, standardModels } from './standard-models.js';
+
+export interface ModelDocument {
+  readonly name: string;
+  readonly unique_field: string;
+  readonly fields: Readonly<Record<string, { readonly type: FieldType }>>;
+  readonly standard: boolean;
+  readonly created_at: string | null;
+  readonly updated_at: string | null;
+}
+
+const uniqueFieldTypes: readonly FieldType[] = ['string', 'email'];
+
+function toDocument(model: ModelDefinition, stored?: StoredModelDefinition): ModelDocument {
+  const fields = Object.fromEntries(
+    Object.entries(model.fields)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, definition]) => [name, { type: definition.type }]),
+  );
+  return {
+    name: model.name,
+    unique_field: model.uniqueField,
+    fields,
+    standard: model.standard,
+    created_at: stored?.createdAt ?? null,
+    updated_at: stored?.updatedAt ?? null,
+  };
+}
+
+/** Validates a model definition body into its unique field and declared fields, or throws a ValidationError naming every problem. */
+export function parseModelBody(name: string, body: unknown): { uniqueField?: string; fields: Record<string, FieldDefinition> } {
+  const issues: FieldIssue[] = [];
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError('A model definition is a JSON object', [{ field: '*', issue: 'must be an object' }]);
+  }
+  for (const key of Object.keys(body)) {
+    if (key !== 'unique_field' && key !== 'fields') issues.push({ field: key, issue: 'unknown property; use unique_field and fields' });
+  }
+  const { unique_field: uniqueField, fields: rawFields } = body as { unique_field?: unknown; fields?: unknown };
+  if (uniqueField !== undefined && (typeof uniqueField !== 'string' || fieldNameIssue(uniqueField))) {
+    issues.push({ field: 'unique_field', issue: typeof uniqueField === 'string' ? fieldNameIssue(uniqueField)! : 'must be a field name' });
+  }
+  if (uniqueField === undefined && !findStandardModel(name)) issues.push({ field: 'unique_field', issue: 'is required' });
+  const fields: Record<string, FieldDefinition> = {};
+  if (rawFields !== undefined) {
+    if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
+      issues.push({ field: 'fields', issue: 'must be an object of field name to {"type": ...}' });
+    } else {
+      const entries = Object.entries(rawFields);
+      if (entries.length > limits.maxFieldsPerPayload) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields` });
+      for (const [field, definition] of entries) {
+        const nameIssue = fieldNameIssue(field);
+        if (nameIssue) {
+          issues.push({ field: `fields.${field}`, issue: nameIssue });
+          continue;
+        }
+        const type = (definition as { type?: unknown } | null)?.type;
+        const extra = typeof definition === 'object' && definition !== null ? Object.keys(definition).filter((k) => k !== 'type') : [];
+        if (typeof type !== 'string' || !(fieldTypes as readonly string[]).includes(type) || extra.length > 0) {
+          issues.push({ field: `fields.${field}`, issue: `must be {"type": one of ${fieldTypes.join(', ')}}` });
+          continue;
+        }
+        fields[field] = { type: type as FieldType };
+      }
+    }
+  }
+  if (typeof uniqueField === 'string' && fields[uniqueField] && !uniqueFieldTypes.includes(fields[uniqueField]!.type)) {
+    issues.push({ field: `fields.${uniqueField}`, issue: 'the unique field must be of type string or email' });
+  }
+  if (issues.length > 0) throw new ValidationError(`Invalid model definition: ${issues.map((i) => i.field).join(', ')}`, issues);
+  return { ...(typeof uniqueField === 'string' ? { uniqueField } : {}), fields };
+}
+
+export class ModelService {
+  constructor(
+    private readonly definitions: ModelDefinitionStore,
+    private readonly records: RecordStore,
+    private readonly registry: CachingModelRegistry,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async list(workspace: string): Promise<ModelDocument[]> {
+    const stored = await this.definitions.listModels(workspace);
+    const byName = new Map(stored.map((model) => [model.name, model]));
+    const standard = Object.values(standardModels).map((model) => toDocument(withExtension(model, byName.get(model.name)), byName.get(model.name)));
+    const custom = stored.filter((model) => !findStandardModel(model.name)).map((model) => toDocument(fromStored(model), model));
+    return [...standard, ...custom.sort((a, b) => (a.name < b.name ? -1 : 1))];
+  }
+
+  async get(workspace: string, name: string): Promise<ModelDocument> {
+    if (!modelNamePattern.test(name)) throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+    const stored = await this.definitions.getModel(workspace, name);
+    const standard = findStandardModel(name);
+    if (standard) return toDocument(withExtension(standard, stored), stored);
+    if (!stored) throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+    return toDocument(fromStored(stored), stored);
+  }
+
+  /** Creates or replaces a model definition; `created` tells which. */
+  async define(workspace: string, name: string, body: unknown): Promise<{ created: boolean; model: ModelDocument }> {
+    if (!modelNamePattern.test(name)) {
+      throw new ValidationError('Model names are a lower-case letter, then up to 62 lower-case letters, digits and underscores', [
+        { field: 'model', issue: 'must match ^[a-z][a-z0-9_]{0,62}$' },
+      ]);
+    }
+    const parsed = parseModelBody(name, body);
+    const existing = await this.definitions.getModel(workspace, name);
+    const standard = findStandardModel(name);
+    const now = this.clock().toISOString();
+
+    let definition: StoredModelDefinition;
+    if (standard) {
+      if (parsed.uniqueField !== undefined && parsed.uniqueField !== standard.uniqueField) {
+        throw new StandardModelError(`The unique field of the standard model "${name}" is "${standard.uniqueField}" and cannot change`);
+      }
+      for (const [field, own] of Object.entries(standard.fields)) {
+        if (parsed.fields[field] && parsed.fields[field]!.type !== own.type) {
+          throw new StandardModelError(`The standard field "${name}.${field}" is of type ${own.type} and cannot change`);
+        }
+      }
+      const extra = Object.fromEntries(Object.entries(parsed.fields).filter(([field]) => !standard.fields[field]));
+      definition = { name, uniqueField: standard.uniqueField, fields: extra, createdAt: existing?.createdAt ?? now, updatedAt: now };
+    } else {
+      const uniqueField = parsed.uniqueField!;
+      const fields = { ...parsed.fields, [uniqueField]: parsed.fields[uniqueField] ?? { type: 'string' as const } };
+      if (existing && existing.uniqueField !== uniqueField && (await this.records.hasRecords(workspace, name))) {
+        throw new ModelNotEmptyError(`Model "${name}" has records, so its unique field cannot change from "${existing.uniqueField}"`);
+      }
+      definition = { name, uniqueField, fields, createdAt: existing?.createdAt ?? now, updatedAt: now };
+    }
+    await this.definitions.putModel(workspace, definition);
+    this.registry.invalidate(workspace, name);
+    const model = standard ? withExtension(standard, definition) : fromStored(definition);
+    return { created: !existing && !standard, model: toDocument(model, definition) };
+  }
+
+  async delete(workspace: string, name: string): Promise<void> {
+    if (findStandardModel(name)) throw new StandardModelError(`The standard model "${name}" cannot be deleted`);
+    if (!modelNamePattern.test(name) || !(await this.definitions.getModel(workspace, name))) {
+      throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
+    }
+    if (await this.records.hasRecords(workspace, name)) {
+      throw new ModelNotEmptyError(`Model "${name}" still has records; delete them first`);
+    }
+    await this.definitions.deleteModel(workspace, name);
+    this.registry.invalidate(workspace, name);
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Batch upserts and deletes (SPEC section 4, "Batch"): one result per item, upserts first and then deletes, each in
+ * request order. One bad item never fails or hides the others. Writes run with bounded parallelism; items with the same
+ * id run one after the other in request order, so their merges apply in that order. Throttling that outlasts the SDK's
+ * own retries is retried per item with backoff before that item is reported 503.
+ */
+import type { ModelDefinition } from '../models/model-definition.js';
+import { UnavailableError, ValidationError } from './errors.js';
+import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
+import type { RecordService } from './record-service.js';
+
+export const batchLimits = {
+  maxItems: 1000,
+  /** Parallel writes toward DynamoDB per batch. */
+  concurrency: 16,
+  /** Extra attempts for an item whose write was throttled after the SDK's retries. */
+  itemRetries: 3,
+} as const;
+
+export type BatchItemResult =
+  | { readonly op: 'upsert'; readonly index: number; readonly id: string; readonly outcome: 'created' | 'updated' | 'unchanged' }
+  | { readonly op: 'delete'; readonly index: number; readonly id: string; readonly outcome: 'deleted' }
+  | { readonly op: 'upsert' | 'delete'; readonly index: number; readonly id?: string; readonly error: unknown };
+
+export interface BatchRequest {
+  readonly workspace: string;
+  readonly model: string;
+  /** The parsed JSON body. */
+  readonly body: unknown;
+  /** Turns one JSON object into a record payload (the HTTP layer's JSON rules: null removes a field). */
+  readonly toPayload: (item: Record<string, unknown>) => RecordPayload;
+}
+
+interface Task {
+  readonly key: string;
+  readonly run: () => Promise<BatchItemResult>;
+  readonly slot: number;
+}
+
+/** Runs tasks with at most `concurrency` at once; tasks with the same key run in order, one at a time. */
+async function runChained(tasks: readonly Task[], results: BatchItemResult[], concurrency: number): Promise<void> {
+  const chains = new Map<string, Task[]>();
+  for (const task of tasks) {
+    const chain = chains.get(task.key) ?? [];
+    chain.push(task);
+    chains.set(task.key, chain);
+  }
+  const queue = [...chains.values()];
+  const worker = async () => {
+    for (let chain = queue.shift(); chain; chain = queue.shift()) {
+      for (const task of chain) results[task.slot] = await task.run();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+}
+
+async function withItemRetries<T>(operation: () => Promise<T>, sleep: (ms: number) => Promise<void>): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!(error instanceof UnavailableError) || attempt >= batchLimits.itemRetries) throw error;
+      await sleep(Math.random() * 100 * 2 ** attempt + 50);
+    }
+  }
+}
+
+export class BatchService {
+  constructor(
+    private readonly records: RecordService,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {}
+
+  async run(request: BatchRequest): Promise<BatchItemResult[]> {
+    const { upserts, deletes } = this.parse(request.body);
+    const model = await this.records.model(request.workspace, request.model);
+    const results: BatchItemResult[] = new Array(upserts.length + deletes.length);
+
+    const upsertTasks: Task[] = [];
+    upserts.forEach((item, index) => {
+      let validated: ValidatedUpsert;
+      try {
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+          throw new ValidationError('Each item of "records" is an object of fields', [{ field: `records[${index}]`, issue: 'must be an object' }]);
+        }
+        validated = validateUpsertPayload(model, request.toPayload(item as Record<string, unknown>));
+      } catch (error) {
+        results[index] = { op: 'upsert', index, error, ...uniqueValueOf(model, item) };
+        return;
+      }
+      upsertTasks.push({
+        key: validated.id,
+        slot: index,
+        run: async () => {
+          try {
+            const written = await withItemRetries(() => this.records.upsertValidated(request.workspace, model, validated, undefined, false), this.sleep);
+            return { op: 'upsert', index, id: validated.id, outcome: written.outcome };
+          } catch (error) {
+            return { op: 'upsert', index, id: validated.id, error };
+          }
+        },
+      });
+    });
+    await runChained(upsertTasks, results, batchLimits.concurrency);
+
+    const deleteTasks: Task[] = [];
+    deletes.forEach((id, index) => {
+      const slot = upserts.length + index;
+      if (typeof id !== 'string') {
+        results[slot] = { op: 'delete', index, error: new ValidationError('Each item of "delete" is an id string', [{ field: `delete[${index}]`, issue: 'must be a string' }]) };
+        return;
+      }
+      deleteTasks.push({
+        key: id,
+        slot,
+        run: async () => {
+          try {
+            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep);
+            return { op: 'delete', index, id: normalized, outcome: 'deleted' };
+          } catch (error) {
+            return { op: 'delete', index, id, error };
+          }
+        },
+      });
+    });
+    await runChained(deleteTasks, results, batchLimits.concurrency);
+    return results;
+  }
+
+  /** The shape of the whole request: a malformed batch is refused as a whole. */
+  private parse(body: unknown): { upserts: unknown[]; deletes: unknown[] } {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ValidationError('A batch is {"records": [...], "delete": [...]}', [{ field: '*', issue: 'must be an object' }]);
+    }
+    const { records, delete: deletes, ...rest } = body as { records?: unknown; delete?: unknown };
+    const issues = Object.keys(rest).map((field) => ({ field, issue: 'unknown property; use records and delete' }));
+    if (records !== undefined && !Array.isArray(records)) issues.push({ field: 'records', issue: 'must be an array of objects' });
+    if (deletes !== undefined && !Array.isArray(deletes)) issues.push({ field: 'delete', issue: 'must be an array of ids' });
+    if (issues.length > 0) throw new ValidationError('Invalid batch', issues);
+    const upserts = (records as unknown[] | undefined) ?? [];
+    const removals = (deletes as unknown[] | undefined) ?? [];
+    if (upserts.length + removals.length === 0) {
+      throw new ValidationError('A batch needs at least one item', [{ field: 'records', issue: 'records and delete are both empty' }]);
+    }
+    if (upserts.length + removals.length > batchLimits.maxItems) {
+      throw new ValidationError(`A batch may have at most ${batchLimits.maxItems} items`, [
+        { field: '*', issue: `${upserts.length + removals.length} items; at most ${batchLimits.maxItems}` },
+      ]);
+    }
+    return { upserts, deletes: removals };
+  }
+}
+
+/** The item's unique value as sent, to help the client match a rejected item (only when it is a string). */
+function uniqueValueOf(model: ModelDefinition, item: unknown): { id?: string } {
+  const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[model.uniqueField] : undefined;
+  return typeof value === 'string' ? { id: value } : {};
+}
+

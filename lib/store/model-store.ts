@@ -1,0 +1,96 @@
+/**
+ * Model definitions in the table: one item per custom model (or per standard model a workspace has extended with typed
+ * fields), under the workspace: pk `W#<workspace>`, sk `M#<model>`.
+ */
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { FieldDefinition } from '../models/model-definition.js';
+import { workspaceItemKey } from './keys.js';
+import { withErrorMapping } from './map-dynamodb-error.js';
+
+export interface StoredModelDefinition {
+  readonly name: string;
+  readonly uniqueField: string;
+  readonly fields: Readonly<Record<string, FieldDefinition>>;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ModelDefinitionStore {
+  getModel(workspace: string, name: string): Promise<StoredModelDefinition | undefined>;
+  listModels(workspace: string): Promise<StoredModelDefinition[]>;
+  putModel(workspace: string, model: StoredModelDefinition): Promise<void>;
+  /** True when a definition was deleted. */
+  deleteModel(workspace: string, name: string): Promise<boolean>;
+}
+
+const modelKey = (workspace: string, name: string) => ({ pk: workspaceItemKey(workspace).pk, sk: `M#${name}` });
+
+function fromItem(item: Record<string, unknown>): StoredModelDefinition {
+  return {
+    name: String(item.name),
+    uniqueField: String(item.unique_field),
+    fields: item.fields as Record<string, FieldDefinition>,
+    createdAt: String(item.created_at),
+    updatedAt: String(item.updated_at),
+  };
+}
+
+export class DynamoDbModelStore implements ModelDefinitionStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getModel(workspace: string, name: string): Promise<StoredModelDefinition | undefined> {
+    const result = await withErrorMapping(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConsistentRead: true })),
+    );
+    return result.Item ? fromItem(result.Item) : undefined;
+  }
+
+  async listModels(workspace: string): Promise<StoredModelDefinition[]> {
+    const models: StoredModelDefinition[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await withErrorMapping(() =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
+            ExpressionAttributeValues: { ':pk': workspaceItemKey(workspace).pk, ':m': 'M#' },
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      models.push(...(result.Items ?? []).map(fromItem));
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return models;
+  }
+
+  async putModel(workspace: string, model: StoredModelDefinition): Promise<void> {
+    await withErrorMapping(() =>
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...modelKey(workspace, model.name),
+            name: model.name,
+            unique_field: model.uniqueField,
+            fields: model.fields,
+            created_at: model.createdAt,
+            updated_at: model.updatedAt,
+          },
+        }),
+      ),
+    );
+  }
+
+  async deleteModel(workspace: string, name: string): Promise<boolean> {
+    const result = await withErrorMapping(() =>
+      this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ReturnValues: 'ALL_OLD' })),
+    );
+    return result.Attributes !== undefined;
+  }
+}
