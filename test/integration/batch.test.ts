@@ -1,0 +1,82 @@
+/** SPEC section 4, batch: one result per item, upserts then deletes, each in request order; one bad item hides nothing. */
+import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
+
+describe('batch', () => {
+  let token: string;
+  beforeAll(async () => {
+    ({ token } = await workspaceWithKey(['records:read', 'records:write']));
+  });
+  const batch = (model: string, json: unknown) => call('POST', `/models/${model}/batch`, { json, token });
+
+  it('answers each item in order, with good and bad items mixed', async () => {
+    await call('POST', '/models/customer/records', { json: { email: 'old@x.io', title: 'old' }, token });
+    const response = await batch('customer', {
+      records: [
+        { email: 'new@x.io', account: 'Acme' },
+        { email: 'not-an-email' },
+        { email: 'old@x.io', title: 'updated' },
+        { title: 'no email' },
+        'not an object',
+        { email: 'old@x.io', title: 'updated' },
+        { email: 'x@x.io', _bad: 1 },
+      ],
+      delete: ['gone@x.io', 'old@x.io', 42],
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.results).toEqual([
+      { op: 'upsert', index: 0, status: 201, id: 'new@x.io' },
+      { op: 'upsert', index: 1, status: 422, id: 'not-an-email', error: { code: 'validation_failed', message: expect.any(String), details: [{ field: 'email', issue: expect.any(String) }] } },
+      { op: 'upsert', index: 2, status: 200, id: 'old@x.io' },
+      { op: 'upsert', index: 3, status: 422, error: { code: 'missing_unique_field', message: expect.any(String), details: [{ field: 'email', issue: 'is required' }] } },
+      { op: 'upsert', index: 4, status: 422, error: expect.objectContaining({ code: 'validation_failed' }) },
+      { op: 'upsert', index: 5, status: 200, id: 'old@x.io' },
+      { op: 'upsert', index: 6, status: 422, id: 'x@x.io', error: expect.objectContaining({ code: 'validation_failed' }) },
+      { op: 'delete', index: 0, status: 404, id: 'gone@x.io', error: expect.objectContaining({ code: 'record_not_found' }) },
+      { op: 'delete', index: 1, status: 204, id: 'old@x.io' },
+      { op: 'delete', index: 2, status: 422, error: expect.objectContaining({ code: 'validation_failed' }) },
+    ]);
+    expect((await call('GET', '/models/customer/records/new@x.io', { token })).body.links.account).toEqual({ id: 'Acme', exists: false });
+    expect((await call('GET', '/models/customer/records/old@x.io', { token })).status).toBe(404);
+    expect((await call('GET', '/models/customer/records/x@x.io', { token })).status).toBe(404);
+  });
+
+  it('applies several upserts of one record in request order, each change counted once', async () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ name: 'Same Co', step: i, [`f${i}`]: i }));
+    const response = await batch('account', { records });
+    expect(response.body.results.map((r: { status: number }) => r.status)).toEqual([201, ...Array<number>(29).fill(200)]);
+    const read = await call('GET', '/models/account/records/Same Co', { token });
+    expect(read.body.version).toBe(30);
+    expect(read.body.fields.step).toBe(29);
+    for (let i = 0; i < 30; i += 1) expect(read.body.fields[`f${i}`]).toBe(i);
+  });
+
+  it('takes 1,000 items and refuses 1,001 as a whole', async () => {
+    const thousand = await batch('account', { records: Array.from({ length: 600 }, (_, i) => ({ name: `k-${i}` })), delete: Array.from({ length: 400 }, (_, i) => `k-${i}`) });
+    expect(thousand.status).toBe(200);
+    expect(thousand.body.results).toHaveLength(1000);
+    expect(thousand.body.results.filter((r: { op: string; status: number }) => r.op === 'delete' && r.status === 204)).toHaveLength(400);
+    const tooMany = await batch('account', { records: Array.from({ length: 1001 }, (_, i) => ({ name: `t-${i}` })) });
+    expect(tooMany.status).toBe(422);
+    expect((await call('GET', '/models/account/records/t-0', { token })).status).toBe(404);
+  });
+
+  it.each([
+    ['an array', [{ name: 'x' }], 422],
+    ['an empty batch', { records: [], delete: [] }, 422],
+    ['records that are not an array', { records: { name: 'x' } }, 422],
+    ['an unknown property', { records: [{ name: 'x' }], upsert: [] }, 422],
+  ])('refuses %s as a whole', async (_label, body, status) => {
+    const response = await batch('account', body);
+    expect(response.status).toBe(body instanceof Array ? 400 : status);
+  });
+
+  it('refuses a form body with a 415, a body over 4 MB with a 413, and an unknown model with a 404', async () => {
+    expect((await call('POST', '/models/account/batch', { form: 'name=x', token })).status).toBe(415);
+    const big = await batch('account', { records: Array.from({ length: 5 }, (_, i) => ({ name: `big-${i}`, blob: 'x'.repeat(900 * 1024) })) });
+    expect(big.status).toBe(413);
+    expect(errorCode(big)).toBe('payload_too_large');
+    const unknown = await batch('planet', { records: [{ name: 'x' }] });
+    expect(unknown.status).toBe(404);
+    expect(errorCode(unknown)).toBe('model_not_found');
+  });
+});

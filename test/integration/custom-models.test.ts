@@ -1,0 +1,123 @@
+/** SPEC section 4, custom models: define, read, list, change and delete models; typed fields and coercion. */
+import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
+
+describe('custom models', () => {
+  let token: string;
+  beforeAll(async () => {
+    ({ token } = await workspaceWithKey(['records:read', 'records:write', 'models:write']));
+  });
+  const as = (method: string, path: string, json?: unknown, headers?: Record<string, string>) =>
+    call(method, path, { token, ...(json !== undefined ? { json } : {}), ...(headers ? { headers } : {}) });
+
+  it('defines a model, lists it with the standard ones, and stores typed records', async () => {
+    const defined = await as('PUT', '/models/subscription', {
+      unique_field: 'external_id',
+      fields: { price: { type: 'number' }, renews_at: { type: 'datetime' }, active: { type: 'boolean' }, owner: { type: 'email' }, meta: { type: 'json' } },
+    });
+    expect(defined.status).toBe(201);
+    expect(defined.body).toMatchObject({
+      name: 'subscription',
+      unique_field: 'external_id',
+      standard: false,
+      fields: { external_id: { type: 'string' }, price: { type: 'number' }, renews_at: { type: 'datetime' } },
+    });
+    const models = await as('GET', '/models');
+    expect(models.status).toBe(200);
+    expect(models.body.models.map((m: { name: string; standard: boolean }) => [m.name, m.standard])).toEqual([
+      ['account', true],
+      ['customer', true],
+      ['subscription', false],
+    ]);
+    expect(models.body.models[0]).toMatchObject({ name: 'account', unique_field: 'name', fields: { name: { type: 'string' } } });
+
+    // Form strings are coerced to the declared types; undeclared fields are stored as given.
+    const form = await call('POST', '/models/subscription/records', {
+      token,
+      form: 'external_id=sub-1&price=49.5&renews_at=2027-01-01T10:00:00%2B01:00&active=true&owner=Ann@X.io&meta=%7B%22a%22%3A1%7D&note=hi',
+    });
+    expect(form.status).toBe(201);
+    expect(form.body.fields).toEqual({
+      external_id: 'sub-1',
+      price: 49.5,
+      renews_at: '2027-01-01T09:00:00.000Z',
+      active: true,
+      owner: 'Ann@X.io',
+      meta: { a: 1 },
+      note: 'hi',
+    });
+    const json = await as('POST', '/models/subscription/records', { external_id: 'sub-2', price: 10, active: false, renews_at: '2027-02-01' });
+    expect(json.status).toBe(201);
+    expect(json.body.fields).toMatchObject({ price: 10, active: false, renews_at: '2027-02-01T00:00:00.000Z' });
+    expect((await as('GET', '/models/subscription/records/sub-1')).body.fields.price).toBe(49.5);
+  });
+
+  it('answers a value that cannot be coerced with a 422 naming the field, and stores nothing', async () => {
+    const response = await call('POST', '/models/subscription/records', { token, form: 'external_id=sub-3&price=cheap&active=maybe' });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(['active', 'price']);
+    expect((await as('POST', '/models/subscription/records', { external_id: 'sub-3', price: '12' })).status).toBe(422);
+    expect((await as('GET', '/models/subscription/records/sub-3')).status).toBe(404);
+  });
+
+  it('lets a workspace add typed fields to a standard model, but not change its unique field or standard fields', async () => {
+    const extended = await as('PUT', '/models/account', { fields: { employees: { type: 'number' } } });
+    expect(extended.status).toBe(200);
+    expect(extended.body).toMatchObject({ standard: true, unique_field: 'name', fields: { employees: { type: 'number' }, name: { type: 'string' } } });
+    const record = await call('POST', '/models/account/records', { token, form: 'name=Typed Co&employees=250' });
+    expect(record.body.fields.employees).toBe(250);
+    const rekey = await as('PUT', '/models/account', { unique_field: 'domain' });
+    expect(rekey.status).toBe(409);
+    expect(errorCode(rekey)).toBe('standard_model');
+    expect((await as('PUT', '/models/customer', { fields: { email: { type: 'string' } } })).status).toBe(409);
+    const del = await as('DELETE', '/models/customer');
+    expect(del.status).toBe(409);
+    expect(errorCode(del)).toBe('standard_model');
+  });
+
+  it('refuses to delete or re-key a model that has records, and deletes an empty one', async () => {
+    expect((await as('PUT', '/models/plan', { unique_field: 'code' })).status).toBe(201);
+    expect((await as('POST', '/models/plan/records', { code: 'gold' })).status).toBe(201);
+    const busy = await as('DELETE', '/models/plan');
+    expect(busy.status).toBe(409);
+    expect(errorCode(busy)).toBe('model_not_empty');
+    expect((await as('PUT', '/models/plan', { unique_field: 'slug' })).status).toBe(409);
+    // Changing field types is allowed: it applies to later writes.
+    expect((await as('PUT', '/models/plan', { unique_field: 'code', fields: { seats: { type: 'number' } } })).status).toBe(200);
+    expect((await as('DELETE', '/models/plan/records/gold')).status).toBe(204);
+    expect((await as('PUT', '/models/plan', { unique_field: 'slug' })).status).toBe(200);
+    expect((await as('DELETE', '/models/plan')).status).toBe(204);
+    expect((await as('GET', '/models/plan')).status).toBe(404);
+    const gone = await as('POST', '/models/plan/records', { slug: 'x' });
+    expect(gone.status).toBe(404);
+    expect(errorCode(gone)).toBe('model_not_found');
+    expect((await as('DELETE', '/models/plan')).status).toBe(404);
+  });
+
+  it.each([
+    ['an invalid model name', '/models/Plan', { unique_field: 'id' }, 422],
+    ['a name over 63 characters', `/models/p${'x'.repeat(63)}`, { unique_field: 'id' }, 422],
+    ['no unique field', '/models/thing', { fields: {} }, 422],
+    ['an unknown type', '/models/thing', { unique_field: 'id', fields: { n: { type: 'integer' } } }, 422],
+    ['a unique field of type number', '/models/thing', { unique_field: 'id', fields: { id: { type: 'number' } } }, 422],
+    ['a reserved field name', '/models/thing', { unique_field: '_id' }, 422],
+    ['an unknown property', '/models/thing', { unique_field: 'id', indexes: [] }, 422],
+  ])('refuses %s', async (_label, path, body, status) => {
+    const response = await as('PUT', path, body);
+    expect(response.status).toBe(status);
+    expect(errorCode(response)).toBe('validation_failed');
+    expect((await as('GET', '/models/thing')).status).toBe(404);
+  });
+
+  it('takes model definitions as JSON only', async () => {
+    const response = await call('PUT', '/models/thing', { token, form: 'unique_field=id' });
+    expect(response.status).toBe(415);
+  });
+
+  it('normalizes an email unique field of a custom model', async () => {
+    expect((await as('PUT', '/models/lead', { unique_field: 'email', fields: { email: { type: 'email' } } })).status).toBe(201);
+    const created = await as('POST', '/models/lead/records', { email: ' Lead@Example.COM ' });
+    expect(created.body.id).toBe('lead@example.com');
+    expect((await as('GET', '/models/lead/records/LEAD@example.com')).status).toBe(200);
+    expect((await as('POST', '/models/lead/records', { email: 'nope' })).status).toBe(422);
+  });
+});

@@ -1,0 +1,126 @@
+/** SPEC section 4, listing: pages with an opaque cursor; a full walk returns every record exactly once. */
+import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
+
+async function walk(token: string, path: string, limit: number) {
+  const seen: string[] = [];
+  let pages = 0;
+  let cursor: string | null = null;
+  do {
+    const response = await call('GET', `${path}?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token });
+    expect(response.status).toBe(200);
+    expect(response.body.records.length).toBeLessThanOrEqual(limit);
+    seen.push(...response.body.records.map((r: { id: string }) => r.id));
+    cursor = response.body.next_cursor;
+    pages += 1;
+  } while (cursor);
+  return { seen, pages };
+}
+
+describe('listing records', () => {
+  let token: string;
+  const ids = Array.from({ length: 230 }, (_, i) => `acct-${String(i).padStart(4, '0')}`);
+
+  beforeAll(async () => {
+    ({ token } = await workspaceWithKey(['records:read', 'records:write']));
+    const response = await call('POST', '/models/account/batch', { json: { records: ids.map((name, i) => ({ name, n: i })) }, token });
+    expect(response.body.results.every((r: { status: number }) => r.status === 201)).toBe(true);
+  });
+
+  it('returns every record exactly once across the pages of a full walk', async () => {
+    const { seen, pages } = await walk(token, '/models/account/records', 37);
+    expect(seen).toHaveLength(ids.length);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    expect(pages).toBeGreaterThanOrEqual(Math.ceil(ids.length / 37));
+  });
+
+  it('returns the record envelope and defaults to 100 per page', async () => {
+    const page = await call('GET', '/models/account/records', { token });
+    expect(page.body.records).toHaveLength(100);
+    expect(page.body.records[0]).toEqual({
+      model: 'account',
+      id: expect.any(String),
+      version: 1,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+      fields: { name: expect.any(String), n: expect.any(Number) },
+      links: {},
+    });
+    expect(typeof page.body.next_cursor).toBe('string');
+    const all = await call('GET', '/models/account/records?limit=1000', { token });
+    expect(all.body.records).toHaveLength(ids.length);
+    expect(all.body.next_cursor).toBeNull();
+  });
+
+  it('returns each record exactly once while records are written during the walk', async () => {
+    const created: string[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let round = 0; writing && round < 200; round += 1) {
+        const name = `new-${String(round).padStart(4, '0')}`;
+        await Promise.all([
+          call('POST', '/models/account/records', { json: { name }, token }).then(() => created.push(name)),
+          call('POST', '/models/account/records', { json: { name: ids[(round * 7) % ids.length], touched: round }, token }),
+        ]);
+      }
+    })();
+    const { seen } = await walk(token, '/models/account/records', 13);
+    writing = false;
+    await writer;
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const id of ids) expect(seen).toContain(id);
+    expect(seen.filter((id) => !ids.includes(id)).every((id) => created.includes(id))).toBe(true);
+  });
+
+  it.each([['0'], ['1001'], ['-1'], ['ten'], ['1.5']])('refuses limit=%s with a 422', async (limit) => {
+    const response = await call('GET', `/models/account/records?limit=${limit}`, { token });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details).toEqual([{ field: 'limit', issue: expect.any(String) }]);
+  });
+
+  it('refuses a cursor it did not make, or one from another list, with a 422', async () => {
+    const customerCursor = (await call('GET', '/models/account/records?limit=1', { token })).body.next_cursor;
+    for (const cursor of ['garbage', Buffer.from('{"v":1,"l":"records:account","p":{"shard":99}}').toString('base64url')]) {
+      const response = await call('GET', `/models/account/records?cursor=${cursor}`, { token });
+      expect(response.status).toBe(422);
+      expect(errorCode(response)).toBe('validation_failed');
+    }
+    expect((await call('GET', `/models/customer/records?cursor=${customerCursor}`, { token })).status).toBe(422);
+  });
+
+  it('answers an unknown model with a 404', async () => {
+    expect((await call('GET', '/models/nothing/records', { token })).status).toBe(404);
+  });
+});
+
+describe("an account's customers", () => {
+  it('lists the customers linked to an account, paginated, following links and unlinks', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const customers = ['a@x.io', 'b@x.io', 'c@x.io'];
+    await call('POST', '/models/customer/batch', {
+      json: { records: [...customers.map((email) => ({ email, account: 'Acme' })), { email: 'd@x.io', account: 'Other' }, { email: 'e@x.io' }] },
+      token,
+    });
+    const first = await call('GET', '/models/account/records/Acme/customers?limit=2', { token });
+    expect(first.status).toBe(200);
+    expect(first.body.records.map((r: { id: string }) => r.id)).toEqual(['a@x.io', 'b@x.io']);
+    // The account was never synced: the customers are listed, their link says it does not exist.
+    expect(first.body.records[0].links).toEqual({ account: { id: 'Acme', exists: false } });
+    const second = await call('GET', `/models/account/records/Acme/customers?limit=2&cursor=${first.body.next_cursor}`, { token });
+    expect(second.body.records.map((r: { id: string }) => r.id)).toEqual(['c@x.io']);
+    expect(second.body.next_cursor).toBeNull();
+
+    await call('POST', '/models/account/records', { json: { name: 'Acme' }, token });
+    await call('POST', '/models/customer/records', { json: { email: 'a@x.io', account: null }, token });
+    await call('POST', '/models/customer/records', { json: { email: 'b@x.io', account: 'Other' }, token });
+    const after = await call('GET', '/models/account/records/Acme/customers', { token });
+    expect(after.body.records.map((r: { id: string }) => r.id)).toEqual(['c@x.io']);
+    expect(after.body.records[0].links.account).toEqual({ id: 'Acme', exists: true });
+    const other = await call('GET', '/models/account/records/Other/customers', { token });
+    expect(other.body.records.map((r: { id: string }) => r.id)).toEqual(['b@x.io', 'd@x.io']);
+  });
+
+  it('answers the route for a model nothing links to with a 404', async () => {
+    const { token } = await workspaceWithKey(['records:read']);
+    expect((await call('GET', '/models/customer/records/a@x.io/customers', { token })).status).toBe(404);
+  });
+});
