@@ -1,0 +1,95 @@
+/**
+ * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
+ * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command, CommanderError } from 'commander';
+import { FatalImportError } from './batch-sender.js';
+import { runImport, type ImportProgress } from './importer.js';
+import { formatOf } from './read-rows.js';
+
+function localStack(): { baseUrl: string; token: string } | undefined {
+  const devJson = join(resolve(process.env.DATA_DIR ?? '.data'), 'dev.json');
+  return existsSync(devJson) ? (JSON.parse(readFileSync(devJson, 'utf8')) as { baseUrl: string; token: string }) : undefined;
+}
+
+function progressBar(): ImportProgress {
+  const bar = new SingleBar(
+    {
+      format: 'importing {bar} {percentage}% | {value}/{total} rows | {rate} rows/s | {created} created, {updated} updated, {rejected} rejected{note}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 2000,
+      etaBuffer: 50,
+    },
+    Presets.shades_classic,
+  );
+  let started = 0;
+  let startValue = 0;
+  const rate = (value: number) => Math.round((value - startValue) / Math.max((performance.now() - started) / 1000, 0.001));
+  return {
+    start: (total, skipped) => {
+      started = performance.now();
+      startValue = skipped;
+      if (skipped > 0) console.log(`Resuming after ${skipped} acknowledged rows`);
+      bar.start(total, skipped, { rate: 0, created: 0, updated: 0, rejected: 0, note: '' });
+    },
+    update: (done, counts) => bar.update(done, { rate: rate(done), ...counts, note: '' }),
+    retry: (status, delayMs) => bar.update({ note: ` | retrying after ${status} in ${(delayMs / 1000).toFixed(1)} s` }),
+    stop: () => bar.stop(),
+  };
+}
+
+const program = new Command('import')
+  .description('Import a CSV (header row = field names) or JSON Lines file into a model, in batches')
+  .requiredOption('--model <name>', 'the model to import into')
+  .requiredOption('--file <path>', 'a .csv or .jsonl file')
+  .option('--format <format>', 'csv or jsonl (default: from the file name)')
+  .option('--base-url <url>', 'the API (default: the local stack, from $DATA_DIR/dev.json)')
+  .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)')
+  .option('--rejects <path>', 'where rejected rows go (default: <file>.rejects.jsonl)')
+  .option('--resume', 'continue an interrupted import without resending what was acknowledged')
+  .option('--batch-size <rows>', 'rows per batch', '500')
+  .option('--concurrency <n>', 'batches in flight', '4')
+  .exitOverride();
+
+try {
+  program.parse();
+  const options = program.opts<{
+    model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: string; concurrency: string;
+  }>();
+  const local = localStack();
+  const baseUrl = options.baseUrl ?? local?.baseUrl;
+  const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
+  if (!baseUrl || !token) throw new FatalImportError('No API to import into: start the local stack with "npm start", or give --base-url and --token');
+  if (!existsSync(options.file)) throw new FatalImportError(`No such file: ${options.file}`);
+  const rejectsFile = options.rejects ?? `${options.file}.rejects.jsonl`;
+  const summary = await runImport({
+    file: options.file,
+    format: formatOf(options.file, options.format),
+    model: options.model,
+    baseUrl,
+    token,
+    rejectsFile,
+    resume: options.resume ?? false,
+    batchSize: Number(options.batchSize),
+    concurrency: Number(options.concurrency),
+    progress: progressBar(),
+  });
+  console.log(
+    `Done: ${summary.processed} rows in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +
+      (summary.skipped > 0 ? `, after ${summary.skipped} rows acknowledged by an earlier run` : '') +
+      `. Whole file: ${summary.total} rows, ${summary.created} created, ${summary.updated} updated or unchanged, ${summary.rejected} rejected` +
+      (summary.rejected > 0 ? ` (see ${rejectsFile})` : ''),
+  );
+  process.exitCode = summary.rejected > 0 ? 1 : 0;
+} catch (error) {
+  if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 2;
+  else {
+    console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
+    console.error('The import can continue where it stopped: run the same command with --resume');
+    process.exitCode = 2;
+  }
+}
