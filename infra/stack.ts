@@ -21,6 +21,7 @@ export class GatherStack extends Stack {
     this.api = new RecordsApi(this, 'RecordsApi', {
       stage: props.stage,
       table: this.table.table,
+      idempotencyTable: this.table.idempotencyTable,
       authorizerCacheTtlSeconds: props.config.authorizerCacheTtlSeconds,
       logRetentionDays: props.config.logRetentionDays,
       throttle: props.config.throttle,

@@ -79,7 +79,17 @@ export class ApiFunction extends NodejsFunction {
     }
     return this;
   }
+
+  /** Sets IDEMPOTENCY_TABLE_NAME and grants what the idempotency utility needs on that table, nothing more. */
+  bindIdempotencyTable(table: ITableV2): this {
+    this.addEnvironment('IDEMPOTENCY_TABLE_NAME', table.tableName);
+    this.addToRolePolicy(new PolicyStatement({ actions: [...idempotencyTableActions], resources: [table.tableArn] }));
+    return this;
+  }
 }
+
+/** What the idempotency utility does to its table: read, claim, complete and release a key. */
+export const idempotencyTableActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
 
 function retentionDays(days: number): RetentionDays {
   const match = Object.values(RetentionDays).find((value) => value === days);

@@ -21,6 +21,7 @@ import { ApiFunction } from './api-function.js';
 export interface RecordsApiProps {
   readonly stage: string;
   readonly table: ITableV2;
+  readonly idempotencyTable: ITableV2;
   /** @default 60 */
   readonly authorizerCacheTtlSeconds?: number;
   /** @default 30 */
@@ -94,6 +95,8 @@ export class RecordsApi extends Construct {
     for (const [entry, entryRoutes] of functionsByEntry()) {
       const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
       const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, { entry, logRetentionDays }).bindTable(props.table, actions);
+      // Write routes take an Idempotency-Key.
+      if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);
       functions.set(entry, fn);
     }
     this.functions = functions;

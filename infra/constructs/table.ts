@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { tableDefinition } from '../../lib/store/table-definition.js';
+import { idempotencyTableDefinition, tableDefinition } from '../../lib/store/table-definition.js';
 
 export interface RecordsTableProps {
   /** Retain the table and protect it from deletion (prod). @default false */
@@ -11,6 +11,8 @@ export interface RecordsTableProps {
 /** The one table (docs/data-model.md): on-demand, point-in-time recovery on, keys from lib/store/table-definition.ts. */
 export class RecordsTable extends Construct {
   readonly table: TableV2;
+  /** Idempotency-Key records, expiring through TTL (lib/http/idempotency.ts). */
+  readonly idempotencyTable: TableV2;
 
   constructor(scope: Construct, id: string, props: RecordsTableProps = {}) {
     super(scope, id);
@@ -28,6 +30,13 @@ export class RecordsTable extends Construct {
         sortKey: { name: index.sortKey.name, type: attributeType(index.sortKey.type) },
         projectionType: ProjectionType.ALL,
       })),
+    });
+    this.idempotencyTable = new TableV2(this, 'IdempotencyTable', {
+      partitionKey: { name: idempotencyTableDefinition.partitionKey.name, type: AttributeType.STRING },
+      timeToLiveAttribute: idempotencyTableDefinition.ttlAttribute,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
     });
   }
 }

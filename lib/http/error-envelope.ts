@@ -67,6 +67,24 @@ export function mapError(error: unknown, requestId: string): MappedError {
     if (error instanceof UnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
     return { statusCode, envelope: errorEnvelope(error.code, error.message, requestId, error.details), headers, expected: statusCode < 500 || statusCode === 503 };
   }
+  // Powertools' idempotency errors, by name (docs/api.md, "Idempotency-Key").
+  const name = (error as Error | undefined)?.name;
+  if (name === 'IdempotencyAlreadyInProgressError') {
+    return { statusCode: 409, envelope: errorEnvelope('request_in_progress', 'A request with this Idempotency-Key is still in progress; retry after a pause', requestId), headers: { 'Retry-After': '1' }, expected: true };
+  }
+  if (name === 'IdempotencyValidationError') {
+    return {
+      statusCode: 422,
+      envelope: errorEnvelope('idempotency_key_reused', 'This Idempotency-Key was used for a different request in the last 24 hours', requestId, [
+        { field: 'Idempotency-Key', issue: 'already used for a different request' },
+      ]),
+      headers: {},
+      expected: true,
+    };
+  }
+  if (name === 'IdempotencyPersistenceLayerError') {
+    return { statusCode: 503, envelope: errorEnvelope('unavailable', 'The idempotency store is unavailable; retry after a pause', requestId), headers: { 'Retry-After': '1' }, expected: true };
+  }
   return {
     statusCode: 500,
     envelope: errorEnvelope('internal_error', 'Internal error; the request id identifies it in the logs', requestId),

@@ -10,6 +10,7 @@ import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
 import { HttpError } from './http-error.js';
+import { idempotencyMiddleware } from './idempotency.js';
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEvent;
@@ -79,5 +80,8 @@ export function httpHandler(handle: HttpHandlerFunction) {
       },
     })
     .use(httpHeaderNormalizer())
+    // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
+    .use({ before: async (request) => void requestFromEvent(request.event) })
+    .use(idempotencyMiddleware())
     .handler(async (event) => handle(requestFromEvent(event)));
 }

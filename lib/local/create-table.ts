@@ -7,7 +7,8 @@ import {
   type AttributeDefinition,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { tableDefinition } from '../store/table-definition.js';
+import { UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { idempotencyTableDefinition, idempotencyTableName, tableDefinition } from '../store/table-definition.js';
 
 function attributeDefinitions(): AttributeDefinition[] {
   const all = [tableDefinition.partitionKey, tableDefinition.sortKey, ...tableDefinition.globalSecondaryIndexes.flatMap((i) => [i.partitionKey, i.sortKey])];
@@ -57,4 +58,25 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     }),
   );
   return 'created';
+}
+
+/** The idempotency table beside the main one, with TTL on its expiry attribute. */
+export async function ensureIdempotencyTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const name = idempotencyTableName(tableName);
+  try {
+    await client.send(new DescribeTableCommand({ TableName: name }));
+    return;
+  } catch (error) {
+    if (!(error instanceof ResourceNotFoundException)) throw error;
+  }
+  const { partitionKey, ttlAttribute } = idempotencyTableDefinition;
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: idempotencyTableDefinition.billingMode,
+      AttributeDefinitions: [{ AttributeName: partitionKey.name, AttributeType: partitionKey.type }],
+      KeySchema: [{ AttributeName: partitionKey.name, KeyType: 'HASH' }],
+    }),
+  );
+  await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: ttlAttribute, Enabled: true } }));
 }

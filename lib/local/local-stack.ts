@@ -13,7 +13,8 @@ import { allScopes } from '../auth/scopes.js';
 import { routes, authorizerEntry } from '../routes.js';
 import { ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
-import { ensureTable } from './create-table.js';
+import { ensureIdempotencyTable, ensureTable } from './create-table.js';
+import { idempotencyTableName } from '../store/table-definition.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
 
@@ -102,11 +103,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamoDb = await startDynamoDbLocal(options.inMemory ? {} : { dataDir: join(dataDir, 'dynamodb') });
     // The handlers read their configuration from the environment, as in Lambda.
     process.env.TABLE_NAME = tableName;
+    process.env.IDEMPOTENCY_TABLE_NAME = idempotencyTableName(tableName);
     process.env.DYNAMODB_ENDPOINT = dynamoDb.endpoint;
     process.env.AWS_REGION ??= 'local';
 
     const rawClient = createDynamoDbClient({ endpoint: dynamoDb.endpoint });
     await ensureTable(rawClient, tableName);
+    await ensureIdempotencyTable(rawClient, tableName);
     const client = createDocumentClient(rawClient);
     const token = await devKey(new ApiKeyStore(client, tableName), join(dataDir, 'dev-key.json'));
 

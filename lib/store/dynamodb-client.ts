@@ -38,10 +38,17 @@ export function createDocumentClient(client: DynamoDBClient = createDynamoDbClie
   });
 }
 
+let sharedRaw: DynamoDBClient | undefined;
 let shared: DynamoDBDocumentClient | undefined;
 
-/** The process-wide client. */
+/** The process-wide client (for libraries that take a plain DynamoDBClient). */
+export function sharedDynamoDbClient(): DynamoDBClient {
+  sharedRaw ??= createDynamoDbClient();
+  return sharedRaw;
+}
+
+/** The process-wide document client, over the same connection pool. */
 export function sharedDocumentClient(): DynamoDBDocumentClient {
-  shared ??= createDocumentClient();
+  shared ??= createDocumentClient(sharedDynamoDbClient());
   return shared;
 }

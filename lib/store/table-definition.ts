@@ -15,3 +15,15 @@ export const tableDefinition = {
   /** Listing shards per workspace and model: one listing partition takes at most 1/16 of a bulk sync's index writes. */
   listShards: 16,
 } as const;
+
+/**
+ * Idempotency records (Powertools for AWS Lambda's DynamoDB persistence layer): its own table, keyed by the hash of
+ * workspace and Idempotency-Key, so the records spread over partitions; they expire through DynamoDB TTL.
+ */
+export const idempotencyTableDefinition = {
+  partitionKey: { name: 'id', type: 'S' },
+  ttlAttribute: 'expiration',
+  billingMode: 'PAY_PER_REQUEST',
+} as const;
+
+export const idempotencyTableName = (tableName: string) => `${tableName}-idempotency`;

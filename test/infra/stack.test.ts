@@ -69,20 +69,21 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     });
   });
 
-  it('grants each function exactly the DynamoDB actions it needs', () => {
+  it('grants each function exactly the DynamoDB actions it needs, on each table', () => {
     const { resources } = stage(stageName);
     // Written out here on purpose, not derived from lib/routes.ts: an over-grant added there must fail this test.
-    const expected: Record<string, string[]> = {
-      Authorizer: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      UpsertRecordFunction: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      ListRecordsFunction: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
-      GetRecordFunction: ['dynamodb:GetItem'],
-      DeleteRecordFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
-      ListLinkedCustomersFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
-      BatchRecordsFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      ListModelsFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
-      DefineModelFunction: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      DeleteModelFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query'],
+    const idempotency = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    const expected: Record<string, { records: string[]; idempotency: string[] }> = {
+      Authorizer: { records: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency: [] },
+      UpsertRecordFunction: { records: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },
+      ListRecordsFunction: { records: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
+      GetRecordFunction: { records: ['dynamodb:GetItem'], idempotency: [] },
+      DeleteRecordFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], idempotency },
+      ListLinkedCustomersFunction: { records: ['dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
+      BatchRecordsFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },
+      ListModelsFunction: { records: ['dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
+      DefineModelFunction: { records: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], idempotency },
+      DeleteModelFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query'], idempotency },
     };
     const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
     const seen: string[] = [];
@@ -90,14 +91,19 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
       const statements = ofType(resources, 'AWS::IAM::Policy')
         .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
-      const dynamoActions = statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('dynamodb:')).sort();
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+      const actionsOn = (table: 'records' | 'idempotency') =>
+        [...new Set(statements
+          .filter((s) => JSON.stringify(s.Resource).includes('IdempotencyTable') === (table === 'idempotency'))
+          .flatMap((s) => [s.Action].flat())
+          .filter((a) => a.startsWith('dynamodb:')))].sort();
+      const actual = { records: actionsOn('records'), idempotency: actionsOn('idempotency') };
       const name = Object.keys(expected).find((key) => new RegExp(`^RecordsApi${key}[0-9A-F]{8}$`).test(logicalId));
       if (name) {
         seen.push(name);
-        expect([name, dynamoActions]).toEqual([name, expected[name]]);
+        expect([name, actual]).toEqual([name, expected[name]]);
       } else {
-        expect([logicalId, dynamoActions]).toEqual([logicalId, []]);
+        expect([logicalId, actual]).toEqual([logicalId, { records: [], idempotency: [] }]);
       }
     }
     expect(seen.sort()).toEqual(Object.keys(expected).sort());
@@ -116,9 +122,14 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     }
   });
 
-  it('has one on-demand table with the key schema of lib/store/table-definition.ts and point-in-time recovery', () => {
+  it('has the records table with the key schema of lib/store/table-definition.ts and point-in-time recovery', () => {
     const { template, resources } = stage(stageName);
-    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+    });
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [
@@ -131,7 +142,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
         { IndexName: 'link', KeySchema: [{ AttributeName: 'apk', KeyType: 'HASH' }, { AttributeName: 'ask', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
       ],
     });
-    const [, table] = ofType(resources, 'AWS::DynamoDB::GlobalTable')[0]!;
+    const [, table] = ofType(resources, 'AWS::DynamoDB::GlobalTable').find(([id]) => !id.includes('Idempotency'))!;
     const retained = stageName === 'prod';
     expect(table.DeletionPolicy).toBe(retained ? 'Retain' : 'Delete');
     expect(table.Properties.Replicas[0].DeletionProtectionEnabled ?? false).toBe(retained);

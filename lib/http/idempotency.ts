@@ -1,0 +1,72 @@
+/**
+ * `Idempotency-Key` on every write route, with Powertools for AWS Lambda's idempotency utility: the same key and the
+ * same request (method, path, body) within 24 h replays the first response without a second write; the same key with
+ * another request is a 422; a second request while the first is in flight is a 409. Keys are scoped to the workspace
+ * (two workspaces may use the same key) and expire through DynamoDB TTL on the idempotency table.
+ *
+ * The wrapper fixes one thing in Powertools' middy middleware: its onError deletes the key's record whatever failed,
+ * so a request refused as "in progress" or "different payload" would delete the first request's record and let a
+ * third request run again. Here, a request that did not claim the key never deletes it.
+ */
+import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { requireEnv } from '../config.js';
+import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
+import { HttpError } from './http-error.js';
+
+export const idempotencyHeader = 'idempotency-key';
+export const idempotencyWindowSeconds = 24 * 60 * 60;
+const keyPattern = /^[\x21-\x7e]{1,255}$/;
+
+type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
+
+let persistence: DynamoDBPersistenceLayer | undefined;
+
+export function idempotencyMiddleware(): Middleware {
+  const config = new IdempotencyConfig({
+    // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
+    eventKeyJmesPath: `headers."${idempotencyHeader}" && [requestContext.authorizer.workspace, headers."${idempotencyHeader}"]`,
+    payloadValidationJmesPath: '[httpMethod, path, body]',
+    expiresAfterSeconds: idempotencyWindowSeconds,
+    throwOnNoIdempotencyKey: false,
+  });
+  let inner: Middleware | undefined;
+  const powertools = () => {
+    persistence ??= new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), awsSdkV3Client: sharedDynamoDbClient() });
+    inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config }) as Middleware;
+    return inner;
+  };
+  // Requests that did not claim a key: their after and onError must leave the key's record alone.
+  const skipped = new WeakSet<object>();
+  return {
+    before: async (request) => {
+      const key = request.event.headers?.[idempotencyHeader];
+      if (request.event.httpMethod === 'GET' || key === undefined) {
+        skipped.add(request);
+        return;
+      }
+      if (!keyPattern.test(key)) {
+        skipped.add(request);
+        throw new HttpError(400, 'malformed_header', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
+          { field: 'Idempotency-Key', issue: 'must be 1 to 255 visible ASCII characters' },
+        ]);
+      }
+      try {
+        return await powertools().before!(request);
+      } catch (error) {
+        // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
+        skipped.add(request);
+        throw error;
+      }
+    },
+    after: async (request) => {
+      if (!skipped.has(request)) await powertools().after!(request);
+    },
+    onError: async (request) => {
+      if (!skipped.has(request)) await powertools().onError!(request);
+    },
+  };
+}
