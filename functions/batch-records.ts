@@ -6,6 +6,7 @@ import { jsonResponse } from '../lib/http/responses.js';
 import type { BatchItemResult } from '../lib/records/batch-service.js';
 import { limits } from '../lib/records/limits.js';
 import { batches } from '../lib/services.js';
+import { worstCaseCallMs } from '../lib/store/dynamodb-client.js';
 
 const service = batches();
 
@@ -16,7 +17,14 @@ export const handler = httpHandler(async (request) => {
     { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },
     { maxBytes: limits.maxBatchBodyBytes, what: 'a batch' },
   );
-  const results = await service.run({ workspace: request.workspace, model: request.pathParameter('model'), body, toPayload: payloadFromJsonObject });
+  const results = await service.run({
+    workspace: request.workspace,
+    model: request.pathParameter('model'),
+    body,
+    toPayload: payloadFromJsonObject,
+    // Leave one DynamoDB call's full retry budget and a second to answer.
+    deadline: Date.now() + request.remainingTimeMs() - worstCaseCallMs - 1000,
+  });
   return jsonResponse(200, {
     results: results.map((result: BatchItemResult) => {
       if ('error' in result) {

@@ -20,7 +20,7 @@ export interface ApiFunctionProps {
   readonly logRetentionDays?: number;
   /** @default 1024 */
   readonly memorySize?: number;
-  /** @default 10 seconds: inside API Gateway's 29 s, and above the DynamoDB client's retry budget */
+  /** @default 20 seconds: two DynamoDB calls' full retry budgets (lib/store/dynamodb-client.ts), inside API Gateway's 29 s */
   readonly timeout?: Duration;
 }
 
@@ -45,7 +45,7 @@ export class ApiFunction extends NodejsFunction {
       runtime: lambdaRuntime,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(20),
       tracing: Tracing.ACTIVE,
       logGroup,
       projectRoot: repositoryRoot,

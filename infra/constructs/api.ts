@@ -94,7 +94,12 @@ export class RecordsApi extends Construct {
     const functions = new Map<string, ApiFunction>();
     for (const [entry, entryRoutes] of functionsByEntry()) {
       const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
-      const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, { entry, logRetentionDays }).bindTable(props.table, actions);
+      const timeoutSeconds = Math.max(0, ...entryRoutes.map((route) => route.timeoutSeconds ?? 0));
+      const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, {
+        entry,
+        logRetentionDays,
+        ...(timeoutSeconds > 0 ? { timeout: Duration.seconds(timeoutSeconds) } : {}),
+      }).bindTable(props.table, actions);
       // Write routes take an Idempotency-Key.
       if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);
       functions.set(entry, fn);

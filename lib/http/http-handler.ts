@@ -25,6 +25,8 @@ export interface HttpRequest {
   pathParameter(name: string): string;
   /** A query-string parameter as API Gateway decoded it. */
   queryParameter(name: string): string | undefined;
+  /** Milliseconds left before the function times out. */
+  remainingTimeMs(): number;
 }
 
 export type HttpHandlerFunction = (request: HttpRequest) => Promise<APIGatewayProxyResult>;
@@ -40,7 +42,7 @@ function decodePathParameter(name: string, raw: string | undefined): string {
   }
 }
 
-function requestFromEvent(event: APIGatewayProxyEvent): HttpRequest {
+function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpRequest {
   const route = findRoute(event.httpMethod, event.resource);
   if (!route) throw new Error(`No route in lib/routes.ts for ${event.httpMethod} ${event.resource}`);
   const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
@@ -63,6 +65,7 @@ function requestFromEvent(event: APIGatewayProxyEvent): HttpRequest {
     headers,
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
     queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
+    remainingTimeMs: () => context?.getRemainingTimeInMillis() ?? 29_000,
   };
 }
 
@@ -83,5 +86,5 @@ export function httpHandler(handle: HttpHandlerFunction) {
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
     .use({ before: async (request) => void requestFromEvent(request.event) })
     .use(idempotencyMiddleware())
-    .handler(async (event) => handle(requestFromEvent(event)));
+    .handler(async (event, context) => handle(requestFromEvent(event, context)));
 }

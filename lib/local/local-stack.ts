@@ -16,6 +16,7 @@ import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-cl
 import { ensureIdempotencyTable, ensureTable } from './create-table.js';
 import { idempotencyTableName } from '../store/table-definition.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
+import { startFaultProxy } from './fault-proxy.js';
 import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,6 +26,10 @@ export interface DevStackInfo {
   readonly token: string;
   readonly dynamodbEndpoint: string;
   readonly tableName: string;
+  /** With the fault proxy: where tests steer it (lib/local/fault-proxy.ts). */
+  readonly faultControlUrl?: string;
+  /** The Java process of DynamoDB Local, for tests that kill it. */
+  readonly dynamodbPid?: number;
 }
 
 export interface LocalStackOptions {
@@ -41,6 +46,8 @@ export interface LocalStackOptions {
   /** @default 'gather-local' */
   readonly tableName?: string;
   readonly log?: (line: Record<string, unknown>) => void;
+  /** Put a fault-injecting proxy between the handlers and DynamoDB Local (tests only). @default false */
+  readonly faultProxy?: boolean;
 }
 
 export interface LocalStack {
@@ -99,12 +106,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const port = await listen(server.placeholder, options.port ?? 3000, host);
 
   let dynamoDb: DynamoDbLocal | undefined;
+  let closeProxy: () => Promise<void> = async () => undefined;
   try {
     dynamoDb = await startDynamoDbLocal(options.inMemory ? {} : { dataDir: join(dataDir, 'dynamodb') });
     // The handlers read their configuration from the environment, as in Lambda.
+    const proxy = options.faultProxy ? await startFaultProxy(dynamoDb.endpoint) : undefined;
+    closeProxy = proxy ? () => proxy.close() : closeProxy;
     process.env.TABLE_NAME = tableName;
     process.env.IDEMPOTENCY_TABLE_NAME = idempotencyTableName(tableName);
-    process.env.DYNAMODB_ENDPOINT = dynamoDb.endpoint;
+    process.env.DYNAMODB_ENDPOINT = proxy?.endpoint ?? dynamoDb.endpoint;
     process.env.AWS_REGION ??= 'local';
 
     const rawClient = createDynamoDbClient({ endpoint: dynamoDb.endpoint });
@@ -124,7 +134,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
     );
 
-    const info: DevStackInfo = { baseUrl: `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`, token, dynamodbEndpoint: dynamoDb.endpoint, tableName };
+    const info: DevStackInfo = {
+      baseUrl: `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`,
+      token,
+      dynamodbEndpoint: dynamoDb.endpoint,
+      tableName,
+      ...(proxy ? { faultControlUrl: `${proxy.endpoint}/__faults` } : {}),
+      ...(dynamoDb.process.pid !== undefined ? { dynamodbPid: dynamoDb.process.pid } : {}),
+    };
     writeFileSync(devJson, JSON.stringify(info, null, 2), { mode: 0o600 });
     const db = dynamoDb;
     return {
@@ -136,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         server.placeholder.closeAllConnections();
         await new Promise<void>((r) => server.placeholder.close(() => r()));
         client.destroy();
+        await closeProxy();
         await db.stop();
       },
     };

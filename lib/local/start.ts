@@ -38,6 +38,8 @@ try {
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
     authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
     log: (line) => console.log(JSON.stringify(line)),
+    // Tests only: a proxy that fails DynamoDB calls on request (lib/local/fault-proxy.ts).
+    faultProxy: process.env.GATHER_FAULT_PROXY === '1',
   });
   const { baseUrl, token } = stack.info;
   // The one place a key is printed: the owner of this machine needs the dev key to use the API.

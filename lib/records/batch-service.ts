@@ -29,16 +29,20 @@ export interface BatchRequest {
   readonly body: unknown;
   /** Turns one JSON object into a record payload (the HTTP layer's JSON rules: null removes a field). */
   readonly toPayload: (item: Record<string, unknown>) => RecordPayload;
+  /** Epoch ms after which no further item is started: those answer 503, so the request ends in time. */
+  readonly deadline?: number;
 }
 
 interface Task {
   readonly key: string;
   readonly run: () => Promise<BatchItemResult>;
   readonly slot: number;
+  /** What its result says when it is not attempted. */
+  readonly describe: { readonly op: 'upsert' | 'delete'; readonly index: number; readonly id?: string };
 }
 
 /** Runs tasks with at most `concurrency` at once; tasks with the same key run in order, one at a time. */
-async function runChained(tasks: readonly Task[], results: BatchItemResult[], concurrency: number): Promise<void> {
+async function runChained(tasks: readonly Task[], results: BatchItemResult[], concurrency: number, late: (task: Task) => BatchItemResult | undefined): Promise<void> {
   const chains = new Map<string, Task[]>();
   for (const task of tasks) {
     const chain = chains.get(task.key) ?? [];
@@ -48,7 +52,7 @@ async function runChained(tasks: readonly Task[], results: BatchItemResult[], co
   const queue = [...chains.values()];
   const worker = async () => {
     for (let chain = queue.shift(); chain; chain = queue.shift()) {
-      for (const task of chain) results[task.slot] = await task.run();
+      for (const task of chain) results[task.slot] = late(task) ?? (await task.run());
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
@@ -75,6 +79,10 @@ export class BatchService {
     const { upserts, deletes } = this.parse(request.body);
     const model = await this.records.model(request.workspace, request.model);
     const results: BatchItemResult[] = new Array(upserts.length + deletes.length);
+    const late = (task: Task): BatchItemResult | undefined =>
+      request.deadline !== undefined && Date.now() > request.deadline
+        ? { ...task.describe, error: new UnavailableError('This item was not attempted before the time limit; send it again', 1) }
+        : undefined;
 
     const upsertTasks: Task[] = [];
     upserts.forEach((item, index) => {
@@ -91,6 +99,7 @@ export class BatchService {
       upsertTasks.push({
         key: validated.id,
         slot: index,
+        describe: { op: 'upsert', index, id: validated.id },
         run: async () => {
           try {
             const written = await withItemRetries(() => this.records.upsertValidated(request.workspace, model, validated, undefined, false), this.sleep);
@@ -101,7 +110,7 @@ export class BatchService {
         },
       });
     });
-    await runChained(upsertTasks, results, batchLimits.concurrency);
+    await runChained(upsertTasks, results, batchLimits.concurrency, late);
 
     const deleteTasks: Task[] = [];
     deletes.forEach((id, index) => {
@@ -113,6 +122,7 @@ export class BatchService {
       deleteTasks.push({
         key: id,
         slot,
+        describe: { op: 'delete', index, id },
         run: async () => {
           try {
             const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep);
@@ -123,7 +133,7 @@ export class BatchService {
         },
       });
     });
-    await runChained(deleteTasks, results, batchLimits.concurrency);
+    await runChained(deleteTasks, results, batchLimits.concurrency, late);
     return results;
   }
 

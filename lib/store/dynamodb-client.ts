@@ -6,14 +6,30 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { optionalIntEnv } from '../config.js';
 
+/**
+ * The retry budget of one DynamoDB call: three attempts, 1 s to connect and 2 s to answer each, and the SDK's
+ * standard-mode backoff between them (at most 0.2 s, then 0.4 s). The infra tests check that every function's timeout
+ * leaves room for two such calls in a row, and that every timeout ends inside API Gateway's 29 s.
+ */
+export const dynamoDbCallBudget = {
+  maxAttempts: 3,
+  connectionTimeoutMs: 1000,
+  requestTimeoutMs: 2000,
+  maxBackoffMs: 200 + 400,
+} as const;
+
+/** The longest one DynamoDB call can take, retries included. */
+export const worstCaseCallMs =
+  dynamoDbCallBudget.maxAttempts * (dynamoDbCallBudget.connectionTimeoutMs + dynamoDbCallBudget.requestTimeoutMs) + dynamoDbCallBudget.maxBackoffMs;
+
 export interface DynamoDbClientOptions {
   readonly endpoint?: string;
   readonly region?: string;
-  /** Attempts per call, first one included. @default 3 */
+  /** Attempts per call, first one included. @default 3 (DYNAMODB_MAX_ATTEMPTS) */
   readonly maxAttempts?: number;
   /** @default 1000 */
   readonly connectionTimeoutMs?: number;
-  /** @default 3000 */
+  /** @default 2000 */
   readonly requestTimeoutMs?: number;
 }
 
@@ -23,10 +39,10 @@ export function createDynamoDbClient(options: DynamoDbClientOptions = {}): Dynam
     ...(endpoint ? { endpoint } : {}),
     region: options.region ?? process.env.AWS_REGION ?? (endpoint ? 'local' : undefined),
     ...(endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-    maxAttempts: options.maxAttempts ?? optionalIntEnv('DYNAMODB_MAX_ATTEMPTS', 3),
+    maxAttempts: options.maxAttempts ?? optionalIntEnv('DYNAMODB_MAX_ATTEMPTS', dynamoDbCallBudget.maxAttempts),
     requestHandler: {
-      connectionTimeout: options.connectionTimeoutMs ?? 1000,
-      requestTimeout: options.requestTimeoutMs ?? optionalIntEnv('DYNAMODB_REQUEST_TIMEOUT_MS', 3000),
+      connectionTimeout: options.connectionTimeoutMs ?? dynamoDbCallBudget.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs ?? optionalIntEnv('DYNAMODB_REQUEST_TIMEOUT_MS', dynamoDbCallBudget.requestTimeoutMs),
     },
   });
 }

@@ -8,6 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { createApp } from '../../infra/app.js';
 import { lambdaRuntime } from '../../infra/constructs/api-function.js';
 import { gatewayResponses } from '../../lib/http/gateway-responses.js';
+import { worstCaseCallMs } from '../../lib/store/dynamodb-client.js';
 import { functionsByEntry, routes } from '../../lib/routes.js';
 
 /** The context the CDK CLI would pass: cdk.json's, with the stage. */
@@ -119,6 +120,17 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    }
+  });
+
+  it("gives every function a timeout that holds two DynamoDB calls' retry budgets and ends inside API Gateway's 29 s", () => {
+    const { resources } = stage(stageName);
+    expect(worstCaseCallMs).toBe(3 * (1000 + 2000) + 600);
+    const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
+    for (const [logicalId, fn] of functions) {
+      const timeoutMs = fn.Properties.Timeout * 1000;
+      expect([logicalId, timeoutMs >= 2 * worstCaseCallMs]).toEqual([logicalId, true]);
+      expect([logicalId, timeoutMs < 29_000]).toEqual([logicalId, true]);
     }
   });
 

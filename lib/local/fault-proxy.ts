@@ -1,0 +1,110 @@
+/**
+ * A small HTTP proxy in front of DynamoDB Local that can answer with DynamoDB's own error responses, because DynamoDB
+ * Local never throttles or fails. Tests start a local stack with it (GATHER_FAULT_PROXY=1) and steer it through
+ * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable", "count"?: n,
+ * "operations"?: ["UpdateItem", ...]}` fails the next n matching calls (every matching call when count is absent);
+ * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded.
+ */
+import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FaultKind = 'throttle' | 'internal' | 'unavailable';
+
+export interface FaultRule {
+  readonly error: FaultKind;
+  /** How many matching calls to fail; undefined fails every one until cleared. */
+  readonly count?: number;
+  /** DynamoDB operations to fail (`UpdateItem`, `GetItem`, ...); undefined fails all. */
+  readonly operations?: readonly string[];
+}
+
+/** The status and body DynamoDB itself sends for each kind of failure. */
+const responses: Record<FaultKind, { status: number; type: string; message: string }> = {
+  throttle: {
+    status: 400,
+    type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    message: 'The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.',
+  },
+  internal: { status: 500, type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal server error' },
+  unavailable: { status: 503, type: 'com.amazonaws.dynamodb.v20120810#ServiceUnavailableException', message: 'Service unavailable' },
+};
+
+export interface FaultProxy {
+  readonly endpoint: string;
+  inject(rule: FaultRule): void;
+  clear(): void;
+  readonly stats: { failed: number; forwarded: number };
+  close(): Promise<void>;
+}
+
+function readAll(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  let rule: (FaultRule & { remaining?: number }) | undefined;
+  const stats = { failed: 0, forwarded: 0 };
+
+  const control = async (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method === 'POST') {
+      const parsed = JSON.parse((await readAll(request)).toString('utf8')) as FaultRule;
+      rule = { ...parsed, ...(parsed.count !== undefined ? { remaining: parsed.count } : {}) };
+    } else if (request.method === 'DELETE') {
+      rule = undefined;
+    }
+    response.writeHead(200, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify({ rule: rule ?? null, ...stats }));
+  };
+
+  const server: Server = createServer((request, response) => {
+    if (request.url?.startsWith('/__faults')) {
+      control(request, response).catch((error: unknown) => {
+        response.writeHead(400);
+        response.end(String(error));
+      });
+      return;
+    }
+    const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const active = rule && (rule.remaining === undefined || rule.remaining > 0) && (!rule.operations || rule.operations.includes(operation));
+    if (active && rule) {
+      if (rule.remaining !== undefined) rule.remaining -= 1;
+      stats.failed += 1;
+      const fault = responses[rule.error];
+      request.resume();
+      response.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': `fault-${stats.failed}` });
+      response.end(JSON.stringify({ __type: fault.type, message: fault.message }));
+      return;
+    }
+    stats.forwarded += 1;
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
+      (upstreamResponse) => {
+        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+        upstreamResponse.pipe(response);
+      },
+    );
+    // DynamoDB Local down: the caller sees the connection fail, as it would without the proxy.
+    forward.on('error', () => response.destroy());
+    request.pipe(forward);
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    inject: (next) => (rule = { ...next, ...(next.count !== undefined ? { remaining: next.count } : {}) }),
+    clear: () => (rule = undefined),
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

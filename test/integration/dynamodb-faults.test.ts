@@ -1,0 +1,126 @@
+/**
+ * Faults toward DynamoDB, injected by the fault proxy (lib/local/fault-proxy.ts) in front of DynamoDB Local, which
+ * answers with DynamoDB's own error responses, and a real kill of DynamoDB Local under load. This suite starts its own
+ * local stack (`npm start` with GATHER_FAULT_PROXY=1), so its faults touch no other test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DevStackInfo } from '../../lib/local/local-stack.js';
+import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import type { FaultRule } from '../../lib/local/fault-proxy.js';
+
+describe('faults toward DynamoDB', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gather-faults-'));
+  let child: ChildProcess;
+  let info: DevStackInfo;
+  let restarted: DynamoDbLocal | undefined;
+  const statuses: number[] = [];
+
+  const api = async (method: string, path: string, json?: unknown) => {
+    const response = await fetch(info.baseUrl + path, {
+      method,
+      headers: { Authorization: `Token ${info.token}`, ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+    });
+    const text = await response.text();
+    statuses.push(response.status);
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
+  };
+  const faults = (rule?: FaultRule) =>
+    fetch(info.faultControlUrl!, rule ? { method: 'POST', body: JSON.stringify(rule) } : { method: 'DELETE' }).then((r) => r.json() as Promise<{ failed: number; forwarded: number }>);
+
+  beforeAll(async () => {
+    child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
+      env: { ...process.env, PORT: '0', DATA_DIR: dataDir, GATHER_FAULT_PROXY: '1', AUTHORIZER_CACHE_TTL_SECONDS: '300' },
+      stdio: 'ignore',
+    });
+    const devJson = join(dataDir, 'dev.json');
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(devJson)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('the fault-proxy stack did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    info = JSON.parse(readFileSync(devJson, 'utf8')) as DevStackInfo;
+    expect(info.faultControlUrl).toBeDefined();
+    // Warm the authorizer cache, so the faults below reach the handlers' calls.
+    expect((await api('GET', '/models/account/records/warm-up')).status).toBe(404);
+  }, 90_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await restarted?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  afterEach(async () => {
+    await faults();
+  });
+
+  it('rides out transient throttling and 5xx through the SDK retries', async () => {
+    await faults({ error: 'throttle', count: 2, operations: ['UpdateItem'] });
+    expect((await api('POST', '/models/account/records', { name: 'transient', n: 1 })).status).toBe(201);
+    await faults({ error: 'internal', count: 2, operations: ['GetItem'] });
+    expect((await api('GET', '/models/account/records/transient')).status).toBe(200);
+    const stats = await faults();
+    expect(stats.failed).toBeGreaterThanOrEqual(4);
+  });
+
+  it('answers persistent throttling and outages with 503 and Retry-After, and writes nothing', async () => {
+    expect((await api('POST', '/models/account/records', { name: 'steady', n: 1 })).status).toBe(201);
+    for (const error of ['throttle', 'internal', 'unavailable'] as const) {
+      await faults({ error, operations: ['UpdateItem'] });
+      const refused = await api('POST', '/models/account/records', { name: 'steady', n: 2 });
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('unavailable');
+      expect(refused.headers.get('retry-after')).toBe('1');
+      await faults();
+      expect((await api('GET', '/models/account/records/steady')).body).toMatchObject({ version: 1, fields: { n: 1 } });
+    }
+    await faults({ error: 'throttle' });
+    // A batch answers per item: each throttled item is a 503 after its own retries.
+    const batch = await api('POST', '/models/account/batch', { records: [{ name: 'b1' }, { name: 'b2' }] });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results.map((r: { status: number; error: { code: string } }) => [r.status, r.error.code])).toEqual([
+      [503, 'unavailable'],
+      [503, 'unavailable'],
+    ]);
+    await faults();
+    expect((await api('GET', '/models/account/records/b1')).status).toBe(404);
+  });
+
+  it('answers 503, never 500, while DynamoDB Local is killed, and keeps every acknowledged write across a restart', async () => {
+    const acknowledged: string[] = [];
+    let stop = false;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      for (let i = 0; !stop && i < 400; i += 1) {
+        const name = `load-${w}-${i}`;
+        const response = await api('POST', '/models/account/records', { name, i });
+        if (response.status === 201) acknowledged.push(name);
+        else expect(response.status).toBe(503);
+        if (response.status === 503) await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(info.dynamodbPid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = await api('GET', '/models/account/records/load-0-0');
+    expect(during.status).toBe(503);
+    // Bring DynamoDB Local back on the same port and data, as an operator would.
+    restarted = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb'), port: Number(new URL(info.dynamodbEndpoint).port) });
+    await new Promise((r) => setTimeout(r, 1000));
+    stop = true;
+    await Promise.all(writers);
+    expect(acknowledged.length).toBeGreaterThan(20);
+    for (const name of acknowledged) {
+      const read = await api('GET', `/models/account/records/${name}`);
+      expect([name, read.status]).toEqual([name, 200]);
+    }
+    expect(statuses.filter((s) => s >= 500 && s !== 503)).toEqual([]);
+  }, 120_000);
+});
