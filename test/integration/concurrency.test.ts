@@ -45,4 +45,20 @@ describe('concurrent upserts', () => {
     expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
     expect(new Set(responses.map((r) => r.body.version))).toEqual(new Set([1]));
   });
+
+  it('never resurrects a record when conditional upserts race its delete', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const name = unique('doomed');
+      await call('POST', '/models/account/records', { json: { name } });
+      const [deleted, ...upserts] = await Promise.all([
+        call('DELETE', `/models/account/records/${name}`),
+        ...Array.from({ length: 10 }, (_, i) => call('POST', '/models/account/records', { json: { name, by: i }, headers: { 'If-Match': '"1"' } })),
+      ]);
+      expect(deleted.status).toBe(204);
+      // Whatever the order, an If-Match on version 1 applies at most once, and never after the delete.
+      expect(upserts.filter((r) => r.status === 200).length).toBeLessThanOrEqual(1);
+      expect(upserts.every((r) => r.status === 200 || r.status === 412)).toBe(true);
+      expect((await call('GET', `/models/account/records/${name}`)).status).toBe(404);
+    }
+  });
 });

@@ -1,0 +1,160 @@
+/**
+ * Hostile input through HTTP, property-based (fast-check): random bodies, field names, ids, headers and content types
+ * never produce a 5xx, always produce the error envelope when refused, and a refused request never changes what is
+ * stored. Plus a catalogue of inputs that would reach DynamoDB's own limits, each with its specific answer.
+ */
+import fc from 'fast-check';
+import { call, errorCode, unique, workspaceWithKey, type ApiResponse } from '../support/api-client.js';
+
+const prototypeNames = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'];
+const fieldName = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...prototypeNames, 'a.b', 'a[0]', '#x', ':v', 'SET', 'REMOVE', 'AND', 'name'));
+const value = fc.jsonValue({ maxDepth: 4 });
+
+function expectSane(response: ApiResponse): void {
+  expect(response.status).toBeLessThan(500);
+  if (response.status >= 400) errorCode(response);
+}
+
+describe('hostile input', () => {
+  let token: string;
+  const sentinel = unique('sentinel');
+  let stored: unknown;
+
+  beforeAll(async () => {
+    ({ token } = await workspaceWithKey(['records:read', 'records:write']));
+    const created = await call('POST', '/models/account/records', { json: { name: sentinel, keep: 'me' }, token });
+    expect(created.status).toBe(201);
+    stored = created.body;
+  });
+
+  const sentinelNow = async () => (await call('GET', `/models/account/records/${sentinel}`, { token })).body;
+
+  it('random JSON bodies aimed at a stored record: never a 5xx, and a refusal changes nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fieldName, value, { maxKeys: 8 }), async (fields) => {
+        const body = { ...fields, name: sentinel };
+        const response = await call('POST', '/models/account/records', { raw: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, token });
+        expectSane(response);
+        const now = await sentinelNow();
+        if (response.status >= 400) expect(now).toEqual(stored);
+        else stored = now;
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('random field names: stored faithfully or refused with a 422, never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fieldName, fc.string(), async (name, text) => {
+        const id = unique('fname');
+        const body = `{"name":${JSON.stringify(id)},${JSON.stringify(name)}:${JSON.stringify(text)}}`;
+        const response = await call('POST', '/models/account/records', { raw: body, headers: { 'Content-Type': 'application/json' }, token });
+        expectSane(response);
+        if (response.status === 201 && name !== 'name') {
+          const read = await call('GET', `/models/account/records/${encodeURIComponent(id)}`, { token });
+          expect(Object.hasOwn(read.body.fields, name)).toBe(true);
+          expect(read.body.fields[name]).toBe(text);
+        } else if (response.status !== 201) {
+          expect(response.status).toBe(422);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('random form bodies: never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 200 }), async (form) => {
+        expectSane(await call('POST', '/models/account/records', { raw: `name=${sentinel}&${form}`, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, token }));
+        stored = await sentinelNow();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('random ids in paths, encoded or raw: 200, 400 or 404, never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 60 }), fc.boolean(), async (id, encode) => {
+        const segment = encode ? encodeURIComponent(id) : id.replace(/[/?#\s]/g, '_').replace(/[^\x21-\x7e]/g, 'x');
+        if (segment === '') return;
+        for (const method of ['GET', 'DELETE']) {
+          const response = await call(method, `/models/customer/records/${segment}`, { token });
+          expectSane(response);
+          expect([200, 204, 400, 404]).toContain(response.status);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(await sentinelNow()).toEqual(stored);
+  });
+
+  it('random content types, conditional headers and raw bytes: never a 5xx, and refusals change nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data')),
+        fc.option(fc.string({ maxLength: 20 }), { nil: undefined }),
+        fc.uint8Array({ maxLength: 200 }),
+        async (contentType, ifMatch, bytes) => {
+          const headers: Record<string, string> = {};
+          if (/^[\x20-\x7e]*$/.test(contentType)) headers['Content-Type'] = contentType;
+          if (ifMatch !== undefined && /^[\x21-\x7e]*$/.test(ifMatch)) headers['If-Match'] = ifMatch;
+          const body = Buffer.concat([Buffer.from(`{"name":"${sentinel}","x":"`), Buffer.from(bytes), Buffer.from('"}')]);
+          const response = await call('POST', '/models/account/records', { raw: body, headers, token });
+          expectSane(response);
+          const now = await sentinelNow();
+          if (response.status >= 400) expect(now).toEqual(stored);
+          else stored = now;
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("DynamoDB's limits, each with its own answer", () => {
+  let token: string;
+  beforeAll(async () => {
+    ({ token } = await workspaceWithKey(['records:read', 'records:write']));
+  });
+  const upsert = (json: unknown) => call('POST', '/models/account/records', { json, token });
+
+  it('stores reserved words and paths that would overlap as plain, separate field names', async () => {
+    const fields = { name: 'reserved', SET: 1, REMOVE: 2, AND: 3, size: 4, a: 5, 'a.b': 6, 'a[0]': 7, 'a.b.c': 8, ':v': 9, '#n': 10 };
+    expect((await upsert(fields)).status).toBe(201);
+    expect((await call('GET', '/models/account/records/reserved', { token })).body.fields).toEqual(fields);
+    // And remove one of the overlapping names without touching the others.
+    const removed = await upsert({ name: 'reserved', 'a.b': null });
+    expect(removed.body.fields).toEqual({ ...fields, 'a.b': undefined });
+    expect(Object.keys(removed.body.fields)).not.toContain('a.b');
+  });
+
+  it('keeps numbers DynamoDB can hold exactly, and refuses the rest with a 422', async () => {
+    // Doubles past 2^53 are all integers, so large magnitudes are refused by the integer rule (send them as strings).
+    const ok = await upsert({ name: 'numbers', small: 1e-130, tiny: -2.5e-100, max: Number.MAX_SAFE_INTEGER, neg: -Number.MAX_SAFE_INTEGER, frac: 0.1 });
+    expect(ok.status).toBe(201);
+    expect(ok.body.fields).toMatchObject({ small: 1e-130, tiny: -2.5e-100, max: Number.MAX_SAFE_INTEGER, frac: 0.1 });
+    for (const raw of ['1234567890123456789012345678901234567890', '1e126', '-9007199254740992', '1e-131']) {
+      const refused = await call('POST', '/models/account/records', { raw: `{"name":"numbers","x":${raw}}`, headers: { 'Content-Type': 'application/json' }, token });
+      expect([raw, refused.status, errorCode(refused)]).toEqual([raw, 422, 'validation_failed']);
+    }
+  });
+
+  it('accepts a record just under the item size limit and refuses one just over with a 413', async () => {
+    expect((await upsert({ name: 'edge', blob: 'x'.repeat(349 * 1024) })).status).toBe(201);
+    const over = await upsert({ name: 'edge2', blob: 'x'.repeat(351 * 1024) });
+    expect(over.status).toBe(413);
+    expect(errorCode(over)).toBe('record_too_large');
+  });
+
+  it('handles 300 fields with the longest names and If-Match (the expression limits), and refuses 301', async () => {
+    const fields: Record<string, string> = { name: 'wide' };
+    for (let i = 0; i < 299; i += 1) fields[`${'f'.repeat(250)}${String(i).padStart(5, '0')}`] = 'v';
+    expect((await upsert(fields)).status).toBe(201);
+    expect((await call('POST', '/models/account/records', { json: fields, token, headers: { 'If-Match': '"1"' } })).body.version).toBe(1);
+    const removeAll = Object.fromEntries(Object.keys(fields).filter((k) => k !== 'name').map((k) => [k, null]));
+    const removed = await call('POST', '/models/account/records', { json: { name: 'wide', ...removeAll }, token, headers: { 'If-Match': '"1"' } });
+    expect(removed.status).toBe(200);
+    expect(removed.body.fields).toEqual({ name: 'wide' });
+    expect((await upsert({ ...fields, one_more: 'x' })).status).toBe(422);
+  });
+});
