@@ -11,6 +11,7 @@ import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
 import { HttpError } from './http-error.js';
 import { idempotencyMiddleware } from './idempotency.js';
+import { logger, observabilityMiddlewares } from './observability.js';
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEvent;
@@ -71,14 +72,14 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
 
 export function httpHandler(handle: HttpHandlerFunction) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    // First in, so their after and onError run last and see the final answer (the error envelope included).
+    .use(observabilityMiddlewares())
     .use({
-      // First in, so its onError runs last and shapes every failure, also those of other middlewares.
+      // Before every other middleware but logging, so its onError shapes every failure, also theirs.
       onError: async (request) => {
         const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
         const mapped = mapError(request.error, requestId);
-        if (!mapped.expected) {
-          console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled error', request_id: requestId, error: String(request.error?.stack ?? request.error) }));
-        }
+        if (!mapped.expected) logger.error('unhandled error', { request_id: requestId, error: request.error as Error });
         request.response = errorResponse(mapped);
       },
     })

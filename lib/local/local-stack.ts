@@ -116,6 +116,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     process.env.IDEMPOTENCY_TABLE_NAME = idempotencyTableName(tableName);
     process.env.DYNAMODB_ENDPOINT = proxy?.endpoint ?? dynamoDb.endpoint;
     process.env.AWS_REGION ??= 'local';
+    // Metrics are CloudWatch's business; locally they would only flood the output.
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
     const rawClient = createDynamoDbClient({ endpoint: dynamoDb.endpoint });
     await ensureTable(rawClient, tableName);

@@ -11,7 +11,8 @@ export default async function globalSetup() {
   const dataDir = mkdtempSync(join(tmpdir(), 'gather-test-'));
   const devJson = join(dataDir, 'dev.json');
   const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AUTHORIZER_CACHE_TTL_SECONDS: '2' },
+    // INFO logs: the no-key-in-logs suite reads every line the handlers write.
+    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AUTHORIZER_CACHE_TTL_SECONDS: '2', POWERTOOLS_LOG_LEVEL: 'INFO' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,67 @@
+/**
+ * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
+ * route, status, latency; never a header, so never a key) and CloudWatch metrics in embedded metric format
+ * (namespace `Gather`): `Upserts` and `Deletes` per successful write, `BatchItems` per batch item, `Errors` per refused
+ * request with the error code as a dimension. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the
+ * local stack turns metrics off unless asked).
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { findRoute } from '../routes.js';
+
+export const logger = new Logger({ serviceName: 'gather' });
+export const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
+
+type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
+
+/** What a successful answer counts as, by route. */
+const successMetric: Record<string, string> = { UpsertRecord: 'Upserts', DeleteRecord: 'Deletes', DeleteRecordByQuery: 'Deletes' };
+
+export function observabilityMiddlewares(): Middleware[] {
+  const started = new WeakMap<object, number>();
+  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null }) => {
+    const startedAt = started.get(request);
+    const status = request.response?.statusCode ?? 500;
+    const route = findRoute(request.event.httpMethod, request.event.resource)?.name ?? 'unknown';
+    const authorizer = (request.event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+    logger.info('request', {
+      request_id: request.event.requestContext?.requestId,
+      workspace: typeof authorizer.workspace === 'string' ? authorizer.workspace : undefined,
+      route,
+      method: request.event.httpMethod,
+      status,
+      latency_ms: startedAt !== undefined ? Math.round((performance.now() - startedAt) * 10) / 10 : undefined,
+    });
+    if (status < 400) {
+      const name = successMetric[route];
+      if (name) metrics.addMetric(name, MetricUnit.Count, 1);
+      if (route === 'BatchRecords' && request.response?.body) {
+        const results = (JSON.parse(request.response.body) as { results?: unknown[] }).results ?? [];
+        metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
+      }
+    } else {
+      let code = 'unknown';
+      try {
+        code = (JSON.parse(request.response?.body ?? '{}') as { error?: { code?: string } }).error?.code ?? 'unknown';
+      } catch {
+        // not the envelope
+      }
+      const single = metrics.singleMetric();
+      single.addDimension('code', code);
+      single.addMetric('Errors', MetricUnit.Count, 1);
+    }
+  };
+  return [
+    injectLambdaContext(logger, { resetKeys: true }) as Middleware,
+    logMetrics(metrics, { captureColdStartMetric: true }) as Middleware,
+    {
+      before: async (request) => void started.set(request, performance.now()),
+      after: async (request) => finish(request),
+      onError: async (request) => finish(request),
+    },
+  ];
+}

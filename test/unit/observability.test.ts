@@ -1,0 +1,67 @@
+/** One log line per request and EMF metrics from the shared middy stack; never a key in either. */
+import { jest } from '@jest/globals';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+
+process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+process.env.TABLE_NAME = 'unit-test-table';
+process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
+const { httpHandler } = await import('../../lib/http/http-handler.js');
+const { HttpError } = await import('../../lib/http/http-error.js');
+const { jsonResponse } = await import('../../lib/http/responses.js');
+
+const key = 'gth_secretsecretsecretsecretsecretsecret12';
+function event(method: string, resource: string): APIGatewayProxyEvent {
+  return {
+    httpMethod: method,
+    resource,
+    path: resource,
+    headers: { Authorization: `Token ${key}`, 'Content-Type': 'application/json' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { model: 'account' },
+    stageVariables: null,
+    body: null,
+    isBase64Encoded: false,
+    requestContext: { requestId: 'req-1', authorizer: { workspace: 'acme', scopes: 'records:read,records:write' } } as never,
+  };
+}
+const context = { functionName: 'fn', awsRequestId: 'aws-1', getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
+
+async function capture(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+  const lines: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  });
+  try {
+    await run();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('observability', () => {
+  it('logs one line per request with route, workspace, status and latency, and counts upserts', async () => {
+    const handler = httpHandler(async () => jsonResponse(201, { ok: true }));
+    const out = await capture(() => handler(event('POST', '/models/{model}/records'), context));
+    const log = out.find((l) => l.message === 'request');
+    expect(log).toMatchObject({ level: 'INFO', route: 'UpsertRecord', workspace: 'acme', status: 201, request_id: 'req-1', service: 'gather' });
+    expect(typeof log!.latency_ms).toBe('number');
+    const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
+    expect(emf).toMatchObject({ Upserts: 1 });
+    expect(JSON.stringify(out)).not.toContain(key);
+  });
+
+  it('counts errors by code', async () => {
+    const handler = httpHandler(async () => {
+      throw new HttpError(415, 'unsupported_media_type', 'no');
+    });
+    const out = await capture(() => handler(event('POST', '/models/{model}/records'), context));
+    expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 415 });
+    expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'unsupported_media_type' });
+    expect(JSON.stringify(out)).not.toContain(key);
+  });
+});
