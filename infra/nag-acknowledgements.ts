@@ -13,7 +13,7 @@ function acknowledge(construct: IConstruct, id: string, reason: string): void {
   Validations.of(construct).acknowledge({ id, reason });
 }
 
-export function acknowledgeNagFindings(stack: Stack): void {
+export function acknowledgeNagFindings(stack: Stack, options: { waf: boolean }): void {
   for (const construct of stack.node.findAll()) {
     if (construct instanceof ApiFunction) {
       acknowledge(
@@ -46,11 +46,13 @@ export function acknowledgeNagFindings(stack: Stack): void {
         'AwsSolutions-APIG2',
         'API Gateway validates the required path parameters; bodies are validated by the handlers, because form bodies have no JSON Schema and the handlers answer with field-level 422s in the error envelope.',
       );
-      acknowledge(
-        construct.api.deploymentStage,
-        'AwsSolutions-APIG3',
-        'No WAF web ACL yet: clients authenticate with API keys checked before any handler runs, and the stage throttles; a WAF switch per stage is planned with the production hardening (issue 6).',
-      );
+      if (!options.waf) {
+        acknowledge(
+          construct.api.deploymentStage,
+          'AwsSolutions-APIG3',
+          'WAF is off for this stage by its settings (waf: false in cdk.json): clients authenticate with API keys before any handler runs, and the stage and each workspace are throttled.',
+        );
+      }
       const cloudWatchRole = construct.api.node.tryFindChild('CloudWatchRole');
       if (cloudWatchRole instanceof Role) {
         acknowledge(

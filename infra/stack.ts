@@ -2,6 +2,8 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { RecordsApi } from './constructs/api.js';
 import { RecordsTable } from './constructs/table.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { ApiWaf } from './constructs/waf.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 import type { StageConfig } from './stage-config.js';
 
@@ -14,6 +16,7 @@ export interface GatherStackProps extends StackProps {
 export class GatherStack extends Stack {
   readonly table: RecordsTable;
   readonly api: RecordsApi;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: GatherStackProps) {
     super(scope, id, props);
@@ -25,9 +28,23 @@ export class GatherStack extends Stack {
       authorizerCacheTtlSeconds: props.config.authorizerCacheTtlSeconds,
       logRetentionDays: props.config.logRetentionDays,
       throttle: props.config.throttle,
+      workspaceThrottle: props.config.workspaceThrottle,
     });
+    const functions = new Map([...this.api.functions.values()].map((fn) => [fn.node.id.replace(/Function$/, ''), fn] as const));
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: props.stage,
+      api: this.api.api,
+      table: this.table.table,
+      functions,
+      authorizer: this.api.authorizerFunction,
+      ...(props.config.alarmEmail ? { alarmEmail: props.config.alarmEmail } : {}),
+      latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
+    });
+    if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage });
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the records API' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The DynamoDB table (for the admin CLI)' });
-    acknowledgeNagFindings(this);
+    new CfnOutput(this, 'UsagePlanId', { value: this.api.usagePlan.usagePlanId, description: 'The per-workspace usage plan (admin CLI --usage-plan)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Where the alarms go' });
+    acknowledgeNagFindings(this, { waf: props.config.waf });
   }
 }

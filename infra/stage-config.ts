@@ -11,6 +11,16 @@ export interface StageConfig {
   readonly logRetentionDays: number;
   /** Stage-wide steady-state request rate and burst. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Each workspace's own rate and burst (the usage plan that every workspace's usage key joins). */
+  readonly workspaceThrottle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Where alarms are e-mailed; none, no subscription (the topic is still there). @default none */
+  readonly alarmEmail?: string;
+  /** API p99 latency that raises the latency alarm, in ms. @default 2000 */
+  readonly latencyAlarmP99Ms: number;
+  /** Put an AWS WAF web ACL (AWS managed common rules, a body-size rule, a per-IP rate rule) in front of the stage. @default false */
+  readonly waf: boolean;
+  /** How often the scheduled end-to-end test runs, in minutes; 0 turns it off. @default 0 */
+  readonly scheduledTestMinutes: number;
 }
 
 export const defaultStageConfig: StageConfig = {
@@ -18,6 +28,10 @@ export const defaultStageConfig: StageConfig = {
   retainData: false,
   logRetentionDays: 30,
   throttle: { rateLimit: 500, burstLimit: 1000 },
+  workspaceThrottle: { rateLimit: 100, burstLimit: 200 },
+  latencyAlarmP99Ms: 2000,
+  waf: false,
+  scheduledTestMinutes: 0,
 };
 
 export function stageConfig(stages: unknown, stage: string): StageConfig {
@@ -27,7 +41,13 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, Partial<StageConfig>>;
   const base = { ...defaultStageConfig, ...table.dev };
   const own = Object.hasOwn(table, stage) ? table[stage] : {};
-  const config = { ...base, ...own, throttle: { ...base.throttle, ...own?.throttle } };
+  const config = {
+    ...base,
+    ...own,
+    throttle: { ...base.throttle, ...own?.throttle },
+    workspaceThrottle: { ...base.workspaceThrottle, ...own?.workspaceThrottle },
+  };
+  if (config.alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(config.alarmEmail)) throw new Error(`alarmEmail "${config.alarmEmail}" is not an e-mail address`);
   if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
     throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
   }

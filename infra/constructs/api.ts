@@ -1,6 +1,8 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
+  ApiKeySourceType,
+  UsagePlan,
   AuthorizationType,
   EndpointType,
   IdentitySource,
@@ -27,6 +29,8 @@ export interface RecordsApiProps {
   /** @default 30 */
   readonly logRetentionDays?: number;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Each workspace's own rate and burst: the usage plan every workspace's usage key joins. */
+  readonly workspaceThrottle: { readonly rateLimit: number; readonly burstLimit: number };
 }
 
 /**
@@ -39,6 +43,8 @@ export class RecordsApi extends Construct {
   readonly authorizerFunction: ApiFunction;
   /** One function per handler file, keyed by entry. */
   readonly functions: ReadonlyMap<string, ApiFunction>;
+  /** The per-workspace rate limit: the admin CLI adds each workspace's usage key to it (docs/operations.md). */
+  readonly usagePlan: UsagePlan;
 
   constructor(scope: Construct, id: string, props: RecordsApiProps) {
     super(scope, id);
@@ -61,6 +67,8 @@ export class RecordsApi extends Construct {
       endpointTypes: [EndpointType.REGIONAL],
       // Every body reaches the handlers base64-encoded, so they can refuse invalid UTF-8 instead of receiving it mangled.
       binaryMediaTypes: ['*/*'],
+      // The authorizer names the workspace's usage key, so each workspace is throttled by its own usage plan key.
+      apiKeySourceType: ApiKeySourceType.AUTHORIZER,
       cloudWatchRole: true,
       cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
       defaultMethodOptions: { authorizer, authorizationType: AuthorizationType.CUSTOM },
@@ -111,11 +119,18 @@ export class RecordsApi extends Construct {
       const integration = new LambdaIntegration(functions.get(route.entry)!, { proxy: true, allowTestInvoke: false });
       const pathParameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
       resource.addMethod(route.method, integration, {
-        ...(route.scope === null ? { authorizationType: AuthorizationType.NONE, authorizer: undefined } : {}),
+        ...(route.scope === null ? { authorizationType: AuthorizationType.NONE, authorizer: undefined } : { apiKeyRequired: true }),
         requestValidator: validator,
         requestParameters: Object.fromEntries(pathParameters.map((name) => [`method.request.path.${name}`, true])),
       });
     }
+
+    this.usagePlan = this.api.addUsagePlan('WorkspacePlan', {
+      name: `gather-${props.stage}-workspace`,
+      description: 'Every workspace: its usage key (from the authorizer) is throttled at this rate',
+      throttle: props.workspaceThrottle,
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
 
     for (const definition of gatewayResponses) {
       const headers: Record<string, string> = { 'Content-Type': "'application/json'" };

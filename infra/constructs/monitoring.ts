@@ -1,0 +1,104 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+export interface MonitoringProps {
+  readonly stage: string;
+  readonly api: RestApi;
+  readonly table: ITableV2;
+  /** Every API function, by a short name for its alarms. */
+  readonly functions: ReadonlyMap<string, IFunction>;
+  readonly authorizer: IFunction;
+  /** @default none */
+  readonly alarmEmail?: string;
+  /** @default 2000 */
+  readonly latencyAlarmP99Ms?: number;
+}
+
+/**
+ * The stage's alarms, on one SNS topic (encrypted with a key CloudWatch may use), and a dashboard of the same
+ * metrics. docs/operations.md has the runbook: what each alarm means and what to do.
+ */
+export class Monitoring extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const key = new Key(this, 'TopicKey', { enableKeyRotation: true, removalPolicy: RemovalPolicy.DESTROY, description: `Gather ${props.stage} alarm topic` });
+    // CloudWatch publishes alarms into the encrypted topic, so it must be able to use the key.
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'AlarmTopic', { displayName: `Gather ${props.stage} alarms`, masterKey: key, enforceSSL: true });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
+    const alarm = (name: string, metric: IMetric, threshold: number, description: string, periods = 1) => {
+      const created = new Alarm(this, name, {
+        alarmName: `gather-${props.stage}-${name}`,
+        alarmDescription: `${description} See docs/operations.md, "Runbook".`,
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(action);
+      created.addOkAction(action);
+      this.alarms.push(created);
+      return created;
+    };
+
+    const fiveMinutes = Duration.minutes(5);
+    const serverErrorRate = new MathExpression({
+      expression: '100 * errors / MAX([requests, 1])',
+      usingMetrics: {
+        errors: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
+        requests: props.api.metricCount({ period: fiveMinutes, statistic: 'Sum' }),
+      },
+      label: '5xx %',
+      period: fiveMinutes,
+    });
+    alarm('Api5xxRate', serverErrorRate, 1, 'More than 1% of API answers were 5xx for 10 minutes.', 2);
+    alarm('ApiLatencyP99', props.api.metricLatency({ period: fiveMinutes, statistic: 'p99' }), props.latencyAlarmP99Ms ?? 2000, 'API p99 latency was above the stage threshold for 15 minutes.', 3);
+
+    const functionErrors: IMetric[] = [];
+    const functionThrottles: IMetric[] = [];
+    for (const [name, fn] of props.functions) {
+      const errors = fn.metricErrors({ period: fiveMinutes, statistic: 'Sum' });
+      const throttles = fn.metricThrottles({ period: fiveMinutes, statistic: 'Sum' });
+      functionErrors.push(errors);
+      functionThrottles.push(throttles);
+      alarm(`${name}Errors`, errors, 1, `The ${name} function failed (an unhandled error or a timeout).`);
+      alarm(`${name}Throttles`, throttles, 1, `Lambda throttled the ${name} function (concurrency limit).`);
+    }
+    alarm('AuthorizerErrors', props.authorizer.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1, 'The authorizer failed: clients get 503s instead of answers.');
+
+    const operations = ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'PutItem'];
+    const throttled = props.table.metricThrottledRequestsForOperations({ operations: operations as never, period: fiveMinutes });
+    const systemErrors = props.table.metricSystemErrorsForOperations({ operations: operations as never, period: fiveMinutes });
+    alarm('DynamoDbThrottles', throttled, 1, 'DynamoDB throttled requests of the records table.');
+    alarm('DynamoDbSystemErrors', systemErrors, 1, 'DynamoDB answered requests of the records table with system errors.');
+
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `gather-${props.stage}` });
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Requests and 5xx %', left: [props.api.metricCount({ period: fiveMinutes })], right: [serverErrorRate] }),
+      new GraphWidget({ title: 'Latency p50 / p99 (ms)', left: [props.api.metricLatency({ statistic: 'p50' }), props.api.metricLatency({ statistic: 'p99' })] }),
+      new GraphWidget({ title: 'API 4xx', left: [props.api.metricClientError({ period: fiveMinutes })] }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Function errors', left: functionErrors }),
+      new GraphWidget({ title: 'Function throttles', left: functionThrottles }),
+      new GraphWidget({ title: 'DynamoDB throttled requests', left: [throttled] }),
+      new GraphWidget({ title: 'DynamoDB system errors', left: [systemErrors] }),
+    );
+  }
+}
