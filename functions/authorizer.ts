@@ -27,9 +27,11 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
     // Bookkeeping must never refuse a valid key. The token id names the key without revealing it.
     console.warn(JSON.stringify({ level: 'WARN', message: 'could not record last use', token_id: identity.tokenId, error: String(error) }));
   }
-  return allowPolicy(identity.tokenId, event.methodArn, {
+  const result = allowPolicy(identity.tokenId, event.methodArn, {
     workspace: identity.workspace,
     scopes: formatScopes(identity.scopes),
     tokenId: identity.tokenId,
   });
+  // API Gateway throttles the workspace by this key's usage plan (apiKeySourceType AUTHORIZER).
+  return identity.usageKey ? { ...result, usageIdentifierKey: identity.usageKey } : result;
 };

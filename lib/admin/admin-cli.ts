@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
+import type { UsagePlanRegistrar } from './usage-plan.js';
 
 export interface AdminIo {
   out(text: string): void;
@@ -15,6 +16,8 @@ export interface AdminIo {
 export interface AdminDependencies {
   readonly connect: (options: TargetOptions) => AdminTarget;
   readonly io: AdminIo;
+  /** API Gateway, for `--usage-plan` on a deployed stage. */
+  readonly usagePlans: (region?: string) => UsagePlanRegistrar;
 }
 
 interface GlobalOptions extends TargetOptions {
@@ -63,11 +66,31 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
   workspace
     .command('create <id>')
     .description('create a workspace; ids are lower-case letters, digits and dashes')
+    .option('--usage-plan <id>', "on a deployed stage: add the workspace to the stage's usage plan (the UsagePlanId output)")
     .option('--json', 'print JSON')
-    .action(async (id: string, _opts: unknown, command: Command) =>
+    .action(async (id: string, opts: { usagePlan?: string }, command: Command) =>
       withTarget(command, async ({ store }, options) => {
         const created = await store.createWorkspace(id);
-        print(options, created, `Created workspace ${created.id}`);
+        const registered = opts.usagePlan ? await deps.usagePlans(options.region).register(id, created.usageKey, opts.usagePlan) : undefined;
+        print(
+          options,
+          { id: created.id, created_at: created.created_at, ...(registered ? { usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId } : {}) },
+          `Created workspace ${created.id}${registered ? ` (in usage plan ${opts.usagePlan})` : ''}`,
+        );
+      }),
+    );
+  workspace
+    .command('attach-usage-plan <id>')
+    .description("add an existing workspace to a deployed stage's usage plan (safe to repeat)")
+    .requiredOption('--usage-plan <id>', "the stage's UsagePlanId output")
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { usagePlan: string }, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const usageKey = await store.usageKeyOf(id);
+        if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`);
+        if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`);
+        const registered = await deps.usagePlans(options.region).register(id, usageKey, opts.usagePlan);
+        print(options, { id, usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId }, `Workspace ${id} is in usage plan ${opts.usagePlan}`);
       }),
     );
   workspace

@@ -15,7 +15,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { displayPrefix, generateApiKey, generateTokenId, hashApiKey } from '../auth/api-key.js';
+import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, randomBase62 } from '../auth/api-key.js';
 import type { Scope } from '../auth/scopes.js';
 import { apiKeyItemKey, workspaceIdPattern, workspaceItemKey } from './keys.js';
 import { withErrorMapping } from './map-dynamodb-error.js';
@@ -26,6 +26,8 @@ export interface ApiKeyIdentity {
   readonly scopes: readonly Scope[];
   /** When the key was last seen by the authorizer (hour precision), if ever. */
   readonly lastUsedAt?: string;
+  /** The workspace's usage key: the API Gateway API key value its usage plan throttles by (docs/operations.md). */
+  readonly usageKey?: string;
 }
 
 export interface CreatedApiKey extends ApiKeyIdentity {
@@ -49,6 +51,11 @@ export interface TokenSummary {
 export interface WorkspaceSummary {
   readonly id: string;
   readonly created_at: string;
+}
+
+export interface CreatedWorkspace extends WorkspaceSummary {
+  /** The value of the workspace's API Gateway usage key (not a secret that grants access: the gth_ keys do). */
+  readonly usageKey: string;
 }
 
 /** The admin's mistakes, each with a message that says what to do. */
@@ -87,6 +94,7 @@ export class ApiKeyStore {
       workspace: String(item.workspace),
       scopes: item.scopes as Scope[],
       ...(item.last_used_at ? { lastUsedAt: String(item.last_used_at) } : {}),
+      ...(item.usage_key ? { usageKey: String(item.usage_key) } : {}),
     };
   }
 
@@ -115,16 +123,31 @@ export class ApiKeyStore {
     return result.Item !== undefined;
   }
 
-  async createWorkspace(workspace: string): Promise<WorkspaceSummary> {
+  /** A workspace's usage key, or undefined when the workspace does not exist. */
+  async usageKeyOf(workspace: string): Promise<string | undefined> {
+    const result = await withErrorMapping(() =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: workspaceItemKey(workspace), ConsistentRead: true })),
+    );
+    return result.Item ? String(result.Item.usage_key ?? '') : undefined;
+  }
+
+  async createWorkspace(workspace: string): Promise<CreatedWorkspace> {
     if (!workspaceIdPattern.test(workspace)) {
       throw new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${workspace}" is not one`);
     }
     const createdAt = this.clock().toISOString();
+    const usageKey = `uk_${randomBase62(32)}`;
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
-            { Put: { TableName: this.tableName, Item: { ...workspaceItemKey(workspace), workspace, created_at: createdAt }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...workspaceItemKey(workspace), workspace, created_at: createdAt, usage_key: usageKey },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             { Put: { TableName: this.tableName, Item: { ...registryKey(workspace), workspace, created_at: createdAt } } },
           ],
         }),
@@ -133,7 +156,7 @@ export class ApiKeyStore {
       if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${workspace}" already exists`);
       throw error;
     }
-    return { id: workspace, created_at: createdAt };
+    return { id: workspace, created_at: createdAt, usageKey };
   }
 
   async listWorkspaces(): Promise<WorkspaceSummary[]> {
@@ -148,13 +171,22 @@ export class ApiKeyStore {
     const tokenId = generateTokenId();
     const createdAt = this.clock().toISOString();
     const name = input.name ?? '';
+    const usageKey = await this.usageKeyOf(input.workspace);
+    if (usageKey === undefined) throw new AdminError(`Workspace "${input.workspace}" does not exist`);
     const common = { token_id: tokenId, workspace: input.workspace, scopes: [...new Set(input.scopes)], name, created_at: createdAt, prefix: displayPrefix(key) };
     try {
       await this.client.send(
         new TransactWriteCommand({
           TransactItems: [
             { ConditionCheck: { TableName: this.tableName, Key: workspaceItemKey(input.workspace), ConditionExpression: 'attribute_exists(pk)' } },
-            { Put: { TableName: this.tableName, Item: { ...apiKeyItemKey(keyHash), ...common }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Put: {
+                TableName: this.tableName,
+                // The usage key travels with the key, so the authorizer names it without a second read.
+                Item: { ...apiKeyItemKey(keyHash), ...common, ...(usageKey ? { usage_key: usageKey } : {}) },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
             { Put: { TableName: this.tableName, Item: { ...tokenListingKey(input.workspace, tokenId), ...common, key_hash: keyHash } } },
             { Put: { TableName: this.tableName, Item: { ...tokenLookupKey(tokenId), workspace: input.workspace, key_hash: keyHash } } },
           ],

@@ -1,5 +1,5 @@
 /** The admin CLI as an operator uses it: `npm run admin -- ...` against the local stack, and against a named table. */
-import { adminCli, call, devStack, unique } from '../support/api-client.js';
+import { adminCli, call, devStack, keyStore, unique } from '../support/api-client.js';
 
 describe('npm run admin', () => {
   const workspace = unique('acme');
@@ -99,6 +99,37 @@ describe('npm run admin', () => {
       const result = await adminCli([...args, '--help']);
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: admin/);
+    }
+  });
+});
+
+describe('admin CLI and usage plans (in process, API Gateway stubbed)', () => {
+  it('registers a new workspace usage key with the plan, and its keys carry it to the authorizer', async () => {
+    const { runAdmin } = await import('../../lib/admin/admin-cli.js');
+    const { connectAdminTarget } = await import('../../lib/admin/admin-target.js');
+    const { dynamodbEndpoint, tableName } = devStack();
+    const registered: [string, string, string][] = [];
+    const out: string[] = [];
+    const deps = {
+      connect: () => connectAdminTarget({ table: tableName, endpoint: dynamodbEndpoint, region: 'local' }),
+      io: { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t) },
+      usagePlans: () => ({ register: async (ws: string, key: string, plan: string) => (registered.push([ws, key, plan]), { apiKeyId: 'k1' }) }),
+    };
+    const workspace = unique('planned');
+    expect(await runAdmin(['workspace', 'create', workspace, '--usage-plan', 'plan-42', '--json'], deps)).toBe(0);
+    expect(JSON.parse(out.at(-1)!)).toMatchObject({ id: workspace, usage_plan: 'plan-42', api_key_id: 'k1' });
+    expect(registered).toEqual([[workspace, expect.stringMatching(/^uk_[0-9A-Za-z]{32}$/), 'plan-42']]);
+    expect(await runAdmin(['workspace', 'attach-usage-plan', workspace, '--usage-plan', 'plan-42'], deps)).toBe(0);
+    expect(registered[1]).toEqual(registered[0]);
+    expect(await runAdmin(['workspace', 'attach-usage-plan', 'no-such-ws', '--usage-plan', 'plan-42'], deps)).toBe(1);
+
+    const { store, close } = keyStore();
+    try {
+      const key = await store.createApiKey({ workspace, scopes: ['records:read'] });
+      const identity = await store.findByHash((await import('../../lib/auth/api-key.js')).hashApiKey(key.key));
+      expect(identity?.usageKey).toBe(registered[0]![1]);
+    } finally {
+      close();
     }
   });
 });

@@ -52,6 +52,12 @@ describe('the authorizer', () => {
     ]);
     // Used within the hour: no write.
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(result.usageIdentifierKey).toBeUndefined();
+  });
+
+  it("names the workspace's usage key, so API Gateway throttles the workspace by its usage plan", async () => {
+    ddb.on(GetCommand).resolves({ Item: { token_id: 'tok_1', workspace: 'acme', scopes: ['records:read'], last_used_at: new Date().toISOString(), usage_key: 'uk_123' } });
+    expect((await authorize(`Token ${generateApiKey()}`)).usageIdentifierKey).toBe('uk_123');
   });
 
   it('records the last use when it is older than an hour, and still allows when that write fails', async () => {

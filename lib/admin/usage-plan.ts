@@ -1,0 +1,42 @@
+/**
+ * On a deployed stage each workspace is throttled by the stage's usage plan through its own API Gateway API key, whose
+ * value is the workspace's usage key (the authorizer hands it to API Gateway). The admin CLI registers it with
+ * `--usage-plan <UsagePlanId output>`. Locally there is no usage plan (SPEC: no rate limit locally).
+ */
+import { APIGatewayClient, ConflictException, CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
+
+export interface UsagePlanRegistrar {
+  /** Creates the workspace's API key (or finds it) and adds it to the usage plan; safe to repeat. */
+  register(workspace: string, usageKey: string, usagePlanId: string): Promise<{ apiKeyId: string }>;
+}
+
+export class ApiGatewayUsagePlanRegistrar implements UsagePlanRegistrar {
+  constructor(private readonly client: APIGatewayClient) {}
+
+  async register(workspace: string, usageKey: string, usagePlanId: string): Promise<{ apiKeyId: string }> {
+    const name = `gather-${workspace}`;
+    let apiKeyId: string | undefined;
+    try {
+      const created = await this.client.send(
+        new CreateApiKeyCommand({ name, value: usageKey, enabled: true, description: `Usage key of the Gather workspace ${workspace}` }),
+      );
+      apiKeyId = created.id;
+    } catch (error) {
+      if (!(error instanceof ConflictException) && (error as Error).name !== 'ConflictException') throw error;
+      const existing = await this.client.send(new GetApiKeysCommand({ nameQuery: name, includeValues: false }));
+      apiKeyId = existing.items?.find((item) => item.name === name)?.id;
+    }
+    if (!apiKeyId) throw new Error(`Could not create or find the API key ${name}`);
+    try {
+      await this.client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId: apiKeyId, keyType: 'API_KEY' }));
+    } catch (error) {
+      // Already in the plan: nothing to do.
+      if (!(error instanceof ConflictException) && (error as Error).name !== 'ConflictException') throw error;
+    }
+    return { apiKeyId };
+  }
+}
+
+export function usagePlanRegistrar(region?: string): UsagePlanRegistrar {
+  return new ApiGatewayUsagePlanRegistrar(new APIGatewayClient(region ? { region } : {}));
+}
