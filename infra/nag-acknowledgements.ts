@@ -2,12 +2,14 @@
  * The cdk-nag AwsSolutions findings this stack accepts. Each is acknowledged on the one construct it concerns, for the
  * one finding it names, with the reason; nothing is acknowledged stack-wide.
  */
-import { Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { CfnMethod } from 'aws-cdk-lib/aws-apigateway';
 import { Policy, Role } from 'aws-cdk-lib/aws-iam';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import { ApiFunction, lambdaRuntime } from './constructs/api-function.js';
 import { RecordsApi } from './constructs/api.js';
+import { ScheduledTests } from './constructs/scheduled-tests.js';
 
 function acknowledge(construct: IConstruct, id: string, reason: string): void {
   Validations.of(construct).acknowledge({ id, reason });
@@ -39,6 +41,24 @@ export function acknowledgeNagFindings(stack: Stack, options: { waf: boolean }):
       if (construct.authorizationType === 'NONE') {
         acknowledge(construct, 'AwsSolutions-APIG4', 'The liveness route /health is public by design; it reads nothing and returns no data.');
       }
+    }
+    if (construct instanceof ScheduledTests) {
+      // EventBridge Scheduler's role for Lambda targets may invoke the function and its versions (`<arn>:*`).
+      const fnLogicalId = stack.getLogicalId(construct.function.node.defaultChild as CfnElement);
+      for (const child of stack.node.children) {
+        if (!(child instanceof Role) || !child.node.id.startsWith('SchedulerRoleForTarget')) continue;
+        const policy = child.node.tryFindChild('DefaultPolicy');
+        if (policy instanceof Policy) {
+          acknowledge(policy, `AwsSolutions-IAM5[Resource::<${fnLogicalId}.Arn>:*]`, "Scheduler's role invokes only the scheduled-test function, any of its versions.");
+        }
+      }
+    }
+    if (construct instanceof Secret) {
+      acknowledge(
+        construct,
+        'AwsSolutions-SMG4',
+        'The secret holds a Gather API key, which cannot be rotated by Secrets Manager: operators rotate it with the admin CLI (docs/operations.md).',
+      );
     }
     if (construct instanceof RecordsApi) {
       acknowledge(

@@ -4,6 +4,7 @@ import { RecordsApi } from './constructs/api.js';
 import { RecordsTable } from './constructs/table.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { ApiWaf } from './constructs/waf.js';
+import { ScheduledTests } from './constructs/scheduled-tests.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 import type { StageConfig } from './stage-config.js';
 
@@ -17,6 +18,7 @@ export class GatherStack extends Stack {
   readonly table: RecordsTable;
   readonly api: RecordsApi;
   readonly monitoring: Monitoring;
+  readonly scheduledTests?: ScheduledTests;
 
   constructor(scope: Construct, id: string, props: GatherStackProps) {
     super(scope, id, props);
@@ -41,6 +43,16 @@ export class GatherStack extends Stack {
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });
     if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage });
+    if (props.config.scheduledTestMinutes > 0) {
+      this.scheduledTests = new ScheduledTests(this, 'ScheduledTests', {
+        stage: props.stage,
+        api: this.api.api,
+        alarmTopic: this.monitoring.topic,
+        everyMinutes: props.config.scheduledTestMinutes,
+        logRetentionDays: props.config.logRetentionDays,
+      });
+      new CfnOutput(this, 'SmokeKeySecretArn', { value: this.scheduledTests.secret.secretArn, description: 'Store the scheduled test key here' });
+    }
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the records API' });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName, description: 'The DynamoDB table (for the admin CLI)' });
     new CfnOutput(this, 'UsagePlanId', { value: this.api.usagePlan.usagePlanId, description: 'The per-workspace usage plan (admin CLI --usage-plan)' });

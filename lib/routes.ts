@@ -142,6 +142,9 @@ export const routes: readonly RouteDefinition[] = [
 
 /** The Lambda authorizer is not a route, but it is deployed and run locally from this entry. */
 export const authorizerEntry = 'functions/authorizer.ts';
+/** The scheduled end-to-end test (infra/constructs/scheduled-tests.ts); it calls the API, not the table. */
+export const scheduledTestEntry = 'functions/scheduled-smoke.ts';
+
 /** GetItem to find the key by its hash; UpdateItem to record when it was last used (at most once an hour). */
 export const authorizerTableActions: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 

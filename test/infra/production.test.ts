@@ -61,6 +61,42 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   });
 });
 
+describe('the scheduled end-to-end test', () => {
+  it('runs on the `stage` stage at its rate, with its key from Secrets Manager, and alarms when it fails or stops', () => {
+    const { template } = synth('stage');
+    const config = stageConfig(cdkJson.context.stages, 'stage');
+    expect(config.scheduledTestMinutes).toBeGreaterThan(0);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: `rate(${config.scheduledTestMinutes} minutes)`,
+      State: 'ENABLED',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('ScheduledTestsSmokeFunction'), 'Arn'] }, RoleArn: Match.anyValue() }),
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) },
+      Roles: [{ Ref: Match.stringLikeRegexp('SchedulerRoleForTarget') }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SMOKE_BASE_URL: Match.anyValue(), SMOKE_SECRET_ARN: { Ref: Match.stringLikeRegexp('SmokeKey') } }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] })]) },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'gather-stage-SmokeFailing',
+      MetricName: 'SmokeSuccess',
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+    template.hasOutput('SmokeKeySecretArn', {});
+  });
+
+  it('is off on stages that do not ask for it, and can be turned on for any stage', () => {
+    synth('dev').template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+    synth('prod', { scheduledTestMinutes: 15 }).template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(15 minutes)' });
+  });
+});
+
 describe('stage settings', () => {
   it('subscribes the alarm e-mail and turns the WAF on when configured, still nag-clean', () => {
     const { template, app } = synth('stage', { alarmEmail: 'ops@example.com', waf: true });

@@ -1,13 +1,15 @@
 /** Every entry the stack deploys exports `handler` (a deployed function whose file exports nothing fails only in AWS). */
-import { authorizerEntry, findRoute, routes } from '../../lib/routes.js';
+import { authorizerEntry, findRoute, routes, scheduledTestEntry } from '../../lib/routes.js';
 
 beforeAll(() => {
   process.env.TABLE_NAME = 'unit-test-table';
   process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9';
+  process.env.SMOKE_BASE_URL = 'http://127.0.0.1:9';
+  process.env.SMOKE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke';
 });
 
 describe('route entries', () => {
-  it.each([...new Set([...routes.map((r) => r.entry), authorizerEntry])])('%s exports a handler function', async (entry) => {
+  it.each([...new Set([...routes.map((r) => r.entry), authorizerEntry, scheduledTestEntry])])('%s exports a handler function', async (entry) => {
     const module = (await import(`../../${entry.replace(/\.ts$/, '.js')}`)) as { handler?: unknown };
     expect(typeof module.handler).toBe('function');
   });

@@ -1,0 +1,35 @@
+/**
+ * The scheduled end-to-end test: EventBridge Scheduler invokes it at the stage's rate; it reads its API key from
+ * Secrets Manager (SMOKE_SECRET_ARN, cached 5 minutes), runs the scenario against the stage's own URL
+ * (SMOKE_BASE_URL), and publishes `SmokeSuccess` (1 or 0) and each step's duration as metrics, which drive an alarm.
+ */
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { requireEnv } from '../lib/config.js';
+import { logger, metrics } from '../lib/http/observability.js';
+import { runScenario, type ScenarioResult } from '../lib/smoke/scenario.js';
+
+const baseUrl = requireEnv('SMOKE_BASE_URL');
+const secretArn = requireEnv('SMOKE_SECRET_ARN');
+
+export const handler = async (): Promise<ScenarioResult> => {
+  let result: ScenarioResult;
+  try {
+    const token = await getSecret(secretArn, { maxAge: 300 });
+    if (typeof token !== 'string' || token.trim() === '') throw new Error('the smoke key secret is empty: store a key in it (docs/operations.md)');
+    result = await runScenario({ baseUrl, token: token.trim() });
+  } catch (error) {
+    logger.error('smoke test could not run', { error: error as Error });
+    result = { runId: 'none', ok: false, steps: [] };
+  }
+  metrics.addMetric('SmokeSuccess', MetricUnit.Count, result.ok ? 1 : 0);
+  for (const step of result.steps) {
+    const single = metrics.singleMetric();
+    single.addDimension('step', step.name);
+    single.addMetric('SmokeStepDuration', MetricUnit.Milliseconds, step.ms);
+  }
+  metrics.publishStoredMetrics();
+  if (result.ok) logger.info('smoke test passed', { run_id: result.runId, steps: result.steps.length });
+  else logger.error('smoke test failed', { run_id: result.runId, failed: result.steps.find((s) => !s.ok) });
+  return result;
+};

@@ -1,0 +1,39 @@
+/**
+ * `npm run smoke -- --base-url <url> --token <key>` (the local stack by default, through `$DATA_DIR/dev.json`): runs
+ * the end-to-end scenario, printing each step with its status and duration, then a summary. Exits 1 on the first
+ * failure, saying what was expected and what came back.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { runScenario } from './scenario.js';
+
+const program = new Command('smoke')
+  .description('Run the end-to-end scenario against the API')
+  .option('--base-url <url>', 'the API (default: the local stack)')
+  .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)')
+  .parse();
+const options = program.opts<{ baseUrl?: string; token?: string }>();
+
+const devJson = join(resolve(process.env.DATA_DIR ?? '.data'), 'dev.json');
+const local = existsSync(devJson) ? (JSON.parse(readFileSync(devJson, 'utf8')) as { baseUrl: string; token: string }) : undefined;
+const baseUrl = options.baseUrl ?? local?.baseUrl;
+const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
+if (!baseUrl || !token) {
+  console.error('error: no API to test: start the local stack with "npm start", or give --base-url and --token');
+  process.exit(2);
+}
+
+console.log(`Smoke test against ${baseUrl}`);
+const started = performance.now();
+const result = await runScenario({
+  baseUrl,
+  token,
+  onStep: (step) => {
+    console.log(`  ${step.ok ? 'ok  ' : 'FAIL'} ${step.name.padEnd(40)} ${step.ms.toFixed(0).padStart(6)} ms`);
+    if (!step.ok) console.log(`       ${step.detail}`);
+  },
+});
+const passed = result.steps.filter((s) => s.ok).length;
+console.log(`${result.ok ? 'PASSED' : 'FAILED'}: ${passed} of 9 steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`);
+process.exitCode = result.ok ? 0 : 1;

@@ -1,0 +1,134 @@
+/**
+ * The end-to-end scenario, written once: `npm run smoke` runs it from a terminal (and `npm test` against the local
+ * stack), and the scheduled-test function runs it against a deployed stage. Every record it makes carries the run id,
+ * so concurrent runs never collide, and it deletes what it made even when a step fails.
+ */
+import { randomUUID } from 'node:crypto';
+
+export interface StepResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly ms: number;
+  /** On failure: what was expected and what came back. */
+  readonly detail?: string;
+}
+
+export interface ScenarioResult {
+  readonly runId: string;
+  readonly ok: boolean;
+  readonly steps: StepResult[];
+}
+
+export interface ScenarioOptions {
+  readonly baseUrl: string;
+  readonly token: string;
+  /** Told about each step as it ends (for live output). */
+  readonly onStep?: (step: StepResult) => void;
+  readonly fetch?: typeof fetch;
+}
+
+class StepFailure extends Error {}
+
+interface Answer {
+  readonly status: number;
+  readonly body: any;
+  readonly headers: Headers;
+}
+
+export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
+  const doFetch = options.fetch ?? fetch;
+  const base = options.baseUrl.replace(/\/$/, '');
+  const runId = `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
+  const account = `Smoke Co ${runId}`;
+  const email = `smoke+${runId}@example.com`;
+  const accountPath = `/models/account/records/${encodeURIComponent(account)}`;
+  const customerPath = `/models/customer/records/${encodeURIComponent(email)}`;
+  const steps: StepResult[] = [];
+
+  const send = async (method: string, path: string, init: { form?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> => {
+    const headers: Record<string, string> = { Authorization: `Token ${options.token}`, ...init.headers };
+    let body: string | undefined;
+    if (init.form !== undefined) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      body = init.form;
+    } else if (init.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(init.json);
+    }
+    const response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: response.status, body: parsed, headers: response.headers };
+  };
+  const expect = (condition: boolean, expected: string, answer: Answer) => {
+    if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${JSON.stringify(answer.body)?.slice(0, 300)}`);
+  };
+  const step = async (name: string, run: () => Promise<void>) => {
+    const started = performance.now();
+    let result: StepResult;
+    try {
+      await run();
+      result = { name, ok: true, ms: performance.now() - started };
+    } catch (error) {
+      const detail = error instanceof StepFailure ? error.message : `request failed: ${(error as Error).message}`;
+      result = { name, ok: false, ms: performance.now() - started, detail };
+    }
+    steps.push(result);
+    options.onStep?.(result);
+    if (!result.ok) throw new StepFailure(result.detail);
+  };
+
+  try {
+    await step('upsert an account by form', async () => {
+      const answer = await send('POST', '/models/account/records', { form: `name=${encodeURIComponent(account)}&size=50-100` });
+      expect(answer.status === 201 && answer.body?.fields?.size === '50-100', '201 with fields.size "50-100"', answer);
+    });
+    await step('upsert a linked customer by JSON', async () => {
+      const answer = await send('POST', '/models/customer/records', { json: { email, account, title: 'Creative Director' } });
+      expect(answer.status === 201 && answer.body?.links?.account?.exists === true, '201 with links.account.exists true', answer);
+    });
+    await step('read the account', async () => {
+      const answer = await send('GET', accountPath);
+      expect(answer.status === 200 && answer.body?.id === account && answer.headers.get('etag') === '"1"', `200 for "${account}" with ETag "1"`, answer);
+    });
+    await step('read the customer, linked', async () => {
+      const answer = await send('GET', customerPath);
+      expect(answer.status === 200 && answer.body?.links?.account?.exists === true, '200 with links.account.exists true', answer);
+    });
+    await step('repeat an upsert: version unchanged', async () => {
+      const answer = await send('POST', '/models/customer/records', { json: { email, account, title: 'Creative Director' } });
+      expect(answer.status === 200 && answer.body?.version === 1, '200 at version 1', answer);
+    });
+    await step('merge a field', async () => {
+      const answer = await send('POST', '/models/account/records', { json: { name: account, plan: 'pro' } });
+      expect(answer.status === 200 && answer.body?.version === 2 && answer.body?.fields?.size === '50-100' && answer.body?.fields?.plan === 'pro', '200 at version 2 with size and plan', answer);
+    });
+    await step('If-Match on a stale version: 412', async () => {
+      const answer = await send('POST', '/models/account/records', { json: { name: account, plan: 'basic' }, headers: { 'If-Match': '"1"' } });
+      expect(answer.status === 412 && answer.body?.error?.code === 'precondition_failed', '412 precondition_failed', answer);
+    });
+    await step('delete both', async () => {
+      const customer = await send('DELETE', customerPath);
+      expect(customer.status === 204, '204 for the customer', customer);
+      const accountAnswer = await send('DELETE', accountPath);
+      expect(accountAnswer.status === 204, '204 for the account', accountAnswer);
+    });
+    await step('confirm both are gone', async () => {
+      const customer = await send('GET', customerPath);
+      expect(customer.status === 404, '404 for the customer', customer);
+      const accountAnswer = await send('GET', accountPath);
+      expect(accountAnswer.status === 404, '404 for the account', accountAnswer);
+    });
+  } catch (error) {
+    if (!(error instanceof StepFailure)) throw error;
+  } finally {
+    // Clean up whatever a failed run left behind; a 404 means there was nothing left.
+    await Promise.allSettled([send('DELETE', customerPath), send('DELETE', accountPath)]);
+  }
+  return { runId, ok: steps.length > 0 && steps.every((s) => s.ok) && steps.length === 9, steps };
+}

@@ -1,0 +1,97 @@
+/** The end-to-end scenario: `npm run smoke` against the local stack, its failures, and the scheduled-test function. */
+import { spawn } from 'node:child_process';
+import { jest } from '@jest/globals';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { runScenario } from '../../lib/smoke/scenario.js';
+import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
+
+function smokeCli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/smoke/run-smoke.ts', ...args], {
+      env: { ...process.env, DATA_DIR: devDataDir() },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+}
+
+describe('npm run smoke', () => {
+  it('passes against the local stack, printing each step with its duration', async () => {
+    const run = await smokeCli([]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.match(/^ {2}ok {3}/gm)).toHaveLength(9);
+    expect(run.stdout).toMatch(/^ {2}ok {3}upsert an account by form\s+\d+ ms$/m);
+    expect(run.stdout).toMatch(/PASSED: 9 of 9 steps passed/);
+  });
+
+  it('fails loudly, with what was expected and what came back, and exits non-zero', async () => {
+    const { token } = await workspaceWithKey(['records:read']);
+    const run = await smokeCli(['--base-url', devStack().baseUrl, '--token', token]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/FAIL upsert an account by form/);
+    expect(run.stdout).toMatch(/expected 201 with fields.size "50-100"; got 403 .*forbidden/);
+    expect(run.stdout).toMatch(/FAILED: 0 of 9 steps passed/);
+  });
+
+  it('never collides with a concurrent run, and cleans up after a failed step', async () => {
+    const { baseUrl, token } = devStack();
+    const [a, b] = await Promise.all([runScenario({ baseUrl, token }), runScenario({ baseUrl, token })]);
+    expect([a.ok, b.ok]).toEqual([true, true]);
+    expect(a.runId).not.toBe(b.runId);
+
+    // Break one answer on its way back: the scenario stops there, and still deletes what it made.
+    let made: string | undefined;
+    const tampering = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      if (init.method === 'POST' && String(init.body).includes('"plan":"pro"')) return new Response('{"version": 99}', { status: 200 });
+      if (init.method === 'POST' && String(init.headers && (init.headers as Record<string, string>)['Content-Type']).includes('form')) made = decodeURIComponent(String(init.body).split('&')[0]!.split('=')[1]!);
+      return response;
+    }) as typeof fetch;
+    const broken = await runScenario({ baseUrl, token, fetch: tampering });
+    expect(broken.ok).toBe(false);
+    expect(broken.steps.at(-1)).toMatchObject({ name: 'merge a field', ok: false });
+    expect(made).toBeDefined();
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(made!)}`)).status).toBe(404);
+  });
+});
+
+describe('the scheduled-test function', () => {
+  const secrets = mockClient(SecretsManagerClient);
+  afterAll(() => secrets.restore());
+
+  async function invoke(secretValue: string): Promise<{ ok: boolean; metrics: Record<string, unknown>[] }> {
+    process.env.SMOKE_BASE_URL = devStack().baseUrl;
+    process.env.SMOKE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke';
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    secrets.reset();
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: secretValue });
+    const { clearCaches } = await import('@aws-lambda-powertools/parameters');
+    clearCaches();
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    try {
+      const { handler } = await import('../../functions/scheduled-smoke.js');
+      const result = await handler();
+      const metrics = lines.join('').split('\n').filter((l) => l.includes('CloudWatchMetrics')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      return { ok: result.ok, metrics };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('runs the scenario against the stage URL with the key from Secrets Manager and reports success', async () => {
+    const { ok, metrics } = await invoke(devStack().token);
+    expect(ok).toBe(true);
+    expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 1 });
+    expect(metrics.filter((m) => 'SmokeStepDuration' in m)).toHaveLength(9);
+  });
+
+  it('reports failure (SmokeSuccess 0) when the key does not work', async () => {
+    const { ok, metrics } = await invoke('gth_not_a_real_key');
+    expect(ok).toBe(false);
+    expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 0 });
+  });
+});
