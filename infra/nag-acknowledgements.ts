@@ -39,7 +39,7 @@ export function acknowledgeNagFindings(stack: Stack, options: { waf: boolean }):
         'Clients are B2B integrations authenticated by API keys (SPEC section 5) through a Lambda TOKEN authorizer, not Cognito users.',
       );
       if (construct.authorizationType === 'NONE') {
-        acknowledge(construct, 'AwsSolutions-APIG4', 'The liveness route /health is public by design; it reads nothing and returns no data.');
+        acknowledge(construct, 'AwsSolutions-APIG4', 'Public by design: /health (liveness) and /openapi.json (the API reference) read nothing and return no data.');
       }
     }
     if (construct instanceof ScheduledTests) {

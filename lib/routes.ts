@@ -32,6 +32,7 @@ export interface RouteDefinition {
 
 export const routes: readonly RouteDefinition[] = [
   { name: 'Health', method: 'GET', path: '/health', entry: 'functions/health.ts', scope: null, tableActions: [] },
+  { name: 'OpenApi', method: 'GET', path: '/openapi.json', entry: 'functions/openapi.ts', scope: null, tableActions: [] },
   {
     name: 'UpsertRecord',
     method: 'POST',

@@ -79,6 +79,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       UpsertRecordFunction: { records: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },
       ListRecordsFunction: { records: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
       GetRecordFunction: { records: ['dynamodb:GetItem'], idempotency: [] },
+      OpenApiFunction: { records: [], idempotency: [] },
       DeleteRecordFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], idempotency },
       ListLinkedCustomersFunction: { records: ['dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
       BatchRecordsFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },

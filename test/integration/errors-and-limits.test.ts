@@ -2,7 +2,7 @@
  * SPEC section 4, errors and limits: every bad request gets its 4xx in the error envelope, and changes nothing.
  * Each case runs against an existing record and checks afterwards that it is exactly as before.
  */
-import { call, errorCode, unique, type RequestOptions } from '../support/api-client.js';
+import { call, devStack, errorCode, unique, type RequestOptions } from '../support/api-client.js';
 
 const deep = (depth: number): unknown => (depth === 0 ? 'leaf' : { d: deep(depth - 1) });
 
@@ -127,5 +127,15 @@ describe('routes and keys', () => {
     const response = await call('GET', '/models/account/records/x', { token });
     expect(response.status).toBe(401);
     expect(errorCode(response)).toBe('unauthorized');
+  });
+});
+
+describe('the API reference', () => {
+  it('is served without a key at /openapi.json, naming the server it was asked on', async () => {
+    const response = await call('GET', '/openapi.json', { token: null });
+    expect(response.status).toBe(200);
+    expect(response.body.openapi).toBe('3.1.0');
+    expect(response.body.servers).toEqual([{ url: devStack().baseUrl.replace('localhost', 'localhost') }]);
+    expect(Object.keys(response.body.paths)).toContain('/models/{model}/records');
   });
 });

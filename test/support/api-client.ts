@@ -8,6 +8,7 @@ import type { Scope } from '../../lib/auth/scopes.js';
 import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
+import { checkAgainstOpenApi } from './openapi-validator.js';
 
 export function devStack(): DevStackInfo {
   const path = process.env.GATHER_DEV_JSON;
@@ -55,6 +56,7 @@ export async function call(method: string, path: string, options: RequestOptions
   }
   const response = await fetch(stack.baseUrl + path, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
+  checkAgainstOpenApi(method, stack.baseUrl + path, response.status, response.headers, text);
   let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : undefined;

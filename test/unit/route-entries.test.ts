@@ -20,7 +20,7 @@ describe('route entries', () => {
     for (const route of routes) expect(findRoute(route.method, route.path)).toBe(route);
   });
 
-  it('protects every route but /health', () => {
-    expect(routes.filter((r) => r.scope === null).map((r) => r.path)).toEqual(['/health']);
+  it('protects every route but /health and /openapi.json', () => {
+    expect(routes.filter((r) => r.scope === null).map((r) => r.path)).toEqual(['/health', '/openapi.json']);
   });
 });

@@ -1,0 +1,338 @@
+/**
+ * The API reference, an OpenAPI 3.1 document built from the code: every path comes from lib/routes.ts, and the limits,
+ * patterns and enums in the schemas are the constants the validators use (lib/records/limits.ts, model names, field
+ * types, list limits), so a route or a limit cannot change without the document changing too. Integration tests check
+ * every response they receive against it (test/support/openapi-validator.ts).
+ */
+import { allScopes } from '../auth/scopes.js';
+import { fieldTypes, modelNamePattern } from '../models/model-definition.js';
+import { batchLimits } from '../records/batch-service.js';
+import { limits } from '../records/limits.js';
+import { listLimits } from '../records/record-service.js';
+import { routes, type RouteDefinition } from '../routes.js';
+import { gatewayResponses } from './gateway-responses.js';
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const jsonContent = (schema: Json, example?: unknown) => ({ 'application/json': { schema, ...(example !== undefined ? { example } : {}) } });
+
+const errorCodes = [
+  ...new Set([
+    'malformed_body', 'malformed_header', 'malformed_path', 'missing_parameter', 'unauthorized', 'forbidden',
+    'record_not_found', 'model_not_found', 'route_not_found', 'model_not_empty', 'standard_model', 'request_in_progress',
+    'precondition_failed', 'payload_too_large', 'record_too_large', 'unsupported_media_type', 'validation_failed',
+    'missing_unique_field', 'idempotency_key_reused', 'rate_limited', 'unavailable', 'internal_error', 'timeout',
+    ...gatewayResponses.map((r) => r.code),
+  ]),
+];
+
+const schemas: Record<string, Json> = {
+  Fields: {
+    type: 'object',
+    description: `The record's fields by name: 1 to ${limits.maxFieldNameBytes} bytes, not starting with "_". Merges can give a record more fields than one payload may carry.`,
+    additionalProperties: true,
+  },
+  FieldsPayload: {
+    type: 'object',
+    description: `Fields to set (null removes one): at most ${limits.maxFieldsPerPayload} per payload, names 1 to ${limits.maxFieldNameBytes} bytes, not starting with "_".`,
+    additionalProperties: true,
+    maxProperties: limits.maxFieldsPerPayload,
+  },
+  LinkState: {
+    oneOf: [
+      { type: 'null' },
+      { type: 'object', required: ['id', 'exists'], additionalProperties: false, properties: { id: { type: 'string' }, exists: { type: 'boolean' } } },
+    ],
+  },
+  RecordEnvelope: {
+    type: 'object',
+    required: ['model', 'id', 'version', 'created_at', 'updated_at', 'fields', 'links'],
+    additionalProperties: false,
+    properties: {
+      model: { type: 'string', pattern: modelNamePattern.source },
+      id: { type: 'string', minLength: 1 },
+      version: { type: 'integer', minimum: 1 },
+      created_at: { type: 'string', format: 'date-time' },
+      updated_at: { type: 'string', format: 'date-time' },
+      fields: ref('Fields'),
+      links: { type: 'object', additionalProperties: ref('LinkState') },
+    },
+  },
+  RecordPage: {
+    type: 'object',
+    required: ['records', 'next_cursor'],
+    additionalProperties: false,
+    properties: { records: { type: 'array', items: ref('RecordEnvelope'), maxItems: listLimits.max }, next_cursor: { type: ['string', 'null'] } },
+  },
+  FieldIssue: {
+    type: 'object',
+    required: ['field', 'issue'],
+    additionalProperties: false,
+    properties: { field: { type: 'string' }, issue: { type: 'string' } },
+  },
+  ErrorBody: {
+    type: 'object',
+    required: ['code', 'message'],
+    additionalProperties: false,
+    properties: {
+      code: { type: 'string', enum: errorCodes },
+      message: { type: 'string' },
+      details: { type: 'array', items: ref('FieldIssue') },
+      request_id: { type: 'string' },
+    },
+  },
+  ErrorEnvelope: {
+    type: 'object',
+    required: ['error'],
+    additionalProperties: false,
+    properties: { error: { allOf: [ref('ErrorBody'), { required: ['request_id'] }] } },
+  },
+  BatchRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      records: { type: 'array', items: ref('FieldsPayload'), maxItems: batchLimits.maxItems },
+      delete: { type: 'array', items: { type: 'string' }, maxItems: batchLimits.maxItems },
+    },
+  },
+  BatchResult: {
+    type: 'object',
+    required: ['op', 'index', 'status'],
+    additionalProperties: false,
+    properties: {
+      op: { type: 'string', enum: ['upsert', 'delete'] },
+      index: { type: 'integer', minimum: 0 },
+      status: { type: 'integer' },
+      id: { type: 'string' },
+      error: ref('ErrorBody'),
+    },
+  },
+  BatchResponse: { type: 'object', required: ['results'], additionalProperties: false, properties: { results: { type: 'array', items: ref('BatchResult') } } },
+  FieldDefinition: { type: 'object', required: ['type'], additionalProperties: false, properties: { type: { type: 'string', enum: [...fieldTypes] } } },
+  ModelDefinitionRequest: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      unique_field: { type: 'string', description: 'Required for custom models; the standard models keep theirs.' },
+      fields: { type: 'object', additionalProperties: ref('FieldDefinition'), maxProperties: limits.maxFieldsPerPayload },
+    },
+  },
+  Model: {
+    type: 'object',
+    required: ['name', 'unique_field', 'fields', 'standard', 'created_at', 'updated_at'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', pattern: modelNamePattern.source },
+      unique_field: { type: 'string' },
+      fields: { type: 'object', additionalProperties: ref('FieldDefinition') },
+      standard: { type: 'boolean' },
+      created_at: { type: ['string', 'null'] },
+      updated_at: { type: ['string', 'null'] },
+    },
+  },
+  ModelList: { type: 'object', required: ['models'], additionalProperties: false, properties: { models: { type: 'array', items: ref('Model') } } },
+  Health: { type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', const: 'ok' } } },
+};
+
+const headers = {
+  ETag: { description: 'The record version, quoted: "3".', required: true, schema: { type: 'string', pattern: '^"\\d+"$' } },
+  RetryAfter: { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+  RetryAfterWhenInProgress: { description: 'Seconds to wait, when the request is in progress (409 request_in_progress).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
+};
+
+const parameters: Record<string, Json> = {
+  model: { name: 'model', in: 'path', required: true, description: 'A model name.', schema: { type: 'string', pattern: modelNamePattern.source } },
+  id: {
+    name: 'id',
+    in: 'path',
+    required: true,
+    description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form.`,
+    schema: { type: 'string' },
+  },
+  idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string' } },
+  limit: { name: 'limit', in: 'query', required: false, description: `Records per page, 1 to ${listLimits.max}.`, schema: { type: 'integer', minimum: 1, maximum: listLimits.max, default: listLimits.default } },
+  cursor: { name: 'cursor', in: 'query', required: false, description: 'The next_cursor of the previous page.', schema: { type: 'string' } },
+  ifMatch: { name: 'If-Match', in: 'header', required: false, description: 'Apply only to this version (an ETag).', schema: { type: 'string' } },
+  ifNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: '"*": create only.', schema: { type: 'string', const: '*' } },
+  idempotencyKey: {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'Replays the first response to the same request for 24 hours; 1 to 255 visible ASCII characters.',
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  },
+};
+
+const error = (description: string, retry?: 'RetryAfter' | 'RetryAfterWhenInProgress') => ({
+  description,
+  ...(retry ? { headers: { 'Retry-After': { $ref: `#/components/headers/${retry}` } } } : {}),
+  content: jsonContent(ref('ErrorEnvelope')),
+});
+
+/** The answers every protected route can give besides its own. */
+const commonErrors = {
+  '400': error('A malformed request: body, header, path or parameter.'),
+  '401': error('No key, or a malformed, unknown or revoked key.'),
+  '403': error('The key lacks the scope this route needs.'),
+  '404': error('No such record, model or route.'),
+  '413': error('The body is too large.'),
+  '415': error('The body is neither JSON nor form-encoded (or not UTF-8).'),
+  '422': error('A field, value or parameter breaks a rule; details name each.'),
+  '429': error("The workspace's rate limit.", 'RetryAfter'),
+  '500': error('A defect; the request_id finds it in the logs.'),
+  '502': error('A defect in a function; the request_id finds it in the logs.'),
+  '503': error('DynamoDB or authentication unavailable after retries.', 'RetryAfter'),
+  '504': error('The request timed out.'),
+};
+
+/** What a public route can still get from the gateway. */
+const publicErrors = {
+  '429': commonErrors['429'],
+  '500': commonErrors['500'],
+  '502': commonErrors['502'],
+  '504': commonErrors['504'],
+};
+
+const writeErrors = {
+  '409': error('A request with this Idempotency-Key is still in progress, or the model is not empty / is standard.', 'RetryAfterWhenInProgress'),
+  '412': error('If-Match or If-None-Match failed.'),
+};
+
+const recordResponse = (description: string) => ({ description, headers: { ETag: { $ref: '#/components/headers/ETag' } }, content: jsonContent(ref('RecordEnvelope')) });
+const curl = (method: string, path: string, extra = '') => [
+  { lang: 'curl', source: `curl -X ${method} "https://api.example.com${path}" -H "Authorization: Token $API_KEY"${extra}` },
+];
+
+interface Operation {
+  readonly summary: string;
+  readonly description?: string;
+  readonly parameters?: Json[];
+  readonly requestBody?: Json;
+  readonly responses: Record<string, Json>;
+  readonly curl: { lang: string; source: string }[];
+}
+
+const p = (name: string) => ({ $ref: `#/components/parameters/${name}` });
+
+/** What each route does, by its name in lib/routes.ts. */
+const operations: Record<string, Operation> = {
+  Health: { summary: 'Liveness', responses: { '200': { description: 'The API answers.', content: jsonContent(ref('Health')) } }, curl: [{ lang: 'curl', source: 'curl https://api.example.com/health' }] },
+  OpenApi: { summary: 'This document', responses: { '200': { description: 'The OpenAPI 3.1 document.', content: jsonContent({ type: 'object' }) } }, curl: [{ lang: 'curl', source: 'curl https://api.example.com/openapi.json' }] },
+  UpsertRecord: {
+    summary: 'Upsert one record (merge)',
+    description: 'Creates the record or merges the payload into it, by its unique field. A repeated identical upsert changes nothing.',
+    parameters: [p('model'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': { schema: ref('FieldsPayload'), example: { email: 'don@sterlingcooper.com', account: 'Sterling Cooper', title: 'Creative Director' } },
+        'application/x-www-form-urlencoded': { schema: { type: 'object', additionalProperties: true, description: 'Form fields; a repeated key is an array; _unset=<field> removes a field.' } },
+      },
+    },
+    responses: { '200': recordResponse('The record existed; the merged record.'), '201': recordResponse('The record was created.'), ...writeErrors },
+    curl: curl('POST', '/models/account/records', ' -d name="Sterling Cooper" -d size="50-100"'),
+  },
+  ListRecords: {
+    summary: "List a model's records",
+    parameters: [p('model'), p('limit'), p('cursor')],
+    responses: { '200': { description: 'One page.', content: jsonContent(ref('RecordPage')) } },
+    curl: curl('GET', '/models/account/records?limit=100'),
+  },
+  GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
+  DeleteRecord: {
+    summary: 'Delete one record',
+    parameters: [p('model'), p('id'), p('ifMatch'), p('idempotencyKey')],
+    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    curl: curl('DELETE', '/models/account/records/Sterling%20Cooper'),
+  },
+  GetRecordByQuery: { summary: 'Read one record whose id contains "/"', parameters: [p('model'), p('idQuery')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/record?id=A%2FB%20Testing') },
+  DeleteRecordByQuery: {
+    summary: 'Delete one record whose id contains "/"',
+    parameters: [p('model'), p('idQuery'), p('ifMatch'), p('idempotencyKey')],
+    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    curl: curl('DELETE', '/models/account/record?id=A%2FB%20Testing'),
+  },
+  ListLinkedCustomers: {
+    summary: 'The customers linked to an account',
+    parameters: [p('model'), p('id'), p('limit'), p('cursor')],
+    responses: { '200': { description: 'One page of customers.', content: jsonContent(ref('RecordPage')) } },
+    curl: curl('GET', '/models/account/records/Sterling%20Cooper/customers'),
+  },
+  BatchRecords: {
+    summary: 'Up to 1,000 upserts and deletes',
+    description: 'One result per item: upserts first, then deletes, each in request order. One bad item never fails the others.',
+    parameters: [p('model'), p('idempotencyKey')],
+    requestBody: { required: true, content: jsonContent(ref('BatchRequest'), { records: [{ name: 'Acme' }], delete: ['Old Co'] }) },
+    responses: { '200': { description: 'Per-item results.', content: jsonContent(ref('BatchResponse')) }, ...writeErrors },
+    curl: curl('POST', '/models/account/batch', ` -H "Content-Type: application/json" -d '{"records":[{"name":"Acme"}],"delete":["Old Co"]}'`),
+  },
+  ListModels: { summary: "The workspace's models", responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
+  GetModel: { summary: 'One model', parameters: [p('model')], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
+  DefineModel: {
+    summary: 'Define or change a model',
+    parameters: [p('model'), p('idempotencyKey')],
+    requestBody: { required: true, content: jsonContent(ref('ModelDefinitionRequest'), { unique_field: 'external_id', fields: { price: { type: 'number' } } }) },
+    responses: {
+      '200': { description: 'The model existed; its new definition.', content: jsonContent(ref('Model')) },
+      '201': { description: 'The model was created.', content: jsonContent(ref('Model')) },
+      ...writeErrors,
+    },
+    curl: curl('PUT', '/models/subscription', ` -H "Content-Type: application/json" -d '{"unique_field":"external_id","fields":{"price":{"type":"number"}}}'`),
+  },
+  DeleteModel: {
+    summary: 'Delete a custom model without records',
+    parameters: [p('model'), p('idempotencyKey')],
+    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    curl: curl('DELETE', '/models/subscription'),
+  },
+};
+
+function operationFor(route: RouteDefinition): Json {
+  const operation = operations[route.name];
+  if (!operation) throw new Error(`lib/http/openapi.ts describes no operation for the route ${route.name}`);
+  return {
+    operationId: route.name.charAt(0).toLowerCase() + route.name.slice(1),
+    summary: operation.summary,
+    ...(operation.description ? { description: operation.description } : {}),
+    ...(operation.parameters ? { parameters: operation.parameters } : {}),
+    ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
+    responses: { ...operation.responses, ...(route.scope !== null ? commonErrors : publicErrors) },
+    security: route.scope === null ? [] : [{ ApiKey: [] }],
+    ...(route.scope !== null ? { 'x-required-scope': route.scope } : {}),
+    'x-codeSamples': operation.curl,
+  };
+}
+
+export function openApiDocument(serverUrl = 'http://localhost:3000'): Json {
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    paths[route.path] = { ...paths[route.path], [route.method.toLowerCase()]: operationFor(route) };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gather records API',
+      version: '1.0.0',
+      description: 'Upsert, read, list and delete customer-data records by their unique field. See docs/api.md for the rules.',
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ ApiKey: [] }],
+    tags: [],
+    paths,
+    components: {
+      securitySchemes: {
+        ApiKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: `"Token <key>" (or "Bearer <key>"). Keys carry scopes: ${allScopes.join(', ')}.`,
+        },
+      },
+      schemas,
+      parameters,
+      headers,
+    },
+  };
+}

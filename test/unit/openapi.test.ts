@@ -1,0 +1,49 @@
+/** The API reference: complete for lib/routes.ts, lint-clean under @redocly/cli, and able to catch drift. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openApiDocument } from '../../lib/http/openapi.js';
+import { routes } from '../../lib/routes.js';
+import { checkAgainstOpenApi } from '../support/openapi-validator.js';
+
+type Json = Record<string, any>;
+const document = openApiDocument('https://api.example.net') as Json;
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 and describes every route, with a curl example and its security', () => {
+    expect(document.openapi).toBe('3.1.0');
+    for (const route of routes) {
+      const operation = document.paths[route.path]?.[route.method.toLowerCase()];
+      expect([route.name, operation !== undefined]).toEqual([route.name, true]);
+      expect(operation['x-codeSamples'][0].source).toMatch(/^curl /);
+      expect(operation.security).toEqual(route.scope === null ? [] : [{ ApiKey: [] }]);
+    }
+    const upsert = document.paths['/models/{model}/records'].post;
+    expect(Object.keys(upsert.requestBody.content).sort()).toEqual(['application/json', 'application/x-www-form-urlencoded']);
+    expect(upsert.responses['201'].headers.ETag).toBeDefined();
+    expect(upsert.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop())).toEqual(['model', 'ifMatch', 'ifNoneMatch', 'idempotencyKey']);
+    expect(document.components.headers.RetryAfter).toBeDefined();
+    expect(document.components.schemas.ErrorBody.properties.code.enum).toEqual(expect.arrayContaining(['validation_failed', 'precondition_failed', 'unavailable']));
+  });
+
+  it('passes @redocly/cli lint with no errors and no warnings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-openapi-'));
+    const file = join(dir, 'openapi.json');
+    writeFileSync(file, JSON.stringify(document));
+    const lint = spawnSync('node_modules/.bin/redocly', ['lint', file, '--config', 'docs/redocly.yaml'], { encoding: 'utf8' });
+    const output = `${lint.stdout}${lint.stderr}`;
+    expect([lint.status, output]).toEqual([0, expect.stringMatching(/description is valid/i)]);
+    expect(output).not.toMatch(/warnings?\./i);
+  });
+
+  it('lets the response check catch an undocumented status, a wrong body and a missing header', () => {
+    const json = new Headers({ 'Content-Type': 'application/json' });
+    expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 418, json, '{}')).toThrow(/not documented/);
+    expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 200, new Headers({ 'Content-Type': 'application/json', ETag: '"1"' }), '{"id":"a"}')).toThrow(/does not match/);
+    expect(() => checkAgainstOpenApi('POST', 'http://x/models/account/records', 503, json, '{"error":{"code":"unavailable","message":"m","request_id":"r"}}')).toThrow(/Retry-After/);
+    expect(() =>
+      checkAgainstOpenApi('GET', 'http://x/health', 200, json, '{"status":"ok"}'),
+    ).not.toThrow();
+  });
+});
