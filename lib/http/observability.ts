@@ -1,7 +1,7 @@
 /**
  * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
  * route, status, latency; never a header, so never a key) and CloudWatch metrics in embedded metric format
- * (namespace `Gather`): `Upserts` and `Deletes` per successful write, `BatchItems` per batch item, `Errors` per refused
+ * (namespace `Gather`): `Requests`, `Upserts` and `Deletes` per successful write, `BatchItems` per batch item, `Errors` per refused
  * request with the error code as a dimension. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the
  * local stack turns metrics off unless asked).
  */
@@ -36,6 +36,8 @@ export function observabilityMiddlewares(): Middleware[] {
       status,
       latency_ms: startedAt !== undefined ? Math.round((performance.now() - startedAt) * 10) / 10 : undefined,
     });
+    // Every request counts, so a flush is never empty.
+    metrics.addMetric('Requests', MetricUnit.Count, 1);
     if (status < 400) {
       const name = successMetric[route];
       if (name) metrics.addMetric(name, MetricUnit.Count, 1);

@@ -1,0 +1,290 @@
+/**
+ * `npm run bench`: every figure is a ratio against a baseline measured in the same run, on DynamoDB Local.
+ * - raw UpdateItem through the SDK: p50/p99 at concurrency 1, throughput at concurrency 32;
+ * - the upsert handler invoked in-process (authorizer already cached): p50/p99 at concurrency 1;
+ * - HTTP upserts through the local gateway with autocannon at 32 connections: throughput, p50/p99;
+ * - a 1,000-record batch against 1,000 raw UpdateItems at the batch's own concurrency;
+ * - DynamoDB calls per operation, counted by an SDK middleware on the handlers' own client;
+ * - each function's bundle size (the stack's esbuild settings) and cold init (a fresh Node process importing the
+ *   bundle, median of 11) against a bundle that imports only the DynamoDB client.
+ * It prints a table, writes bench/results.json and draws docs/bench-latency.svg. Targets are reported, not asserted.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import autocannon from 'autocannon';
+import { build } from 'esbuild';
+import { batchLimits } from '../records/batch-service.js';
+import { authorizerEntry, functionsByEntry, scheduledTestEntry } from '../routes.js';
+import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
+import { startLocalStack, repositoryRoot } from '../local/local-stack.js';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+const quick = process.argv.includes('--quick');
+const samples = quick ? 100 : 500;
+const loadSeconds = quick ? 3 : 10;
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function timeSequential(n: number, run: (i: number) => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i += 1) {
+    const started = performance.now();
+    await run(i);
+    times.push(performance.now() - started);
+  }
+  return times;
+}
+
+async function throughput(concurrency: number, seconds: number, run: (i: number) => Promise<unknown>): Promise<number> {
+  let done = 0;
+  let next = 0;
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        await run(next++);
+        done += 1;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+// --- the stack, and a counter of DynamoDB calls on the handlers' own client -----------------------------------
+const stack = await startLocalStack({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'gather-bench-')), inMemory: true, log: () => undefined });
+const { baseUrl, token, tableName } = stack.info;
+const client = sharedDynamoDbClient();
+const calls: string[] = [];
+client.middlewareStack.add(
+  (next, context) => async (args) => {
+    calls.push(String((context as { commandName?: string }).commandName));
+    return next(args);
+  },
+  { step: 'initialize', name: 'benchCallCounter' },
+);
+const reads = new Set(['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand']);
+const writes = new Set(['UpdateItemCommand', 'PutItemCommand', 'DeleteItemCommand']);
+async function count(run: () => Promise<unknown>): Promise<{ reads: number; writes: number }> {
+  calls.length = 0;
+  await run();
+  return { reads: calls.filter((c) => reads.has(c)).length, writes: calls.filter((c) => writes.has(c)).length };
+}
+
+const http = async (method: string, path: string, body?: unknown) => {
+  const response = await fetch(baseUrl + path, {
+    method,
+    headers: { Authorization: `Token ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  await response.text();
+  return response.status;
+};
+
+// --- raw UpdateItem --------------------------------------------------------------------------------------------
+const rawUpdate = (i: number) =>
+  client.send(
+    new UpdateItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: `RAW#${i % 1000}` }, sk: { S: 'R' } },
+      UpdateExpression: 'SET #n = :n, #v = if_not_exists(#v, :z) + :o',
+      ExpressionAttributeNames: { '#n': 'f_n', '#v': 'v' },
+      ExpressionAttributeValues: { ':n': { N: String(i) }, ':z': { N: '0' }, ':o': { N: '1' } },
+    }),
+  );
+await throughput(8, 1, rawUpdate); // warm-up
+const rawLatency = await timeSequential(samples, rawUpdate);
+const rawThroughput = await throughput(32, loadSeconds, rawUpdate);
+
+// --- the upsert handler in-process, authorizer already cached ----------------------------------------------------
+const { handler: upsertHandler } = (await import(join(repositoryRoot, 'functions/upsert-record.ts'))) as {
+  handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+};
+const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
+const upsertEvent = (i: number): APIGatewayProxyEvent => ({
+  resource: '/models/{model}/records',
+  path: '/models/account/records',
+  httpMethod: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  multiValueHeaders: {},
+  queryStringParameters: null,
+  multiValueQueryStringParameters: null,
+  pathParameters: { model: 'account' },
+  stageVariables: null,
+  body: Buffer.from(JSON.stringify({ name: `inproc-${i % 1000}`, n: i })).toString('base64'),
+  isBase64Encoded: true,
+  requestContext: { requestId: `b${i}`, stage: 'local', authorizer: { workspace: 'dev', scopes: 'records:read,records:write,models:write' } } as never,
+});
+for (let i = 0; i < 50; i += 1) await upsertHandler(upsertEvent(i), context); // warm-up
+const inProcessLatency = await timeSequential(samples, (i) => upsertHandler(upsertEvent(i), context));
+
+// --- HTTP through the local gateway ----------------------------------------------------------------------------
+await http('POST', '/models/account/records', { name: 'warm' });
+let httpCounter = 0;
+const cannon = await autocannon({
+  url: baseUrl,
+  connections: 32,
+  duration: loadSeconds,
+  requests: [
+    {
+      method: 'POST',
+      path: '/models/account/records',
+      headers: { Authorization: `Token ${token}`, 'Content-Type': 'application/json' },
+      setupRequest: (request) => ({ ...request, body: JSON.stringify({ name: `http-${httpCounter++ % 1000}`, n: httpCounter }) }),
+    },
+  ],
+});
+const httpThroughput = cannon.requests.average;
+const httpNon2xx = cannon.non2xx;
+
+// --- a 1,000-record batch against raw parallel UpdateItem at the same concurrency ------------------------------
+const batchBody = { records: Array.from({ length: 1000 }, (_, i) => ({ name: `batch-${i}`, n: i })) };
+await http('POST', '/models/account/batch', { records: batchBody.records.slice(0, 50) }); // warm-up
+let started = performance.now();
+const batchStatus = await http('POST', '/models/account/batch', batchBody);
+const batchRate = 1000 / ((performance.now() - started) / 1000);
+started = performance.now();
+let nextRaw = 0;
+await Promise.all(Array.from({ length: batchLimits.concurrency }, async () => {
+  for (let i = nextRaw++; i < 1000; i = nextRaw++) await rawUpdate(5000 + i);
+}));
+const rawParallelRate = 1000 / ((performance.now() - started) / 1000);
+
+// --- DynamoDB calls per operation ------------------------------------------------------------------------------
+// Warm: the account and customer model definitions are cached, as in a warm function.
+await http('POST', '/models/account/records', { name: 'Counted Co' });
+await http('POST', '/models/customer/records', { email: 'warm@x.io' });
+const ddbCalls = {
+  upsert_account: await count(() => http('POST', '/models/account/records', { name: 'Counted Co', n: Math.random() })),
+  upsert_customer_with_account: await count(() => http('POST', '/models/customer/records', { email: 'counted@x.io', account: 'Counted Co', n: Math.random() })),
+  get_account: await count(() => http('GET', '/models/account/records/Counted%20Co')),
+  delete_account: await count(() => http('DELETE', '/models/account/records/Counted%20Co')),
+  // The key is in the gateway's authorizer cache (as in API Gateway), so the authorizer is not called at all.
+  authorizer_warm: await count(() => http('GET', '/health').then(() => http('GET', '/models/account/records/nothing-here'))).then((c) => ({ reads: c.reads - 1, writes: c.writes })),
+};
+await stack.stop();
+
+// --- bundles and cold init -----------------------------------------------------------------------------------------
+const bundleDir = mkdtempSync(join(tmpdir(), 'gather-bundles-'));
+const banner = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+async function bundle(name: string, entry: string | { contents: string }): Promise<string> {
+  const outfile = join(bundleDir, `${name}.mjs`);
+  await build({
+    ...(typeof entry === 'string' ? { entryPoints: [join(repositoryRoot, entry)] } : { stdin: { contents: entry.contents, resolveDir: repositoryRoot, loader: 'ts' } }),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    mainFields: ['module', 'main'],
+    banner: { js: banner },
+    outfile,
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+function coldInitMs(file: string): number {
+  const times: number[] = [];
+  for (let i = 0; i < 11; i += 1) {
+    const result = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`],
+      { encoding: 'utf8', env: { ...process.env, TABLE_NAME: 't', IDEMPOTENCY_TABLE_NAME: 'i', SMOKE_BASE_URL: 'http://x', SMOKE_SECRET_ARN: 'arn:x', AWS_REGION: 'eu-west-1' } },
+    );
+    times.push(Number(result.stdout.trim()));
+  }
+  return percentile(times, 50);
+}
+const baselineFile = await bundle('sdk-only', {
+  contents: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; export const client = new DynamoDBClient({}); export const handler = async () => client;",
+});
+const baselineInit = coldInitMs(baselineFile);
+const bundlesKb: Record<string, number> = {};
+const coldInit: Record<string, number> = {};
+for (const entry of [...functionsByEntry().keys(), authorizerEntry, scheduledTestEntry]) {
+  const name = entry.replace(/^functions\/|\.ts$/g, '');
+  const file = await bundle(name, entry);
+  bundlesKb[name] = round(statSync(file).size / 1024, 1);
+  coldInit[name] = round(coldInitMs(file), 1);
+}
+const upsertInit = coldInit['upsert-record']!;
+
+// --- report --------------------------------------------------------------------------------------------------------
+const rawP50 = percentile(rawLatency, 50);
+const results = {
+  measured_at: new Date().toISOString(),
+  node: process.version,
+  samples,
+  load_seconds: loadSeconds,
+  raw_update_item: { p50_ms: round(rawP50), p99_ms: round(percentile(rawLatency, 99)), throughput_c32_per_s: round(rawThroughput, 0) },
+  upsert_in_process: { p50_ms: round(percentile(inProcessLatency, 50)), p99_ms: round(percentile(inProcessLatency, 99)) },
+  http_upsert_c32: { throughput_per_s: round(httpThroughput, 0), p50_ms: cannon.latency.p50, p99_ms: cannon.latency.p99, non_2xx: httpNon2xx },
+  batch_1000: { status: batchStatus, records_per_s: round(batchRate, 0), raw_parallel_per_s: round(rawParallelRate, 0), concurrency: batchLimits.concurrency },
+  ratios: {
+    upsert_in_process_vs_raw_p50: round(percentile(inProcessLatency, 50) / rawP50),
+    http_throughput_vs_raw: round(httpThroughput / rawThroughput),
+    batch_throughput_vs_raw: round(batchRate / rawParallelRate),
+    cold_init_vs_sdk_baseline: round(upsertInit / baselineInit),
+  },
+  ddb_calls: ddbCalls,
+  bundles_kb: bundlesKb,
+  cold_init_ms: { ...coldInit, sdk_only_baseline: round(baselineInit, 1) },
+};
+const targets: [string, boolean, string][] = [
+  ['in-process upsert p50 <= 1.15x raw', results.ratios.upsert_in_process_vs_raw_p50 <= 1.15, `${results.ratios.upsert_in_process_vs_raw_p50}x`],
+  ['HTTP throughput >= 0.70x raw', results.ratios.http_throughput_vs_raw >= 0.7, `${results.ratios.http_throughput_vs_raw}x`],
+  ['batch throughput >= 0.80x raw', results.ratios.batch_throughput_vs_raw >= 0.8, `${results.ratios.batch_throughput_vs_raw}x`],
+  ['cold init <= 1.3x SDK-only bundle', results.ratios.cold_init_vs_sdk_baseline <= 1.3, `${results.ratios.cold_init_vs_sdk_baseline}x`],
+  ['account upsert: 1 write, 0 reads', ddbCalls.upsert_account.writes === 1 && ddbCalls.upsert_account.reads === 0, JSON.stringify(ddbCalls.upsert_account)],
+  ['customer upsert with account: 1 write, 1 read', ddbCalls.upsert_customer_with_account.writes === 1 && ddbCalls.upsert_customer_with_account.reads === 1, JSON.stringify(ddbCalls.upsert_customer_with_account)],
+  ['get: 1 read', ddbCalls.get_account.reads === 1 && ddbCalls.get_account.writes === 0, JSON.stringify(ddbCalls.get_account)],
+  ['delete: 1 write', ddbCalls.delete_account.writes === 1 && ddbCalls.delete_account.reads === 0, JSON.stringify(ddbCalls.delete_account)],
+  ['warm authorizer: 0 calls', ddbCalls.authorizer_warm.reads === 0 && ddbCalls.authorizer_warm.writes === 0, JSON.stringify(ddbCalls.authorizer_warm)],
+];
+
+mkdirSync(join(repositoryRoot, 'bench'), { recursive: true });
+writeFileSync(join(repositoryRoot, 'bench', 'results.json'), `${JSON.stringify({ ...results, targets: Object.fromEntries(targets.map(([n, ok, v]) => [n, { met: ok, value: v }])) }, null, 2)}\n`);
+
+// A small SVG bar chart of the latency percentiles: raw, in-process, HTTP.
+const bars = [
+  ['raw UpdateItem', results.raw_update_item.p50_ms, results.raw_update_item.p99_ms],
+  ['upsert in-process', results.upsert_in_process.p50_ms, results.upsert_in_process.p99_ms],
+  ['HTTP upsert (c=32)', results.http_upsert_c32.p50_ms, results.http_upsert_c32.p99_ms],
+] as const;
+const max = Math.max(...bars.map(([, , p99]) => p99));
+const scale = (v: number) => (v / max) * 420;
+const svgRows = bars
+  .map(([label, p50, p99], i) => {
+    const y = 40 + i * 70;
+    return `<text x="10" y="${y + 14}" font-size="13">${label}</text>
+<rect x="170" y="${y}" width="${scale(p50).toFixed(1)}" height="18" fill="#4a7bd0"/><text x="${(175 + scale(p50)).toFixed(1)}" y="${y + 14}" font-size="12">p50 ${p50} ms</text>
+<rect x="170" y="${y + 24}" width="${scale(p99).toFixed(1)}" height="18" fill="#d07b4a"/><text x="${(175 + scale(p99)).toFixed(1)}" y="${y + 38}" font-size="12">p99 ${p99} ms</text>`;
+  })
+  .join('\n');
+writeFileSync(
+  join(repositoryRoot, 'docs', 'bench-latency.svg'),
+  `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="260" font-family="sans-serif">
+<text x="10" y="20" font-size="15" font-weight="bold">Upsert latency on DynamoDB Local (${results.measured_at.slice(0, 10)}, npm run bench)</text>
+${svgRows}
+</svg>
+`,
+);
+
+console.log('\nGather benchmark (DynamoDB Local, one run; ratios are what count)\n');
+console.log(`raw UpdateItem           p50 ${results.raw_update_item.p50_ms} ms   p99 ${results.raw_update_item.p99_ms} ms   ${results.raw_update_item.throughput_c32_per_s}/s at c=32`);
+console.log(`upsert in-process        p50 ${results.upsert_in_process.p50_ms} ms   p99 ${results.upsert_in_process.p99_ms} ms`);
+console.log(`HTTP upsert (c=32)       p50 ${results.http_upsert_c32.p50_ms} ms   p99 ${results.http_upsert_c32.p99_ms} ms   ${results.http_upsert_c32.throughput_per_s}/s   non-2xx ${httpNon2xx}`);
+console.log(`batch of 1,000           ${results.batch_1000.records_per_s} records/s   raw parallel (c=${batchLimits.concurrency}) ${results.batch_1000.raw_parallel_per_s}/s`);
+console.log(`cold init (median of 11) upsert-record ${upsertInit} ms   SDK-only bundle ${round(baselineInit, 1)} ms`);
+console.log('\n| target | value | met |\n| --- | --- | --- |');
+for (const [name, ok, value] of targets) console.log(`| ${name} | ${value} | ${ok ? 'yes' : 'NO'} |`);
+console.log('\nbundles (KB):', JSON.stringify(bundlesKb));
+console.log('wrote bench/results.json and docs/bench-latency.svg');
