@@ -3,8 +3,7 @@
  * stage's table with `--table` (and the usual AWS_REGION / AWS_PROFILE / credential settings). The same store code
  * runs either way.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { devJsonPath, readDevJson } from '../local/dev-json.js';
 import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
 
@@ -29,11 +28,11 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
     tableName = options.table;
     description = `table ${tableName}${endpoint ? ` at ${endpoint}` : ''}`;
   } else {
-    const devJson = join(resolve(options.dataDir ?? process.env.DATA_DIR ?? '.data'), 'dev.json');
-    if (!existsSync(devJson)) {
+    const devJson = devJsonPath(options.dataDir);
+    const info = readDevJson(options.dataDir);
+    if (!info) {
       throw new AdminError(`No local stack found (${devJson} does not exist): start it with "npm start", or name a deployed stage's table with --table <name>`);
     }
-    const info = JSON.parse(readFileSync(devJson, 'utf8')) as { dynamodbEndpoint: string; tableName: string };
     tableName = info.tableName;
     endpoint ??= info.dynamodbEndpoint;
     description = `the local stack (${devJson})`;

@@ -2,18 +2,13 @@
  * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
  * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
+import { readDevJson } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { runImport, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
-
-function localStack(): { baseUrl: string; token: string } | undefined {
-  const devJson = join(resolve(process.env.DATA_DIR ?? '.data'), 'dev.json');
-  return existsSync(devJson) ? (JSON.parse(readFileSync(devJson, 'utf8')) as { baseUrl: string; token: string }) : undefined;
-}
 
 function progressBar(): ImportProgress {
   const bar = new SingleBar(
@@ -60,7 +55,7 @@ try {
   const options = program.opts<{
     model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: string; concurrency: string;
   }>();
-  const local = localStack();
+  const local = readDevJson();
   const baseUrl = options.baseUrl ?? local?.baseUrl;
   const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
   if (!baseUrl || !token) throw new FatalImportError('No API to import into: start the local stack with "npm start", or give --base-url and --token');

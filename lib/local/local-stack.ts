@@ -17,6 +17,7 @@ import { ensureIdempotencyTable, ensureTable } from './create-table.js';
 import { idempotencyTableName } from '../store/table-definition.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startFaultProxy } from './fault-proxy.js';
+import { devJsonPath } from './dev-json.js';
 import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -98,7 +99,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const host = options.host ?? '127.0.0.1';
   const tableName = options.tableName ?? 'gather-local';
   mkdirSync(dataDir, { recursive: true });
-  const devJson = join(dataDir, 'dev.json');
+  const devJson = devJsonPath(dataDir);
   rmSync(devJson, { force: true });
 
   // Claim the port first: a second `npm start` fails at once, before it starts Java.

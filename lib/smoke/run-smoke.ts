@@ -3,9 +3,8 @@
  * the end-to-end scenario, printing each step with its status and duration, then a summary. Exits 1 on the first
  * failure, saying what was expected and what came back.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { readDevJson } from '../local/dev-json.js';
 import { runScenario } from './scenario.js';
 
 const program = new Command('smoke')
@@ -15,8 +14,7 @@ const program = new Command('smoke')
   .parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 
-const devJson = join(resolve(process.env.DATA_DIR ?? '.data'), 'dev.json');
-const local = existsSync(devJson) ? (JSON.parse(readFileSync(devJson, 'utf8')) as { baseUrl: string; token: string }) : undefined;
+const local = readDevJson();
 const baseUrl = options.baseUrl ?? local?.baseUrl;
 const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
 if (!baseUrl || !token) {

@@ -1,0 +1,14 @@
+/** Where scripts find the local stack: `$DATA_DIR/dev.json`, written by `npm start` when it is ready. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DevStackInfo } from './local-stack.js';
+
+export function devJsonPath(dataDir?: string): string {
+  return join(resolve(dataDir ?? process.env.DATA_DIR ?? '.data'), 'dev.json');
+}
+
+/** The running local stack, or undefined when none is running there. */
+export function readDevJson(dataDir?: string): DevStackInfo | undefined {
+  const path = devJsonPath(dataDir);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as DevStackInfo) : undefined;
+}
