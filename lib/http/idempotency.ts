@@ -25,6 +25,19 @@ type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
 let persistence: DynamoDBPersistenceLayer | undefined;
 
+/** Whether an answer, or any item of a batch answer, says "retry": such an answer is not remembered. */
+export function hasRetryableParts(response: APIGatewayProxyResult | null | undefined): boolean {
+  if (!response) return false;
+  if (response.statusCode >= 500 || response.statusCode === 429) return true;
+  if (!response.body || !response.body.includes('"results"')) return false;
+  try {
+    const results = (JSON.parse(response.body) as { results?: { status?: number }[] }).results;
+    return Array.isArray(results) && results.some((item) => (item.status ?? 0) >= 500 || item.status === 429);
+  } catch {
+    return false;
+  }
+}
+
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
@@ -63,7 +76,11 @@ export function idempotencyMiddleware(): Middleware {
       }
     },
     after: async (request) => {
-      if (!skipped.has(request)) await powertools().after!(request);
+      if (skipped.has(request)) return;
+      // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
+      // 200) releases the key like a failure, so the retry with the same key writes them.
+      if (hasRetryableParts(request.response)) await powertools().onError!(request);
+      else await powertools().after!(request);
     },
     onError: async (request) => {
       if (!skipped.has(request)) await powertools().onError!(request);

@@ -123,19 +123,27 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   options.progress?.start(total, skipped);
   const started = performance.now();
 
-  // Rows are numbered in file order; `acknowledged` is the length of the prefix whose every row has its answer.
-  const done = new Set<number>();
+  // Rows are numbered in file order; `acknowledged` is the length of the prefix whose every row has its answer. A row's
+  // answer is counted, and a rejected row written out, only when the prefix reaches it: a row answered after an
+  // unanswered one may be sent again by --resume, and must not be counted twice.
+  type Outcome = { readonly kind: 'created' | 'updated' } | { readonly kind: 'rejected'; readonly line: string };
+  const answered = new Map<number, Outcome>();
   const advance = () => {
-    while (done.has(state.acknowledged)) {
-      done.delete(state.acknowledged);
+    const lines: string[] = [];
+    for (let outcome = answered.get(state.acknowledged); outcome; outcome = answered.get(state.acknowledged)) {
+      answered.delete(state.acknowledged);
+      if (outcome.kind === 'rejected') {
+        state.rejected += 1;
+        lines.push(outcome.line);
+      } else state[outcome.kind] += 1;
       state.acknowledged += 1;
     }
+    if (lines.length > 0) appendFileSync(options.rejectsFile, lines.join(''));
     writeState(statePath, state);
     options.progress?.update(state.acknowledged, state);
   };
-  const reject = (row: { line: number; raw?: unknown; record?: unknown }, status: number, error: unknown) => {
-    state.rejected += 1;
-    appendFileSync(options.rejectsFile, `${JSON.stringify({ line: row.line, row: row.record ?? row.raw, status, error })}\n`);
+  const reject = (index: number, row: { line: number; raw?: unknown; record?: unknown }, status: number, error: unknown) => {
+    answered.set(index, { kind: 'rejected', line: `${JSON.stringify({ line: row.line, row: row.record ?? row.raw, status, error })}\n` });
   };
 
   const senderOptions: SenderOptions = {
@@ -155,10 +163,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       .then((results) => {
         for (const result of results) {
           const item = batch[result.index]!;
-          if (result.status === 201) state.created += 1;
-          else if (result.status === 200) state.updated += 1;
-          else reject(item.row, result.status, result.error);
-          done.add(item.index);
+          if (result.status === 201) answered.set(item.index, { kind: 'created' });
+          else if (result.status === 200) answered.set(item.index, { kind: 'updated' });
+          else reject(item.index, item.row, result.status, result.error);
         }
         advance();
       })
@@ -177,8 +184,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     if (rowIndex < skipped) continue;
     if (failure) break;
     if (row.problem !== undefined) {
-      reject(row, 400, { code: 'malformed_row', message: `Line ${row.line} ${row.problem}` });
-      done.add(rowIndex);
+      reject(rowIndex, row, 400, { code: 'malformed_row', message: `Line ${row.line} ${row.problem}` });
       continue;
     }
     batch.push({ index: rowIndex, row });

@@ -7,6 +7,7 @@
 import type { ModelDefinition } from '../models/model-definition.js';
 import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
+import { normalizeId } from './record-id.js';
 import type { RecordService } from './record-service.js';
 
 export const batchLimits = {
@@ -119,8 +120,10 @@ export class BatchService {
         results[slot] = { op: 'delete', index, error: new ValidationError('Each item of "delete" is an id string', [{ field: `delete[${index}]`, issue: 'must be a string' }]) };
         return;
       }
+      // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other.
+      const normalized = normalizeId(id, model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string');
       deleteTasks.push({
-        key: id,
+        key: normalized.ok ? normalized.id : id,
         slot,
         describe: { op: 'delete', index, id },
         run: async () => {

@@ -41,6 +41,11 @@ export function recordFromItem(key: RecordKey, item: Item): StoredRecord {
   };
 }
 
+/** A record's size as it will travel: UTF-8 bytes of its fields and ids, plus room for the envelope around them. */
+function recordBytes(record: StoredRecord): number {
+  return Buffer.byteLength(JSON.stringify(record.fields)) + 2 * Buffer.byteLength(record.key.id) + 300;
+}
+
 /** Caught by class or by name, so a second copy of the SDK in a bundle cannot hide it. */
 function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
@@ -166,11 +171,14 @@ export class DynamoDbRecordStore implements RecordStore {
       const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
       for (const item of page.items) {
         const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        const size = recordBytes(record);
+        // Full before this record: the next page starts with it.
+        if (records.length > 0 && bytes + size > command.maxBytes) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
         records.push(record);
         after = record.key.id;
-        bytes += JSON.stringify(record.fields).length;
+        bytes += size;
         // Full: the next page resumes after the last id returned, in this shard.
-        if (records.length >= command.limit || bytes >= command.maxBytes) return { records, next: { shard, after } };
+        if (records.length >= command.limit) return { records, next: { shard, after } };
       }
       if (!page.more) {
         shard += 1;
@@ -195,10 +203,12 @@ export class DynamoDbRecordStore implements RecordStore {
       });
       for (const item of page.items) {
         const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        const size = recordBytes(record);
+        if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
         records.push(record);
         after = record.key.id;
-        bytes += JSON.stringify(record.fields).length;
-        if (records.length >= command.limit || bytes >= command.maxBytes) return { records, next: after };
+        bytes += size;
+        if (records.length >= command.limit) return { records, next: after };
       }
       if (!page.more) return { records };
     }

@@ -92,6 +92,22 @@ describe('faults toward DynamoDB', () => {
     ]);
     await faults();
     expect((await api('GET', '/models/account/records/b1')).status).toBe(404);
+
+    // With an Idempotency-Key, an answer holding throttled items is not remembered: the retry writes them.
+    await faults({ error: 'throttle', operations: ['UpdateItem'] });
+    const keyed = { records: [{ name: 'k1' }, { name: 'k2' }] };
+    const sendKeyed = () =>
+      fetch(`${info.baseUrl}/models/account/batch`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'retry-me' },
+        body: JSON.stringify(keyed),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: { status: number }[] } }));
+    expect((await sendKeyed()).body.results.map((r) => r.status)).toEqual([503, 503]);
+    await faults();
+    expect((await sendKeyed()).body.results.map((r) => r.status)).toEqual([201, 201]);
+    // Now complete, the answer is remembered and replayed.
+    expect((await sendKeyed()).body.results.map((r) => r.status)).toEqual([201, 201]);
+    expect((await api('GET', '/models/account/records/k1')).body.version).toBe(1);
   });
 
   it('answers 503, never 500, while DynamoDB Local is killed, and keeps every acknowledged write across a restart', async () => {
