@@ -70,6 +70,16 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
   };
 }
 
+/** Requests read by the identity middleware, by their event, for the handler. */
+const prepared = new WeakMap<APIGatewayProxyEvent, HttpRequest>();
+
+/** `limit` and `cursor` of a paginated route, only those the client sent. */
+export function pageParameters(request: HttpRequest): { limit?: string; cursor?: string } {
+  const limit = request.queryParameter('limit');
+  const cursor = request.queryParameter('cursor');
+  return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };
+}
+
 export function httpHandler(handle: HttpHandlerFunction) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     // First in, so their after and onError run last and see the final answer (the error envelope included).
@@ -85,7 +95,8 @@ export function httpHandler(handle: HttpHandlerFunction) {
     })
     .use(httpHeaderNormalizer())
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
-    .use({ before: async (request) => void requestFromEvent(request.event) })
+    .use({ before: async (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
     .use(idempotencyMiddleware())
-    .handler(async (event, context) => handle(requestFromEvent(event, context)));
+    // The request was read once, before the other middlewares; the handler gets that same object.
+    .handler(async (event, context) => handle(prepared.get(event) ?? requestFromEvent(event, context)));
 }
