@@ -76,7 +76,6 @@ export class DynamoDbRecordStore implements RecordStore {
       systemRemove,
       set: command.set,
       unset: command.unset,
-      id: command.key.id,
       now: command.now,
       ...(command.ifMatch !== undefined ? { ifMatch: command.ifMatch } : {}),
       ...(command.createOnly ? { createOnly: true } : {}),
@@ -170,7 +169,7 @@ export class DynamoDbRecordStore implements RecordStore {
       const range = after !== undefined ? { after } : {};
       const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]) }, item);
         const size = recordBytes(record);
         // Full before this record: the next page starts with it.
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
@@ -202,7 +201,7 @@ export class DynamoDbRecordStore implements RecordStore {
         limit: command.limit - records.length,
       });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.id]) }, item);
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]) }, item);
         const size = recordBytes(record);
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
         records.push(record);

@@ -17,13 +17,12 @@ export const fieldAttributePrefix = 'f_';
 
 /** System attributes of a record item. None starts with {@link fieldAttributePrefix}. */
 export const recordAttributes = {
-  id: 'id',
   version: 'v',
   createdAt: 'ca',
   updatedAt: 'ua',
-  /** Digest of the payload of the last write that changed the record. */
+  /** Digest of the payload of the last changing write, kept only when that payload was too large for the exact test. */
   payloadDigest: 'pd',
-  /** Listing index keys: `<workspace>#<model>#<shard>` and the id. */
+  /** Listing index keys: `<workspace>#<model>#<shard>` and the record's id (every record has both). */
   listPartition: 'lpk',
   listSort: 'lsk',
   /** Link index keys (sparse): `<workspace>#<linked model>#<linked id>` and `<model>#<id>`. */
@@ -42,8 +41,6 @@ export interface UpsertExpressionInput {
   readonly set: ReadonlyArray<readonly [string, unknown]>;
   /** Fields to remove. */
   readonly unset: readonly string[];
-  /** The normalized unique value, stored as `id`. */
-  readonly id: string;
   /** ISO timestamp of this write. */
   readonly now: string;
   /** Apply only when the stored version equals this (If-Match). */
@@ -97,26 +94,21 @@ export function countOperators(expression: string): number {
 
 export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpression {
   const names: Record<string, string> = {
-    '#_id': recordAttributes.id,
     '#_v': recordAttributes.version,
     '#_ca': recordAttributes.createdAt,
     '#_ua': recordAttributes.updatedAt,
     '#_pd': recordAttributes.payloadDigest,
   };
   const values: Record<string, unknown> = {
-    ':_id': input.id,
     ':_now': input.now,
     ':_zero': 0,
     ':_one': 1,
-    ':_pd': payloadDigest(input.set, input.unset),
   };
 
   const assignments = [
     '#_v = if_not_exists(#_v, :_zero) + :_one',
     '#_ca = if_not_exists(#_ca, :_now)',
     '#_ua = :_now',
-    '#_id = :_id',
-    '#_pd = :_pd',
   ];
   const removals: string[] = [];
   const unchangedTerms: string[] = [];
@@ -146,6 +138,18 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
     unchangedTerms.push(`attribute_not_exists(#${p})`);
   }
 
+  // The exact test has one comparator or function per term, an AND between terms and one NOT: 2n operators.
+  const exact = `NOT (${unchangedTerms.join(' AND ')})`;
+  const exactFits = unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && 2 * unchangedTerms.length <= exactTestBudget.maxOperators;
+  // The digest is stored only by payloads too large for the exact test, the only ones that compare it. Any other
+  // write removes it, so a digest never outlives the write that stored it and cannot match after another change.
+  if (exactFits) {
+    removals.push('#_pd');
+  } else {
+    values[':_pd'] = payloadDigest(input.set, input.unset);
+    assignments.push('#_pd = :_pd');
+  }
+
   const updateExpression = `SET ${assignments.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`;
 
   let changeTest: UpsertExpression['changeTest'];
@@ -153,15 +157,12 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   if (input.createOnly) {
     changeTest = 'create-only';
     changes = 'attribute_not_exists(#_v)';
+  } else if (exactFits) {
+    changeTest = 'exact';
+    changes = exact;
   } else {
-    const exact = `NOT (${unchangedTerms.join(' AND ')})`;
-    if (unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && countOperators(exact) <= exactTestBudget.maxOperators) {
-      changeTest = 'exact';
-      changes = exact;
-    } else {
-      changeTest = 'digest';
-      changes = 'NOT (#_pd = :_pd)';
-    }
+    changeTest = 'digest';
+    changes = 'NOT (#_pd = :_pd)';
   }
 
   let condition = changes;

@@ -1,6 +1,6 @@
 import { buildUpsertExpression, countOperators, expressionLimits, payloadDigest } from '../../lib/store/upsert-expression.js';
 
-const base = { id: 'acme', now: '2026-12-04T15:00:00.000Z' };
+const base = { now: '2026-12-04T15:00:00.000Z' };
 
 describe('buildUpsertExpression', () => {
   it('puts every name and value behind a placeholder', () => {
@@ -23,10 +23,12 @@ describe('buildUpsertExpression', () => {
   it('sets, removes, versions and timestamps in one update', () => {
     const expression = buildUpsertExpression({ ...base, set: [['name', 'acme'], ['size', 5]], unset: ['old'] });
     expect(expression.UpdateExpression).toBe(
-      'SET #_v = if_not_exists(#_v, :_zero) + :_one, #_ca = if_not_exists(#_ca, :_now), #_ua = :_now, #_id = :_id, #_pd = :_pd, #0=:0, #1=:1 REMOVE #2',
+      'SET #_v = if_not_exists(#_v, :_zero) + :_one, #_ca = if_not_exists(#_ca, :_now), #_ua = :_now, #0=:0, #1=:1 REMOVE #2, #_pd',
     );
     expect(expression.ExpressionAttributeNames).toMatchObject({ '#0': 'f_name', '#1': 'f_size', '#2': 'f_old', '#_v': 'v' });
-    expect(expression.ExpressionAttributeValues).toMatchObject({ ':0': 'acme', ':1': 5, ':_now': base.now, ':_id': 'acme' });
+    expect(expression.ExpressionAttributeValues).toMatchObject({ ':0': 'acme', ':1': 5, ':_now': base.now });
+    // A payload small enough for the exact test stores no digest, and removes any digest left by a larger one.
+    expect(expression.ExpressionAttributeValues[':_pd']).toBeUndefined();
   });
 
   it('writes only when something changes', () => {
@@ -70,6 +72,14 @@ describe('buildUpsertExpression', () => {
     const large = buildUpsertExpression({ ...base, set: Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), unset: [] });
     expect(large.changeTest).toBe('digest');
     expect(large.ConditionExpression).toBe('NOT (#_pd = :_pd)');
+    expect(large.UpdateExpression).toContain('#_pd = :_pd');
+    expect(large.ExpressionAttributeValues[':_pd']).toBe(payloadDigest(Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), []));
+  });
+
+  it.each([1, 7, 120, 140])('counts 2n operators for the exact test of %i fields, as DynamoDB does', (n) => {
+    const expression = buildUpsertExpression({ ...base, set: Array.from({ length: n - 1 }, (_, i) => [`f${i}`, i] as const), unset: ['gone'] });
+    expect(expression.changeTest).toBe('exact');
+    expect(countOperators(expression.ConditionExpression)).toBe(2 * n);
   });
 
   it('counts operators as DynamoDB does for these expressions', () => {
