@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import { join } from 'node:path';
 import type { TableAction } from '../../lib/routes.js';
 import { tableDefinition } from '../../lib/store/table-definition.js';
+import { functionBundling } from '../function-bundling.js';
 import { repositoryRoot } from '../repository-root.js';
 
 /** The Lambda runtime. The tests run on the same Node major (the `node` devDependency in package.json). */
@@ -25,8 +26,8 @@ export interface ApiFunctionProps {
 }
 
 /**
- * Every function's defaults in one place: Node 24 on arm64, an ESM bundle with everything in it (the AWS SDK
- * included, so the version tested is the version run), X-Ray tracing and its own log group with retention.
+ * Every function's defaults in one place: Node 24 on arm64, bundled as infra/function-bundling.ts says, X-Ray
+ * tracing and its own log group with retention.
  */
 export class ApiFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
@@ -50,16 +51,16 @@ export class ApiFunction extends NodejsFunction {
       logGroup,
       projectRoot: repositoryRoot,
       depsLockFilePath: join(repositoryRoot, 'package-lock.json'),
-      environment: { NODE_OPTIONS: '--enable-source-maps' },
+      // The settings of infra/function-bundling.ts, which `npm run bench` measures with.
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
+        target: functionBundling.target,
+        mainFields: [...functionBundling.mainFields],
+        minify: false,
+        esbuildArgs: { '--minify-whitespace': functionBundling.minifyWhitespace, '--minify-syntax': functionBundling.minifySyntax },
+        sourceMap: functionBundling.sourcemap,
         externalModules: [],
-        // Some CommonJS dependencies call require(); give the ESM bundle one.
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        banner: functionBundling.banner,
       },
     };
     super(scope, id, functionProps);

@@ -7,6 +7,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { createApp } from '../../infra/app.js';
 import { lambdaRuntime } from '../../infra/constructs/api-function.js';
+import { functionBundling } from '../../infra/function-bundling.js';
 import { gatewayResponses } from '../../lib/http/gateway-responses.js';
 import { worstCaseCallMs } from '../../lib/store/dynamodb-client.js';
 import { functionsByEntry, routes } from '../../lib/routes.js';
@@ -214,7 +215,22 @@ describe('bundling', () => {
     for (const file of bundles) {
       const code = readFileSync(file, 'utf8');
       expect(code.startsWith('import { createRequire as __createRequire }')).toBe(true);
-      expect(code).toMatch(/export\s*\{[^}]*as handler/);
+      // Asserted as booleans: a failure must not print a whole bundle.
+      expect(/export\s*\{[^}]*\bhandler\b[^}]*\}/.test(code)).toBe(true);
+      // infra/function-bundling.ts: no source map (its cold-start price), but real names for stack traces.
+      expect(code.includes('sourceMappingURL')).toBe(false);
+      expect(existsSync(`${file}.map`)).toBe(false);
+    }
+    expect(bundles.some((file) => readFileSync(file, 'utf8').includes('DynamoDbRecordStore=class'))).toBe(true);
+  });
+
+  it('targets the Node major of the Lambda runtime and runs without --enable-source-maps', () => {
+    expect(lambdaRuntime.name).toBe(`nodejs${functionBundling.target.replace('node', '')}.x`);
+    const { stack } = createApp({ ...cdkJson.context, stage: 'dev', 'aws:cdk:bundling-stacks': [] });
+    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBeGreaterThan(0);
+    for (const resource of Object.values(functions)) {
+      expect(JSON.stringify(resource.Properties.Environment ?? {})).not.toContain('enable-source-maps');
     }
   });
 });
