@@ -8,7 +8,7 @@ import { ModelService } from './models/model-service.js';
 import { BatchService } from './records/batch-service.js';
 import { RecordService } from './records/record-service.js';
 import { ApiKeyStore } from './store/api-key-store.js';
-import { sharedDocumentClient } from './store/dynamodb-client.js';
+import { sharedDocumentClient, sharedDynamoDbClient } from './store/dynamodb-client.js';
 import { DynamoDbModelStore } from './store/model-store.js';
 import { DynamoDbRecordStore } from './store/dynamodb-record-store.js';
 
@@ -28,7 +28,7 @@ export function tableName(): string {
 function build(): Services {
   const client = sharedDocumentClient();
   const table = tableName();
-  const recordStore = new DynamoDbRecordStore(client, table);
+  const recordStore = new DynamoDbRecordStore(sharedDynamoDbClient(), table);
   const modelStore = new DynamoDbModelStore(client, table);
   const registry = new CachingModelRegistry(modelStore, optionalIntEnv('MODEL_CACHE_TTL_SECONDS', 60) * 1000);
   const records = new RecordService(recordStore, registry);

@@ -2,10 +2,28 @@
  * The RecordStore on DynamoDB: one UpdateItem per upsert (no read before the write), one GetItem per read, one
  * DeleteItem per delete. Conditional-check failures become domain outcomes using the item DynamoDB returns with the
  * failure, so they cost no further read.
+ *
+ * This store, the hot path of every request, talks to the low-level DynamoDBClient and converts values with
+ * `@aws-sdk/util-dynamodb` (the same marshall/unmarshall the document client uses, with the same options). The
+ * document client wraps each command in a second command and resolves a second middleware stack per call, which cost
+ * 0.04 to 0.07 ms per upsert on DynamoDB Local (issue 9, docs/capacity.md). The model and key stores, off the hot
+ * path, keep the document client.
  */
-import { ConditionalCheckFailedException, ReturnValue, ReturnValuesOnConditionCheckFailure } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  QueryCommand,
+  ReturnValue,
+  ReturnValuesOnConditionCheckFailure,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type KeysAndAttributes,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
@@ -23,6 +41,12 @@ import { tableDefinition } from './table-definition.js';
 import { buildUpsertExpression, fieldAttributePrefix, recordAttributes } from './upsert-expression.js';
 
 type Item = Record<string, unknown>;
+type RawItem = Record<string, AttributeValue>;
+
+/** As the document client was configured (lib/store/dynamodb-client.ts). */
+const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
+const toRaw = (values: object): RawItem => marshall(values as Record<string, unknown>, marshalling);
+const fromRaw = (item: RawItem): Item => unmarshall(item);
 
 /** Rebuilds a stored record from its item: user fields are the `f_` attributes, everything else is system data. */
 export function recordFromItem(key: RecordKey, item: Item): StoredRecord {
@@ -53,12 +77,12 @@ function isConditionFailure(error: unknown): error is ConditionalCheckFailedExce
 
 /** The item that came back with a ConditionalCheckFailedException (raw attribute values), if any. */
 function itemFromConditionFailure(error: ConditionalCheckFailedException): Item | undefined {
-  return error.Item ? (unmarshall(error.Item as Parameters<typeof unmarshall>[0]) as Item) : undefined;
+  return error.Item ? fromRaw(error.Item) : undefined;
 }
 
 export class DynamoDbRecordStore implements RecordStore {
   constructor(
-    private readonly client: DynamoDBDocumentClient,
+    private readonly client: DynamoDBClient,
     private readonly tableName: string,
   ) {}
 
@@ -83,19 +107,19 @@ export class DynamoDbRecordStore implements RecordStore {
     try {
       const result = await withErrorMapping(() =>
         this.client.send(
-          new UpdateCommand({
+          new UpdateItemCommand({
             TableName: this.tableName,
-            Key: recordItemKey(command.key),
+            Key: toRaw(recordItemKey(command.key)),
             UpdateExpression: expression.UpdateExpression,
             ConditionExpression: expression.ConditionExpression,
             ExpressionAttributeNames: expression.ExpressionAttributeNames,
-            ExpressionAttributeValues: expression.ExpressionAttributeValues,
+            ExpressionAttributeValues: toRaw(expression.ExpressionAttributeValues),
             ReturnValues: ReturnValue.ALL_NEW,
             ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
           }),
         ),
       );
-      const record = recordFromItem(command.key, result.Attributes ?? {});
+      const record = recordFromItem(command.key, result.Attributes ? fromRaw(result.Attributes) : {});
       // The version starts at 1 only when the item did not exist before this write.
       return { outcome: record.version === 1 ? 'created' : 'updated', record };
     } catch (error) {
@@ -119,9 +143,9 @@ export class DynamoDbRecordStore implements RecordStore {
 
   async get(key: RecordKey): Promise<StoredRecord | undefined> {
     const result = await withErrorMapping(() =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: recordItemKey(key), ConsistentRead: true })),
+      this.client.send(new GetItemCommand({ TableName: this.tableName, Key: toRaw(recordItemKey(key)), ConsistentRead: true })),
     );
-    return result.Item ? recordFromItem(key, result.Item) : undefined;
+    return result.Item ? recordFromItem(key, fromRaw(result.Item)) : undefined;
   }
 
   async delete(command: DeleteRecordCommand): Promise<boolean> {
@@ -136,12 +160,12 @@ export class DynamoDbRecordStore implements RecordStore {
     try {
       await withErrorMapping(() =>
         this.client.send(
-          new DeleteCommand({
+          new DeleteItemCommand({
             TableName: this.tableName,
-            Key: recordItemKey(command.key),
+            Key: toRaw(recordItemKey(command.key)),
             ConditionExpression: condition,
             ExpressionAttributeNames: names,
-            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: toRaw(values) } : {}),
             ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
           }),
         ),
@@ -251,31 +275,31 @@ export class DynamoDbRecordStore implements RecordStore {
           IndexName: input.index,
           KeyConditionExpression: condition,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: toRaw(values),
           Limit: Math.max(1, input.limit),
         }),
       ),
     );
-    return { items: result.Items ?? [], more: result.LastEvaluatedKey !== undefined };
+    return { items: (result.Items ?? []).map(fromRaw), more: result.LastEvaluatedKey !== undefined };
   }
 
   async existing(keys: readonly RecordKey[]): Promise<Set<string>> {
     const found = new Set<string>();
     const unique = [...new Map(keys.map((key) => [`${key.workspace}#${key.model}#${key.id}`, key])).values()];
     for (let i = 0; i < unique.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ProjectionExpression: string; ConsistentRead: boolean }> | undefined = {
-        [this.tableName]: { Keys: unique.slice(i, i + 100).map((key) => ({ ...recordItemKey(key) })), ProjectionExpression: 'pk', ConsistentRead: true },
+      let request: Record<string, KeysAndAttributes> | undefined = {
+        [this.tableName]: { Keys: unique.slice(i, i + 100).map((key) => toRaw(recordItemKey(key))), ProjectionExpression: 'pk', ConsistentRead: true },
       };
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt += 1) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-        const current = request;
-        const result = await withErrorMapping(() => this.client.send(new BatchGetCommand({ RequestItems: current })));
+        const current: Record<string, KeysAndAttributes> = request;
+        const result: BatchGetItemCommandOutput = await withErrorMapping(() => this.client.send(new BatchGetItemCommand({ RequestItems: current })));
         for (const item of result.Responses?.[this.tableName] ?? []) {
           // pk is R#<workspace>#<model>#<id>: the workspace and model have no '#', the id is everything after.
-          const [, , model, ...id] = String(item.pk).split('#');
+          const [, , model, ...id] = String(item.pk?.S).split('#');
           found.add(`${model}#${id.join('#')}`);
         }
-        request = result.UnprocessedKeys as typeof request;
+        request = result.UnprocessedKeys;
         if (attempt > 8 && request && Object.keys(request).length > 0) throw mapDynamoDbError(Object.assign(new Error('BatchGetItem kept returning unprocessed keys'), { name: 'ThrottlingException' }));
       }
     }
@@ -285,9 +309,9 @@ export class DynamoDbRecordStore implements RecordStore {
   async exists(key: RecordKey): Promise<boolean> {
     const result = await withErrorMapping(() =>
       this.client.send(
-        new GetCommand({
+        new GetItemCommand({
           TableName: this.tableName,
-          Key: recordItemKey(key),
+          Key: toRaw(recordItemKey(key)),
           ProjectionExpression: '#_pk',
           ExpressionAttributeNames: { '#_pk': 'pk' },
           ConsistentRead: true,

@@ -2,8 +2,14 @@
  * SDK failures to domain outcomes. DynamoDB is mocked here (aws-sdk-client-mock) only because these failures cannot
  * be produced on DynamoDB Local on demand; everything else is tested against DynamoDB Local.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PreconditionFailedError, RecordTooLargeError, UnavailableError } from '../../lib/records/errors.js';
@@ -37,12 +43,12 @@ describe('mapDynamoDbError', () => {
 });
 
 describe('DynamoDbRecordStore outcomes', () => {
-  const ddb = mockClient(DynamoDBDocumentClient);
-  const store = new DynamoDbRecordStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' })), 'table');
+  const ddb = mockClient(DynamoDBClient);
+  const store = new DynamoDbRecordStore(new DynamoDBClient({ region: 'local' }), 'table');
   beforeEach(() => ddb.reset());
 
   it('reports created on version 1 and updated after', async () => {
-    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { ...storedItem, v: 1 } }).resolvesOnce({ Attributes: storedItem });
+    ddb.on(UpdateItemCommand).resolvesOnce({ Attributes: marshall({ ...storedItem, v: 1 }) }).resolvesOnce({ Attributes: marshall(storedItem) });
     expect((await store.upsert(command)).outcome).toBe('created');
     const updated = await store.upsert(command);
     expect(updated.outcome).toBe('updated');
@@ -50,32 +56,32 @@ describe('DynamoDbRecordStore outcomes', () => {
   });
 
   it('returns the stored record, unchanged, when the change condition fails', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    ddb.on(UpdateItemCommand).rejects(conditionFailure(storedItem));
     const result = await store.upsert(command);
     expect(result.outcome).toBe('unchanged');
     expect(result.record.version).toBe(3);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(GetItemCommand)).toHaveLength(0);
   });
 
   it('turns an If-Match on another version, or on a missing record, into PreconditionFailedError', async () => {
-    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    ddb.on(UpdateItemCommand).rejects(conditionFailure(storedItem));
     await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
-    ddb.on(UpdateCommand).rejects(conditionFailure());
+    ddb.on(UpdateItemCommand).rejects(conditionFailure());
     await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
-    ddb.on(UpdateCommand).rejects(conditionFailure(storedItem));
+    ddb.on(UpdateItemCommand).rejects(conditionFailure(storedItem));
     await expect(store.upsert({ ...command, createOnly: true })).rejects.toBeInstanceOf(PreconditionFailedError);
   });
 
   it('maps throttling that outlasted the retries to UnavailableError', async () => {
-    ddb.on(UpdateCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    ddb.on(UpdateItemCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
     await expect(store.upsert(command)).rejects.toBeInstanceOf(UnavailableError);
-    ddb.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    ddb.on(GetItemCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
     await expect(store.get(key)).rejects.toBeInstanceOf(UnavailableError);
   });
 
   it('deletes: true when deleted, false when absent, PreconditionFailedError on a version mismatch', async () => {
-    ddb.on(DeleteCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem)).rejectsOnce(conditionFailure());
+    ddb.on(DeleteItemCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem)).rejectsOnce(conditionFailure());
     expect(await store.delete({ key })).toBe(true);
     expect(await store.delete({ key })).toBe(false);
     await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
