@@ -103,8 +103,8 @@ export class BatchService {
         describe: { op: 'upsert', index, id: validated.id },
         run: async () => {
           try {
-            const written = await withItemRetries(() => this.records.upsertValidated(request.workspace, model, validated, undefined, false), this.sleep);
-            return { op: 'upsert', index, id: validated.id, outcome: written.outcome };
+            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep);
+            return { op: 'upsert', index, id: validated.id, outcome };
           } catch (error) {
             return { op: 'upsert', index, id: validated.id, error };
           }

@@ -4,7 +4,7 @@
  */
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelDefinition } from '../models/model-definition.js';
-import type { ListPosition, RecordKey, RecordStore, StoredRecord, UpsertOutcome } from '../store/record-store.js';
+import type { ListPosition, RecordKey, RecordStore, StoredRecord, UnconditionalUpsertCommand, UpsertOutcome } from '../store/record-store.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
@@ -80,7 +80,7 @@ export class RecordService {
   async upsert(request: UpsertRequest): Promise<UpsertResponse> {
     const model = await this.models.resolve(request.workspace, request.model);
     const payload = validateUpsertPayload(model, request.payload);
-    return this.upsertValidated(request.workspace, model, payload, request.conditions, true);
+    return this.upsertValidated(request.workspace, model, payload, request.conditions);
   }
 
   /** Resolves a model once, for callers that validate and write many records of it (batch). */
@@ -88,15 +88,8 @@ export class RecordService {
     return this.models.resolve(workspace, name);
   }
 
-  /** Writes a validated payload; `withLinks` resolves the record's links for the response. */
-  async upsertValidated(
-    workspace: string,
-    model: ModelDefinition,
-    payload: ValidatedUpsert,
-    conditions: WriteConditions | undefined,
-    withLinks: boolean,
-  ): Promise<UpsertResponse> {
-    const request = { workspace, conditions };
+  /** The store's command for a validated payload: the record's key, its link (if the payload names one) and the merge. */
+  private upsertCommand(workspace: string, model: ModelDefinition, payload: ValidatedUpsert): UnconditionalUpsertCommand {
     const key: RecordKey = { workspace, model: model.name, id: payload.id };
     const link = linkField(model);
     let linkTarget: RecordKey | null | undefined;
@@ -105,18 +98,25 @@ export class RecordService {
       if (typeof value === 'string') linkTarget = { workspace, model: link.target, id: value };
       else if (payload.unset.includes(link.field)) linkTarget = null;
     }
-
-    // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
-    const prefetched = new Map<string, Promise<boolean>>();
-    if (withLinks && linkTarget) prefetched.set(`${linkTarget.model}#${linkTarget.id}`, this.store.exists(linkTarget));
-    const write = this.store.upsert({
+    return {
       key,
       ...(linkTarget !== undefined ? { link: linkTarget } : {}),
       set: payload.set,
       unset: payload.unset,
       now: this.clock().toISOString(),
-      ...(request.conditions?.ifMatch !== undefined ? { ifMatch: request.conditions.ifMatch } : {}),
-      ...(request.conditions?.createOnly ? { createOnly: true } : {}),
+    };
+  }
+
+  /** Writes a validated payload and answers the record, its links resolved. */
+  async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
+    const command = this.upsertCommand(workspace, model, payload);
+    // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
+    const prefetched = new Map<string, Promise<boolean>>();
+    if (command.link) prefetched.set(`${command.link.model}#${command.link.id}`, this.store.exists(command.link));
+    const write = this.store.upsert({
+      ...command,
+      ...(conditions?.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
+      ...(conditions?.createOnly ? { createOnly: true } : {}),
     });
     // Wait for every call before failing, so no request is left running after the response.
     const [written, ...lookups] = await Promise.allSettled([write, ...prefetched.values()]);
@@ -124,8 +124,16 @@ export class RecordService {
     for (const lookup of lookups) if (lookup.status === 'rejected') throw lookup.reason;
 
     const result = written.value;
-    const links = withLinks ? await this.resolveLinks(model, result.record, prefetched) : new Map<string, LinkState | null>();
+    const links = await this.resolveLinks(model, result.record, prefetched);
     return { outcome: result.outcome, record: toEnvelope(model, result.record, links) };
+  }
+
+  /**
+   * Writes a validated payload and answers only what happened (a batch item): the same one UpdateItem, without the
+   * record coming back and without the link lookup, since nothing here shows the record.
+   */
+  writeValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert): Promise<UpsertOutcome> {
+    return this.store.write(this.upsertCommand(workspace, model, payload));
   }
 
   /** One page of a model's records (SPEC: `limit` 1 to 1,000, default 100, an opaque cursor). */

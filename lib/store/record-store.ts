@@ -28,6 +28,9 @@ export interface UpsertCommand {
   readonly createOnly?: boolean;
 }
 
+/** An upsert without If-Match or If-None-Match, as a batch item is. */
+export type UnconditionalUpsertCommand = Omit<UpsertCommand, 'ifMatch' | 'createOnly'>;
+
 export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
 
 export interface UpsertResult {
@@ -64,6 +67,8 @@ export interface ListCommand<P> {
 export interface RecordStore {
   /** Merges in one conditional write. Throws PreconditionFailedError when If-Match / If-None-Match fails. */
   upsert(command: UpsertCommand): Promise<UpsertResult>;
+  /** The same write, answering only its outcome: no record comes back, so nothing is transferred or parsed for it. */
+  write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome>;
   get(key: RecordKey): Promise<StoredRecord | undefined>;
   /** True when a record was deleted, false when there was none. Throws PreconditionFailedError on a version mismatch, or with If-Match when there is none. */
   delete(command: DeleteCommand): Promise<boolean>;

@@ -50,6 +50,18 @@ describe('batch', () => {
     for (let i = 0; i < 30; i += 1) expect(read.body.fields[`f${i}`]).toBe(i);
   });
 
+  it('writes an identical repeat as no change, and a change as one new version', async () => {
+    const records = [{ name: 'Repeat Co', size: 5 }];
+    expect((await batch('account', { records })).body.results[0].status).toBe(201);
+    expect((await batch('account', { records })).body.results[0].status).toBe(200);
+    let read = await call('GET', '/models/account/records/Repeat Co', { token });
+    expect(read.body.version).toBe(1);
+    expect((await batch('account', { records: [{ name: 'Repeat Co', size: 6 }] })).body.results[0].status).toBe(200);
+    read = await call('GET', '/models/account/records/Repeat Co', { token });
+    expect(read.body.version).toBe(2);
+    expect(read.body.fields.size).toBe(6);
+  });
+
   it('takes 1,000 items and refuses 1,001 as a whole', async () => {
     const thousand = await batch('account', { records: Array.from({ length: 600 }, (_, i) => ({ name: `k-${i}` })), delete: Array.from({ length: 400 }, (_, i) => `k-${i}`) });
     expect(thousand.status).toBe(200);

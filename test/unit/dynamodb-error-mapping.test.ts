@@ -80,6 +80,23 @@ describe('DynamoDbRecordStore outcomes', () => {
     await expect(store.get(key)).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it('answers a write without its record: created, updated or unchanged, from the old values alone', async () => {
+    ddb
+      .on(UpdateItemCommand)
+      .resolvesOnce({})
+      .resolvesOnce({ Attributes: marshall({ v: 3, f_name: 'acme' }) })
+      .rejectsOnce(conditionFailure())
+      .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+    expect(await store.write(command)).toBe('created');
+    expect(await store.write(command)).toBe('updated');
+    expect(await store.write(command)).toBe('unchanged');
+    await expect(store.write(command)).rejects.toBeInstanceOf(UnavailableError);
+    // Old values only, and none at all for a new record; nothing on a refused condition.
+    expect(ddb.commandCalls(UpdateItemCommand).map((c) => [c.args[0].input.ReturnValues, c.args[0].input.ReturnValuesOnConditionCheckFailure])).toEqual(
+      Array(4).fill(['UPDATED_OLD', undefined]),
+    );
+  });
+
   it('deletes: true when deleted, false when absent, PreconditionFailedError on a version mismatch', async () => {
     ddb.on(DeleteItemCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem)).rejectsOnce(conditionFailure());
     expect(await store.delete({ key })).toBe(true);
