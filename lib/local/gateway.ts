@@ -65,9 +65,16 @@ function lambdaContext(functionName: string, requestId: string): Context {
   };
 }
 
+/** Resource patterns compiled once: an authorizer answers the same few patterns for every request. */
+const resourcePatterns = new Map<string, RegExp>();
+
 /** Whether an IAM-style resource pattern (with `*` and `?`) matches an ARN. */
 function resourceMatches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  let regex = resourcePatterns.get(pattern);
+  if (!regex) {
+    regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    if (resourcePatterns.size < 1000) resourcePatterns.set(pattern, regex);
+  }
   return regex.test(arn);
 }
 
@@ -245,7 +252,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       },
     };
 
-    if (Buffer.byteLength(JSON.stringify(event)) > lambdaMaxEventBytes) {
+    // The event's size as Lambda counts it (its JSON), without serializing the body: base64 needs no escaping.
+    const eventBytes = Buffer.byteLength(JSON.stringify({ ...event, body: '' })) + (event.body === null ? 2 : event.body.length);
+    if (eventBytes > lambdaMaxEventBytes) {
       // On AWS, Lambda would refuse this invocation and API Gateway answer a 5xx; the stage's body-size rule
       // (docs/decisions.md) is meant to answer this 413 before. Locally the gateway answers it.
       send(response, requestId, {
