@@ -1,6 +1,6 @@
 /** POST /models/{model}/batch: up to 1,000 upserts and deletes, one result per item, in request order. */
 import { mapError } from '../lib/http/error-envelope.js';
-import { httpHandler } from '../lib/http/http-handler.js';
+import { writeHandler } from '../lib/http/write-handler.js';
 import { parseJsonObjectBody, payloadFromJsonObject } from '../lib/http/parse-body.js';
 import { jsonResponse } from '../lib/http/responses.js';
 import type { BatchItemResult } from '../lib/records/batch-service.js';
@@ -12,7 +12,7 @@ const service = batches();
 
 const statusOf = { created: 201, updated: 200, unchanged: 200, deleted: 204 } as const;
 
-export const handler = httpHandler(async (request) => {
+export const handler = writeHandler(async (request) => {
   const body = parseJsonObjectBody(
     { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },
     { maxBytes: limits.maxBatchBodyBytes, what: 'a batch' },

@@ -1,5 +1,5 @@
 /** PUT /models/{model}: define or change a model (unique field and typed fields). */
-import { httpHandler } from '../lib/http/http-handler.js';
+import { writeHandler } from '../lib/http/write-handler.js';
 import { parseJsonObjectBody } from '../lib/http/parse-body.js';
 import { jsonResponse } from '../lib/http/responses.js';
 import { limits } from '../lib/records/limits.js';
@@ -7,7 +7,7 @@ import { models } from '../lib/services.js';
 
 const service = models();
 
-export const handler = httpHandler(async (request) => {
+export const handler = writeHandler(async (request) => {
   const body = parseJsonObjectBody(
     { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },
     { maxBytes: limits.maxBodyBytes, what: 'a model definition' },

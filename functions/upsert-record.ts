@@ -1,6 +1,6 @@
 /** POST /models/{model}/records: upsert one record by its unique field, merging the payload into what is stored. */
 import { parseWriteConditions } from '../lib/http/conditional-headers.js';
-import { httpHandler } from '../lib/http/http-handler.js';
+import { writeHandler } from '../lib/http/write-handler.js';
 import { parseRecordBody } from '../lib/http/parse-body.js';
 import { recordResponse } from '../lib/http/responses.js';
 import { limits } from '../lib/records/limits.js';
@@ -8,7 +8,7 @@ import { records } from '../lib/services.js';
 
 const service = records();
 
-export const handler = httpHandler(async (request) => {
+export const handler = writeHandler(async (request) => {
   const conditions = parseWriteConditions(request.headers);
   const payload = parseRecordBody(
     { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },

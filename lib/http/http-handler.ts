@@ -1,16 +1,17 @@
 /**
  * The one middy stack every HTTP function uses: header normalization, the caller's identity from the authorizer
  * context, the route's scope check, and the error envelope. Handlers receive an {@link HttpRequest} and return a
- * response; they never catch errors themselves.
+ * response; they never catch errors themselves. Write functions add Idempotency-Key on top (lib/http/write-handler.ts);
+ * read functions do not import it, so their bundles carry neither Powertools idempotency nor, for /health and
+ * /openapi.json, the AWS SDK.
  */
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
 import { HttpError } from './http-error.js';
-import { idempotencyMiddleware } from './idempotency.js';
 import { logger, observabilityMiddlewares } from './observability.js';
 
 export interface HttpRequest {
@@ -80,7 +81,12 @@ export function pageParameters(request: HttpRequest): { limit?: string; cursor?:
   return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };
 }
 
-export function httpHandler(handle: HttpHandlerFunction) {
+export interface HttpHandlerOptions {
+  /** Middlewares that run after identity and scope are checked, just before the handler (Idempotency-Key). */
+  readonly afterIdentity?: ReadonlyArray<MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>>;
+}
+
+export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOptions = {}) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     // First in, so their after and onError run last and see the final answer (the error envelope included).
     .use(observabilityMiddlewares())
@@ -96,7 +102,7 @@ export function httpHandler(handle: HttpHandlerFunction) {
     .use(httpHeaderNormalizer())
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
     .use({ before: async (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
-    .use(idempotencyMiddleware())
+    .use([...(options.afterIdentity ?? [])])
     // The request was read once, before the other middlewares; the handler gets that same object.
     .handler(async (event, context) => handle(prepared.get(event) ?? requestFromEvent(event, context)));
 }

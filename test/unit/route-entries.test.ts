@@ -1,4 +1,5 @@
 /** Every entry the stack deploys exports `handler` (a deployed function whose file exports nothing fails only in AWS). */
+import { idempotentHandler } from '../../lib/http/write-handler.js';
 import { authorizerEntry, findRoute, routes, scheduledTestEntry } from '../../lib/routes.js';
 
 beforeAll(() => {
@@ -12,6 +13,12 @@ describe('route entries', () => {
   it.each([...new Set([...routes.map((r) => r.entry), authorizerEntry, scheduledTestEntry])])('%s exports a handler function', async (entry) => {
     const module = (await import(`../../${entry.replace(/\.ts$/, '.js')}`)) as { handler?: unknown };
     expect(typeof module.handler).toBe('function');
+  });
+
+  it.each(routes.map((r) => [r.name, r] as const))('%s takes Idempotency-Key exactly when it writes', async (_name, route) => {
+    // Write functions are built with writeHandler; read functions without, so their bundles leave the utility out.
+    const module = (await import(`../../${route.entry.replace(/\.ts$/, '.js')}`)) as { handler: Record<symbol, unknown> };
+    expect(module.handler[idempotentHandler] === true).toBe(route.method !== 'GET');
   });
 
   it('has unique names and unique method-and-path pairs', () => {
