@@ -82,6 +82,11 @@ export function mapError(error: unknown, requestId: string): MappedError {
       expected: true,
     };
   }
+  // middy's early timeout, thrown a moment before Lambda would end the invocation: the answer API Gateway gives for a
+  // timeout (504 `timeout`) in the envelope, instead of a 500. Still logged in full: it is not the client's doing.
+  if (name === 'TimeoutError' && ((error as Error).cause as { package?: string } | undefined)?.package === '@middy/core') {
+    return { statusCode: 504, envelope: errorEnvelope('timeout', 'The request timed out; it may or may not have been applied, so retry it', requestId), headers: {}, expected: false };
+  }
   if (name === 'IdempotencyPersistenceLayerError') {
     return { statusCode: 503, envelope: errorEnvelope('unavailable', 'The idempotency store is unavailable; retry after a pause', requestId), headers: { 'Retry-After': '1' }, expected: true };
   }
