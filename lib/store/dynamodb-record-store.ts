@@ -83,46 +83,46 @@ function itemFromConditionFailure(error: ConditionalCheckFailedException): Item 
   return error.Item ? fromRaw(error.Item) : undefined;
 }
 
+/** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */
+export function upsertRequest(tableName: string, command: UpsertCommand): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
+  const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
+  const systemSet: [string, string][] = [
+    [lpk, listPartition(command.key)],
+    [lsk, command.key.id],
+  ];
+  const systemRemove: string[] = [];
+  if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
+  else if (command.link === null) systemRemove.push(apk, ask);
+  const expression = buildUpsertExpression({
+    systemSet,
+    systemRemove,
+    set: command.set,
+    unset: command.unset,
+    now: command.now,
+    ...(command.ifMatch !== undefined ? { ifMatch: command.ifMatch } : {}),
+    ...(command.createOnly ? { createOnly: true } : {}),
+  });
+  return {
+    TableName: tableName,
+    Key: toRaw(recordItemKey(command.key)),
+    UpdateExpression: expression.UpdateExpression,
+    ConditionExpression: expression.ConditionExpression,
+    ExpressionAttributeNames: expression.ExpressionAttributeNames,
+    ExpressionAttributeValues: toRaw(expression.ExpressionAttributeValues),
+  };
+}
+
 export class DynamoDbRecordStore implements RecordStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
   ) {}
 
-  /** The one UpdateItem of an upsert, without its ReturnValues. */
-  private updateItem(command: UpsertCommand): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
-    const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
-    const systemSet: [string, string][] = [
-      [lpk, listPartition(command.key)],
-      [lsk, command.key.id],
-    ];
-    const systemRemove: string[] = [];
-    if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
-    else if (command.link === null) systemRemove.push(apk, ask);
-    const expression = buildUpsertExpression({
-      systemSet,
-      systemRemove,
-      set: command.set,
-      unset: command.unset,
-      now: command.now,
-      ...(command.ifMatch !== undefined ? { ifMatch: command.ifMatch } : {}),
-      ...(command.createOnly ? { createOnly: true } : {}),
-    });
-    return {
-      TableName: this.tableName,
-      Key: toRaw(recordItemKey(command.key)),
-      UpdateExpression: expression.UpdateExpression,
-      ConditionExpression: expression.ConditionExpression,
-      ExpressionAttributeNames: expression.ExpressionAttributeNames,
-      ExpressionAttributeValues: toRaw(expression.ExpressionAttributeValues),
-    };
-  }
-
   async write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome> {
     try {
       // UPDATED_OLD: nothing comes back for a new record, so a create (an import's usual write) transfers and parses no
       // item at all; for an existing one, the old values of what was set, which always include the version.
-      const result = await withErrorMapping(() => this.client.send(new UpdateItemCommand({ ...this.updateItem(command), ReturnValues: ReturnValue.UPDATED_OLD })));
+      const result = await withErrorMapping(() => this.client.send(new UpdateItemCommand({ ...upsertRequest(this.tableName, command), ReturnValues: ReturnValue.UPDATED_OLD })));
       return result.Attributes && Object.keys(result.Attributes).length > 0 ? 'updated' : 'created';
     } catch (error) {
       // Without If-Match or If-None-Match the condition fails only when the write would change nothing.
@@ -136,7 +136,7 @@ export class DynamoDbRecordStore implements RecordStore {
       const result = await withErrorMapping(() =>
         this.client.send(
           new UpdateItemCommand({
-            ...this.updateItem(command),
+            ...upsertRequest(this.tableName, command),
             ReturnValues: ReturnValue.ALL_NEW,
             ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
           }),

@@ -1,6 +1,4 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { mapError } from '../../lib/http/error-envelope.js';
-import { httpHandler } from '../../lib/http/http-handler.js';
 import { parseWriteConditions } from '../../lib/http/conditional-headers.js';
 import { HttpError } from '../../lib/http/http-error.js';
 import {
@@ -33,17 +31,6 @@ describe('mapError', () => {
   it('adds Retry-After to a 503 and the details to a 422', () => {
     expect(mapError(new UnavailableError('u', 2), 'r').headers).toEqual({ 'Retry-After': '2' });
     expect(mapError(new ValidationError('v', [{ field: 'a', issue: 'b' }]), 'r').envelope.error.details).toEqual([{ field: 'a', issue: 'b' }]);
-  });
-
-  it('answers a function about to time out with a 504 in the envelope, not a 500', async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-    const slow = httpHandler(() => new Promise((resolve) => setTimeout(() => resolve({ statusCode: 200, body: '' }), 1000)));
-    const event = { httpMethod: 'GET', resource: '/health', path: '/health', headers: {}, requestContext: { requestId: 'req-t' } } as unknown as APIGatewayProxyEvent;
-    // 20 ms left: middy gives up 5 ms before Lambda would.
-    const context = { functionName: 'f', awsRequestId: 'a', getRemainingTimeInMillis: () => 20 } as unknown as Context;
-    const response = await slow(event, context);
-    expect(response.statusCode).toBe(504);
-    expect(JSON.parse(response.body)).toEqual({ error: { code: 'timeout', message: expect.any(String), request_id: 'req-t' } });
   });
 
   it('turns an unknown error into a bare 500 that reveals nothing', () => {

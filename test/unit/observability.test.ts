@@ -31,14 +31,17 @@ const context = { functionName: 'fn', awsRequestId: 'aws-1', getRemainingTimeInM
 
 async function capture(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
   const lines: string[] = [];
-  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
+  // Powertools writes ERROR and WARN lines to stderr, the rest to stdout.
+  const spies = [process.stdout, process.stderr].map((stream) =>
+    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    }),
+  );
   try {
     await run();
   } finally {
-    spy.mockRestore();
+    for (const spy of spies) spy.mockRestore();
   }
   return lines.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
@@ -63,5 +66,22 @@ describe('observability', () => {
     expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 415 });
     expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'unsupported_media_type' });
     expect(JSON.stringify(out)).not.toContain(key);
+  });
+
+  it('answers a function about to time out with a 504 timeout in the envelope, logged and counted', async () => {
+    let finish: () => void = () => undefined;
+    const slow = httpHandler(() => new Promise((resolve) => (finish = () => resolve(jsonResponse(200, {})))));
+    // 20 ms left: middy gives up 5 ms before Lambda would.
+    const almostOut = { ...context, getRemainingTimeInMillis: () => 20 } as Context;
+    let response: { statusCode: number; body: string } | undefined;
+    const out = await capture(async () => {
+      response = await slow(event('GET', '/health'), almostOut);
+    });
+    finish();
+    expect(response!.statusCode).toBe(504);
+    expect(JSON.parse(response!.body)).toEqual({ error: { code: 'timeout', message: expect.any(String), request_id: 'req-1' } });
+    expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
+    expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 504 });
+    expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'timeout' });
   });
 });
