@@ -56,15 +56,14 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
       throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
     }
   }
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value ?? undefined;
   return {
     event,
     route,
     requestId: event.requestContext?.requestId ?? 'unknown',
     workspace,
     scopes,
-    headers,
+    // @middy/http-header-normalizer ran first: the names are already lower-case.
+    headers: event.headers ?? {},
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
     queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
     remainingTimeMs: () => context?.getRemainingTimeInMillis() ?? 29_000,
@@ -92,7 +91,7 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
     .use(observabilityMiddlewares())
     .use({
       // Before every other middleware but logging, so its onError shapes every failure, also theirs.
-      onError: async (request) => {
+      onError: (request) => {
         const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
         const mapped = mapError(request.error, requestId);
         if (!mapped.expected) logger.error('unhandled error', { request_id: requestId, error: request.error as Error });
@@ -101,8 +100,9 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
     })
     .use(httpHeaderNormalizer())
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
-    .use({ before: async (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
+    // Synchronous (as are the other middlewares that need no I/O): middy awaits only what returns a promise.
+    .use({ before: (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
     .use([...(options.afterIdentity ?? [])])
     // The request was read once, before the other middlewares; the handler gets that same object.
-    .handler(async (event, context) => handle(prepared.get(event) ?? requestFromEvent(event, context)));
+    .handler((event) => handle(prepared.get(event)!));
 }

@@ -61,9 +61,9 @@ export function observabilityMiddlewares(): Middleware[] {
     injectLambdaContext(logger, { resetKeys: true }) as Middleware,
     logMetrics(metrics, { captureColdStartMetric: true }) as Middleware,
     {
-      before: async (request) => void started.set(request, performance.now()),
-      after: async (request) => finish(request),
-      onError: async (request) => finish(request),
+      before: (request) => void started.set(request, performance.now()),
+      after: (request) => finish(request),
+      onError: (request) => finish(request),
     },
   ];
 }

@@ -110,14 +110,19 @@ export class RecordService {
   /** Writes a validated payload and answers the record, its links resolved. */
   async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
     const command = this.upsertCommand(workspace, model, payload);
-    // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
-    const prefetched = new Map<string, Promise<boolean>>();
-    if (command.link) prefetched.set(`${command.link.model}#${command.link.id}`, this.store.exists(command.link));
     const write = this.store.upsert({
       ...command,
       ...(conditions?.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
       ...(conditions?.createOnly ? { createOnly: true } : {}),
     });
+    if (!linkField(model)) {
+      // No link field, nothing to look up: the write is the whole request.
+      const result = await write;
+      return { outcome: result.outcome, record: toEnvelope(model, result.record, new Map()) };
+    }
+    // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
+    const prefetched = new Map<string, Promise<boolean>>();
+    if (command.link) prefetched.set(`${command.link.model}#${command.link.id}`, this.store.exists(command.link));
     // Wait for every call before failing, so no request is left running after the response.
     const [written, ...lookups] = await Promise.allSettled([write, ...prefetched.values()]);
     if (written.status === 'rejected') throw written.reason;
