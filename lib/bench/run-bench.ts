@@ -2,8 +2,9 @@
  * `npm run bench`: every figure is a ratio against a baseline measured in the same run, on DynamoDB Local.
  * - raw UpdateItem through the SDK: p50/p99 at concurrency 1, throughput at concurrency 32;
  * - the upsert function's bundle, as deployed, invoked in-process (authorizer already cached): p50/p99 at
- *   concurrency 1, alternating call by call with the raw write (and with a raw write of the upsert's own request, to
- *   show how much of the difference is DynamoDB's work and how much is our code);
+ *   concurrency 1, in a Node process of its own (lib/bench/in-process-worker.ts), alternating call by call with the
+ *   raw write (and with a raw write of the upsert's own request, to show how much of the difference is DynamoDB's work
+ *   and how much is our code), each call's time split into its HTTP exchange with DynamoDB Local and Node's own work;
  * - HTTP upserts through the local gateway with autocannon at 32 connections: throughput, p50/p99;
  * - a 1,000-record batch against 1,000 raw UpdateItems at the batch's own concurrency, six rounds in ABBA order;
  * - DynamoDB calls per operation, counted by an SDK middleware on the handlers' own client;
@@ -12,12 +13,11 @@
  *   median of the pairs' ratios, so a machine that slows down between runs slows both sides of a pair.
  * It prints a table, writes bench/results.json and draws docs/bench-latency.svg. Targets are reported, not asserted.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { functionBundling } from '../../infra/function-bundling.js';
@@ -25,7 +25,8 @@ import { batchLimits } from '../records/batch-service.js';
 import { authorizerEntry, functionsByEntry, scheduledTestEntry } from '../routes.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { startLocalStack, repositoryRoot } from '../local/local-stack.js';
-import { upsertRequest } from '../store/dynamodb-record-store.js';
+import type { InProcessLatencies, Timings } from './in-process-worker.js';
+import { rawWrite } from './raw-writes.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 const quick = process.argv.includes('--quick');
@@ -44,13 +45,8 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 };
+const execFileAsync = promisify(execFile);
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-async function timeOnce(run: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await run();
-  return performance.now() - started;
-}
 
 async function throughput(concurrency: number, seconds: number, run: (i: number) => Promise<unknown>): Promise<number> {
   let done = 0;
@@ -141,70 +137,20 @@ for (const entry of [...functionsByEntry().keys(), authorizerEntry, scheduledTes
   functionFiles.set(name, await bundle(name, entry));
 }
 
-// --- raw UpdateItem --------------------------------------------------------------------------------------------
-// The raw write stores an item of the same shape as an upsert (the same listing-index keys): DynamoDB Local maintains
-// indexes inside the write, so leaving them out would charge the index's cost to our code. (On AWS, index updates are
-// asynchronous and add no write latency.)
-const rawWrite = (id: string, n: number) =>
-  client.send(
-    new UpdateItemCommand({
-      TableName: tableName,
-      Key: { pk: { S: `R#dev#rawbench#${id}` }, sk: { S: 'R' } },
-      UpdateExpression: 'SET #n = :n, #v = if_not_exists(#v, :z) + :o, #lpk = :lpk, #lsk = :lsk',
-      ExpressionAttributeNames: { '#n': 'f_n', '#v': 'v', '#lpk': 'lpk', '#lsk': 'lsk' },
-      ExpressionAttributeValues: { ':n': { N: String(n) }, ':z': { N: '0' }, ':o': { N: '1' }, ':lpk': { S: `dev#rawbench#${n % 16}` }, ':lsk': { S: id } },
-    }),
-  );
-const rawUpdate = (i: number) => rawWrite(`raw-${i % 1000}`, i);
+// --- raw UpdateItem (lib/bench/raw-writes.ts) --------------------------------------------------------------------
+const rawUpdate = (i: number) => rawWrite(client, tableName, `raw-${i % 1000}`, i);
 // Warm-up: DynamoDB Local's JVM gets faster over its first thousands of requests, and so does the SDK in the JIT.
 await throughput(32, quick ? 2 : 5, rawUpdate);
 
-// The upsert's own request, sent raw: the store's UpdateItem for an upsert of {name, n} (the conditional change test,
-// ALL_NEW return values), as the store builds it. Not a target; it splits the in-process difference into DynamoDB's
-// extra work and our code's.
-const rawUpsertRequest = (i: number) => {
-  const key = { workspace: 'dev', model: 'rawshape', id: `shape-${i % 1000}` };
-  const request = upsertRequest(tableName, { key, set: [['name', key.id], ['n', i]], unset: [], now: new Date().toISOString() });
-  return client.send(new UpdateItemCommand({ ...request, ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }));
-};
-
-// --- the upsert function's bundle in-process, authorizer already cached --------------------------------------
-// The bundle the stack deploys, with its own copy of the SDK and its own connection pool, as in a warm Lambda.
-const { handler: upsertHandler } = (await import(functionFiles.get('upsert-record')!)) as {
-  handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-};
-const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
-const upsertEvent = (i: number): APIGatewayProxyEvent => ({
-  resource: '/models/{model}/records',
-  path: '/models/account/records',
-  httpMethod: 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  multiValueHeaders: {},
-  queryStringParameters: null,
-  multiValueQueryStringParameters: null,
-  pathParameters: { model: 'account' },
-  stageVariables: null,
-  body: Buffer.from(JSON.stringify({ name: `inproc-${i % 1000}`, n: i })).toString('base64'),
-  isBase64Encoded: true,
-  requestContext: { requestId: `b${i}`, stage: 'local', authorizer: { workspace: 'dev', scopes: 'records:read,records:write,models:write' } } as never,
+// --- in-process latency: raw, the upsert's own request raw, and the upsert function's bundle ---------------------
+// In a process of its own (lib/bench/in-process-worker.ts), as a warm Lambda container runs only its function.
+const workerFile = await bundle('in-process-worker', 'lib/bench/in-process-worker.ts');
+const worker = await execFileAsync(process.execPath, [workerFile, functionFiles.get('upsert-record')!, String(samples)], {
+  env: process.env,
+  maxBuffer: 64 * 1024 * 1024,
 });
-// As many warm-up calls of each as samples, so the handler's code is as warm in the JIT as the raw path's.
-for (let i = 0; i < samples; i += 1) {
-  const response = await upsertHandler(upsertEvent(i), context);
-  if (response.statusCode >= 300) throw new Error(`The in-process upsert answered ${response.statusCode}: ${response.body}`);
-  await rawUpdate(i);
-  await rawUpsertRequest(i);
-}
-// The three alternate call by call, so they all see the same state of DynamoDB Local and of the machine. Every
-// call changes its record (n grows), so none is an "unchanged" no-op.
-const rawLatency: number[] = [];
-const rawShapeLatency: number[] = [];
-const inProcessLatency: number[] = [];
-for (let i = samples; i < 2 * samples; i += 1) {
-  rawLatency.push(await timeOnce(() => rawUpdate(i)));
-  rawShapeLatency.push(await timeOnce(() => rawUpsertRequest(i)));
-  inProcessLatency.push(await timeOnce(() => upsertHandler(upsertEvent(i), context)));
-}
+const inProcessRun = JSON.parse(worker.stdout) as InProcessLatencies;
+const { raw: { total: rawLatency }, rawUpsertRequest: { total: rawShapeLatency }, inProcess: { total: inProcessLatency } } = inProcessRun;
 
 // --- HTTP through the local gateway ----------------------------------------------------------------------------
 await http('POST', '/models/account/records', { name: 'warm' });
@@ -247,7 +193,7 @@ const timeRawParallel = async (round: number) => {
   let nextRaw = 0;
   await Promise.all(
     Array.from({ length: batchLimits.concurrency }, async () => {
-      for (let i = nextRaw++; i < 1000; i = nextRaw++) await rawWrite(`raw-batch-${round}-${i}`, i);
+      for (let i = nextRaw++; i < 1000; i = nextRaw++) await rawWrite(client, tableName, `raw-batch-${round}-${i}`, i);
     }),
   );
   rawParallelRates.push(1000 / ((performance.now() - started) / 1000));
@@ -341,6 +287,13 @@ const results = {
     // How the in-process difference splits: DynamoDB's extra work for the upsert's request, then our code.
     upsert_request_raw_vs_raw_p50: round(median(rawShapeLatency) / rawP50),
     upsert_in_process_vs_upsert_request_raw_p50: round(median(inProcessLatency) / median(rawShapeLatency)),
+    // Median ms per call in the HTTP exchange with DynamoDB Local, and in Node outside it (SDK, our code, libraries).
+    in_process_split_ms: Object.fromEntries(
+      (Object.entries(inProcessRun) as [string, Timings][]).map(([path, timings]) => {
+        const exchange = median(timings.exchange);
+        return [path, { http_exchange: round(exchange, 3), node: round(median(timings.total.map((t, i) => t - timings.exchange[i]!)), 3) }];
+      }),
+    ),
     cold_init_pairs: coldPairs,
     cold_init_slowest_function: { name: slowestColdInit[0], ratio: slowestColdInit[1] },
     // By function, and for the SDK-only bundle plus one library (what middy and Powertools cost at cold start).
@@ -394,6 +347,7 @@ console.log('\nGather benchmark (DynamoDB Local, one run; ratios are what count)
 console.log(`raw UpdateItem           p50 ${results.raw_update_item.p50_ms} ms   p99 ${results.raw_update_item.p99_ms} ms   ${results.raw_update_item.throughput_c32_per_s}/s at c=32`);
 console.log(`raw, upsert's request    p50 ${results.raw_update_item_upsert_request.p50_ms} ms   p99 ${results.raw_update_item_upsert_request.p99_ms} ms   (condition + ALL_NEW; not a target)`);
 console.log(`upsert in-process        p50 ${results.upsert_in_process.p50_ms} ms   p99 ${results.upsert_in_process.p99_ms} ms`);
+console.log(`  median ms in the HTTP exchange / in Node: ${Object.entries(results.diagnostics.in_process_split_ms).map(([path, split]) => `${path} ${split.http_exchange} / ${split.node}`).join(', ')}`);
 console.log(`HTTP upsert (c=32)       p50 ${results.http_upsert_c32.p50_ms} ms   p99 ${results.http_upsert_c32.p99_ms} ms   ${results.http_upsert_c32.throughput_per_s}/s   non-2xx ${httpNon2xx}`);
 console.log(`batch of 1,000           ${results.batch_1000.records_per_s} records/s   raw parallel (c=${batchLimits.concurrency}) ${results.batch_1000.raw_parallel_per_s}/s   (median of ${batchRounds} rounds; ratios ${results.batch_1000.round_ratios.join(', ')})`);
 console.log(`cold init (${coldPairs} pairs)      upsert-record ${upsertInit} ms   SDK-only bundle ${round(baselineInit, 1)} ms   (median of pair ratios ${results.ratios.cold_init_vs_sdk_baseline})`);
