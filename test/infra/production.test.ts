@@ -4,13 +4,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
 import { stageConfig } from '../../infra/stage-config.js';
 import { functionsByEntry } from '../../lib/routes.js';
+import { temporary } from '../support/temporary-cdk-apps.js';
 
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
 
 function synth(stage: string, overrides: Record<string, unknown> = {}) {
   const stages = { ...(cdkJson.context.stages as Record<string, object>) };
   stages[stage] = { ...stages[stage], ...overrides };
-  const { stack, app } = createApp({ ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] });
+  const { stack, app } = temporary(createApp({ ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] }));
   return { template: Template.fromStack(stack), app };
 }
 

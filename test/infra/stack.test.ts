@@ -11,6 +11,7 @@ import { functionBundling } from '../../infra/function-bundling.js';
 import { gatewayResponses } from '../../lib/http/gateway-responses.js';
 import { worstCaseCallMs } from '../../lib/store/dynamodb-client.js';
 import { functionsByEntry, routes } from '../../lib/routes.js';
+import { temporary } from '../support/temporary-cdk-apps.js';
 
 /** The context the CDK CLI would pass: cdk.json's, with the stage. */
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
@@ -22,7 +23,7 @@ function stage(name: string) {
   let found = synthesized.get(name);
   if (!found) {
     // Bundling is skipped here (it changes no property these tests check); one test below bundles for real.
-    const { app, stack } = createApp({ ...cdkJson.context, stage: name, 'aws:cdk:bundling-stacks': [] });
+    const { app, stack } = temporary(createApp({ ...cdkJson.context, stage: name, 'aws:cdk:bundling-stacks': [] }));
     const template = Template.fromStack(stack);
     found = { template, resources: template.toJSON().Resources as Resources, app };
     synthesized.set(name, found);
@@ -198,14 +199,14 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
 
   it('synthesizes with cdk-nag AwsSolutions and no unacknowledged finding', () => {
     // A fresh app (bundling skipped: it does not change what nag checks), so this synth runs the checks itself.
-    const { app } = createApp({ ...cdkJson.context, stage: stageName, 'aws:cdk:bundling-stacks': [] });
+    const { app } = temporary(createApp({ ...cdkJson.context, stage: stageName, 'aws:cdk:bundling-stacks': [] }));
     expect(() => app.synth()).not.toThrow();
   });
 });
 
 describe('bundling', () => {
   it('bundles every function as one ESM file with esbuild', () => {
-    const { app } = createApp({ ...cdkJson.context, stage: 'dev' });
+    const { app } = temporary(createApp({ ...cdkJson.context, stage: 'dev' }));
     const assembly = app.synth();
     const bundles = readdirSync(assembly.directory)
       .filter((name) => name.startsWith('asset.'))
@@ -226,7 +227,7 @@ describe('bundling', () => {
 
   it('targets the Node major of the Lambda runtime and runs without --enable-source-maps', () => {
     expect(lambdaRuntime.name).toBe(`nodejs${functionBundling.target.replace('node', '')}.x`);
-    const { stack } = createApp({ ...cdkJson.context, stage: 'dev', 'aws:cdk:bundling-stacks': [] });
+    const { stack } = temporary(createApp({ ...cdkJson.context, stage: 'dev', 'aws:cdk:bundling-stacks': [] }));
     const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
     expect(Object.keys(functions).length).toBeGreaterThan(0);
     for (const resource of Object.values(functions)) {
@@ -237,7 +238,7 @@ describe('bundling', () => {
 
 describe('the cdk-nag check itself', () => {
   it('fails synthesis on an unacknowledged finding', () => {
-    const app = new App();
+    const app = temporary(new App());
     new Bucket(new Stack(app, 'Bad'), 'Bucket');
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
