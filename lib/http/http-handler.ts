@@ -103,6 +103,11 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
     // Synchronous (as are the other middlewares that need no I/O): middy awaits only what returns a promise.
     .use({ before: (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
     .use([...(options.afterIdentity ?? [])])
-    // The request was read once, before the other middlewares; the handler gets that same object.
-    .handler((event) => handle(prepared.get(event)!));
+    // The request was read once, by the identity step above; the handler gets that same object.
+    .handler((event) => {
+      const request = prepared.get(event);
+      // Only a middleware that replaced request.event could get here without it: a defect, said plainly.
+      if (!request) throw new Error('The identity middleware did not run for this event (was request.event replaced?)');
+      return handle(request);
+    });
 }

@@ -89,9 +89,13 @@ export class RecordService {
   }
 
   /** The store's command for a validated payload: the record's key, its link (if the payload names one) and the merge. */
-  private upsertCommand(workspace: string, model: ModelDefinition, payload: ValidatedUpsert): UnconditionalUpsertCommand {
+  private upsertCommand(
+    workspace: string,
+    model: ModelDefinition,
+    payload: ValidatedUpsert,
+    link = linkField(model),
+  ): UnconditionalUpsertCommand {
     const key: RecordKey = { workspace, model: model.name, id: payload.id };
-    const link = linkField(model);
     let linkTarget: RecordKey | null | undefined;
     if (link) {
       const value = payload.set.find(([field]) => field === link.field)?.[1];
@@ -109,13 +113,14 @@ export class RecordService {
 
   /** Writes a validated payload and answers the record, its links resolved. */
   async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
-    const command = this.upsertCommand(workspace, model, payload);
+    const link = linkField(model);
+    const command = this.upsertCommand(workspace, model, payload, link);
     const write = this.store.upsert({
       ...command,
       ...(conditions?.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
       ...(conditions?.createOnly ? { createOnly: true } : {}),
     });
-    if (!linkField(model)) {
+    if (!link) {
       // No link field, nothing to look up: the write is the whole request.
       const result = await write;
       return { outcome: result.outcome, record: toEnvelope(model, result.record, new Map()) };

@@ -85,3 +85,37 @@ describe('observability', () => {
     expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'timeout' });
   });
 });
+
+describe('the request a handler receives', () => {
+  it('has lower-case header names, whatever case the client sent', async () => {
+    let seen: Readonly<Record<string, string | undefined>> = {};
+    const handler = httpHandler(async (request) => {
+      seen = request.headers;
+      return jsonResponse(200, {});
+    });
+    const mixed = { ...event('POST', '/models/{model}/records'), headers: { 'CONTENT-Type': 'application/json', 'If-Match': '"3"' } };
+    await capture(() => handler(mixed, context));
+    expect(seen['content-type']).toBe('application/json');
+    expect(seen['if-match']).toBe('"3"');
+    expect(Object.keys(seen).every((name) => name === name.toLowerCase())).toBe(true);
+  });
+
+  it('is never missing: a middleware that replaces the event makes a logged 500, not a handler without a request', async () => {
+    let called = false;
+    const handler = httpHandler(
+      async () => {
+        called = true;
+        return jsonResponse(200, {});
+      },
+      { afterIdentity: [{ before: (request) => void (request.event = { ...request.event }) }] },
+    );
+    let response: { statusCode: number; body: string } | undefined;
+    const out = await capture(async () => {
+      response = await handler(event('GET', '/health'), context);
+    });
+    expect(called).toBe(false);
+    expect(response!.statusCode).toBe(500);
+    expect(JSON.parse(response!.body)).toMatchObject({ error: { code: 'internal_error' } });
+    expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
+  });
+});
