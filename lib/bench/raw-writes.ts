@@ -4,6 +4,7 @@
  */
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { upsertRequest } from '../store/dynamodb-record-store.js';
+import { listPartition } from '../store/keys.js';
 
 /**
  * The raw write stores what an upsert of the same payload must store at the least: both of its fields ({name, n}, the
@@ -24,7 +25,8 @@ export function rawWrite(client: DynamoDBClient, tableName: string, id: string, 
         ':n': { N: String(n) },
         ':z': { N: '0' },
         ':o': { N: '1' },
-        ':lpk': { S: `dev#rawbench#${n % 16}` },
+        // The record's own listing partition, fixed by its id as the store's is: an update leaves its index row where it is.
+        ':lpk': { S: listPartition({ workspace: 'dev', model: 'rawbench', id }) },
         ':lsk': { S: id },
       },
     }),
