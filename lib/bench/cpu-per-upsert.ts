@@ -13,11 +13,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { build } from 'esbuild';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { functionBundling } from '../../infra/function-bundling.js';
-import { repositoryRoot } from '../local/local-stack.js';
+import { bundleLikeTheStack } from './bundle-like-the-stack.js';
+import { median } from './statistics.js';
+import { benchContext, upsertEvent } from './upsert-event.js';
 
 const options = new Command('bench:cpu').option('--samples <n>', 'measured calls of each path', '10000').parse().opts<{ samples: string }>();
 const samples = Number(options.samples);
@@ -35,24 +35,16 @@ Object.assign(process.env, {
 
 // One bundle holding the function and the raw writes, so both use one copy of the SDK and one client.
 const outfile = join(mkdtempSync(join(tmpdir(), 'gather-cpu-')), 'upsert-and-raw.mjs');
-const { banner, ...settings } = functionBundling;
-await build({
-  stdin: {
+await bundleLikeTheStack(
+  {
     contents: [
       "export { handler } from './functions/upsert-record.ts';",
       "export { sharedDynamoDbClient } from './lib/store/dynamodb-client.ts';",
       "export { rawUpsertRequest, rawWrite } from './lib/bench/raw-writes.ts';",
     ].join('\n'),
-    resolveDir: repositoryRoot,
-    loader: 'ts',
   },
-  ...settings,
-  mainFields: [...settings.mainFields],
-  bundle: true,
-  banner: { js: banner },
   outfile,
-  logLevel: 'silent',
-});
+);
 const bundle = (await import(outfile)) as {
   handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
   sharedDynamoDbClient: () => DynamoDBClient;
@@ -82,35 +74,15 @@ client.config.requestHandler = {
   destroy: () => undefined,
 } as unknown as typeof client.config.requestHandler;
 
-const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
-const upsertEvent = (i: number): APIGatewayProxyEvent => ({
-  resource: '/models/{model}/records',
-  path: '/models/account/records',
-  httpMethod: 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  multiValueHeaders: {},
-  queryStringParameters: null,
-  multiValueQueryStringParameters: null,
-  pathParameters: { model: 'account' },
-  stageVariables: null,
-  body: Buffer.from(JSON.stringify({ name: `inproc-${i % 1000}`, n: i })).toString('base64'),
-  isBase64Encoded: true,
-  requestContext: { requestId: `c${i}`, stage: 'local', authorizer: { workspace: 'dev', scopes: 'records:read,records:write,models:write' } } as never,
-});
 const paths: Record<string, (i: number) => Promise<unknown>> = {
   handler: async (i) => {
-    const response = await bundle.handler(upsertEvent(i), context);
+    const response = await bundle.handler(upsertEvent(i), benchContext);
     if (response.statusCode >= 300) throw new Error(`The upsert answered ${response.statusCode}: ${response.body}`);
   },
   upsertRequestRaw: (i) => bundle.rawUpsertRequest(client, 'bench', i),
   rawWrite: (i) => bundle.rawWrite(client, 'bench', `raw-${i % 1000}`, i),
 };
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 for (let i = 0; i < samples; i += 1) for (const run of Object.values(paths)) await run(i);
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
 for (let i = samples; i < 2 * samples; i += 1) {

@@ -13,6 +13,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { requireEnv } from '../config.js';
 import { createDynamoDbClient } from '../store/dynamodb-client.js';
 import { rawUpsertRequest, rawWrite } from './raw-writes.js';
+import { benchContext, upsertEvent } from './upsert-event.js';
 
 /** Milliseconds per call: in all, and in the HTTP exchange with DynamoDB Local (the rest is Node's work). */
 export interface Timings {
@@ -35,25 +36,10 @@ const tableName = requireEnv('TABLE_NAME');
 // The raw side's client is built as the functions build theirs (same options, its own connection pool).
 const client = createDynamoDbClient();
 const { handler } = (await import(bundle)) as { handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> };
-const context = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
-const upsertEvent = (i: number): APIGatewayProxyEvent => ({
-  resource: '/models/{model}/records',
-  path: '/models/account/records',
-  httpMethod: 'POST',
-  headers: { 'Content-Type': 'application/json' },
-  multiValueHeaders: {},
-  queryStringParameters: null,
-  multiValueQueryStringParameters: null,
-  pathParameters: { model: 'account' },
-  stageVariables: null,
-  body: Buffer.from(JSON.stringify({ name: `inproc-${i % 1000}`, n: i })).toString('base64'),
-  isBase64Encoded: true,
-  requestContext: { requestId: `b${i}`, stage: 'local', authorizer: { workspace: 'dev', scopes: 'records:read,records:write,models:write' } } as never,
-});
 const raw = (i: number) => rawWrite(client, tableName, `raw-${i % 1000}`, i);
 const shaped = (i: number) => rawUpsertRequest(client, tableName, i);
 const invoke = async (i: number) => {
-  const response = await handler(upsertEvent(i), context);
+  const response = await handler(upsertEvent(i), benchContext);
   if (response.statusCode >= 300) throw new Error(`The in-process upsert answered ${response.statusCode}: ${response.body}`);
 };
 // The time each call spends in its HTTP exchange with DynamoDB Local, from Node's own diagnostics channels (so it

@@ -19,14 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
-import { functionBundling } from '../../infra/function-bundling.js';
 import { batchLimits } from '../records/batch-service.js';
 import { authorizerEntry, functionsByEntry, scheduledTestEntry } from '../routes.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { startLocalStack, repositoryRoot } from '../local/local-stack.js';
 import type { InProcessLatencies, Timings } from './in-process-worker.js';
+import { bundleLikeTheStack } from './bundle-like-the-stack.js';
 import { rawWrite } from './raw-writes.js';
+import { median, percentile } from './statistics.js';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 const quick = process.argv.includes('--quick');
@@ -34,17 +34,6 @@ const samples = quick ? 100 : 1000;
 const loadSeconds = quick ? 3 : 10;
 const coldPairs = quick ? 5 : 21;
 const batchRounds = quick ? 2 : 6;
-/** The median; for an even count, the mean of the two middle values. */
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
 const execFileAsync = promisify(execFile);
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -96,20 +85,7 @@ const http = async (method: string, path: string, body?: unknown) => {
 
 // --- bundles, built as the stack builds them (before anything else, so the in-process run uses the real bundle) ---
 const bundleDir = mkdtempSync(join(tmpdir(), 'gather-bundles-'));
-async function bundle(name: string, entry: string | { contents: string }): Promise<string> {
-  const outfile = join(bundleDir, `${name}.mjs`);
-  const { banner, ...settings } = functionBundling;
-  await build({
-    ...(typeof entry === 'string' ? { entryPoints: [join(repositoryRoot, entry)] } : { stdin: { contents: entry.contents, resolveDir: repositoryRoot, loader: 'ts' } }),
-    ...settings,
-    mainFields: [...settings.mainFields],
-    bundle: true,
-    banner: { js: banner },
-    outfile,
-    logLevel: 'silent',
-  });
-  return outfile;
-}
+const bundle = (name: string, entry: string | { contents: string }) => bundleLikeTheStack(entry, join(bundleDir, `${name}.mjs`));
 const sdkOnly = "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; export const client = new DynamoDBClient({});";
 const baselineFile = await bundle('sdk-only', { contents: `${sdkOnly} export const handler = async () => client;` });
 // What the libraries cost at cold start: the SDK-only bundle plus one of them, each used as the functions use it.
