@@ -1,8 +1,8 @@
 /**
  * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
  * route, status, latency; never a header, so never a key) and CloudWatch metrics in embedded metric format
- * (namespace `Gather`): `Requests`, `Upserts` and `Deletes` per successful write, `BatchItems` per batch item, `Errors` per refused
- * request with the error code as a dimension. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the
+ * (namespace `Gather`): `Requests` per request, `Upserts` and `Deletes` per successful write, `BatchItems` per batch
+ * item, `Errors` per refused request with the error code as a dimension. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the
  * local stack turns metrics off unless asked).
  */
 import { Logger } from '@aws-lambda-powertools/logger';

@@ -7,7 +7,7 @@
 import type { ModelDefinition } from '../models/model-definition.js';
 import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { normalizeId } from './record-id.js';
+import { normalizeRecordId } from './record-id.js';
 import type { RecordService } from './record-service.js';
 
 export const batchLimits = {
@@ -121,7 +121,7 @@ export class BatchService {
         return;
       }
       // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other.
-      const normalized = normalizeId(id, model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string');
+      const normalized = normalizeRecordId(model, id);
       deleteTasks.push({
         key: normalized.ok ? normalized.id : id,
         slot,

@@ -3,7 +3,7 @@
  * are trimmed and lower-cased, so matching is case-insensitive; other values are trimmed and Unicode-NFC normalized.
  */
 import { isEmailAddress } from '../models/field-types.js';
-import type { FieldType } from '../models/model-definition.js';
+import type { FieldType, ModelDefinition } from '../models/model-definition.js';
 import { limits } from './limits.js';
 
 export type IdNormalization = { readonly ok: true; readonly id: string } | { readonly ok: false; readonly issue: string };
@@ -26,4 +26,12 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
   }
   if (type === 'email' && !isEmailAddress(text)) return { ok: false, issue: 'must be an e-mail address' };
   return { ok: true, id: text };
+}
+
+/**
+ * The id a client's string names in a model (a path, `?id=`, a batch delete): normalized as the model's unique field
+ * is, an e-mail address as one, any other type as a string.
+ */
+export function normalizeRecordId(model: ModelDefinition, value: unknown): IdNormalization {
+  return normalizeId(value, model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string');
 }

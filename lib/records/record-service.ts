@@ -10,7 +10,7 @@ import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { RecordNotFoundError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { normalizeId } from './record-id.js';
+import { normalizeRecordId } from './record-id.js';
 
 /** A page of records stops growing at this many bytes of fields, so it fits a Lambda response (6 MB). */
 export const maxPageBytes = 4 * 1024 * 1024;
@@ -112,7 +112,7 @@ export class RecordService {
   }
 
   /** Writes a validated payload and answers the record, its links resolved. */
-  async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
+  private async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
     const link = linkField(model);
     const command = this.upsertCommand(workspace, model, payload, link);
     const write = this.store.upsert({
@@ -211,8 +211,7 @@ export class RecordService {
 
   private async locate(address: RecordAddress): Promise<{ model: ModelDefinition; key: RecordKey }> {
     const model = await this.models.resolve(address.workspace, address.model);
-    const uniqueType = model.fields[model.uniqueField]?.type ?? 'string';
-    const normalized = normalizeId(address.id, uniqueType === 'email' ? 'email' : 'string');
+    const normalized = normalizeRecordId(model, address.id);
     if (!normalized.ok) {
       // An id that no record can have (an empty or malformed one) names nothing: 404, without a read.
       throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${normalized.issue}`, [{ field: 'id', issue: normalized.issue }]);

@@ -40,6 +40,19 @@ describe('batch', () => {
     expect((await call('GET', '/models/customer/records/x@x.io', { token })).status).toBe(404);
   });
 
+  it('deletes one record named in several spellings in request order: the first deletes it, the others find nothing', async () => {
+    expect((await batch('customer', { records: [{ email: 'spelled@x.io' }] })).body.results[0].status).toBe(201);
+    // E-mail ids match case-insensitively, so these name one record; in request order, only the first finds it.
+    const spellings = ['SPELLED@x.io', ' spelled@X.IO ', 'spelled@x.io', 'Spelled@x.io'];
+    const response = await batch('customer', { delete: spellings });
+    expect(response.body.results.map((r: { status: number; id: string }) => [r.status, r.id])).toEqual([
+      [204, 'spelled@x.io'],
+      [404, ' spelled@X.IO '],
+      [404, 'spelled@x.io'],
+      [404, 'Spelled@x.io'],
+    ]);
+  });
+
   it('applies several upserts of one record in request order, each change counted once', async () => {
     const records = Array.from({ length: 30 }, (_, i) => ({ name: 'Same Co', step: i, [`f${i}`]: i }));
     const response = await batch('account', { records });
