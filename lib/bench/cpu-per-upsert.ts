@@ -13,9 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { bundleLikeTheStack } from './bundle-like-the-stack.js';
+import { bundleUpsertWithRawWrites, type UpsertWithRawWrites } from './bundle-like-the-stack.js';
 import { median } from './statistics.js';
 import { benchContext, upsertEvent } from './upsert-event.js';
 
@@ -34,23 +32,7 @@ Object.assign(process.env, {
 });
 
 // One bundle holding the function and the raw writes, so both use one copy of the SDK and one client.
-const outfile = join(mkdtempSync(join(tmpdir(), 'gather-cpu-')), 'upsert-and-raw.mjs');
-await bundleLikeTheStack(
-  {
-    contents: [
-      "export { handler } from './functions/upsert-record.ts';",
-      "export { sharedDynamoDbClient } from './lib/store/dynamodb-client.ts';",
-      "export { rawUpsertRequest, rawWrite } from './lib/bench/raw-writes.ts';",
-    ].join('\n'),
-  },
-  outfile,
-);
-const bundle = (await import(outfile)) as {
-  handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-  sharedDynamoDbClient: () => DynamoDBClient;
-  rawUpsertRequest: (client: DynamoDBClient, tableName: string, i: number) => Promise<unknown>;
-  rawWrite: (client: DynamoDBClient, tableName: string, id: string, n: number) => Promise<unknown>;
-};
+const bundle = (await import(await bundleUpsertWithRawWrites(join(mkdtempSync(join(tmpdir(), 'gather-cpu-')), 'upsert-and-raw.mjs')))) as UpsertWithRawWrites;
 
 // The responder: an UpdateItem gets a stored record back (ALL_NEW), anything else (the model lookup) an empty answer.
 const item = {

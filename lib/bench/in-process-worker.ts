@@ -1,18 +1,17 @@
 /**
  * The in-process latency of `npm run bench`, in a Node process of its own, as a warm Lambda container is: the process
- * holds the upsert function's bundle (argv[2]) and this file's own bundle (built with the same esbuild settings), and
- * nothing of the bench (its local gateway, autocannon, esbuild, the other bundles). It alternates, call by call, a raw
- * UpdateItem, the upsert's own request sent raw, and the handler invoked with an event whose authorizer context is
- * already set (a warm authorizer). It prints the latencies as one JSON line, each call's time in all and in its HTTP
- * exchange with DynamoDB Local. DynamoDB Local and the table come from the
- * environment the bench started (DYNAMODB_ENDPOINT, TABLE_NAME).
+ * holds one bundle (argv[2], lib/bench/bundle-like-the-stack.ts `bundleUpsertWithRawWrites`) with the upsert function
+ * and the raw writes, built with the stack's esbuild settings, so both sides run the same copy of the SDK through the
+ * function's own client; nothing of the bench (its local gateway, autocannon, esbuild, the other bundles) is here. It
+ * alternates, call by call, a raw UpdateItem, the upsert's own request sent raw, and the handler invoked with an event
+ * whose authorizer context is already set (a warm authorizer). It prints the latencies as one JSON line, each call's
+ * time in all and in its HTTP exchange with DynamoDB Local. DynamoDB Local and the table come from the environment the
+ * bench started (DYNAMODB_ENDPOINT, TABLE_NAME).
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { requireEnv } from '../config.js';
-import { createDynamoDbClient } from '../store/dynamodb-client.js';
-import { rawUpsertRequest, rawWrite } from './raw-writes.js';
+import type { UpsertWithRawWrites } from './bundle-like-the-stack.js';
 import { benchContext, upsertEvent } from './upsert-event.js';
 
 /** Milliseconds per call: in all, and in the HTTP exchange with DynamoDB Local (the rest is Node's work). */
@@ -29,13 +28,14 @@ export interface InProcessLatencies {
 
 const timings = (): Timings => ({ total: [], exchange: [] });
 
-const [bundle, samplesArgument] = process.argv.slice(2);
+const [bundleFile, samplesArgument] = process.argv.slice(2);
 const samples = Number(samplesArgument);
-if (!bundle || !Number.isInteger(samples) || samples < 1) throw new Error('usage: in-process-worker <upsert bundle> <samples>');
+if (!bundleFile || !Number.isInteger(samples) || samples < 1) throw new Error('usage: in-process-worker <upsert-with-raw-writes bundle> <samples>');
 const tableName = requireEnv('TABLE_NAME');
-// The raw side's client is built as the functions build theirs (same options, its own connection pool).
-const client = createDynamoDbClient();
-const { handler } = (await import(bundle)) as { handler: (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult> };
+const { handler, sharedDynamoDbClient, rawWrite, rawUpsertRequest } = (await import(bundleFile)) as UpsertWithRawWrites;
+// The function's own client: the raw side shares its SDK code and its connections, as a second handler in the same
+// Lambda container would.
+const client = sharedDynamoDbClient();
 const raw = (i: number) => rawWrite(client, tableName, `raw-${i % 1000}`, i);
 const shaped = (i: number) => rawUpsertRequest(client, tableName, i);
 const invoke = async (i: number) => {
@@ -43,7 +43,7 @@ const invoke = async (i: number) => {
   if (response.statusCode >= 300) throw new Error(`The in-process upsert answered ${response.statusCode}: ${response.body}`);
 };
 // The time each call spends in its HTTP exchange with DynamoDB Local, from Node's own diagnostics channels (so it
-// counts every SDK copy in the process): from the moment Node's http client starts the request to the end of the
+// needs no hook inside the SDK): from the moment Node's http client starts the request to the end of the
 // response's body. The account model has no link, so an upsert makes one request at a time; a second one open at once
 // would make the sum meaningless, and fails the run.
 let exchangeMs = 0;

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: every figure is a ratio against a baseline measured in the same run, on DynamoDB Local.
  * - raw UpdateItem through the SDK: p50/p99 at concurrency 1, throughput at concurrency 32;
- * - the upsert function's bundle, as deployed, invoked in-process (authorizer already cached): p50/p99 at
+ * - the upsert function's code, bundled as deployed, invoked in-process (authorizer already cached): p50/p99 at
  *   concurrency 1, in a Node process of its own (lib/bench/in-process-worker.ts), alternating call by call with the
  *   raw write (and with a raw write of the upsert's own request, to show how much of the difference is DynamoDB's work
- *   and how much is our code), each call's time split into its HTTP exchange with DynamoDB Local and Node's own work;
+ *   and how much is our code), all three in one bundle with one copy of the SDK and one client, each call's time split
+ *   into its HTTP exchange with DynamoDB Local and Node's own work;
  * - HTTP upserts through the local gateway with autocannon at 32 connections: throughput, p50/p99;
  * - a 1,000-record batch against 1,000 raw UpdateItems at the batch's own concurrency, six rounds in ABBA order;
  * - DynamoDB calls per operation, counted by an SDK middleware on the handlers' own client;
@@ -24,7 +25,7 @@ import { authorizerEntry, functionsByEntry, scheduledTestEntry } from '../routes
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { startLocalStack, repositoryRoot } from '../local/local-stack.js';
 import type { InProcessLatencies, Timings } from './in-process-worker.js';
-import { bundleLikeTheStack } from './bundle-like-the-stack.js';
+import { bundleLikeTheStack, bundleUpsertWithRawWrites } from './bundle-like-the-stack.js';
 import { rawWrite } from './raw-writes.js';
 import { median, percentile } from './statistics.js';
 
@@ -121,7 +122,8 @@ await throughput(32, quick ? 2 : 5, rawUpdate);
 // --- in-process latency: raw, the upsert's own request raw, and the upsert function's bundle ---------------------
 // In a process of its own (lib/bench/in-process-worker.ts), as a warm Lambda container runs only its function.
 const workerFile = await bundle('in-process-worker', 'lib/bench/in-process-worker.ts');
-const worker = await execFileAsync(process.execPath, [workerFile, functionFiles.get('upsert-record')!, String(samples)], {
+const upsertWithRawWrites = await bundleUpsertWithRawWrites(join(bundleDir, 'upsert-record-with-raw-writes.mjs'));
+const worker = await execFileAsync(process.execPath, [workerFile, upsertWithRawWrites, String(samples)], {
   env: process.env,
   maxBuffer: 64 * 1024 * 1024,
 });
