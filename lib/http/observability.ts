@@ -6,7 +6,6 @@
  * local stack turns metrics off unless asked).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { MiddlewareObj } from '@middy/core';
@@ -58,10 +57,18 @@ export function observabilityMiddlewares(): Middleware[] {
     }
   };
   return [
-    injectLambdaContext(logger, { resetKeys: true }) as Middleware,
     logMetrics(metrics, { captureColdStartMetric: true }) as Middleware,
     {
-      before: (request) => void started.set(request, performance.now()),
+      before: (request) => {
+        // The Lambda context (request id, function, cold start) on every line. Called directly rather than through
+        // Powertools' injectLambdaContext middleware, which per request also re-draws the debug-sampling decision,
+        // resets appended keys and clears the log buffer (none of which this code uses: no sampling rate, no
+        // appendKeys, no buffering), and would log the whole event, Authorization header included, if
+        // POWERTOOLS_LOGGER_LOG_EVENT were ever set (SPEC: the key never appears in a log line). About 6 µs less CPU
+        // per request (`npm run bench:cpu`, docs/capacity.md).
+        logger.addContext(request.context);
+        started.set(request, performance.now());
+      },
       after: (request) => finish(request),
       onError: (request) => finish(request),
     },

@@ -4,6 +4,9 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+// An operator who switches on Powertools' event logging must still never get a key in the logs: the event holds the
+// Authorization header, so the stack must not log events whatever this says (every test below checks for the key).
+process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
 const { httpHandler } = await import('../../lib/http/http-handler.js');
@@ -52,6 +55,9 @@ describe('observability', () => {
     const out = await capture(() => handler(event('POST', '/models/{model}/records'), context));
     const log = out.find((l) => l.message === 'request');
     expect(log).toMatchObject({ level: 'INFO', route: 'UpsertRecord', workspace: 'acme', status: 201, request_id: 'req-1', service: 'gather' });
+    // The Lambda context is on the line too.
+    expect(log).toMatchObject({ function_name: 'fn', function_request_id: 'aws-1' });
+    expect(typeof log!.cold_start).toBe('boolean');
     expect(typeof log!.latency_ms).toBe('number');
     const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
     expect(emf).toMatchObject({ Upserts: 1 });
