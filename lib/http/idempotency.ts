@@ -55,11 +55,12 @@ export function idempotencyMiddleware(): Middleware {
   // Requests that did not claim a key: their after and onError must leave the key's record alone.
   const skipped = new WeakSet<object>();
   return {
-    before: async (request) => {
+    // Synchronous when there is no key, so middy has no promise to wait for.
+    before: (request) => {
       const key = request.event.headers?.[idempotencyHeader];
       if (request.event.httpMethod === 'GET' || key === undefined) {
         skipped.add(request);
-        return;
+        return undefined;
       }
       if (!keyPattern.test(key)) {
         skipped.add(request);
@@ -67,23 +68,22 @@ export function idempotencyMiddleware(): Middleware {
           { field: 'Idempotency-Key', issue: 'must be 1 to 255 visible ASCII characters' },
         ]);
       }
-      try {
-        return await powertools().before!(request);
-      } catch (error) {
-        // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
-        skipped.add(request);
-        throw error;
-      }
+      return (async () => {
+        try {
+          return await powertools().before!(request);
+        } catch (error) {
+          // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
+          skipped.add(request);
+          throw error;
+        }
+      })();
     },
-    after: async (request) => {
-      if (skipped.has(request)) return;
+    after: (request) => {
+      if (skipped.has(request)) return undefined;
       // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
       // 200) releases the key like a failure, so the retry with the same key writes them.
-      if (hasRetryableParts(request.response)) await powertools().onError!(request);
-      else await powertools().after!(request);
+      return hasRetryableParts(request.response) ? powertools().onError!(request) : powertools().after!(request);
     },
-    onError: async (request) => {
-      if (!skipped.has(request)) await powertools().onError!(request);
-    },
+    onError: (request) => (skipped.has(request) ? undefined : powertools().onError!(request)),
   };
 }
