@@ -90,7 +90,8 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
   const unset: string[] = [];
   const seen = new Set<string>();
 
-  const fieldCount = new Set([...payload.set.map(([name]) => name), ...payload.unset]).size;
+  // Distinct names can be too many only when the entries are.
+  const fieldCount = payload.set.length + payload.unset.length > limits.maxFieldsPerPayload ? new Set([...payload.set.map(([name]) => name), ...payload.unset]).size : 0;
   if (fieldCount > limits.maxFieldsPerPayload) {
     throw new ValidationError(`A payload may have at most ${limits.maxFieldsPerPayload} top-level fields; this one has ${fieldCount}`, [
       { field: '*', issue: `at most ${limits.maxFieldsPerPayload} fields per payload` },

@@ -24,7 +24,7 @@ import {
   type KeysAndAttributes,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
+import { convertToNative, marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
@@ -43,26 +43,28 @@ import type {
 import { tableDefinition } from './table-definition.js';
 import { buildUpsertExpression, fieldAttributePrefix, recordAttributes } from './upsert-expression.js';
 
-type Item = Record<string, unknown>;
 type RawItem = Record<string, AttributeValue>;
 
 /** As the document client was configured (lib/store/dynamodb-client.ts). */
 const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
 const toRaw = (values: object): RawItem => marshall(values as Record<string, unknown>, marshalling);
-const fromRaw = (item: RawItem): Item => unmarshall(item);
 
-/** Rebuilds a stored record from its item: user fields are the `f_` attributes, everything else is system data. */
-export function recordFromItem(key: RecordKey, item: Item): StoredRecord {
+/**
+ * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
+ * as `unmarshall` converts it; the system values are read as the types they are written with; keys and index
+ * attributes are never converted at all.
+ */
+export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
   const fields: [string, unknown][] = [];
-  for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(fieldAttributePrefix)) fields.push([name.slice(fieldAttributePrefix.length), value]);
+  for (const name of Object.keys(item)) {
+    if (name.startsWith(fieldAttributePrefix)) fields.push([name.slice(fieldAttributePrefix.length), convertToNative(item[name]!)]);
   }
   fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     key,
-    version: Number(item[recordAttributes.version]),
-    createdAt: String(item[recordAttributes.createdAt]),
-    updatedAt: String(item[recordAttributes.updatedAt]),
+    version: Number(item[recordAttributes.version]?.N),
+    createdAt: String(item[recordAttributes.createdAt]?.S),
+    updatedAt: String(item[recordAttributes.updatedAt]?.S),
     // fromEntries defines own properties, so names like `constructor` are stored and returned as plain data.
     fields: Object.fromEntries(fields),
   };
@@ -78,9 +80,9 @@ function isConditionFailure(error: unknown): error is ConditionalCheckFailedExce
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }
 
-/** The item that came back with a ConditionalCheckFailedException (raw attribute values), if any. */
-function itemFromConditionFailure(error: ConditionalCheckFailedException): Item | undefined {
-  return error.Item ? fromRaw(error.Item) : undefined;
+/** The item that came back with a ConditionalCheckFailedException, if any. */
+function itemFromConditionFailure(error: ConditionalCheckFailedException): RawItem | undefined {
+  return error.Item;
 }
 
 /** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */
@@ -142,7 +144,7 @@ export class DynamoDbRecordStore implements RecordStore {
           }),
         ),
       );
-      const record = recordFromItem(command.key, result.Attributes ? fromRaw(result.Attributes) : {});
+      const record = recordFromItem(command.key, result.Attributes ?? {});
       // The version starts at 1 only when the item did not exist before this write.
       return { outcome: record.version === 1 ? 'created' : 'updated', record };
     } catch (error) {
@@ -168,7 +170,7 @@ export class DynamoDbRecordStore implements RecordStore {
     const result = await withErrorMapping(() =>
       this.client.send(new GetItemCommand({ TableName: this.tableName, Key: toRaw(recordItemKey(key)), ConsistentRead: true })),
     );
-    return result.Item ? recordFromItem(key, fromRaw(result.Item)) : undefined;
+    return result.Item ? recordFromItem(key, result.Item) : undefined;
   }
 
   async delete(command: DeleteRecordCommand): Promise<boolean> {
@@ -202,7 +204,7 @@ export class DynamoDbRecordStore implements RecordStore {
         if (command.ifMatch !== undefined) throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match');
         return false;
       }
-      const version = Number(old[recordAttributes.version]);
+      const version = Number(old[recordAttributes.version]?.N);
       throw new PreconditionFailedError(`The record is at version ${version}, not ${command.ifMatch}`);
     }
   }
@@ -216,7 +218,7 @@ export class DynamoDbRecordStore implements RecordStore {
       const range = after !== undefined ? { after } : {};
       const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]) }, item);
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]?.S) }, item);
         const size = recordBytes(record);
         // Full before this record: the next page starts with it.
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
@@ -248,7 +250,7 @@ export class DynamoDbRecordStore implements RecordStore {
         limit: command.limit - records.length,
       });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]) }, item);
+        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]?.S) }, item);
         const size = recordBytes(record);
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
         records.push(record);
@@ -275,7 +277,7 @@ export class DynamoDbRecordStore implements RecordStore {
     after?: string;
     between?: readonly [string, string];
     limit: number;
-  }): Promise<{ items: Record<string, unknown>[]; more: boolean }> {
+  }): Promise<{ items: RawItem[]; more: boolean }> {
     const list = input.index === 'list';
     const names: Record<string, string> = { '#p': list ? recordAttributes.listPartition : recordAttributes.linkPartition };
     const sortName = list ? recordAttributes.listSort : recordAttributes.linkSort;
@@ -303,7 +305,7 @@ export class DynamoDbRecordStore implements RecordStore {
         }),
       ),
     );
-    return { items: (result.Items ?? []).map(fromRaw), more: result.LastEvaluatedKey !== undefined };
+    return { items: result.Items ?? [], more: result.LastEvaluatedKey !== undefined };
   }
 
   async existing(keys: readonly RecordKey[]): Promise<Set<string>> {
