@@ -24,7 +24,7 @@ import {
   type KeysAndAttributes,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { convertToNative, marshall, type marshallOptions } from '@aws-sdk/util-dynamodb';
+import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
@@ -46,8 +46,23 @@ import { buildUpsertExpression, fieldAttributePrefix, recordAttributes } from '.
 type RawItem = Record<string, AttributeValue>;
 
 /** As the document client was configured (lib/store/dynamodb-client.ts). */
-const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
-const toRaw = (values: object): RawItem => marshall(values as Record<string, unknown>, marshalling);
+export const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
+
+/**
+ * `marshall(values, marshalling)` of util-dynamodb, with strings written directly: keys, ids, timestamps and index keys
+ * are strings, and marshall tests a string against every other type first (Set, Map, object, binary, boolean, number),
+ * which cost about 3 us of CPU per upsert (side-by-side runs of the upsert bundle, both orders). Every other value goes
+ * through util-dynamodb's own conversion; a property test checks the result equals marshall's.
+ */
+export function toRaw(values: object): RawItem {
+  const raw: RawItem = {};
+  for (const name in values) {
+    const value = (values as Record<string, unknown>)[name];
+    if (value === undefined || typeof value === 'function') continue;
+    raw[name] = typeof value === 'string' ? { S: value } : convertToAttr(value, marshalling);
+  }
+  return raw;
+}
 
 /**
  * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
