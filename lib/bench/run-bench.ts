@@ -233,7 +233,7 @@ for (const [name, file] of [...functionFiles, ...componentFiles]) {
   baselineRuns.push(...bases);
   coldInit[name] = round(median(runs), 1);
   pairedBaselineInit[name] = round(median(bases), 1);
-  coldInitRatio[name] = round(median(ratios));
+  coldInitRatio[name] = round(median(ratios), 3);
 }
 const baselineInit = median(baselineRuns);
 const slowestColdInit = [...functionFiles.keys()].map((name) => [name, coldInitRatio[name]!] as const).reduce((a, b) => (b[1] > a[1] ? b : a));
@@ -242,6 +242,14 @@ const upsertInit = coldInit['upsert-record']!;
 
 // --- report --------------------------------------------------------------------------------------------------------
 const rawP50 = median(rawLatency);
+// The targets are checked on these unrounded ratios: a rounded 1.15 may be 1.154. Reported to three decimals.
+const exactRatios = {
+  upsert_in_process_vs_raw_p50: median(inProcessLatency) / rawP50,
+  http_throughput_vs_raw: httpThroughput / rawThroughput,
+  // The median of the rounds' ratios: each round's batch and raw writes ran back to back.
+  batch_throughput_vs_raw: median(batchRates.map((rate, i) => rate / rawParallelRates[i]!)),
+  cold_init_vs_sdk_baseline: coldInitRatio['upsert-record']!,
+};
 const results = {
   measured_at: new Date().toISOString(),
   node: process.version,
@@ -259,13 +267,7 @@ const results = {
     concurrency: batchLimits.concurrency,
     round_ratios: batchRates.map((rate, i) => round(rate / rawParallelRates[i]!)),
   },
-  ratios: {
-    upsert_in_process_vs_raw_p50: round(median(inProcessLatency) / rawP50),
-    http_throughput_vs_raw: round(httpThroughput / rawThroughput),
-    // The median of the rounds' ratios: each round's batch and raw writes ran back to back.
-    batch_throughput_vs_raw: round(median(batchRates.map((rate, i) => rate / rawParallelRates[i]!))),
-    cold_init_vs_sdk_baseline: coldInitRatio['upsert-record']!,
-  },
+  ratios: Object.fromEntries(Object.entries(exactRatios).map(([name, ratio]) => [name, round(ratio, 3)])) as typeof exactRatios,
   diagnostics: {
     // How the in-process difference splits: DynamoDB's extra work for the upsert's request, then our code.
     upsert_request_raw_vs_raw_p50: round(median(rawShapeLatency) / rawP50),
@@ -288,10 +290,10 @@ const results = {
   cold_init_paired_sdk_only_ms: pairedBaselineInit,
 };
 const targets: [string, boolean, string][] = [
-  ['in-process upsert p50 <= 1.15x raw', results.ratios.upsert_in_process_vs_raw_p50 <= 1.15, `${results.ratios.upsert_in_process_vs_raw_p50}x`],
-  ['HTTP throughput >= 0.70x raw', results.ratios.http_throughput_vs_raw >= 0.7, `${results.ratios.http_throughput_vs_raw}x`],
-  ['batch throughput >= 0.80x raw', results.ratios.batch_throughput_vs_raw >= 0.8, `${results.ratios.batch_throughput_vs_raw}x`],
-  ['cold init <= 1.3x SDK-only bundle (upsert-record)', results.ratios.cold_init_vs_sdk_baseline <= 1.3, `${results.ratios.cold_init_vs_sdk_baseline}x`],
+  ['in-process upsert p50 <= 1.15x raw', exactRatios.upsert_in_process_vs_raw_p50 <= 1.15, `${results.ratios.upsert_in_process_vs_raw_p50}x`],
+  ['HTTP throughput >= 0.70x raw', exactRatios.http_throughput_vs_raw >= 0.7, `${results.ratios.http_throughput_vs_raw}x`],
+  ['batch throughput >= 0.80x raw', exactRatios.batch_throughput_vs_raw >= 0.8, `${results.ratios.batch_throughput_vs_raw}x`],
+  ['cold init <= 1.3x SDK-only bundle (upsert-record)', exactRatios.cold_init_vs_sdk_baseline <= 1.3, `${results.ratios.cold_init_vs_sdk_baseline}x`],
   ['account upsert: 1 write, 0 reads', ddbCalls.upsert_account.writes === 1 && ddbCalls.upsert_account.reads === 0, JSON.stringify(ddbCalls.upsert_account)],
   ['customer upsert with account: 1 write, 1 read', ddbCalls.upsert_customer_with_account.writes === 1 && ddbCalls.upsert_customer_with_account.reads === 1, JSON.stringify(ddbCalls.upsert_customer_with_account)],
   ['get: 1 read', ddbCalls.get_account.reads === 1 && ddbCalls.get_account.writes === 0, JSON.stringify(ddbCalls.get_account)],
