@@ -96,10 +96,10 @@ const componentFiles = new Map<string, string>([
       export const handler = middy().use(normalizer()).handler(async () => client);`,
   })],
   ['sdk + Powertools logger and metrics', await bundle('with-powertools-observability', {
-    contents: `${sdkOnly} import { Logger } from '@aws-lambda-powertools/logger'; import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+    contents: `${sdkOnly} import { Logger } from '@aws-lambda-powertools/logger';
       import { Metrics } from '@aws-lambda-powertools/metrics'; import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
       const logger = new Logger({ serviceName: 'gather' }); const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
-      export const middlewares = [injectLambdaContext(logger), logMetrics(metrics)]; export const handler = async () => client;`,
+      export const middlewares = [logMetrics(metrics)]; export const handler = async (event, context) => { logger.addContext(context); return client; };`,
   })],
   ['sdk + Powertools idempotency', await bundle('with-powertools-idempotency', {
     contents: `${sdkOnly} import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
@@ -215,6 +215,8 @@ function coldInitOnce(file: string): number {
 const bundlesKb: Record<string, number> = {};
 const coldInit: Record<string, number> = {};
 const coldInitRatio: Record<string, number> = {};
+/** Unrounded, for the target check. */
+const exactColdInitRatio: Record<string, number> = {};
 /** The SDK-only bundle's median over the pairs of each bundle: what that bundle's own runs were compared with. */
 const pairedBaselineInit: Record<string, number> = {};
 const baselineRuns: number[] = [];
@@ -233,7 +235,8 @@ for (const [name, file] of [...functionFiles, ...componentFiles]) {
   baselineRuns.push(...bases);
   coldInit[name] = round(median(runs), 1);
   pairedBaselineInit[name] = round(median(bases), 1);
-  coldInitRatio[name] = round(median(ratios), 3);
+  exactColdInitRatio[name] = median(ratios);
+  coldInitRatio[name] = round(exactColdInitRatio[name], 3);
 }
 const baselineInit = median(baselineRuns);
 const slowestColdInit = [...functionFiles.keys()].map((name) => [name, coldInitRatio[name]!] as const).reduce((a, b) => (b[1] > a[1] ? b : a));
@@ -248,7 +251,7 @@ const exactRatios = {
   http_throughput_vs_raw: httpThroughput / rawThroughput,
   // The median of the rounds' ratios: each round's batch and raw writes ran back to back.
   batch_throughput_vs_raw: median(batchRates.map((rate, i) => rate / rawParallelRates[i]!)),
-  cold_init_vs_sdk_baseline: coldInitRatio['upsert-record']!,
+  cold_init_vs_sdk_baseline: exactColdInitRatio['upsert-record']!,
 };
 const results = {
   measured_at: new Date().toISOString(),

@@ -5,7 +5,8 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
 process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 // An operator who switches on Powertools' event logging must still never get a key in the logs: the event holds the
-// Authorization header, so the stack must not log events whatever this says (every test below checks for the key).
+// Authorization header, so the stack must not log events whatever this says (every test that captures output checks
+// for the key).
 process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
@@ -89,6 +90,7 @@ describe('observability', () => {
     expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
     expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 504 });
     expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'timeout' });
+    expect(JSON.stringify(out)).not.toContain(key);
   });
 });
 
@@ -123,5 +125,6 @@ describe('the request a handler receives', () => {
     expect(response!.statusCode).toBe(500);
     expect(JSON.parse(response!.body)).toMatchObject({ error: { code: 'internal_error' } });
     expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
+    expect(JSON.stringify(out)).not.toContain(key);
   });
 });
