@@ -11,7 +11,7 @@
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
-import type { MiddlewareObj } from '@middy/core';
+import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
@@ -54,6 +54,16 @@ export function idempotencyMiddleware(): Middleware {
   };
   // Requests that did not claim a key: their after and onError must leave the key's record alone.
   const skipped = new WeakSet<object>();
+  /** Claims the key (or answers the replay) through Powertools. */
+  const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    try {
+      return await powertools().before!(request);
+    } catch (error) {
+      // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
+      skipped.add(request);
+      throw error;
+    }
+  };
   return {
     // Synchronous when there is no key, so middy has no promise to wait for.
     before: (request) => {
@@ -68,15 +78,7 @@ export function idempotencyMiddleware(): Middleware {
           { field: 'Idempotency-Key', issue: 'must be 1 to 255 visible ASCII characters' },
         ]);
       }
-      return (async () => {
-        try {
-          return await powertools().before!(request);
-        } catch (error) {
-          // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
-          skipped.add(request);
-          throw error;
-        }
-      })();
+      return claim(request);
     },
     after: (request) => {
       if (skipped.has(request)) return undefined;

@@ -90,12 +90,14 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
   const unset: string[] = [];
   const seen = new Set<string>();
 
-  // Distinct names can be too many only when the entries are.
-  const fieldCount = payload.set.length + payload.unset.length > limits.maxFieldsPerPayload ? new Set([...payload.set.map(([name]) => name), ...payload.unset]).size : 0;
-  if (fieldCount > limits.maxFieldsPerPayload) {
-    throw new ValidationError(`A payload may have at most ${limits.maxFieldsPerPayload} top-level fields; this one has ${fieldCount}`, [
-      { field: '*', issue: `at most ${limits.maxFieldsPerPayload} fields per payload` },
-    ]);
+  // Distinct names can be too many only when the entries are, so they are counted only then.
+  if (payload.set.length + payload.unset.length > limits.maxFieldsPerPayload) {
+    const fieldCount = new Set([...payload.set.map(([name]) => name), ...payload.unset]).size;
+    if (fieldCount > limits.maxFieldsPerPayload) {
+      throw new ValidationError(`A payload may have at most ${limits.maxFieldsPerPayload} top-level fields; this one has ${fieldCount}`, [
+        { field: '*', issue: `at most ${limits.maxFieldsPerPayload} fields per payload` },
+      ]);
+    }
   }
 
   for (const [name, raw] of payload.set) {

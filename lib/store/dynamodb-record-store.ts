@@ -85,6 +85,11 @@ export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
   };
 }
 
+/** A record read from an index: its id is the listing sort key, which every record item has. */
+function indexedRecord({ workspace, model }: { readonly workspace: string; readonly model: string }, item: RawItem): StoredRecord {
+  return recordFromItem({ workspace, model, id: String(item[recordAttributes.listSort]?.S) }, item);
+}
+
 /** A record's size as it will travel: UTF-8 bytes of its fields and ids, plus room for the envelope around them. */
 function recordBytes(record: StoredRecord): number {
   return Buffer.byteLength(JSON.stringify(record.fields)) + 2 * Buffer.byteLength(record.key.id) + 300;
@@ -93,11 +98,6 @@ function recordBytes(record: StoredRecord): number {
 /** Caught by class or by name, so a second copy of the SDK in a bundle cannot hide it. */
 function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
-}
-
-/** The item that came back with a ConditionalCheckFailedException, if any. */
-function itemFromConditionFailure(error: ConditionalCheckFailedException): RawItem | undefined {
-  return error.Item;
 }
 
 /** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */
@@ -164,7 +164,7 @@ export class DynamoDbRecordStore implements RecordStore {
       return { outcome: record.version === 1 ? 'created' : 'updated', record };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const old = itemFromConditionFailure(error);
+      const old = error.Item;
       if (command.createOnly) {
         throw new PreconditionFailedError('The record already exists (If-None-Match: *)');
       }
@@ -213,7 +213,7 @@ export class DynamoDbRecordStore implements RecordStore {
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const old = itemFromConditionFailure(error);
+      const old = error.Item;
       if (!old) {
         // Nothing to delete. With If-Match that is a failed precondition, as for an upsert (RFC 9110).
         if (command.ifMatch !== undefined) throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match');
@@ -233,7 +233,7 @@ export class DynamoDbRecordStore implements RecordStore {
       const range = after !== undefined ? { after } : {};
       const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]?.S) }, item);
+        const record = indexedRecord(command, item);
         const size = recordBytes(record);
         // Full before this record: the next page starts with it.
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
@@ -265,7 +265,7 @@ export class DynamoDbRecordStore implements RecordStore {
         limit: command.limit - records.length,
       });
       for (const item of page.items) {
-        const record = recordFromItem({ workspace: command.workspace, model: command.model, id: String(item[recordAttributes.listSort]?.S) }, item);
+        const record = indexedRecord(command, item);
         const size = recordBytes(record);
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
         records.push(record);

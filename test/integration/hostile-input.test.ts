@@ -9,6 +9,8 @@ import { call, errorCode, unique, workspaceWithKey, type ApiResponse } from '../
 const prototypeNames = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'];
 const fieldName = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...prototypeNames, 'a.b', 'a[0]', '#x', ':v', 'SET', 'REMOVE', 'AND', 'name'));
 const value = fc.jsonValue({ maxDepth: 4 });
+/** Values for the store to keep exactly: any JSON, and strings whose edges a careless conversion would lose. */
+const storedValue = fc.oneof(value, fc.string({ maxLength: 12 }).map((text) => ` ${text}\t`));
 
 function expectSane(response: ApiResponse): void {
   expect(response.status).toBeLessThan(500);
@@ -29,15 +31,25 @@ describe('hostile input', () => {
 
   const sentinelNow = async () => (await call('GET', `/models/account/records/${sentinel}`, { token })).body;
 
-  it('random JSON bodies aimed at a stored record: never a 5xx, and a refusal changes nothing', async () => {
+  it('random JSON bodies aimed at a stored record: never a 5xx, a refusal changes nothing, an acceptance stores each value as sent', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fieldName, value, { maxKeys: 8 }), async (fields) => {
+      fc.asyncProperty(fc.dictionary(fieldName, storedValue, { maxKeys: 8 }), async (fields) => {
         const body = { ...fields, name: sentinel };
         const response = await call('POST', '/models/account/records', { raw: JSON.stringify(body), headers: { 'Content-Type': 'application/json' }, token });
         expectSane(response);
         const now = await sentinelNow();
-        if (response.status >= 400) expect(now).toEqual(stored);
-        else stored = now;
+        if (response.status >= 400) {
+          expect(now).toEqual(stored);
+          return;
+        }
+        stored = now;
+        // Every value comes back as JSON carried it (nested maps, lists, nulls, numbers, strings), and null removes.
+        const sent = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
+        const kept = (now as { fields: Record<string, unknown> }).fields;
+        for (const [field, sentValue] of Object.entries(sent)) {
+          if (sentValue === null) expect(Object.hasOwn(kept, field)).toBe(false);
+          else expect(kept[field]).toEqual(sentValue);
+        }
       }),
       { numRuns: 60 },
     );
