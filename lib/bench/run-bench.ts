@@ -121,13 +121,16 @@ const rawUpdate = (i: number) => rawWrite(client, tableName, `raw-${i % 1000}`, 
 // start: 380/s in the first 5 s, about 1,500/s from 35 s on); with a fixed 5 s warm-up, the raw throughput measured
 // just before the HTTP run was half of the one measured just after it. Slices of 5 s at c=32, until the last three
 // are within 10% of each other (at most 18 slices); the SDK gets as warm in the JIT.
+// (--quick: one 2 s slice.)
+const warmUpSliceSeconds = quick ? 2 : 5;
 const warmUpRates: number[] = [];
 const warmUpSettled = () => {
   const last = warmUpRates.slice(-3);
   return last.length === 3 && Math.max(...last) <= 1.1 * Math.min(...last);
 };
-do warmUpRates.push(Math.round(await throughput(32, quick ? 2 : 5, rawUpdate)));
-while (!quick && !warmUpSettled() && warmUpRates.length < 18);
+do {
+  warmUpRates.push(Math.round(await throughput(32, warmUpSliceSeconds, rawUpdate)));
+} while (!quick && !warmUpSettled() && warmUpRates.length < 18);
 
 // --- in-process latency: raw, the upsert's own request raw, and the upsert function's bundle ---------------------
 // In a process of its own (lib/bench/in-process-worker.ts), as a warm Lambda container runs only its function.
@@ -282,7 +285,7 @@ const results = {
   },
   ratios: Object.fromEntries(Object.entries(exactRatios).map(([name, ratio]) => [name, round(ratio, 3)])) as typeof exactRatios,
   diagnostics: {
-    // DynamoDB Local's raw throughput at c=32 in each 5 s slice of the warm-up, until it settled.
+    // DynamoDB Local's raw throughput at c=32 in each slice of the warm-up (5 s; 2 s with --quick), until it settled.
     warm_up_c32_per_s: warmUpRates,
     // How the in-process difference splits: DynamoDB's extra work for the upsert's request, then our code.
     upsert_request_raw_vs_raw_p50: round(median(rawShapeLatency) / rawP50),
@@ -345,7 +348,7 @@ ${svgRows}
 );
 
 console.log('\nGather benchmark (DynamoDB Local, one run; ratios are what count)\n');
-console.log(`warm-up (raw, c=32, 5 s slices until settled): ${warmUpRates.join(', ')}/s`);
+console.log(`warm-up (raw, c=32, ${warmUpSliceSeconds} s slices until settled): ${warmUpRates.join(', ')}/s`);
 console.log(`raw UpdateItem           p50 ${results.raw_update_item.p50_ms} ms   p99 ${results.raw_update_item.p99_ms} ms   ${results.raw_update_item.throughput_c32_per_s}/s at c=32`);
 console.log(`raw, upsert's request    p50 ${results.raw_update_item_upsert_request.p50_ms} ms   p99 ${results.raw_update_item_upsert_request.p99_ms} ms   (condition + ALL_NEW; not a target)`);
 console.log(`upsert in-process        p50 ${results.upsert_in_process.p50_ms} ms   p99 ${results.upsert_in_process.p99_ms} ms`);
