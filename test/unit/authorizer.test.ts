@@ -18,10 +18,19 @@ const { handler } = (await import('../../functions/authorizer.js')) as {
 const methodArn = 'arn:aws:execute-api:eu-west-1:123456789012:api1/prod/GET/models/account/records/x';
 const authorize = (authorizationToken: string) => handler({ type: 'TOKEN', authorizationToken, methodArn }, {} as Context);
 
+/**
+ * A real key with its last checksum character changed, always to another character: a key that already ended in the
+ * character put there would stay valid, and the test would fail one run in 62.
+ */
+function mistyped(key: string): string {
+  const last = key.at(-1) === '0' ? '1' : '0';
+  return key.slice(0, -1) + last;
+}
+
 describe('the authorizer', () => {
   beforeEach(() => ddb.reset());
 
-  it.each([['no scheme'], ['Token nope'], ['Token gth_short'], [`Basic ${generateApiKey()}`], [`Token ${generateApiKey().slice(0, -1)}0`]])(
+  it.each([['no scheme'], ['Token nope'], ['Token gth_short'], [`Basic ${generateApiKey()}`], [`Token ${mistyped(generateApiKey())}`]])(
     'refuses %j without reading the table',
     async (header) => {
       await expect(authorize(header)).rejects.toThrow('Unauthorized');
