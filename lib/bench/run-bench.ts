@@ -97,9 +97,9 @@ const componentFiles = new Map<string, string>([
   })],
   ['sdk + Powertools logger and metrics', await bundle('with-powertools-observability', {
     contents: `${sdkOnly} import { Logger } from '@aws-lambda-powertools/logger';
-      import { Metrics } from '@aws-lambda-powertools/metrics'; import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+      import { Metrics } from '@aws-lambda-powertools/metrics';
       const logger = new Logger({ serviceName: 'gather' }); const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
-      export const middlewares = [logMetrics(metrics)]; export const handler = async (event, context) => { logger.addContext(context); return client; };`,
+      export const handler = async (event, context) => { logger.addContext(context); metrics.captureColdStartMetric(context.functionName); metrics.publishStoredMetrics(); return client; };`,
   })],
   ['sdk + Powertools idempotency', await bundle('with-powertools-idempotency', {
     contents: `${sdkOnly} import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';

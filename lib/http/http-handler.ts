@@ -1,7 +1,7 @@
 /**
- * The one middy stack every HTTP function uses: header normalization, the caller's identity from the authorizer
- * context, the route's scope check, and the error envelope. Handlers receive an {@link HttpRequest} and return a
- * response; they never catch errors themselves. Write functions add Idempotency-Key on top (lib/http/write-handler.ts);
+ * The one middy stack every HTTP function uses: a log line and metrics for every request (lib/http/observability.ts),
+ * header normalization, the caller's identity from the authorizer context, the route's scope check, and the error
+ * envelope. Handlers receive an {@link HttpRequest} and return a response; they never catch errors themselves. Write functions add Idempotency-Key on top (lib/http/write-handler.ts);
  * read functions do not import it, so their bundles carry neither Powertools idempotency nor, for /health and
  * /openapi.json, the AWS SDK.
  */
@@ -12,7 +12,7 @@ import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
 import { HttpError } from './http-error.js';
-import { logger, observabilityMiddlewares } from './observability.js';
+import { logger, observabilityHooks } from './observability.js';
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEvent;
@@ -86,11 +86,11 @@ export interface HttpHandlerOptions {
 }
 
 export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOptions = {}) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
-    // First in, so their after and onError run last and see the final answer (the error envelope included).
-    .use(observabilityMiddlewares())
+  // Logs and metrics hang on middy's requestStart and requestEnd hooks, around every request: the line and the
+  // counts see the final answer, the error envelope included, also when a before step answered (a replay).
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(observabilityHooks())
     .use({
-      // Before every other middleware but logging, so its onError shapes every failure, also theirs.
+      // Before every other middleware, so its onError shapes every failure, also theirs.
       onError: (request) => {
         const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
         const mapped = mapError(request.error, requestId);

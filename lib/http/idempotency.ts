@@ -16,6 +16,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { HttpError } from './http-error.js';
+import { markReplayed } from './observability.js';
 
 export const idempotencyHeader = 'idempotency-key';
 export const idempotencyWindowSeconds = 24 * 60 * 60;
@@ -54,10 +55,12 @@ export function idempotencyMiddleware(): Middleware {
   };
   // Requests that did not claim a key: their after and onError must leave the key's record alone.
   const skipped = new WeakSet<object>();
-  /** Claims the key (or answers the replay) through Powertools. */
+  /** Claims the key, or answers the replay, through Powertools: it returns the stored answer only for a replay. */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     try {
-      return await powertools().before!(request);
+      const replay = await powertools().before!(request);
+      if (replay !== undefined) markReplayed(request);
+      return replay;
     } catch (error) {
       // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
       skipped.add(request);

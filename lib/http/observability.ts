@@ -1,77 +1,97 @@
 /**
  * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
- * route, status, latency; never a header, so never a key) and CloudWatch metrics in embedded metric format
- * (namespace `Gather`): `Requests` per request, `Upserts` and `Deletes` per successful write, `BatchItems` per batch
- * item, `Errors` per refused request with the error code as a dimension. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the
- * local stack turns metrics off unless asked).
+ * route, status, latency, and `replayed` when an Idempotency-Key replay answered; never a header, so never a key) and
+ * CloudWatch metrics in embedded metric format (namespace `Gather`): `Requests` per request, `Upserts` and `Deletes` per
+ * successful write, `BatchItems` per batch item, `Errors` per refused request with the error code as a dimension, and
+ * Powertools' `ColdStart`. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the local stack turns
+ * metrics off unless asked).
+ *
+ * Both hang on middy's requestStart and requestEnd hooks, which run around every request whatever answers it: the
+ * handler, an error, the early timeout, or a before step. An Idempotency-Key replay is answered by a before step, and
+ * middy then runs no after or onError step at all; while logging and metrics were middlewares, a replay wrote no line
+ * and counted nothing.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { MiddlewareObj } from '@middy/core';
+import type { Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { findRoute } from '../routes.js';
 
 export const logger = new Logger({ serviceName: 'gather' });
 export const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
 
-type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
-
 /** What a successful answer counts as, by route. */
 const successMetric: Record<string, string> = { UpsertRecord: 'Upserts', DeleteRecord: 'Deletes', DeleteRecordByQuery: 'Deletes' };
 
-export function observabilityMiddlewares(): Middleware[] {
+/** middy's plugin hooks take its Request with no type arguments. */
+type HookRequest = Request;
+
+/** Requests answered by an Idempotency-Key replay (lib/http/idempotency.ts marks them). */
+const replays = new WeakSet<object>();
+
+/** Marks a request answered with the first request's stored answer: its line says so, and it counts as no write. */
+export function markReplayed(request: object): void {
+  replays.add(request);
+}
+
+export interface ObservabilityHooks {
+  readonly requestStart: (request: HookRequest) => void;
+  readonly requestEnd: (request: HookRequest) => void;
+}
+
+export function observabilityHooks(): ObservabilityHooks {
   const started = new WeakMap<object, number>();
-  const finish = (request: { event: APIGatewayProxyEvent; response?: APIGatewayProxyResult | null }) => {
-    const startedAt = started.get(request);
-    const status = request.response?.statusCode ?? 500;
-    const route = findRoute(request.event.httpMethod, request.event.resource)?.name ?? 'unknown';
-    const authorizer = (request.event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
-    logger.info('request', {
-      request_id: request.event.requestContext?.requestId,
-      workspace: typeof authorizer.workspace === 'string' ? authorizer.workspace : undefined,
-      route,
-      method: request.event.httpMethod,
-      status,
-      latency_ms: startedAt !== undefined ? Math.round((performance.now() - startedAt) * 10) / 10 : undefined,
-    });
-    // Every request that gets here counts, so its flush is never empty. An idempotent replay does not get here: its
-    // answer comes from a before step, so middy runs no after step; Powertools flushes the metrics without ours.
-    metrics.addMetric('Requests', MetricUnit.Count, 1);
-    if (status < 400) {
-      const name = successMetric[route];
-      if (name) metrics.addMetric(name, MetricUnit.Count, 1);
-      if (route === 'BatchRecords' && request.response?.body) {
-        const results = (JSON.parse(request.response.body) as { results?: unknown[] }).results ?? [];
-        metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
-      }
-    } else {
-      let code = 'unknown';
-      try {
-        code = (JSON.parse(request.response?.body ?? '{}') as { error?: { code?: string } }).error?.code ?? 'unknown';
-      } catch {
-        // not the envelope
-      }
-      const single = metrics.singleMetric();
-      single.addDimension('code', code);
-      single.addMetric('Errors', MetricUnit.Count, 1);
-    }
-  };
-  return [
-    logMetrics(metrics, { captureColdStartMetric: true }) as Middleware,
-    {
-      before: (request) => {
-        // The Lambda context (request id, function, cold start) on every line. Called directly rather than through
-        // Powertools' injectLambdaContext middleware, which per request also re-draws the debug-sampling decision,
-        // resets appended keys and clears the log buffer (none of which this code uses: no sampling rate, no
-        // appendKeys, no buffering), and would log the whole event, Authorization header included, if
-        // POWERTOOLS_LOGGER_LOG_EVENT were ever set (SPEC: the key never appears in a log line). About 6 µs less CPU
-        // per request, together with the Idempotency-Key step's synchronous path (`npm run bench:cpu`, docs/capacity.md).
-        logger.addContext(request.context);
-        started.set(request, performance.now());
-      },
-      after: (request) => finish(request),
-      onError: (request) => finish(request),
+  return {
+    requestStart: (request) => {
+      // The Lambda context (request id, function, cold start) on every line. Called directly rather than through
+      // Powertools' injectLambdaContext middleware, which per request also re-draws the debug-sampling decision,
+      // resets appended keys and clears the log buffer (none of which this code uses: no sampling rate, no
+      // appendKeys, no buffering), and would log the whole event, Authorization header included, if
+      // POWERTOOLS_LOGGER_LOG_EVENT were ever set (SPEC: the key never appears in a log line). About 6 us less CPU
+      // per request, together with the Idempotency-Key step's synchronous path (`npm run bench:cpu`, docs/capacity.md).
+      logger.addContext(request.context);
+      // Emitted once per container, on its first request (Powertools keeps the flag).
+      metrics.captureColdStartMetric(request.context.functionName);
+      started.set(request, performance.now());
     },
-  ];
+    requestEnd: (request) => {
+      const event = request.event as APIGatewayProxyEvent;
+      const response = request.response as APIGatewayProxyResult | null | undefined;
+      const startedAt = started.get(request);
+      const status = response?.statusCode ?? 500;
+      const route = findRoute(event.httpMethod, event.resource)?.name ?? 'unknown';
+      const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
+      const replayed = replays.has(request);
+      logger.info('request', {
+        request_id: event.requestContext?.requestId,
+        workspace: typeof authorizer.workspace === 'string' ? authorizer.workspace : undefined,
+        route,
+        method: event.httpMethod,
+        status,
+        ...(replayed ? { replayed } : {}),
+        latency_ms: startedAt !== undefined ? Math.round((performance.now() - startedAt) * 10) / 10 : undefined,
+      });
+      // Every request counts, so a flush is never empty. A replay wrote nothing: no Upserts, Deletes or BatchItems.
+      metrics.addMetric('Requests', MetricUnit.Count, 1);
+      if (status < 400 && !replayed) {
+        const name = successMetric[route];
+        if (name) metrics.addMetric(name, MetricUnit.Count, 1);
+        if (route === 'BatchRecords' && response?.body) {
+          const results = (JSON.parse(response.body) as { results?: unknown[] }).results ?? [];
+          metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
+        }
+      } else if (status >= 400) {
+        let code = 'unknown';
+        try {
+          code = (JSON.parse(response?.body ?? '{}') as { error?: { code?: string } }).error?.code ?? 'unknown';
+        } catch {
+          // not the envelope
+        }
+        const single = metrics.singleMetric();
+        single.addDimension('code', code);
+        single.addMetric('Errors', MetricUnit.Count, 1);
+      }
+      metrics.publishStoredMetrics();
+    },
+  };
 }

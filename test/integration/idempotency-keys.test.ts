@@ -1,5 +1,5 @@
 /** Idempotency-Key on write routes: replay without a second write, 422 on reuse, 409 while in flight, per workspace. */
-import { call, errorCode, unique, workspaceWithKey } from '../support/api-client.js';
+import { call, errorCode, requestLogLine, unique, workspaceWithKey } from '../support/api-client.js';
 
 describe('Idempotency-Key', () => {
   let token: string;
@@ -22,6 +22,9 @@ describe('Idempotency-Key', () => {
     expect(replay.headers.get('etag')).toBe('"1"');
     const stored = await call('GET', `/models/account/records/${name}`, { token });
     expect(stored.body).toMatchObject({ version: 2, fields: { n: 2 } });
+    // The replay is logged like any request, and marked: it wrote nothing.
+    expect(await requestLogLine(replay.headers.get('x-amzn-requestid')!)).toMatchObject({ route: 'UpsertRecord', status: 201, replayed: true });
+    expect(await requestLogLine(first.headers.get('x-amzn-requestid')!)).not.toHaveProperty('replayed');
   });
 
   it('refuses the same key with a different body, or on a different path, with a 422', async () => {

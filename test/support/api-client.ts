@@ -99,6 +99,21 @@ export function errorCode(response: ApiResponse): string {
   return error.code;
 }
 
+/**
+ * The handler's log line for one request (by the `x-amzn-RequestId` its answer carried), from everything the shared
+ * stack wrote (GATHER_GATEWAY_LOG). The line reaches the file a moment after the answer, so this waits up to 5 s.
+ */
+export async function requestLogLine(requestId: string): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const lines = readFileSync(process.env.GATHER_GATEWAY_LOG!, 'utf8').split('\n').filter((line) => line.startsWith('{') && line.includes(requestId));
+    const found = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.message === 'request' && line.request_id === requestId);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`No request line for ${requestId} in the stack's log`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The data directory of the shared local stack (where its dev.json is). */
 export function devDataDir(): string {
   const path = process.env.GATHER_DEV_JSON;

@@ -11,6 +11,7 @@ process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
 const { httpHandler } = await import('../../lib/http/http-handler.js');
+const { markReplayed } = await import('../../lib/http/observability.js');
 const { HttpError } = await import('../../lib/http/http-error.js');
 const { jsonResponse } = await import('../../lib/http/responses.js');
 
@@ -63,6 +64,33 @@ describe('observability', () => {
     const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
     expect(emf).toMatchObject({ Upserts: 1 });
     expect(JSON.stringify(out)).not.toContain(key);
+  });
+
+  it('logs and counts a request answered before the handler ran (an Idempotency-Key replay), as no second write', async () => {
+    let handlerRan = false;
+    // What lib/http/idempotency.ts does with Powertools' answer to a replay: mark the request, answer from `before`.
+    const replaying = httpHandler(
+      async () => {
+        handlerRan = true;
+        return jsonResponse(201, { ok: true });
+      },
+      { afterIdentity: [{ before: (request) => (markReplayed(request), jsonResponse(201, { stored: true })) }] },
+    );
+    const out = await capture(() => replaying(event('POST', '/models/{model}/records'), context));
+    expect(handlerRan).toBe(false);
+    expect(out.filter((l) => l.message === 'request')).toEqual([
+      expect.objectContaining({ route: 'UpsertRecord', workspace: 'acme', status: 201, replayed: true, request_id: 'req-1' }),
+    ]);
+    const emf = out.filter((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics);
+    expect(emf).toEqual([expect.objectContaining({ Requests: 1 })]);
+    expect(emf[0]).not.toHaveProperty('Upserts');
+    expect(JSON.stringify(out)).not.toContain('No application metrics');
+    expect(JSON.stringify(out)).not.toContain(key);
+
+    // A request the handler answered says nothing of replays, and counts its write.
+    const plain = await capture(() => httpHandler(async () => jsonResponse(201, { ok: true }))(event('POST', '/models/{model}/records'), context));
+    expect(plain.find((l) => l.message === 'request')).not.toHaveProperty('replayed');
+    expect(plain.find((l) => 'Upserts' in l)).toMatchObject({ Requests: 1, Upserts: 1 });
   });
 
   it('counts errors by code', async () => {
