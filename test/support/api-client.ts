@@ -101,13 +101,21 @@ export function errorCode(response: ApiResponse): string {
 
 /**
  * The handler's log line for one request (by the `x-amzn-RequestId` its answer carried), from everything the shared
- * stack wrote (GATHER_GATEWAY_LOG). The line reaches the file a moment after the answer, so this waits up to 5 s.
+ * stack wrote (GATHER_GATEWAY_LOG). The line reaches the file a moment after the answer, so this waits up to 5 s; a
+ * line still being written does not parse yet, and is read again on the next look.
  */
 export async function requestLogLine(requestId: string): Promise<Record<string, unknown>> {
+  const parsed = (line: string): Record<string, unknown> | undefined => {
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  };
   const deadline = Date.now() + 5000;
   for (;;) {
     const lines = readFileSync(process.env.GATHER_GATEWAY_LOG!, 'utf8').split('\n').filter((line) => line.startsWith('{') && line.includes(requestId));
-    const found = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.message === 'request' && line.request_id === requestId);
+    const found = lines.map(parsed).find((line) => line?.message === 'request' && line.request_id === requestId);
     if (found) return found;
     if (Date.now() > deadline) throw new Error(`No request line for ${requestId} in the stack's log`);
     await new Promise((resolve) => setTimeout(resolve, 50));

@@ -3,6 +3,8 @@ import { jest } from '@jest/globals';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+// As Lambda sets it for an on-demand container; Powertools reports no cold start without it.
+process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
 process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 // An operator who switches on Powertools' event logging must still never get a key in the logs: the event holds the
 // Authorization header, so the stack must not log events whatever this says (every test that captures output checks
@@ -63,6 +65,10 @@ describe('observability', () => {
     expect(typeof log!.latency_ms).toBe('number');
     const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
     expect(emf).toMatchObject({ Upserts: 1 });
+    // The first request of this module is its container's cold start: Powertools' ColdStart metric, once.
+    expect(out.filter((l) => 'ColdStart' in l)).toEqual([expect.objectContaining({ ColdStart: 1, function_name: 'fn' })]);
+    const again = await capture(() => handler(event('POST', '/models/{model}/records'), context));
+    expect(again.filter((l) => 'ColdStart' in l)).toEqual([]);
     expect(JSON.stringify(out)).not.toContain(key);
   });
 
