@@ -18,8 +18,10 @@ export function rawWrite(client: DynamoDBClient, tableName: string, id: string, 
     new UpdateItemCommand({
       TableName: tableName,
       Key: { pk: { S: `R#dev#rawbench#${id}` }, sk: { S: 'R' } },
-      UpdateExpression: 'SET #name = :name, #n = :n, #v = if_not_exists(#v, :z) + :o, #lpk = :lpk, #lsk = :lsk',
-      ExpressionAttributeNames: { '#name': 'f_name', '#n': 'f_n', '#v': 'v', '#lpk': 'lpk', '#lsk': 'lsk' },
+      // Named as the store names them (lib/store/upsert-expression.ts): the fields through placeholders, the item's own
+      // attributes directly.
+      UpdateExpression: 'SET #name = :name, #n = :n, v = if_not_exists(v, :z) + :o, lpk = :lpk, lsk = :lsk',
+      ExpressionAttributeNames: { '#name': 'f_name', '#n': 'f_n' },
       ExpressionAttributeValues: {
         ':name': { S: id },
         ':n': { N: String(n) },

@@ -41,7 +41,7 @@ import type {
   UpsertResult,
 } from './record-store.js';
 import { tableDefinition } from './table-definition.js';
-import { buildUpsertExpression, fieldAttributePrefix, recordAttributes } from './upsert-expression.js';
+import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, type SystemAttribute } from './upsert-expression.js';
 
 type RawItem = Record<string, AttributeValue>;
 
@@ -103,11 +103,11 @@ function isConditionFailure(error: unknown): error is ConditionalCheckFailedExce
 /** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */
 export function upsertRequest(tableName: string, command: UpsertCommand): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
   const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
-  const systemSet: [string, string][] = [
+  const systemSet: [SystemAttribute, string][] = [
     [lpk, listPartition(command.key)],
     [lsk, command.key.id],
   ];
-  const systemRemove: string[] = [];
+  const systemRemove: SystemAttribute[] = [];
   if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
   else if (command.link === null) systemRemove.push(apk, ask);
   const expression = buildUpsertExpression({

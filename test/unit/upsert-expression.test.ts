@@ -3,7 +3,7 @@ import { buildUpsertExpression, countOperators, expressionLimits, payloadDigest 
 const base = { now: '2026-12-04T15:00:00.000Z' };
 
 describe('buildUpsertExpression', () => {
-  it('puts every name and value behind a placeholder', () => {
+  it('puts every field name and value of the client behind a placeholder', () => {
     const hostile = ['name', 'a.b', '#x', ':v', 'SET', 'x = :y', 'constructor', 'ü ñ'];
     const expression = buildUpsertExpression({ ...base, set: hostile.map((n) => [n, `value of ${n}`] as const), unset: ['REMOVE me'] });
     for (const name of [...hostile, 'REMOVE me']) {
@@ -23,12 +23,28 @@ describe('buildUpsertExpression', () => {
   it('sets, removes, versions and timestamps in one update', () => {
     const expression = buildUpsertExpression({ ...base, set: [['name', 'acme'], ['size', 5]], unset: ['old'] });
     expect(expression.UpdateExpression).toBe(
-      'SET #_v = if_not_exists(#_v, :_zero) + :_one, #_ca = if_not_exists(#_ca, :_now), #_ua = :_now, #0=:0, #1=:1 REMOVE #2, #_pd',
+      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, #0=:0, #1=:1 REMOVE #2, pd',
     );
-    expect(expression.ExpressionAttributeNames).toMatchObject({ '#0': 'f_name', '#1': 'f_size', '#2': 'f_old', '#_v': 'v' });
+    // The item's own attributes are named directly: the only names in the map are the client's fields.
+    expect(expression.ExpressionAttributeNames).toEqual({ '#0': 'f_name', '#1': 'f_size', '#2': 'f_old' });
     expect(expression.ExpressionAttributeValues).toMatchObject({ ':0': 'acme', ':1': 5, ':_now': base.now });
     // A payload small enough for the exact test stores no digest, and removes any digest left by a larger one.
     expect(expression.ExpressionAttributeValues[':_pd']).toBeUndefined();
+  });
+
+  it('sets and removes the index keys it is given, named directly and outside the change test', () => {
+    const expression = buildUpsertExpression({
+      ...base,
+      set: [['name', 'acme']],
+      unset: [],
+      systemSet: [['lpk', 'dev#account#3'], ['lsk', 'acme']],
+      systemRemove: ['apk', 'ask'],
+    });
+    expect(expression.UpdateExpression).toBe(
+      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, lpk = :_s0, lsk = :_s1, #0=:0 REMOVE apk, ask, pd',
+    );
+    expect(expression.ExpressionAttributeValues).toMatchObject({ ':_s0': 'dev#account#3', ':_s1': 'acme' });
+    expect(expression.ConditionExpression).toBe('NOT (#0=:0)');
   });
 
   it('writes only when something changes', () => {
@@ -39,10 +55,10 @@ describe('buildUpsertExpression', () => {
 
   it('adds If-Match and If-None-Match conditions', () => {
     const ifMatch = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: 4 });
-    expect(ifMatch.ConditionExpression).toBe('#_v = :_expected AND (NOT (#0=:0))');
+    expect(ifMatch.ConditionExpression).toBe('v = :_expected AND (NOT (#0=:0))');
     expect(ifMatch.ExpressionAttributeValues[':_expected']).toBe(4);
     const createOnly = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], createOnly: true });
-    expect(createOnly.ConditionExpression).toBe('attribute_not_exists(#_v)');
+    expect(createOnly.ConditionExpression).toBe('attribute_not_exists(v)');
     expect(createOnly.changeTest).toBe('create-only');
   });
 
@@ -71,8 +87,8 @@ describe('buildUpsertExpression', () => {
     expect(small.changeTest).toBe('exact');
     const large = buildUpsertExpression({ ...base, set: Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), unset: [] });
     expect(large.changeTest).toBe('digest');
-    expect(large.ConditionExpression).toBe('NOT (#_pd = :_pd)');
-    expect(large.UpdateExpression).toContain('#_pd = :_pd');
+    expect(large.ConditionExpression).toBe('NOT (pd = :_pd)');
+    expect(large.UpdateExpression).toContain('pd = :_pd');
     expect(large.ExpressionAttributeValues[':_pd']).toBe(payloadDigest(Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), []));
   });
 
@@ -84,7 +100,7 @@ describe('buildUpsertExpression', () => {
 
   it('counts operators as DynamoDB does for these expressions', () => {
     expect(countOperators('NOT (#0=:0 AND #1=:1 AND attribute_not_exists(#2))')).toBe(6);
-    expect(countOperators('#_v = :_expected AND (NOT (#_pd = :_pd))')).toBe(4);
+    expect(countOperators('v = :_expected AND (NOT (pd = :_pd))')).toBe(4);
   });
 });
 
