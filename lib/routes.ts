@@ -160,7 +160,9 @@ export function functionsByEntry(): Map<string, RouteDefinition[]> {
   return byEntry;
 }
 
-/** The route an API Gateway event belongs to, by its resource path and method. */
+const routesByKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
+
+/** The route an API Gateway event belongs to, by its resource path and method (twice per request: identity, log line). */
 export function findRoute(method: string, resource: string): RouteDefinition | undefined {
-  return routes.find((route) => route.method === method && route.path === resource);
+  return routesByKey.get(`${method} ${resource}`);
 }

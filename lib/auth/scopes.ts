@@ -12,7 +12,18 @@ export function formatScopes(scopes: readonly Scope[]): string {
   return scopes.join(',');
 }
 
-export function parseScopes(value: string | undefined | null): Scope[] {
+/**
+ * Every request parses its key's scopes; a key carries one of a handful of distinct strings, so each is parsed once and
+ * the frozen result shared (at most 64 are kept, so a flood of odd strings cannot grow the map).
+ */
+const parsed = new Map<string, readonly Scope[]>();
+
+export function parseScopes(value: string | undefined | null): readonly Scope[] {
   if (!value) return [];
-  return value.split(',').filter(isScope);
+  let scopes = parsed.get(value);
+  if (!scopes) {
+    scopes = Object.freeze(value.split(',').filter(isScope));
+    if (parsed.size < 64) parsed.set(value, scopes);
+  }
+  return scopes;
 }

@@ -35,6 +35,8 @@ export type HttpHandlerFunction = (request: HttpRequest) => Promise<APIGatewayPr
 
 function decodePathParameter(name: string, raw: string | undefined): string {
   if (raw === undefined) throw new HttpError(404, 'route_not_found', `Missing path parameter ${name}`);
+  // Most path parameters hold no escape at all, and then there is nothing to decode.
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {
