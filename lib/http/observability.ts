@@ -1,9 +1,9 @@
 /**
  * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
  * route, status, latency, and `replayed` when an Idempotency-Key replay answered; never a header, so never a key) and
- * CloudWatch metrics in embedded metric format (namespace `Gather`): `Requests` per request, `Upserts` and `Deletes` per
- * successful write, `BatchItems` per batch item, `Errors` per refused request with the error code as a dimension, and
- * Powertools' `ColdStart`. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the local stack turns
+ * CloudWatch metrics in embedded metric format (namespace `Gather`): `Upserts` and `Deletes` per successful write,
+ * `BatchItems` per batch item, `Errors` per refused request with the error code as a dimension, and Powertools'
+ * `ColdStart`. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the local stack turns
  * metrics off unless asked).
  *
  * Both hang on middy's requestStart and requestEnd hooks, which run around every request whatever answers it: the
@@ -39,8 +39,10 @@ export interface ObservabilityHooks {
   readonly requestEnd: (request: HookRequest) => void;
 }
 
+/** Where requestStart keeps the request's start time: middy's per-request store, made fresh for every request. */
+const startedAtKey = 'gather.observability.startedAt';
+
 export function observabilityHooks(): ObservabilityHooks {
-  const started = new WeakMap<object, number>();
   return {
     requestStart: (request) => {
       // The Lambda context (request id, function, cold start) on every line. Called directly rather than through
@@ -52,12 +54,12 @@ export function observabilityHooks(): ObservabilityHooks {
       logger.addContext(request.context);
       // Emitted once per container, on its first request (Powertools keeps the flag).
       metrics.captureColdStartMetric(request.context.functionName);
-      started.set(request, performance.now());
+      (request.internal as Record<string, unknown>)[startedAtKey] = performance.now();
     },
     requestEnd: (request) => {
       const event = request.event as APIGatewayProxyEvent;
       const response = request.response as APIGatewayProxyResult | null | undefined;
-      const startedAt = started.get(request);
+      const startedAt = (request.internal as Record<string, unknown>)[startedAtKey] as number | undefined;
       const status = response?.statusCode ?? 500;
       const route = findRoute(event.httpMethod, event.resource)?.name ?? 'unknown';
       const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
@@ -71,14 +73,20 @@ export function observabilityHooks(): ObservabilityHooks {
         ...(replayed ? { replayed } : {}),
         latency_ms: startedAt !== undefined ? Math.round((performance.now() - startedAt) * 10) / 10 : undefined,
       });
-      // Every request counts, so a flush is never empty. A replay wrote nothing: no Upserts, Deletes or BatchItems.
-      metrics.addMetric('Requests', MetricUnit.Count, 1);
+      // A successful write counts; a replay wrote nothing, so it counts no Upserts, Deletes or BatchItems. There is no
+      // per-request count: API Gateway's Count and Lambda's Invocations already give it, and with one every read
+      // would add a metric and an EMF document to stdout.
+      let stored = false;
       if (status < 400 && !replayed) {
         const name = successMetric[route];
-        if (name) metrics.addMetric(name, MetricUnit.Count, 1);
+        if (name) {
+          metrics.addMetric(name, MetricUnit.Count, 1);
+          stored = true;
+        }
         if (route === 'BatchRecords' && response?.body) {
           const results = (JSON.parse(response.body) as { results?: unknown[] }).results ?? [];
           metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
+          stored = true;
         }
       } else if (status >= 400) {
         let code = 'unknown';
@@ -91,7 +99,9 @@ export function observabilityHooks(): ObservabilityHooks {
         single.addDimension('code', code);
         single.addMetric('Errors', MetricUnit.Count, 1);
       }
-      metrics.publishStoredMetrics();
+      // Flushed only when there is something to flush: Powertools warns on every empty flush. A metric added by other
+      // code during the request (none is, today) goes out too.
+      if (stored || metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },
   };
 }

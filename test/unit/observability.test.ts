@@ -87,16 +87,25 @@ describe('observability', () => {
     expect(out.filter((l) => l.message === 'request')).toEqual([
       expect.objectContaining({ route: 'UpsertRecord', workspace: 'acme', status: 201, replayed: true, request_id: 'req-1' }),
     ]);
+    // A replay wrote nothing: no metric at all (ColdStart went out with this module's first request), and no warning
+    // of an empty flush.
     const emf = out.filter((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics);
-    expect(emf).toEqual([expect.objectContaining({ Requests: 1 })]);
-    expect(emf[0]).not.toHaveProperty('Upserts');
+    expect(emf).toEqual([]);
     expect(JSON.stringify(out)).not.toContain('No application metrics');
     expect(JSON.stringify(out)).not.toContain(key);
 
     // A request the handler answered says nothing of replays, and counts its write.
     const plain = await capture(() => httpHandler(async () => jsonResponse(201, { ok: true }))(event('POST', '/models/{model}/records'), context));
     expect(plain.find((l) => l.message === 'request')).not.toHaveProperty('replayed');
-    expect(plain.find((l) => 'Upserts' in l)).toMatchObject({ Requests: 1, Upserts: 1 });
+    expect(plain.find((l) => 'Upserts' in l)).toMatchObject({ Upserts: 1 });
+  });
+
+  it('adds no metric and no warning for a successful read', async () => {
+    const handler = httpHandler(async () => jsonResponse(200, { ok: true }));
+    const out = await capture(() => handler(event('GET', '/models/{model}/records'), context));
+    expect(out.find((l) => l.message === 'request')).toMatchObject({ route: 'ListRecords', status: 200 });
+    expect(out.filter((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics)).toEqual([]);
+    expect(JSON.stringify(out)).not.toContain('No application metrics');
   });
 
   it('counts errors by code', async () => {
