@@ -124,7 +124,9 @@ export function upsertRequest(tableName: string, command: UpsertCommand): Omit<U
     Key: toRaw(recordItemKey(command.key)),
     UpdateExpression: expression.UpdateExpression,
     ConditionExpression: expression.ConditionExpression,
-    ExpressionAttributeNames: expression.ExpressionAttributeNames,
+    // Only the client's fields have names in the map, and DynamoDB refuses an empty one. A validated payload always
+    // holds its unique field; a command without fields still makes a valid request.
+    ...(Object.keys(expression.ExpressionAttributeNames).length > 0 ? { ExpressionAttributeNames: expression.ExpressionAttributeNames } : {}),
     ExpressionAttributeValues: toRaw(expression.ExpressionAttributeValues),
   };
 }

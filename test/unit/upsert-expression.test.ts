@@ -1,3 +1,4 @@
+import { upsertRequest } from '../../lib/store/dynamodb-record-store.js';
 import { buildUpsertExpression, countOperators, expressionLimits, payloadDigest } from '../../lib/store/upsert-expression.js';
 
 const base = { now: '2026-12-04T15:00:00.000Z' };
@@ -45,6 +46,12 @@ describe('buildUpsertExpression', () => {
     );
     expect(expression.ExpressionAttributeValues).toMatchObject({ ':_s0': 'dev#account#3', ':_s1': 'acme' });
     expect(expression.ConditionExpression).toBe('NOT (#0=:0)');
+  });
+
+  it('sends no empty names map, which DynamoDB refuses, even for a command without fields', () => {
+    const key = { workspace: 'dev', model: 'account', id: 'acme' };
+    expect(upsertRequest('t', { key, set: [], unset: [], now: base.now })).not.toHaveProperty('ExpressionAttributeNames');
+    expect(upsertRequest('t', { key, set: [['name', 'acme']], unset: [], now: base.now }).ExpressionAttributeNames).toEqual({ '#0': 'f_name' });
   });
 
   it('writes only when something changes', () => {
