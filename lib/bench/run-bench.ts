@@ -33,8 +33,9 @@ import { median, percentile } from './statistics.js';
 process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
 const quick = process.argv.includes('--quick');
 const samples = quick ? 100 : 1000;
-// Fresh worker processes for the in-process latency: one process's ratio swings by about 0.01x to 0.02x from the next
-// (its own JIT decisions and memory layout), so the ratio is the median of several processes' ratios.
+// Fresh worker processes for the in-process latency: one process's ratio differs from the next by up to 0.05x with the
+// same code and the same DynamoDB Local (its own JIT decisions and memory layout; docs/capacity.md), so the ratio is
+// the median of several processes' ratios.
 const inProcessWorkers = quick ? 1 : 5;
 const loadSeconds = quick ? 3 : 10;
 const coldPairs = quick ? 5 : 21;
