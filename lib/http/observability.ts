@@ -26,21 +26,23 @@ const successMetric: Record<string, string> = { UpsertRecord: 'Upserts', DeleteR
 /** middy's plugin hooks take its Request with no type arguments. */
 type HookRequest = Request;
 
-/** Requests answered by an Idempotency-Key replay (lib/http/idempotency.ts marks them). */
-const replays = new WeakSet<object>();
+/**
+ * What the hooks keep per request, in middy's per-request store (`request.internal`, made fresh for every request):
+ * when it started, and whether an Idempotency-Key replay answered it (lib/http/idempotency.ts marks those).
+ */
+const startedAtKey = 'gather.observability.startedAt';
+const replayedKey = 'gather.observability.replayed';
+const internal = (request: { internal: unknown }) => request.internal as Record<string, unknown>;
 
 /** Marks a request answered with the first request's stored answer: its line says so, and it counts as no write. */
-export function markReplayed(request: object): void {
-  replays.add(request);
+export function markReplayed(request: { internal: unknown }): void {
+  internal(request)[replayedKey] = true;
 }
 
 export interface ObservabilityHooks {
   readonly requestStart: (request: HookRequest) => void;
   readonly requestEnd: (request: HookRequest) => void;
 }
-
-/** Where requestStart keeps the request's start time: middy's per-request store, made fresh for every request. */
-const startedAtKey = 'gather.observability.startedAt';
 
 export function observabilityHooks(): ObservabilityHooks {
   return {
@@ -54,16 +56,16 @@ export function observabilityHooks(): ObservabilityHooks {
       logger.addContext(request.context);
       // Emitted once per container, on its first request (Powertools keeps the flag).
       metrics.captureColdStartMetric(request.context.functionName);
-      (request.internal as Record<string, unknown>)[startedAtKey] = performance.now();
+      internal(request)[startedAtKey] = performance.now();
     },
     requestEnd: (request) => {
       const event = request.event as APIGatewayProxyEvent;
       const response = request.response as APIGatewayProxyResult | null | undefined;
-      const startedAt = (request.internal as Record<string, unknown>)[startedAtKey] as number | undefined;
+      const startedAt = internal(request)[startedAtKey] as number | undefined;
       const status = response?.statusCode ?? 500;
       const route = findRoute(event.httpMethod, event.resource)?.name ?? 'unknown';
       const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
-      const replayed = replays.has(request);
+      const replayed = internal(request)[replayedKey] === true;
       logger.info('request', {
         request_id: event.requestContext?.requestId,
         workspace: typeof authorizer.workspace === 'string' ? authorizer.workspace : undefined,
@@ -76,17 +78,12 @@ export function observabilityHooks(): ObservabilityHooks {
       // A successful write counts; a replay wrote nothing, so it counts no Upserts, Deletes or BatchItems. There is no
       // per-request count: API Gateway's Count and Lambda's Invocations already give it, and with one every read
       // would add a metric and an EMF document to stdout.
-      let stored = false;
       if (status < 400 && !replayed) {
         const name = successMetric[route];
-        if (name) {
-          metrics.addMetric(name, MetricUnit.Count, 1);
-          stored = true;
-        }
+        if (name) metrics.addMetric(name, MetricUnit.Count, 1);
         if (route === 'BatchRecords' && response?.body) {
           const results = (JSON.parse(response.body) as { results?: unknown[] }).results ?? [];
           metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
-          stored = true;
         }
       } else if (status >= 400) {
         let code = 'unknown';
@@ -99,9 +96,8 @@ export function observabilityHooks(): ObservabilityHooks {
         single.addDimension('code', code);
         single.addMetric('Errors', MetricUnit.Count, 1);
       }
-      // Flushed only when there is something to flush: Powertools warns on every empty flush. A metric added by other
-      // code during the request (none is, today) goes out too.
-      if (stored || metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      // Flushed only when the request stored a metric: Powertools warns on every empty flush.
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },
   };
 }

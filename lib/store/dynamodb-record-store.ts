@@ -110,7 +110,7 @@ export function upsertRequest(tableName: string, command: UpsertCommand): Omit<U
   const systemRemove: SystemAttribute[] = [];
   if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
   else if (command.link === null) systemRemove.push(apk, ask);
-  const expression = buildUpsertExpression({
+  const { UpdateExpression, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = buildUpsertExpression({
     systemSet,
     systemRemove,
     set: command.set,
@@ -122,12 +122,10 @@ export function upsertRequest(tableName: string, command: UpsertCommand): Omit<U
   return {
     TableName: tableName,
     Key: toRaw(recordItemKey(command.key)),
-    UpdateExpression: expression.UpdateExpression,
-    ConditionExpression: expression.ConditionExpression,
-    // Only the client's fields have names in the map, and DynamoDB refuses an empty one. A validated payload always
-    // holds its unique field; a command without fields still makes a valid request.
-    ...(Object.keys(expression.ExpressionAttributeNames).length > 0 ? { ExpressionAttributeNames: expression.ExpressionAttributeNames } : {}),
-    ExpressionAttributeValues: toRaw(expression.ExpressionAttributeValues),
+    UpdateExpression,
+    ConditionExpression,
+    ...(ExpressionAttributeNames ? { ExpressionAttributeNames } : {}),
+    ExpressionAttributeValues: toRaw(ExpressionAttributeValues),
   };
 }
 

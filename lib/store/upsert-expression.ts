@@ -63,7 +63,8 @@ export interface UpsertExpressionInput {
 export interface UpsertExpression {
   readonly UpdateExpression: string;
   readonly ConditionExpression: string;
-  readonly ExpressionAttributeNames: Record<string, string>;
+  /** The client's field names by placeholder; absent when there are none, since DynamoDB refuses an empty map. */
+  readonly ExpressionAttributeNames?: Record<string, string>;
   readonly ExpressionAttributeValues: Record<string, unknown>;
   /** `exact` compares every field; `digest` compares the payload digest (sound, but a no-op after an interleaved write counts as a change). */
   readonly changeTest: 'exact' | 'digest' | 'create-only';
@@ -173,7 +174,7 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   return {
     UpdateExpression: updateExpression,
     ConditionExpression: condition,
-    ExpressionAttributeNames: names,
+    ...(index > 0 ? { ExpressionAttributeNames: names } : {}),
     ExpressionAttributeValues: values,
     changeTest,
   };
