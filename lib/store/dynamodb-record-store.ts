@@ -110,7 +110,8 @@ export function upsertRequest(tableName: string, command: UpsertCommand): Omit<U
   const systemRemove: SystemAttribute[] = [];
   if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
   else if (command.link === null) systemRemove.push(apk, ask);
-  const { UpdateExpression, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = buildUpsertExpression({
+  // The builder leaves out an empty names map itself (DynamoDB refuses one), so its expressions are passed on as they are.
+  const { changeTest: _changeTest, ExpressionAttributeValues, ...expressions } = buildUpsertExpression({
     systemSet,
     systemRemove,
     set: command.set,
@@ -122,9 +123,7 @@ export function upsertRequest(tableName: string, command: UpsertCommand): Omit<U
   return {
     TableName: tableName,
     Key: toRaw(recordItemKey(command.key)),
-    UpdateExpression,
-    ConditionExpression,
-    ...(ExpressionAttributeNames ? { ExpressionAttributeNames } : {}),
+    ...expressions,
     ExpressionAttributeValues: toRaw(ExpressionAttributeValues),
   };
 }
