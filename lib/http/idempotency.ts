@@ -21,6 +21,8 @@ import { markReplayed } from './observability.js';
 export const idempotencyHeader = 'idempotency-key';
 export const idempotencyWindowSeconds = 24 * 60 * 60;
 const keyPattern = /^[\x21-\x7e]{1,255}$/;
+/** Set in middy's per-request store (`request.internal`) once a request has claimed its key. */
+const claimedKey = 'gather.idempotency.claimed';
 
 type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
@@ -53,30 +55,26 @@ export function idempotencyMiddleware(): Middleware {
     inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config }) as Middleware;
     return inner;
   };
-  // Requests that did not claim a key: their after and onError must leave the key's record alone.
-  const skipped = new WeakSet<object>();
-  /** Claims the key, or answers the replay, through Powertools: it returns the stored answer only for a replay. */
+  /**
+   * Claims the key, or answers the replay, through Powertools: it returns the stored answer only for a replay. A
+   * request that throws here (the key in progress elsewhere, or reused for another request) owns nothing to clean up,
+   * so only a successful claim is marked, in middy's per-request store.
+   */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
-    try {
-      const replay = await powertools().before!(request);
-      if (replay !== undefined) markReplayed(request);
-      return replay;
-    } catch (error) {
-      // In progress elsewhere, or reused for another request: this request owns nothing to clean up.
-      skipped.add(request);
-      throw error;
-    }
+    const replay = await powertools().before!(request);
+    (request.internal as Record<string, unknown>)[claimedKey] = true;
+    if (replay !== undefined) markReplayed(request);
+    return replay;
   };
+  // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
+  const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
+    (request.internal as Record<string, unknown>)[claimedKey] === true;
   return {
     // Synchronous when there is no key, so middy has no promise to wait for.
     before: (request) => {
       const key = request.event.headers?.[idempotencyHeader];
-      if (request.event.httpMethod === 'GET' || key === undefined) {
-        skipped.add(request);
-        return undefined;
-      }
+      if (request.event.httpMethod === 'GET' || key === undefined) return undefined;
       if (!keyPattern.test(key)) {
-        skipped.add(request);
         throw new HttpError(400, 'malformed_header', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
           { field: 'Idempotency-Key', issue: 'must be 1 to 255 visible ASCII characters' },
         ]);
@@ -84,11 +82,11 @@ export function idempotencyMiddleware(): Middleware {
       return claim(request);
     },
     after: (request) => {
-      if (skipped.has(request)) return undefined;
+      if (!claimed(request)) return undefined;
       // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
       // 200) releases the key like a failure, so the retry with the same key writes them.
       return hasRetryableParts(request.response) ? powertools().onError!(request) : powertools().after!(request);
     },
-    onError: (request) => (skipped.has(request) ? undefined : powertools().onError!(request)),
+    onError: (request) => (claimed(request) ? powertools().onError!(request) : undefined),
   };
 }
