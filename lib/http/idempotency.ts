@@ -17,11 +17,12 @@ import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { HttpError } from './http-error.js';
 import { markReplayed } from './observability.js';
+import { requestState } from './request-state.js';
 
 export const idempotencyHeader = 'idempotency-key';
 export const idempotencyWindowSeconds = 24 * 60 * 60;
 const keyPattern = /^[\x21-\x7e]{1,255}$/;
-/** Set in middy's per-request store (`request.internal`) once a request has claimed its key. */
+/** Set in the request's state (lib/http/request-state.ts) once the request has claimed its key. */
 const claimedKey = 'gather.idempotency.claimed';
 
 type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -58,17 +59,17 @@ export function idempotencyMiddleware(): Middleware {
   /**
    * Claims the key, or answers the replay, through Powertools: it returns the stored answer only for a replay. A
    * request that throws here (the key in progress elsewhere, or reused for another request) owns nothing to clean up,
-   * so only a successful claim is marked, in middy's per-request store.
+   * so only a successful claim is marked.
    */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     const replay = await powertools().before!(request);
-    (request.internal as Record<string, unknown>)[claimedKey] = true;
+    requestState(request)[claimedKey] = true;
     if (replay !== undefined) markReplayed(request);
     return replay;
   };
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
-    (request.internal as Record<string, unknown>)[claimedKey] === true;
+    requestState(request)[claimedKey] === true;
   return {
     // Synchronous when there is no key, so middy has no promise to wait for.
     before: (request) => {

@@ -16,6 +16,7 @@ import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { findRoute } from '../routes.js';
+import { requestState } from './request-state.js';
 
 export const logger = new Logger({ serviceName: 'gather' });
 export const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
@@ -27,16 +28,15 @@ const successMetric: Record<string, string> = { UpsertRecord: 'Upserts', DeleteR
 type HookRequest = Request;
 
 /**
- * What the hooks keep per request, in middy's per-request store (`request.internal`, made fresh for every request):
- * when it started, and whether an Idempotency-Key replay answered it (lib/http/idempotency.ts marks those).
+ * What the hooks keep per request (lib/http/request-state.ts): when it started, and whether an Idempotency-Key replay
+ * answered it (lib/http/idempotency.ts marks those).
  */
 const startedAtKey = 'gather.observability.startedAt';
 const replayedKey = 'gather.observability.replayed';
-const internal = (request: { internal: unknown }) => request.internal as Record<string, unknown>;
 
 /** Marks a request answered with the first request's stored answer: its line says so, and it counts as no write. */
 export function markReplayed(request: { internal: unknown }): void {
-  internal(request)[replayedKey] = true;
+  requestState(request)[replayedKey] = true;
 }
 
 export interface ObservabilityHooks {
@@ -56,16 +56,16 @@ export function observabilityHooks(): ObservabilityHooks {
       logger.addContext(request.context);
       // Emitted once per container, on its first request (Powertools keeps the flag).
       metrics.captureColdStartMetric(request.context.functionName);
-      internal(request)[startedAtKey] = performance.now();
+      requestState(request)[startedAtKey] = performance.now();
     },
     requestEnd: (request) => {
       const event = request.event as APIGatewayProxyEvent;
       const response = request.response as APIGatewayProxyResult | null | undefined;
-      const startedAt = internal(request)[startedAtKey] as number | undefined;
+      const startedAt = requestState(request)[startedAtKey] as number | undefined;
       const status = response?.statusCode ?? 500;
       const route = findRoute(event.httpMethod, event.resource)?.name ?? 'unknown';
       const authorizer = (event.requestContext?.authorizer ?? {}) as Record<string, unknown>;
-      const replayed = internal(request)[replayedKey] === true;
+      const replayed = requestState(request)[replayedKey] === true;
       logger.info('request', {
         request_id: event.requestContext?.requestId,
         workspace: typeof authorizer.workspace === 'string' ? authorizer.workspace : undefined,
