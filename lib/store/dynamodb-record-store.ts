@@ -49,30 +49,38 @@ type RawItem = Record<string, AttributeValue>;
 export const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
 
 /**
- * `marshall(values, marshalling)` of util-dynamodb, with strings written directly: keys, ids, timestamps and index keys
- * are strings, and marshall tests a string against every other type first (Set, Map, object, binary, boolean, number),
- * which cost about 3 us of CPU per upsert (side-by-side runs of the upsert bundle, both orders). Every other value goes
- * through util-dynamodb's own conversion; a property test checks the result equals marshall's.
+ * `marshall(values, marshalling)` of util-dynamodb, with strings and safe numbers written directly: keys, ids,
+ * timestamps and index keys are strings, the version's operands and most numeric fields are numbers, and marshall tests
+ * a value against every other type first (Set, Map, object, binary, boolean), then turns NaN and both infinities into
+ * strings to compare a number's own string with them. Strings cost about 3 us of CPU per upsert that way, numbers 6 us
+ * (side-by-side runs of the upsert bundle, both orders; docs/capacity.md). Every other value, and a number outside
+ * JavaScript's safe integers, NaN and the infinities included, goes through util-dynamodb's own conversion, which
+ * refuses them as marshall does; a property test checks the result equals marshall's.
  */
 export function toRaw(values: object): RawItem {
   const raw: RawItem = {};
   for (const name in values) {
     const value = (values as Record<string, unknown>)[name];
     if (value === undefined || typeof value === 'function') continue;
-    raw[name] = typeof value === 'string' ? { S: value } : convertToAttr(value, marshalling);
+    if (typeof value === 'string') raw[name] = { S: value };
+    // The comparisons are false for NaN, so only finite numbers marshall would accept take this path.
+    else if (typeof value === 'number' && value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER) raw[name] = { N: String(value) };
+    else raw[name] = convertToAttr(value, marshalling);
   }
   return raw;
 }
 
 /**
  * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
- * as `unmarshall` converts it; the system values are read as the types they are written with; keys and index
- * attributes are never converted at all.
+ * as `unmarshall` converts it (strings and safe numbers read directly, everything else by util-dynamodb's
+ * `convertToNative`, which walks the value's entries to find its type); the system values are read as the types they
+ * are written with; keys and index attributes are never converted at all. A property test checks it against
+ * unmarshall.
  */
 export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
   const fields: [string, unknown][] = [];
   for (const name of Object.keys(item)) {
-    if (name.startsWith(fieldAttributePrefix)) fields.push([name.slice(fieldAttributePrefix.length), convertToNative(item[name]!)]);
+    if (name.startsWith(fieldAttributePrefix)) fields.push([name.slice(fieldAttributePrefix.length), nativeValue(item[name]!)]);
   }
   fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
@@ -83,6 +91,16 @@ export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
     // fromEntries defines own properties, so names like `constructor` are stored and returned as plain data.
     fields: Object.fromEntries(fields),
   };
+}
+
+/** `convertToNative` with the two commonest types short-cut: unmarshall gives a number outside the safe integers as a BigInt. */
+function nativeValue(value: AttributeValue): unknown {
+  if (value.S !== undefined) return value.S;
+  if (value.N !== undefined) {
+    const number = Number(value.N);
+    if (number <= Number.MAX_SAFE_INTEGER && number >= Number.MIN_SAFE_INTEGER) return number;
+  }
+  return convertToNative(value);
 }
 
 /** A record read from an index: its id is the listing sort key, which every record item has. */
