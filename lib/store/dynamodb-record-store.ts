@@ -49,6 +49,15 @@ type RawItem = Record<string, AttributeValue>;
 export const marshalling: marshallOptions = { removeUndefinedValues: true, convertEmptyValues: false };
 
 /**
+ * Whether util-dynamodb converts a number plainly in both directions (marshall accepts it, unmarshall gives it back as a
+ * number): from -(2^53 - 1) to 2^53 - 1, fractions included. False for NaN (every comparison with it is false) and for
+ * the infinities.
+ */
+function withinSafeIntegers(value: number): boolean {
+  return value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER;
+}
+
+/**
  * `marshall(values, marshalling)` of util-dynamodb, with strings and safe numbers written directly: keys, ids,
  * timestamps and index keys are strings, the version's operands and most numeric fields are numbers, and marshall tests
  * a value against every other type first (Set, Map, object, binary, boolean), then turns NaN and both infinities into
@@ -63,8 +72,7 @@ export function toRaw(values: object): RawItem {
     const value = (values as Record<string, unknown>)[name];
     if (value === undefined || typeof value === 'function') continue;
     if (typeof value === 'string') raw[name] = { S: value };
-    // The comparisons are false for NaN, so only finite numbers marshall would accept take this path.
-    else if (typeof value === 'number' && value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER) raw[name] = { N: String(value) };
+    else if (typeof value === 'number' && withinSafeIntegers(value)) raw[name] = { N: String(value) };
     else raw[name] = convertToAttr(value, marshalling);
   }
   return raw;
@@ -93,12 +101,15 @@ export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
   };
 }
 
-/** `convertToNative` with the two commonest types short-cut: unmarshall gives a number outside the safe integers as a BigInt. */
+/**
+ * `convertToNative` with strings and safe numbers short-cut. Any other number still goes to it: unmarshall gives one
+ * outside the safe integers as a BigInt.
+ */
 function nativeValue(value: AttributeValue): unknown {
   if (value.S !== undefined) return value.S;
   if (value.N !== undefined) {
     const number = Number(value.N);
-    if (number <= Number.MAX_SAFE_INTEGER && number >= Number.MIN_SAFE_INTEGER) return number;
+    if (withinSafeIntegers(number)) return number;
   }
   return convertToNative(value);
 }
