@@ -53,7 +53,7 @@ export const marshalling: marshallOptions = { removeUndefinedValues: true, conve
  * number): from -(2^53 - 1) to 2^53 - 1, fractions included. False for NaN (every comparison with it is false) and for
  * the infinities.
  */
-function withinSafeIntegers(value: number): boolean {
+function withinSafeIntegerRange(value: number): boolean {
   return value <= Number.MAX_SAFE_INTEGER && value >= Number.MIN_SAFE_INTEGER;
 }
 
@@ -72,7 +72,7 @@ export function toRaw(values: object): RawItem {
     const value = (values as Record<string, unknown>)[name];
     if (value === undefined || typeof value === 'function') continue;
     if (typeof value === 'string') raw[name] = { S: value };
-    else if (typeof value === 'number' && withinSafeIntegers(value)) raw[name] = { N: String(value) };
+    else if (typeof value === 'number' && withinSafeIntegerRange(value)) raw[name] = { N: String(value) };
     else raw[name] = convertToAttr(value, marshalling);
   }
   return raw;
@@ -109,7 +109,7 @@ function nativeValue(value: AttributeValue): unknown {
   if (value.S !== undefined) return value.S;
   if (value.N !== undefined) {
     const number = Number(value.N);
-    if (withinSafeIntegers(number)) return number;
+    if (withinSafeIntegerRange(number)) return number;
   }
   return convertToNative(value);
 }
