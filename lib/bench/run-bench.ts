@@ -38,13 +38,28 @@ const samples = quick ? 100 : 1000;
 // the median of several processes' ratios.
 const inProcessWorkers = quick ? 1 : 5;
 const loadSeconds = quick ? 3 : 10;
-const coldPairs = quick ? 5 : 21;
+// Cold init pairs: 21 for the function the target names (upsert-record), 11 for every other bundle (the issue asks for
+// a median of at least 10). With 21 for all sixteen bundles the cold-init phase took 118 s of an 8.4 min run on the
+// slowest machine yet (2026-12-05), most of it on figures no target reads.
+const targetColdPairs = quick ? 5 : 21;
+const otherColdPairs = quick ? 5 : 11;
+const coldPairsOf = (name: string) => (name === 'upsert-record' ? targetColdPairs : otherColdPairs);
 // One round's batch-to-raw ratio swings from about 0.5x to 1.1x from one round to the next, and the median of six
 // rounds from 0.84x to 0.97x in one session where 96 rounds gave 0.89x (docs/capacity.md); twenty rounds, about 17 s,
 // give the median about half that spread.
 const batchRounds = quick ? 2 : 20;
 const execFileAsync = promisify(execFile);
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+// How long each part of the run took, in seconds: the issue wants the whole run under 10 minutes on this machine, and
+// the fixed call counts (in-process) and process starts (cold init) take longer on a slower machine.
+const benchStarted = performance.now();
+const phaseSeconds: Record<string, number> = {};
+let phaseStarted = benchStarted;
+const endPhase = (name: string) => {
+  const now = performance.now();
+  phaseSeconds[name] = round((now - phaseStarted) / 1000, 1);
+  phaseStarted = now;
+};
 
 async function throughput(concurrency: number, seconds: number, run: (i: number) => Promise<unknown>): Promise<number> {
   let done = 0;
@@ -64,6 +79,7 @@ async function throughput(concurrency: number, seconds: number, run: (i: number)
 
 // --- the stack, and a counter of DynamoDB calls on the handlers' own client -----------------------------------
 const stack = await startLocalStack({ port: 0, dataDir: mkdtempSync(join(tmpdir(), 'gather-bench-')), inMemory: true, log: () => undefined });
+endPhase('local stack start');
 const { baseUrl, token, tableName } = stack.info;
 const client = sharedDynamoDbClient();
 const calls: string[] = [];
@@ -122,6 +138,8 @@ for (const entry of [...functionsByEntry().keys(), authorizerEntry, scheduledTes
   functionFiles.set(name, await bundle(name, entry));
 }
 
+endPhase('bundles');
+
 // --- raw UpdateItem (lib/bench/raw-writes.ts) --------------------------------------------------------------------
 const rawUpdate = (i: number) => rawWrite(client, tableName, `raw-${i % 1000}`, i);
 // Warm-up until DynamoDB Local runs at its steady pace, so every figure below compares our code with a server that
@@ -139,6 +157,8 @@ const warmUpSettled = () => {
 do {
   warmUpRates.push(Math.round(await throughput(32, warmUpSliceSeconds, rawUpdate)));
 } while (!quick && !warmUpSettled() && warmUpRates.length < 18);
+
+endPhase('warm-up');
 
 // --- in-process latency: raw, the upsert's own request raw, and the upsert function's bundle ---------------------
 // In processes of their own (lib/bench/in-process-worker.ts), as a warm Lambda container runs only its function, one
@@ -165,6 +185,8 @@ const workerRatios = (path: keyof InProcessLatencies, base: keyof InProcessLaten
   inProcessRuns.map((run) => median(run[path].total) / median(run[base].total));
 const inProcessWorkerRatios = workerRatios('inProcess', 'raw');
 
+endPhase('in-process');
+
 // --- HTTP through the local gateway ----------------------------------------------------------------------------
 await http('POST', '/models/account/records', { name: 'warm' });
 let httpCounter = 0;
@@ -187,6 +209,8 @@ const httpThroughput = cannon.requests.average;
 const httpNon2xx = cannon.non2xx;
 const rawThroughputAfter = await throughput(32, loadSeconds / 2, rawUpdate);
 const rawThroughput = (rawThroughputBefore + rawThroughputAfter) / 2;
+
+endPhase('HTTP');
 
 // --- a 1,000-record batch against raw parallel UpdateItem at the same concurrency ------------------------------
 // Rounds alternate the batch and the raw writes; every round creates 1,000 new records on each side.
@@ -222,6 +246,8 @@ for (let round = 0; round < batchRounds; round += 1) {
   }
 }
 
+endPhase('batch');
+
 // --- DynamoDB calls per operation ------------------------------------------------------------------------------
 // Warm: the account and customer model definitions are cached, as in a warm function.
 await http('POST', '/models/account/records', { name: 'Counted Co' });
@@ -235,6 +261,7 @@ const ddbCalls = {
   authorizer_warm: await count(() => http('GET', '/health').then(() => http('GET', '/models/account/records/nothing-here'))).then((c) => ({ reads: c.reads - 1, writes: c.writes })),
 };
 await stack.stop();
+endPhase('calls per operation');
 
 // --- cold init: each function's bundle against the SDK-only bundle, in pairs ----------------------------------------
 function coldInitOnce(file: string): number {
@@ -260,7 +287,7 @@ for (const [name, file] of [...functionFiles, ...componentFiles]) {
   const runs: number[] = [];
   const bases: number[] = [];
   const ratios: number[] = [];
-  for (let i = 0; i < coldPairs; i += 1) {
+  for (let i = 0; i < coldPairsOf(name); i += 1) {
     const base = coldInitOnce(baselineFile);
     const own = coldInitOnce(file);
     bases.push(base);
@@ -274,6 +301,7 @@ for (const [name, file] of [...functionFiles, ...componentFiles]) {
   coldInitRatio[name] = round(exactColdInitRatio[name], 3);
 }
 const baselineInit = median(baselineRuns);
+endPhase('cold init');
 const slowestColdInit = [...functionFiles.keys()].map((name) => [name, coldInitRatio[name]!] as const).reduce((a, b) => (b[1] > a[1] ? b : a));
 bundlesKb['sdk-only baseline'] = round(statSync(baselineFile).size / 1024, 1);
 const upsertInit = coldInit['upsert-record']!;
@@ -295,6 +323,8 @@ const results = {
   samples,
   in_process_workers: inProcessWorkers,
   load_seconds: loadSeconds,
+  // Up to the report; writing it and the chart takes milliseconds.
+  duration_s: round((performance.now() - benchStarted) / 1000, 1),
   raw_update_item: { p50_ms: round(rawP50), p99_ms: round(percentile(rawLatency, 99)), throughput_c32_per_s: round(rawThroughput, 0), throughput_c32_halves_per_s: [round(rawThroughputBefore, 0), round(rawThroughputAfter, 0)] },
   raw_update_item_upsert_request: { p50_ms: round(median(rawShapeLatency)), p99_ms: round(percentile(rawShapeLatency, 99)) },
   upsert_in_process: { p50_ms: round(median(inProcessLatency)), p99_ms: round(percentile(inProcessLatency, 99)) },
@@ -324,7 +354,8 @@ const results = {
         return [path, { http_exchange: round(exchange, 3), node: round(median(timings.total.map((t, i) => t - timings.exchange[i]!)), 3) }];
       }),
     ),
-    cold_init_pairs: coldPairs,
+    phase_seconds: phaseSeconds,
+    cold_init_pairs: { 'upsert-record': targetColdPairs, others: otherColdPairs },
     cold_init_slowest_function: { name: slowestColdInit[0], ratio: slowestColdInit[1] },
     // By function, and for the SDK-only bundle plus one library (what middy and Powertools cost at cold start).
     cold_init_vs_sdk_baseline_by_bundle: coldInitRatio,
@@ -383,11 +414,12 @@ console.log(`  vs raw, p50, by worker process (${inProcessWorkers}, ${samples} c
 console.log(`  median ms in the HTTP exchange / in Node: ${Object.entries(results.diagnostics.in_process_split_ms).map(([path, split]) => `${path} ${split.http_exchange} / ${split.node}`).join(', ')}`);
 console.log(`HTTP upsert (c=32)       p50 ${results.http_upsert_c32.p50_ms} ms   p99 ${results.http_upsert_c32.p99_ms} ms   ${results.http_upsert_c32.throughput_per_s}/s   non-2xx ${httpNon2xx}`);
 console.log(`batch of 1,000           ${results.batch_1000.records_per_s} records/s   raw parallel (c=${batchLimits.concurrency}) ${results.batch_1000.raw_parallel_per_s}/s   (median of ${batchRounds} rounds; ratios ${results.batch_1000.round_ratios.join(', ')})`);
-console.log(`cold init (${coldPairs} pairs)      upsert-record ${upsertInit} ms   SDK-only bundle in the same pairs ${pairedBaselineInit['upsert-record']} ms   (median of pair ratios ${results.ratios.cold_init_vs_sdk_baseline})`);
+console.log(`cold init (${targetColdPairs} pairs)      upsert-record ${upsertInit} ms   SDK-only bundle in the same pairs ${pairedBaselineInit['upsert-record']} ms   (median of pair ratios ${results.ratios.cold_init_vs_sdk_baseline})`);
 console.log('\n| target | value | met |\n| --- | --- | --- |');
 for (const [name, ok, value] of targets) console.log(`| ${name} | ${value} | ${ok ? 'yes' : 'NO'} |`);
 // Not a target of its own: the record functions' bundles differ by a few KB, so their spread is mostly this machine's noise.
 console.log(`\nslowest cold init: ${slowestColdInit[0]} ${slowestColdInit[1]}x the SDK-only bundle${slowestColdInit[1] > 1.3 ? ' (over 1.3x)' : ''}`);
 console.log('\nbundles (KB):', JSON.stringify(bundlesKb));
 console.log('cold init vs SDK-only, by function and library:', JSON.stringify(coldInitRatio));
+console.log(`took ${results.duration_s} s:`, Object.entries(phaseSeconds).map(([phase, seconds]) => `${phase} ${seconds} s`).join(', '));
 console.log('wrote bench/results.json and docs/bench-latency.svg');
