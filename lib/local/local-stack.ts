@@ -3,7 +3,7 @@
  * table, a `dev` workspace with a full-scope key kept across restarts, and the local gateway serving lib/routes.ts
  * through the real authorizer and handlers. When it is ready it writes `$DATA_DIR/dev.json`.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createServerWithDelegate, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -146,7 +146,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(proxy ? { faultControlUrl: `${proxy.endpoint}/__faults` } : {}),
       ...(dynamoDb.process.pid !== undefined ? { dynamodbPid: dynamoDb.process.pid } : {}),
     };
-    writeFileSync(devJson, JSON.stringify(info, null, 2), { mode: 0o600 });
+    // Written whole, then renamed into place: a script polling for dev.json never reads half of it.
+    writeFileSync(`${devJson}.tmp`, JSON.stringify(info, null, 2), { mode: 0o600 });
+    renameSync(`${devJson}.tmp`, devJson);
     const db = dynamoDb;
     return {
       info,

@@ -25,10 +25,14 @@ function start(dataDir: string, port = 0): Started {
   return { child, output: () => output };
 }
 
+/**
+ * Ready as a user sees it: dev.json is there (scripts wait for it) and the banner with the key has reached the terminal.
+ * start.ts prints the banner just after dev.json is written, and a pipe delivers it later still, so both are awaited.
+ */
 async function ready(dataDir: string, started: Started): Promise<DevStackInfo> {
   const file = join(dataDir, 'dev.json');
   const deadline = Date.now() + 60_000;
-  while (!existsSync(file)) {
+  while (!existsSync(file) || !started.output().includes('Press Ctrl-C to stop.')) {
     if (started.child.exitCode !== null) throw new Error(`npm start exited: ${started.output()}`);
     if (Date.now() > deadline) throw new Error(`npm start was not ready in 60 s: ${started.output()}`);
     await new Promise((r) => setTimeout(r, 100));
