@@ -1,31 +1,12 @@
 /** `npm run import` against the local stack: awkward CSV, JSON Lines, rejects with line numbers, and --resume. */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, devStack, workspaceWithKey } from '../support/api-client.js';
+import { runScript, type ScriptRun } from '../support/script-process.js';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function importer(args: string[], onOutput?: (text: string, kill: () => void) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/import/run-import.ts', '--base-url', devStack().baseUrl, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-      onOutput?.(stderr, () => child.kill('SIGKILL'));
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const importer = (args: string[], onStderr?: (text: string, kill: () => void) => void): Promise<ScriptRun> =>
+  runScript('lib/import/run-import.ts', ['--base-url', devStack().baseUrl, ...args], onStderr ? { onStderr } : {});
 
 const readRejects = (file: string) =>
   readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { line: number; status: number; error: { code: string } });

@@ -12,6 +12,8 @@ import type { DevStackInfo } from '../../lib/local/local-stack.js';
 interface Started {
   readonly child: ChildProcess;
   readonly output: () => string;
+  /** The exit code once the process has ended and its output is all read ('close', not 'exit', which can come first). */
+  readonly closed: Promise<number | null>;
 }
 
 function start(dataDir: string, port = 0): Started {
@@ -22,7 +24,8 @@ function start(dataDir: string, port = 0): Started {
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
-  return { child, output: () => output };
+  const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+  return { child, output: () => output, closed };
 }
 
 /**
@@ -38,10 +41,6 @@ async function ready(dataDir: string, started: Started): Promise<DevStackInfo> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return JSON.parse(readFileSync(file, 'utf8')) as DevStackInfo;
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
 function accepts(endpoint: string): Promise<boolean> {
@@ -77,11 +76,11 @@ describe('npm start', () => {
     // A second start on the same port fails at once, with a clear message, before starting Java.
     const second = start(mkdtempSync(join(tmpdir(), 'gather-busy-')), Number(new URL(info.baseUrl).port));
     running.push(second.child);
-    expect(await exitOf(second.child)).toBe(1);
+    expect(await second.closed).toBe(1);
     expect(second.output()).toMatch(/already in use.*another "npm start"/s);
 
     first.child.kill('SIGINT');
-    expect(await exitOf(first.child)).toBe(0);
+    expect(await first.closed).toBe(0);
     expect(await accepts(info.dynamodbEndpoint)).toBe(false);
     expect(existsSync(join(dataDir, 'dev.json'))).toBe(false);
 
@@ -93,6 +92,6 @@ describe('npm start', () => {
     expect(read.status).toBe(200);
     expect(((await read.json()) as { fields: unknown }).fields).toEqual({ name: 'Survivor', size: '1' });
     third.child.kill('SIGTERM');
-    expect(await exitOf(third.child)).toBe(0);
+    expect(await third.closed).toBe(0);
   }, 180_000);
 });

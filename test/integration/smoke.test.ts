@@ -1,22 +1,12 @@
 /** The end-to-end scenario: `npm run smoke` against the local stack, its failures, and the scheduled-test function. */
-import { spawn } from 'node:child_process';
 import { jest } from '@jest/globals';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { runScenario } from '../../lib/smoke/scenario.js';
 import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
+import { runScript, type ScriptRun } from '../support/script-process.js';
 
-function smokeCli(args: string[]): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/smoke/run-smoke.ts', ...args], {
-      env: { ...process.env, DATA_DIR: devDataDir() },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-}
+const smokeCli = (args: string[]): Promise<ScriptRun> => runScript('lib/smoke/run-smoke.ts', args, { env: { DATA_DIR: devDataDir() } });
 
 describe('npm run smoke', () => {
   it('passes against the local stack, printing each step with its duration', async () => {

@@ -9,6 +9,7 @@ import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
 import { checkAgainstOpenApi } from './openapi-validator.js';
+import { runScript, type ScriptRun } from './script-process.js';
 
 export function devStack(): DevStackInfo {
   const path = process.env.GATHER_DEV_JSON;
@@ -129,25 +130,7 @@ export function devDataDir(): string {
   return path.replace(/[\\/]dev\.json$/, '');
 }
 
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** Runs `npm run admin -- <args>` as an operator would (the same entry, a separate process) against the shared stack. */
-export async function adminCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const { spawn } = await import('node:child_process');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'lib/admin/run-admin.ts', ...args], {
-      env: { ...process.env, DATA_DIR: devDataDir(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+export function adminCli(args: readonly string[], env: Record<string, string> = {}): Promise<ScriptRun> {
+  return runScript('lib/admin/run-admin.ts', args, { env: { DATA_DIR: devDataDir(), ...env } });
 }
