@@ -26,7 +26,7 @@ export interface RouteDefinition {
   /** Scope the caller's key must carry; `null` makes the route public (no authorizer). */
   readonly scope: Scope | null;
   readonly tableActions: readonly TableAction[];
-  /** The function's timeout, when the default (20 s: two DynamoDB calls' retry budgets) is not enough. */
+  /** The function's timeout, when the default (`defaultFunctionTimeoutSeconds`) is not enough. */
   readonly timeoutSeconds?: number;
 }
 
@@ -148,6 +148,14 @@ export const scheduledTestEntry = 'functions/scheduled-smoke.ts';
 
 /** GetItem to find the key by its hash; UpdateItem to record when it was last used (at most once an hour). */
 export const authorizerTableActions: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+
+/** A function's timeout unless a route of it asks for more: two DynamoDB calls' retry budgets. */
+export const defaultFunctionTimeoutSeconds = 20;
+
+/** The timeout of the function deployed from `entry` (the largest any of its routes asks for), as the stack sets it. */
+export function functionTimeoutSeconds(entry: string, routeList: readonly RouteDefinition[] = routes): number {
+  return Math.max(defaultFunctionTimeoutSeconds, ...routeList.filter((route) => route.entry === entry).map((route) => route.timeoutSeconds ?? 0));
+}
 
 /** Routes grouped by entry: one Lambda function serves every route that names the same file. */
 export function functionsByEntry(): Map<string, RouteDefinition[]> {

@@ -6,7 +6,7 @@ import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
-import type { TableAction } from '../../lib/routes.js';
+import { defaultFunctionTimeoutSeconds, type TableAction } from '../../lib/routes.js';
 import { tableDefinition } from '../../lib/store/table-definition.js';
 import { functionBundling } from '../function-bundling.js';
 import { repositoryRoot } from '../repository-root.js';
@@ -46,7 +46,7 @@ export class ApiFunction extends NodejsFunction {
       runtime: lambdaRuntime,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout ?? Duration.seconds(20),
+      timeout: props.timeout ?? Duration.seconds(defaultFunctionTimeoutSeconds),
       tracing: Tracing.ACTIVE,
       logGroup,
       projectRoot: repositoryRoot,

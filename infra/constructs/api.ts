@@ -17,7 +17,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
-import { authorizerEntry, authorizerTableActions, functionsByEntry, routes } from '../../lib/routes.js';
+import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
 import { ApiFunction } from './api-function.js';
 
 export interface RecordsApiProps {
@@ -102,11 +102,10 @@ export class RecordsApi extends Construct {
     const functions = new Map<string, ApiFunction>();
     for (const [entry, entryRoutes] of functionsByEntry()) {
       const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
-      const timeoutSeconds = Math.max(0, ...entryRoutes.map((route) => route.timeoutSeconds ?? 0));
       const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, {
         entry,
         logRetentionDays,
-        ...(timeoutSeconds > 0 ? { timeout: Duration.seconds(timeoutSeconds) } : {}),
+        timeout: Duration.seconds(functionTimeoutSeconds(entry)),
       }).bindTable(props.table, actions);
       // Write routes take an Idempotency-Key.
       if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);

@@ -6,7 +6,8 @@
  *   method ARN and cached per header value for the configured TTL; a missing header is a 401 without a call;
  * - Lambda proxy events (payload format 1.0) with path parameters as the client sent them, bodies base64-encoded
  *   (the API's binary media type is `*` so handlers can check the bytes), the authorizer context in requestContext;
- * - the 10 MB request limit, and gateway errors in the error envelope.
+ * - the 10 MB request limit, and gateway errors in the error envelope;
+ * - each function's timeout as the stack sets it (lib/routes.ts), through the context's getRemainingTimeInMillis.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,7 +20,7 @@ import type {
 } from 'aws-lambda';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
-import type { RouteDefinition } from '../routes.js';
+import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
 
@@ -39,6 +40,12 @@ export interface LocalGatewayOptions {
   readonly stage?: string;
   /** One line per request; never given the Authorization header. @default no logging */
   readonly log?: (line: Record<string, unknown>) => void;
+  /**
+   * Every function's timeout, instead of the one the stack sets. The test stack sets a long one: on a loaded CI machine
+   * DynamoDB Local can run many times slower than DynamoDB, and a 1,000-item batch would reach its deadline.
+   * @default each function's timeout in the stack
+   */
+  readonly functionTimeoutSeconds?: number;
 }
 
 const apiGatewayMaxBodyBytes = 10 * 1024 * 1024;
@@ -47,8 +54,8 @@ export const lambdaMaxEventBytes = 6 * 1024 * 1024;
 const accountId = '000000000000';
 const apiId = 'local';
 
-function lambdaContext(functionName: string, requestId: string): Context {
-  const deadline = Date.now() + 29_000;
+function lambdaContext(functionName: string, requestId: string, timeoutSeconds: number): Context {
+  const deadline = Date.now() + timeoutSeconds * 1000;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -206,7 +213,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       let result = cache.get(token);
       if (!result) {
         try {
-          result = await options.authorizer({ type: 'TOKEN', authorizationToken: token, methodArn }, lambdaContext('authorizer', randomUUID()));
+          result = await options.authorizer({ type: 'TOKEN', authorizationToken: token, methodArn }, lambdaContext('authorizer', randomUUID(), options.functionTimeoutSeconds ?? defaultFunctionTimeoutSeconds));
         } catch (error) {
           if ((error as Error).message === 'Unauthorized') {
             sendGatewayError(response, requestId, 'UNAUTHORIZED');
@@ -269,7 +276,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
 
     try {
       const handler = await handlerFor(route.entry);
-      const result = await handler(event, lambdaContext(route.name, randomUUID()));
+      const result = await handler(event, lambdaContext(route.name, randomUUID(), options.functionTimeoutSeconds ?? functionTimeoutSeconds(route.entry, options.routes)));
       if (!result || typeof result.statusCode !== 'number') throw new Error('The handler returned no proxy response');
       send(response, requestId, result);
       return result.statusCode;

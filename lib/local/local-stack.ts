@@ -44,6 +44,8 @@ export interface LocalStackOptions {
   readonly inMemory?: boolean;
   /** @default 60 */
   readonly authorizerCacheTtlSeconds?: number;
+  /** Every function's timeout instead of the stack's (see LocalGatewayOptions). @default each function's timeout in the stack */
+  readonly functionTimeoutSeconds?: number;
   /** @default 'gather-local' */
   readonly tableName?: string;
   readonly log?: (line: Record<string, unknown>) => void;
@@ -134,6 +136,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         loadHandler: (entry) => importEntry<ProxyHandler>(entry),
         authorizer,
         ...(options.authorizerCacheTtlSeconds !== undefined ? { authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds } : {}),
+        ...(options.functionTimeoutSeconds !== undefined ? { functionTimeoutSeconds: options.functionTimeoutSeconds } : {}),
         ...(options.log ? { log: options.log } : {}),
       }),
     );

@@ -37,6 +37,8 @@ try {
     dataDir,
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
     authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
+    // Tests only: a longer function timeout than the stack's, for a slow CI machine (lib/local/gateway.ts).
+    ...(process.env.LOCAL_FUNCTION_TIMEOUT_SECONDS ? { functionTimeoutSeconds: optionalIntEnv('LOCAL_FUNCTION_TIMEOUT_SECONDS', 0) } : {}),
     log: (line) => console.log(JSON.stringify(line)),
     // Tests only: a proxy that fails DynamoDB calls on request (lib/local/fault-proxy.ts).
     faultProxy: process.env.GATHER_FAULT_PROXY === '1',

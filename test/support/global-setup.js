@@ -11,8 +11,17 @@ export default async function globalSetup() {
   const dataDir = mkdtempSync(join(tmpdir(), 'gather-test-'));
   const devJson = join(dataDir, 'dev.json');
   const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
-    // INFO logs: the no-key-in-logs suite reads every line the handlers write.
-    env: { ...process.env, PORT: '0', DATA_DIR: dataDir, AUTHORIZER_CACHE_TTL_SECONDS: '2', POWERTOOLS_LOG_LEVEL: 'INFO' },
+    // INFO logs: the no-key-in-logs suite reads every line the handlers write. A 120 s function timeout: on a loaded
+    // 2-core CI machine a 1,000-item batch can take longer than the stack's 28 s allow (the tests assert behaviour,
+    // not speed; test/unit/batch-deadline.test.ts covers what the deadline does).
+    env: {
+      ...process.env,
+      PORT: '0',
+      DATA_DIR: dataDir,
+      AUTHORIZER_CACHE_TTL_SECONDS: '2',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      LOCAL_FUNCTION_TIMEOUT_SECONDS: '120',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

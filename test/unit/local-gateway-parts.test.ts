@@ -1,8 +1,9 @@
 import { allowPolicy, wholeApiArn } from '../../lib/auth/policy.js';
 import { AuthorizerCache } from '../../lib/local/authorizer-cache.js';
-import { policyAllows } from '../../lib/local/gateway.js';
+import type { AddressInfo } from 'node:net';
+import { createLocalGateway, policyAllows } from '../../lib/local/gateway.js';
 import { matchRoute } from '../../lib/local/route-matcher.js';
-import { routes } from '../../lib/routes.js';
+import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, routes } from '../../lib/routes.js';
 
 describe('matchRoute', () => {
   it('matches by method and segments, handing on path parameters as sent', () => {
@@ -52,5 +53,35 @@ describe('AuthorizerCache', () => {
     const cache = new AuthorizerCache<string>(0);
     cache.set('k', 'v');
     expect(cache.get('k')).toBeUndefined();
+  });
+});
+
+describe("the functions' timeouts", () => {
+  /** Each handler answers with the time its context says is left; the authorizer allows everything. */
+  async function remainingSeconds(functionTimeoutOverride?: number): Promise<Record<string, number>> {
+    const server = createLocalGateway({
+      routes,
+      loadHandler: async () => async (_event, context) => ({ statusCode: 200, body: String(context.getRemainingTimeInMillis()) }),
+      authorizer: async (event) => allowPolicy('p', event.methodArn, { workspace: 'w', scopes: 'records:read,records:write' }),
+      ...(functionTimeoutOverride !== undefined ? { functionTimeoutSeconds: functionTimeoutOverride } : {}),
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const ask = async (method: string, path: string) =>
+        Math.round(Number(await (await fetch(`${base}${path}`, { method, headers: { Authorization: 'Token t' }, ...(method === 'POST' ? { body: '{}' } : {}) })).text()) / 1000);
+      return { health: await ask('GET', '/health'), batch: await ask('POST', '/models/account/batch'), get: await ask('GET', '/models/account/records/x') };
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }
+
+  it('gives each handler the timeout the stack gives its function', async () => {
+    expect(functionTimeoutSeconds('functions/batch-records.ts')).toBe(28);
+    expect(functionTimeoutSeconds('functions/get-record.ts')).toBe(defaultFunctionTimeoutSeconds);
+    expect(await remainingSeconds()).toEqual({ health: 20, batch: 28, get: 20 });
+  });
+  it('gives every handler the override instead, when one is set', async () => {
+    expect(await remainingSeconds(120)).toEqual({ health: 120, batch: 120, get: 120 });
   });
 });

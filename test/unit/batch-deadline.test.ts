@@ -1,0 +1,99 @@
+/**
+ * A batch stops starting items at its deadline (the function's remaining time, less one DynamoDB call's retry budget
+ * and a second to answer): each item not started answers 503 `unavailable` with Retry-After 1 and is never sent.
+ * DynamoDB is mocked here (aws-sdk-client-mock) only because a DynamoDB slow enough to reach the deadline cannot be
+ * had from DynamoDB Local on demand; the clock moves one second with each write, so where the batch stops is exact.
+ */
+import { jest } from '@jest/globals';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+process.env.TABLE_NAME = 'unit-test-table';
+process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
+const { handler } = await import('../../functions/batch-records.js');
+const { worstCaseCallMs } = await import('../../lib/store/dynamodb-client.js');
+
+const ddb = mockClient(DynamoDBClient);
+// Model definitions are read through the document client: account is built in, so none is stored.
+const documents = mockClient(DynamoDBDocumentClient);
+let clock = 1_800_000_000_000;
+const written: string[] = [];
+
+function batchEvent(names: readonly string[]): APIGatewayProxyEvent {
+  return {
+    resource: '/models/{model}/batch',
+    path: '/models/account/batch',
+    httpMethod: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { model: 'account' },
+    stageVariables: null,
+    body: Buffer.from(JSON.stringify({ records: names.map((name) => ({ name })) })).toString('base64'),
+    isBase64Encoded: true,
+    requestContext: { requestId: 'batch-1', stage: 'local', authorizer: { workspace: 'w', scopes: 'records:write' } } as never,
+  };
+}
+
+/** A context with `msAfterDeadline` more than the deadline arithmetic takes off the remaining time. */
+const contextWith = (msBeyondReserve: number) =>
+  ({ functionName: 'batch', awsRequestId: 'aws-1', getRemainingTimeInMillis: () => worstCaseCallMs + 1000 + msBeyondReserve }) as unknown as Context;
+
+async function run(names: readonly string[], msBeyondReserve: number) {
+  const response = (await handler(batchEvent(names), contextWith(msBeyondReserve))) as APIGatewayProxyResult;
+  return { status: response.statusCode, results: (JSON.parse(response.body) as { results: Record<string, unknown>[] }).results };
+}
+
+beforeEach(() => {
+  written.length = 0;
+  ddb.reset();
+  documents.reset();
+  documents.on(GetCommand).resolves({});
+  ddb.on(GetItemCommand).resolves({});
+  ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+    const id = String(input.Key!.pk!.S).split('#').slice(3).join('#');
+    written.push(id);
+    clock += 1000; // every write takes a second of the function's time
+    return {}; // what UpdateItem with UPDATED_OLD answers for a new record
+  });
+  jest.spyOn(Date, 'now').mockImplementation(() => clock);
+});
+
+afterEach(() => jest.restoreAllMocks());
+
+describe('a batch at its deadline', () => {
+  const names = Array.from({ length: 40 }, (_, i) => `item-${i}`);
+
+  it('writes every item when the time allows', async () => {
+    const { status, results } = await run(names, 60_000);
+    expect(status).toBe(200);
+    expect(results.map((r) => r.status)).toEqual(names.map(() => 201));
+    expect(written).toHaveLength(40);
+  });
+
+  it('answers the items it did not start with 503 unavailable, in request order, and never sends them', async () => {
+    // The deadline falls 2.5 s after the start: items start at 0, 1 s and 2 s, and the fourth finds the time gone.
+    const { status, results } = await run(names, 2500);
+    expect(status).toBe(200);
+    expect(results.map((r) => r.index)).toEqual(names.map((_, i) => i));
+    expect(results.slice(0, 3).map((r) => [r.status, r.id])).toEqual([
+      [201, 'item-0'],
+      [201, 'item-1'],
+      [201, 'item-2'],
+    ]);
+    for (const late of results.slice(3)) {
+      expect(late).toMatchObject({ op: 'upsert', status: 503, error: { code: 'unavailable', message: expect.stringMatching(/not attempted before the time limit/) } });
+    }
+    expect(written).toEqual(['item-0', 'item-1', 'item-2']);
+  });
+
+  it('sends nothing when the deadline has already passed', async () => {
+    const { results } = await run(names, -1);
+    expect(results.every((r) => r.status === 503)).toBe(true);
+    expect(ddb.commandCalls(UpdateItemCommand)).toHaveLength(0);
+  });
+});
