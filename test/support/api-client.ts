@@ -101,11 +101,11 @@ export function errorCode(response: ApiResponse): string {
 }
 
 /**
- * The handler's log line for one request (by the `x-amzn-RequestId` its answer carried), from everything the shared
- * stack wrote (GATHER_GATEWAY_LOG). The line reaches the file a moment after the answer, so this waits up to 5 s; a
- * line still being written does not parse yet, and is read again on the next look.
+ * A log line about one request (by the `x-amzn-RequestId` its answer carried), from everything the shared stack wrote
+ * (GATHER_GATEWAY_LOG). A line reaches the file a moment after the answer, so this waits up to 5 s; a line still being
+ * written does not parse yet, and is read again on the next look.
  */
-export async function requestLogLine(requestId: string): Promise<Record<string, unknown>> {
+async function logLineFor(requestId: string, wanted: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> {
   const parsed = (line: string): Record<string, unknown> | undefined => {
     try {
       return JSON.parse(line) as Record<string, unknown>;
@@ -116,12 +116,18 @@ export async function requestLogLine(requestId: string): Promise<Record<string, 
   const deadline = Date.now() + 5000;
   for (;;) {
     const lines = readFileSync(process.env.GATHER_GATEWAY_LOG!, 'utf8').split('\n').filter((line) => line.startsWith('{') && line.includes(requestId));
-    const found = lines.map(parsed).find((line) => line?.message === 'request' && line.request_id === requestId);
+    const found = lines.map(parsed).find((line) => line !== undefined && line.request_id === requestId && wanted(line));
     if (found) return found;
-    if (Date.now() > deadline) throw new Error(`No request line for ${requestId} in the stack's log`);
+    if (Date.now() > deadline) throw new Error(`No ${what} line for ${requestId} in the stack's log`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** The handler's log line for one request (Powertools, `message: "request"`). */
+export const requestLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === 'request', 'handler request');
+
+/** The local gateway's access line for one request, written last, also for requests no handler saw (a 401). */
+export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => 'method' in line && 'status' in line, 'gateway access');
 
 /** The data directory of the shared local stack (where its dev.json is). */
 export function devDataDir(): string {
