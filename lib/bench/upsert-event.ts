@@ -7,19 +7,38 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 export const benchContext = { functionName: 'bench', awsRequestId: 'bench', getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
 
-export function upsertEvent(i: number): APIGatewayProxyEvent {
+/** A JSON POST to a records route as API Gateway hands it to the function after the authorizer allowed it. */
+export function authorizedPostEvent(options: {
+  readonly resource: string;
+  readonly model: string;
+  readonly json: unknown;
+  readonly requestId: string;
+  readonly workspace: string;
+  readonly scopes: string;
+}): APIGatewayProxyEvent {
   return {
-    resource: '/models/{model}/records',
-    path: '/models/account/records',
+    resource: options.resource,
+    path: options.resource.replace('{model}', options.model),
     httpMethod: 'POST',
     headers: { 'Content-Type': 'application/json' },
     multiValueHeaders: {},
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
-    pathParameters: { model: 'account' },
+    pathParameters: { model: options.model },
     stageVariables: null,
-    body: Buffer.from(JSON.stringify({ name: `inproc-${i % 1000}`, n: i })).toString('base64'),
+    body: Buffer.from(JSON.stringify(options.json)).toString('base64'),
     isBase64Encoded: true,
-    requestContext: { requestId: `b${i}`, stage: 'local', authorizer: { workspace: 'dev', scopes: 'records:read,records:write,models:write' } } as never,
+    requestContext: { requestId: options.requestId, stage: 'local', authorizer: { workspace: options.workspace, scopes: options.scopes } } as never,
   };
+}
+
+export function upsertEvent(i: number): APIGatewayProxyEvent {
+  return authorizedPostEvent({
+    resource: '/models/{model}/records',
+    model: 'account',
+    json: { name: `inproc-${i % 1000}`, n: i },
+    requestId: `b${i}`,
+    workspace: 'dev',
+    scopes: 'records:read,records:write,models:write',
+  });
 }

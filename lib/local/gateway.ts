@@ -149,6 +149,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   const stage = options.stage ?? 'local';
   const maxBodyBytes = options.maxBodyBytes ?? apiGatewayMaxBodyBytes;
   const cache = new AuthorizerCache<APIGatewayAuthorizerResult>(options.authorizerCacheTtlSeconds ?? 60);
+  // Each function's timeout, worked out once: an override for all, or what the stack gives the function.
+  const authorizerTimeoutSeconds = options.functionTimeoutSeconds ?? defaultFunctionTimeoutSeconds;
+  const timeoutSecondsOf = new Map(options.routes.map((route) => [route.entry, options.functionTimeoutSeconds ?? functionTimeoutSeconds(route.entry, options.routes)]));
   const handlers = new Map<string, Promise<ProxyHandler>>();
   const handlerFor = (entry: string) => {
     let loaded = handlers.get(entry);
@@ -213,7 +216,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       let result = cache.get(token);
       if (!result) {
         try {
-          result = await options.authorizer({ type: 'TOKEN', authorizationToken: token, methodArn }, lambdaContext('authorizer', randomUUID(), options.functionTimeoutSeconds ?? defaultFunctionTimeoutSeconds));
+          result = await options.authorizer({ type: 'TOKEN', authorizationToken: token, methodArn }, lambdaContext('authorizer', randomUUID(), authorizerTimeoutSeconds));
         } catch (error) {
           if ((error as Error).message === 'Unauthorized') {
             sendGatewayError(response, requestId, 'UNAUTHORIZED');
@@ -276,7 +279,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
 
     try {
       const handler = await handlerFor(route.entry);
-      const result = await handler(event, lambdaContext(route.name, randomUUID(), options.functionTimeoutSeconds ?? functionTimeoutSeconds(route.entry, options.routes)));
+      const result = await handler(event, lambdaContext(route.name, randomUUID(), timeoutSecondsOf.get(route.entry)!));
       if (!result || typeof result.statusCode !== 'number') throw new Error('The handler returned no proxy response');
       send(response, requestId, result);
       return result.statusCode;

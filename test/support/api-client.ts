@@ -126,8 +126,11 @@ async function logLineFor(requestId: string, wanted: (line: Record<string, unkno
 /** The handler's log line for one request (Powertools, `message: "request"`). */
 export const requestLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === 'request', 'handler request');
 
-/** The local gateway's access line for one request, written last, also for requests no handler saw (a 401). */
-export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => 'method' in line && 'status' in line, 'gateway access');
+/**
+ * The local gateway's access line for one request (method, path, status, ms, and no message: the handler's line has
+ * one), written last, also for requests no handler saw (a 401).
+ */
+export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === undefined && 'path' in line && 'status' in line, 'gateway access');
 
 /** The data directory of the shared local stack (where its dev.json is). */
 export function devDataDir(): string {
