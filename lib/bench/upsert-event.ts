@@ -1,7 +1,8 @@
 /**
  * The API Gateway event and Lambda context the benchmarks invoke the upsert function with: an upsert of {name, n} into
  * the account model, the authorizer context already filled in (a warm authorizer). Each i names one of 1,000 records
- * and sets n to i, so every call changes its record and none is an "unchanged" no-op.
+ * and sets n to i, so every call changes its record and none is an "unchanged" no-op. The event is built by
+ * `authorizedPostEvent`, which the batch-deadline unit test uses for the batch route too.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 

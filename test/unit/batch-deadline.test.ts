@@ -5,7 +5,7 @@
  * had from DynamoDB Local on demand; the clock moves one second with each write, so where the batch stops is exact.
  */
 import { jest } from '@jest/globals';
-import { DynamoDBClient, GetItemCommand, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -48,7 +48,6 @@ beforeEach(() => {
   ddb.reset();
   documents.reset();
   documents.on(GetCommand).resolves({});
-  ddb.on(GetItemCommand).resolves({});
   ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
     const id = String(input.Key!.pk!.S).split('#').slice(3).join('#');
     written.push(id);
