@@ -10,7 +10,7 @@ import { lambdaRuntime } from '../../infra/constructs/api-function.js';
 import { functionBundling } from '../../infra/function-bundling.js';
 import { gatewayResponses } from '../../lib/http/gateway-responses.js';
 import { worstCaseCallMs } from '../../lib/store/dynamodb-client.js';
-import { functionsByEntry, routes } from '../../lib/routes.js';
+import { defaultFunctionTimeoutSeconds, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
 import { temporary } from '../support/temporary-cdk-apps.js';
 
 /** The context the CDK CLI would pass: cdk.json's, with the stage. */
@@ -135,6 +135,25 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       expect([logicalId, timeoutMs >= 2 * worstCaseCallMs]).toEqual([logicalId, true]);
       expect([logicalId, timeoutMs < 29_000]).toEqual([logicalId, true]);
     }
+  });
+
+  it('gives the function behind each route the timeout lib/routes.ts names, the one the local gateway gives it too', () => {
+    const { resources } = stage(stageName);
+    const seen = new Set<number>();
+    for (const route of routes) {
+      const [, method] = ofType(resources, 'AWS::ApiGateway::Method').find(
+        ([, m]) => m.Properties.HttpMethod === route.method && resourcePath(resources, m.Properties.ResourceId) === route.path,
+      )!;
+      // The proxy integration's URI names the function it invokes: Fn::Join [..., {Fn::GetAtt: [id, 'Arn']}, ...].
+      const functionId = (JSON.stringify(method.Properties.Integration.Uri).match(/"Fn::GetAtt":\["([^"]+)","Arn"\]/) ?? [])[1];
+      expect([route.name, functionId !== undefined]).toEqual([route.name, true]);
+      const timeout = resources[functionId!]!.Properties.Timeout as number;
+      expect([route.name, timeout]).toEqual([route.name, functionTimeoutSeconds(route.entry)]);
+      seen.add(timeout);
+    }
+    // Not every route at the default: the batch needs longer, so a stack that ignored the table would fail above.
+    expect(seen.has(defaultFunctionTimeoutSeconds)).toBe(true);
+    expect(seen.size).toBeGreaterThan(1);
   });
 
   it('has the records table with the key schema of lib/store/table-definition.ts and point-in-time recovery', () => {
