@@ -19,19 +19,24 @@ export function isEmailAddress(value: string): boolean {
   return value.length <= 254 && emailPattern.test(value);
 }
 
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
 function coerceDatetime(value: unknown): Coercion {
   if (typeof value !== 'string') return fail('must be an ISO 8601 date-time string');
   const text = value.trim();
   const match = datetimePattern.exec(text);
   if (!match) return fail('must be an ISO 8601 date-time, e.g. 2026-12-04T15:00:00Z');
+  // Date silently rolls an impossible day over (2026-02-30 becomes March 2), with or without a time, so the day is
+  // checked against its month first. A time and an offset out of range make Date invalid, which is checked below.
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return fail('is not a valid calendar date');
   // A date-time without an offset is taken as UTC, never as the server's local time.
   const withZone = match[4] !== undefined && match[7] === undefined ? `${text}Z` : text;
   const date = new Date(withZone.replace(' ', 'T'));
   if (Number.isNaN(date.getTime())) return fail('is not a valid date-time');
-  // Reject dates that Date silently rolls over (2026-02-30 becomes March 2).
-  if (match[4] === undefined && date.toISOString().slice(0, 10) !== text.slice(0, 10)) {
-    return fail('is not a valid calendar date');
-  }
   return ok(date.toISOString());
 }
 

@@ -20,6 +20,18 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue(['a', 'b'], 'string', 'form').ok).toBe(false);
   });
 
+  it('refuses an impossible calendar day with a time too, which Date would roll over into the next month', () => {
+    for (const value of ['2026-02-30T10:00:00Z', '2026-02-29T10:00:00Z', '2026-04-31T00:00', '2026-12-32 08:00', '1900-02-29T00:00:00+01:00']) {
+      expect([value, coerceFieldValue(value, 'datetime', 'json')]).toEqual([value, { ok: false, issue: 'is not a valid calendar date' }]);
+    }
+    for (const value of ['2026-13-01', '2026-00-10T00:00Z', '2026-12-00']) expect(coerceFieldValue(value, 'datetime', 'form').ok).toBe(false);
+    // Leap days, month ends, and an offset that moves the UTC date are all real dates.
+    expect(coerceFieldValue('2028-02-29T10:00:00Z', 'datetime', 'json')).toEqual({ ok: true, value: '2028-02-29T10:00:00.000Z' });
+    expect(coerceFieldValue('2000-02-29', 'datetime', 'json')).toEqual({ ok: true, value: '2000-02-29T00:00:00.000Z' });
+    expect(coerceFieldValue('2026-04-30T23:30:00-02:00', 'datetime', 'json')).toEqual({ ok: true, value: '2026-05-01T01:30:00.000Z' });
+    expect(coerceFieldValue('2026-12-31T23:59:59.999Z', 'datetime', 'json')).toEqual({ ok: true, value: '2026-12-31T23:59:59.999Z' });
+  });
+
   it('expects JSON values to have the type already', () => {
     expect(coerceFieldValue('50', 'number', 'json').ok).toBe(false);
     expect(coerceFieldValue(50, 'number', 'json')).toEqual({ ok: true, value: 50 });
