@@ -24,6 +24,14 @@ export interface ModelDocument {
 
 const uniqueFieldTypes: readonly FieldType[] = ['string', 'email'];
 
+/**
+ * A field's definition only when the model declares it: field names come from clients, and a plain lookup would find
+ * what every object inherits (`constructor`, `toString`), names SPEC stores like any other.
+ */
+function ownField(fields: Readonly<Record<string, FieldDefinition>>, name: string): FieldDefinition | undefined {
+  return Object.hasOwn(fields, name) ? fields[name] : undefined;
+}
+
 function toDocument(model: ModelDefinition, stored?: StoredModelDefinition): ModelDocument {
   const fields = Object.fromEntries(
     Object.entries(model.fields)
@@ -77,7 +85,8 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
       }
     }
   }
-  if (typeof uniqueField === 'string' && fields[uniqueField] && !uniqueFieldTypes.includes(fields[uniqueField]!.type)) {
+  const uniqueDefinition = typeof uniqueField === 'string' ? ownField(fields, uniqueField) : undefined;
+  if (uniqueDefinition && !uniqueFieldTypes.includes(uniqueDefinition.type)) {
     issues.push({ field: `fields.${uniqueField}`, issue: 'the unique field must be of type string or email' });
   }
   if (issues.length > 0) throw new ValidationError(`Invalid model definition: ${issues.map((i) => i.field).join(', ')}`, issues);
@@ -127,17 +136,25 @@ export class ModelService {
         throw new StandardModelError(`The unique field of the standard model "${name}" is "${standard.uniqueField}" and cannot change`);
       }
       for (const [field, own] of Object.entries(standard.fields)) {
-        if (parsed.fields[field] && parsed.fields[field]!.type !== own.type) {
+        const declared = ownField(parsed.fields, field);
+        if (declared && declared.type !== own.type) {
           throw new StandardModelError(`The standard field "${name}.${field}" is of type ${own.type} and cannot change`);
         }
       }
-      const extra = Object.fromEntries(Object.entries(parsed.fields).filter(([field]) => !standard.fields[field]));
+      const extra = Object.fromEntries(Object.entries(parsed.fields).filter(([field]) => !ownField(standard.fields, field)));
       definition = { name, uniqueField: standard.uniqueField, fields: extra, createdAt: existing?.createdAt ?? now, updatedAt: now };
     } else {
       const uniqueField = parsed.uniqueField!;
-      const fields = { ...parsed.fields, [uniqueField]: parsed.fields[uniqueField] ?? { type: 'string' as const } };
-      if (existing && existing.uniqueField !== uniqueField && (await this.records.hasRecords(workspace, name))) {
-        throw new ModelNotEmptyError(`Model "${name}" has records, so its unique field cannot change from "${existing.uniqueField}"`);
+      const fields = { ...parsed.fields, [uniqueField]: ownField(parsed.fields, uniqueField) ?? { type: 'string' as const } };
+      // The unique field's type decides how ids are normalized (an email's is lower-cased), so changing it would leave
+      // stored records under ids that no longer normalize to themselves: as unreachable as a changed unique field.
+      const existingType = existing ? (ownField(existing.fields, existing.uniqueField)?.type ?? 'string') : undefined;
+      if (existing && (existing.uniqueField !== uniqueField || existingType !== fields[uniqueField]!.type) && (await this.records.hasRecords(workspace, name))) {
+        throw new ModelNotEmptyError(
+          existing.uniqueField !== uniqueField
+            ? `Model "${name}" has records, so its unique field cannot change from "${existing.uniqueField}"`
+            : `Model "${name}" has records, so the type of its unique field "${uniqueField}" cannot change from ${existingType}`,
+        );
       }
       definition = { name, uniqueField, fields, createdAt: existing?.createdAt ?? now, updatedAt: now };
     }

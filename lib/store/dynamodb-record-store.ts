@@ -73,9 +73,23 @@ export function toRaw(values: object): RawItem {
     if (value === undefined || typeof value === 'function') continue;
     if (typeof value === 'string') raw[name] = { S: value };
     else if (typeof value === 'number' && withinSafeIntegerRange(value)) raw[name] = { N: String(value) };
-    else raw[name] = convertToAttr(value, marshalling);
+    else raw[name] = convertToAttr(typeof value === 'object' && value !== null ? jsonAsMaps(value) : value, marshalling);
   }
   return raw;
+}
+
+/**
+ * A JSON value with every object turned into a Map, for util-dynamodb: it tells a value's type by
+ * `value.constructor.name`, so a client's object with a key `constructor` of its own (`{"constructor": {"name":
+ * "Set"}}`, legal JSON SPEC stores as sent) would be taken for a Set, a Number or nothing it knows, a 500 or a wrong
+ * value stored. A Map is always a map (DynamoDB's M, the same attribute a plain object gives).
+ */
+export function jsonAsMaps(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonAsMaps);
+  if (typeof value !== 'object' || value === null || value instanceof Map || value instanceof Set || ArrayBuffer.isView(value)) return value;
+  const map = new Map<string, unknown>();
+  for (const key of Object.keys(value)) map.set(key, jsonAsMaps((value as Record<string, unknown>)[key]));
+  return map;
 }
 
 /**

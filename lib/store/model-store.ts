@@ -78,7 +78,9 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
             ...modelKey(workspace, model.name),
             name: model.name,
             unique_field: model.uniqueField,
-            fields: model.fields,
+            // As a Map: the document client's marshall tells a value's type by its `constructor`, and a model may
+            // declare a field named `constructor` (lib/store/dynamodb-record-store.ts, jsonAsMaps).
+            fields: new Map(Object.entries(model.fields)),
             created_at: model.createdAt,
             updated_at: model.updatedAt,
           },

@@ -81,7 +81,13 @@ describe('custom models', () => {
     expect(busy.status).toBe(409);
     expect(errorCode(busy)).toBe('model_not_empty');
     expect((await as('PUT', '/models/plan', { unique_field: 'slug' })).status).toBe(409);
-    // Changing field types is allowed: it applies to later writes.
+    // Nor may the unique field's type change: as an email, the stored id "gold" would no longer be a valid id.
+    const retyped = await as('PUT', '/models/plan', { unique_field: 'code', fields: { code: { type: 'email' } } });
+    expect(retyped.status).toBe(409);
+    expect(errorCode(retyped)).toBe('model_not_empty');
+    expect((await as('GET', '/models/plan')).body.fields.code).toEqual({ type: 'string' });
+    expect((await as('GET', '/models/plan/records/gold')).status).toBe(200);
+    // Changing other fields' types is allowed: it applies to later writes.
     expect((await as('PUT', '/models/plan', { unique_field: 'code', fields: { seats: { type: 'number' } } })).status).toBe(200);
     expect((await as('DELETE', '/models/plan/records/gold')).status).toBe(204);
     expect((await as('PUT', '/models/plan', { unique_field: 'slug' })).status).toBe(200);
@@ -111,6 +117,22 @@ describe('custom models', () => {
   it('takes model definitions as JSON only', async () => {
     const response = await call('PUT', '/models/thing', { token, form: 'unique_field=id' });
     expect(response.status).toBe(415);
+  });
+
+  it('takes field names every object inherits (constructor, toString) as declared fields like any other', async () => {
+    // A custom model keyed by one, with the default string type.
+    const keyed = await as('PUT', '/models/ctor', { unique_field: 'constructor', fields: { toString: { type: 'number' } } });
+    expect(keyed.status).toBe(201);
+    expect(keyed.body.fields).toEqual({ constructor: { type: 'string' }, toString: { type: 'number' } });
+    const record = await call('POST', '/models/ctor/records', { token, form: 'constructor=c-1&toString=7' });
+    expect(record.status).toBe(201);
+    expect(record.body.fields).toEqual({ constructor: 'c-1', toString: 7 });
+    // A standard model keeps the declaration instead of dropping it as if it were one of its own fields.
+    const extended = await as('PUT', '/models/account', { fields: { constructor: { type: 'number' } } });
+    expect(extended.status).toBe(200);
+    expect(extended.body.fields.constructor).toEqual({ type: 'number' });
+    const typed = await call('POST', '/models/account/records', { token, form: 'name=Ctor Co&constructor=12' });
+    expect(typed.body.fields.constructor).toBe(12);
   });
 
   it('normalizes an email unique field of a custom model', async () => {

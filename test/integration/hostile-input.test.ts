@@ -140,6 +140,28 @@ describe("DynamoDB's limits, each with its own answer", () => {
     expect(Object.keys(removed.body.fields)).not.toContain('a.b');
   });
 
+  it('stores values whose objects have keys named like what every object inherits, exactly as sent', async () => {
+    // The marshaller picks a value's type by value.constructor.name: these once came back as 500s or wrong values.
+    const kinds = ['Set', 'Map', 'String', 'Number', 'Boolean', 'Object', 'Array'];
+    const fields = {
+      name: 'inherited-keys',
+      meta: Object.fromEntries(kinds.map((kind) => [`as_${kind}`, { constructor: { name: kind }, size: 1, length: 2 }])),
+      plain: { constructor: 'text', toString: { valueOf: [1, { constructor: null }] }, hasOwnProperty: true, prototype: 0 },
+      list: [{ constructor: { name: 'Set' } }, { valueOf: 'x' }],
+    };
+    const created = await upsert(fields);
+    expect(created.status).toBe(201);
+    expect(created.body.fields).toEqual(fields);
+    expect((await call('GET', '/models/account/records/inherited-keys', { token })).body.fields).toEqual(fields);
+    // The change test compares such values too: the same upsert again changes nothing.
+    const again = await upsert(fields);
+    expect([again.status, again.body.version]).toEqual([200, 1]);
+    // And in a batch item, which writes through the same store.
+    const batch = await call('POST', '/models/account/batch', { json: { records: [{ ...fields, name: 'inherited-keys-batch' }] }, token });
+    expect(batch.body.results).toEqual([expect.objectContaining({ status: 201 })]);
+    expect((await call('GET', '/models/account/records/inherited-keys-batch', { token })).body.fields).toEqual({ ...fields, name: 'inherited-keys-batch' });
+  });
+
   it('keeps numbers DynamoDB can hold exactly, and refuses the rest with a 422', async () => {
     // Doubles past 2^53 are all integers, so large magnitudes are refused by the integer rule (send them as strings).
     const ok = await upsert({ name: 'numbers', small: 1e-130, tiny: -2.5e-100, max: Number.MAX_SAFE_INTEGER, neg: -Number.MAX_SAFE_INTEGER, frac: 0.1 });
