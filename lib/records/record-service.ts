@@ -28,15 +28,20 @@ export interface RecordPage {
   readonly next_cursor: string | null;
 }
 
+/**
+ * A sort-key value a cursor may carry: DynamoDB refuses an empty one or one over 1,024 bytes in a key condition with a
+ * ValidationException, which would surface as a 500, so a tampered cursor holding one is refused here as any other.
+ */
+const isSortKeyValue = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= 1024;
+
 function isListPosition(value: unknown): value is ListPosition {
   const p = value as ListPosition | undefined;
   return (
     typeof p === 'object' && p !== null && Number.isInteger(p.shard) && p.shard >= 0 && p.shard < tableDefinition.listShards &&
-    (p.after === undefined || typeof p.after === 'string')
+    (p.after === undefined || isSortKeyValue(p.after))
   );
 }
-
-const isString = (value: unknown): value is string => typeof value === 'string';
 
 /** The one link field of a model and the model it points at, if it has one. */
 function linkField(model: ModelDefinition): { field: string; target: string } | undefined {
@@ -168,7 +173,7 @@ export class RecordService {
     }
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const listName = `links:${model.name}:${key.id}:${linking.name}`;
-    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isString) : undefined;
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isSortKeyValue) : undefined;
     const [page, targetExists] = await Promise.all([
       this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, ...(from !== undefined ? { from } : {}) }),
       this.store.exists(key),

@@ -87,6 +87,24 @@ describe('listing records', () => {
     expect((await call('GET', `/models/customer/records?cursor=${customerCursor}`, { token })).status).toBe(422);
   });
 
+  it('refuses with a 422, not a 500, a forged cursor whose position DynamoDB would refuse (empty, over 1,024 bytes)', async () => {
+    const forged = (list: string, position: unknown) => Buffer.from(JSON.stringify({ v: 1, l: list, p: position })).toString('base64url');
+    const cursors: [string, string][] = [
+      ['/models/account/records', forged('records:account', { shard: 0, after: '' })],
+      ['/models/account/records', forged('records:account', { shard: 0, after: 'x'.repeat(1025) })],
+      ['/models/account/records', forged('records:account', { shard: 0, after: 'é'.repeat(513) })],
+      ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', '')],
+      ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', 'y'.repeat(3000))],
+    ];
+    for (const [path, cursor] of cursors) {
+      const response = await call('GET', `${path}?cursor=${cursor}`, { token });
+      expect([path, cursor, response.status, errorCode(response)]).toEqual([path, cursor, 422, 'validation_failed']);
+    }
+    // The longest position a real cursor can hold (an id of 1,024 bytes) is still a cursor.
+    const longest = await call('GET', `/models/account/records?cursor=${forged('records:account', { shard: 0, after: 'z'.repeat(1024) })}`, { token });
+    expect(longest.status).toBe(200);
+  });
+
   it('answers an unknown model with a 404', async () => {
     expect((await call('GET', '/models/nothing/records', { token })).status).toBe(404);
   });
