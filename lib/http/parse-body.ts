@@ -124,11 +124,11 @@ function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): Deco
   if (bytes.length > options.maxBytes) {
     throw new HttpError(413, 'payload_too_large', `The body is ${bytes.length} bytes; ${what} may be at most ${options.maxBytes}`);
   }
+  // No body at all is a 400 whatever the type says: an empty form would otherwise read as a form with no fields (a 422
+  // for the missing unique field) and empty JSON as JSON that does not parse.
+  if (bytes.length === 0) throw malformed('A body is required');
   const contentType = parseContentType(raw.contentType);
-  if (!contentType) {
-    if (bytes.length === 0) throw malformed('A body is required');
-    return { mediaType: undefined, bytes };
-  }
+  if (!contentType) return { mediaType: undefined, bytes };
   if (contentType.charset && contentType.charset !== 'utf-8' && contentType.charset !== 'utf8') {
     throw new HttpError(415, 'unsupported_media_type', `Only UTF-8 bodies are accepted, not charset=${contentType.charset}`);
   }

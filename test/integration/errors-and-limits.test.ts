@@ -53,6 +53,7 @@ describe('bad requests', () => {
     ['a body over 1 MB', { json: { name, blob: 'x'.repeat(1024 * 1024) } }, 413, 'payload_too_large'],
     ['a record over 350 KB', { json: { name, blob: 'x'.repeat(360 * 1024) } }, 413, 'record_too_large'],
     ['an empty body', { raw: '', headers: { 'Content-Type': '' } }, 400, 'malformed_body'],
+    ['an empty form body', { raw: '', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 400, 'malformed_body'],
   ];
 
   it.each(cases)('%s', async (_label, options, status, code) => {

@@ -1,5 +1,5 @@
 import { HttpError } from '../../lib/http/http-error.js';
-import { parseContentType, parseForm, parseJson, parseRecordBody } from '../../lib/http/parse-body.js';
+import { parseContentType, parseForm, parseJson, parseJsonObjectBody, parseRecordBody } from '../../lib/http/parse-body.js';
 
 const body = (text: string | Buffer, contentType?: string) => ({
   body: Buffer.from(text).toString('base64'),
@@ -68,6 +68,11 @@ describe('parseRecordBody', () => {
   });
   it('refuses an empty body without a type with 400, invalid UTF-8 with 400, and a large body with 413', () => {
     expect(rejection(() => parseRecordBody({ body: null, isBase64Encoded: false, contentType: undefined }, { maxBytes: 100 }))).toEqual({ status: 400, code: 'malformed_body' });
+    // With a type too (docs/api.md: no body at all is a 400): an empty form is not a form with no fields.
+    for (const type of ['application/x-www-form-urlencoded', 'application/json', 'text/plain']) {
+      expect([type, rejection(() => parseRecordBody(body('', type), { maxBytes: 100 }))]).toEqual([type, { status: 400, code: 'malformed_body' }]);
+      expect([type, rejection(() => parseJsonObjectBody(body('', type), { maxBytes: 100, what: 'a batch' }))]).toEqual([type, { status: 400, code: 'malformed_body' }]);
+    }
     expect(rejection(() => parseRecordBody(body(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), 'application/json'), { maxBytes: 100 }))).toEqual({ status: 400, code: 'malformed_body' });
     expect(rejection(() => parseRecordBody(body('x'.repeat(101), 'application/json'), { maxBytes: 100 }))).toEqual({ status: 413, code: 'payload_too_large' });
   });
