@@ -1,5 +1,9 @@
-/** GET /models/{model}/records/{id}/customers: the customers whose `account` is that account id, paginated. */
+/**
+ * GET /models/{model}/records/{id}/customers (and /models/{model}/record/customers?id=, for an account id that contains
+ * `/`): the customers whose `account` is that account id, paginated.
+ */
 import { httpHandler, pageParameters } from '../lib/http/http-handler.js';
+import { recordAddress } from '../lib/http/record-address.js';
 import { jsonResponse } from '../lib/http/responses.js';
 import { records } from '../lib/services.js';
 
@@ -7,9 +11,7 @@ const service = records();
 
 export const handler = httpHandler(async (request) => {
   const page = await service.listLinking({
-    workspace: request.workspace,
-    model: request.pathParameter('model'),
-    id: request.pathParameter('id'),
+    ...recordAddress(request),
     linking: 'customer',
     ...pageParameters(request),
   });

@@ -139,6 +139,14 @@ export const routes: readonly RouteDefinition[] = [
     scope: 'records:write',
     tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
   },
+  {
+    name: 'ListLinkedCustomersByQuery',
+    method: 'GET',
+    path: '/models/{model}/record/customers',
+    entry: 'functions/list-linked-records.ts',
+    scope: 'records:read',
+    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+  },
 ];
 
 /** The Lambda authorizer is not a route, but it is deployed and run locally from this entry. */

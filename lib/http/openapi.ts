@@ -259,6 +259,12 @@ const operations: Record<string, Operation> = {
     responses: { '200': { description: 'One page of customers.', content: jsonContent(ref('RecordPage')) } },
     curl: curl('GET', '/models/account/records/Sterling%20Cooper/customers'),
   },
+  ListLinkedCustomersByQuery: {
+    summary: 'The customers linked to an account whose id contains "/"',
+    parameters: [p('model'), p('idQuery'), p('limit'), p('cursor')],
+    responses: { '200': { description: 'One page of customers.', content: jsonContent(ref('RecordPage')) } },
+    curl: curl('GET', '/models/account/record/customers?id=A%2FB%20Testing'),
+  },
   BatchRecords: {
     summary: 'Up to 1,000 upserts and deletes',
     description: 'One result per item: upserts first, then deletes, each in request order. One bad item never fails the others.',

@@ -2,7 +2,10 @@ import type { RecordAddress } from '../records/record-service.js';
 import type { HttpRequest } from './http-handler.js';
 import { HttpError } from './http-error.js';
 
-/** The record a GET or DELETE names: `{id}` in the path, or `?id=` on the query form for ids that contain `/`. */
+/**
+ * The record a GET, a DELETE or a customers listing names: `{id}` in the path, or `?id=` on the query form for ids that
+ * contain `/`.
+ */
 export function recordAddress(request: HttpRequest): RecordAddress {
   const model = request.pathParameter('model');
   if (request.event.pathParameters?.id !== undefined) {

@@ -54,6 +54,25 @@ describe('ids in paths', () => {
     expect((await call('GET', query)).status).toBe(404);
   });
 
+  it("lists the customers of an account whose id contains / through the query form, paginated", async () => {
+    const account = `A/B Testing ${unique()}`;
+    const emails = [0, 1, 2].map((i) => `${unique(`ab${i}`)}@x.io`.toLowerCase()).sort();
+    for (const email of emails) expect((await call('POST', '/models/customer/records', { json: { email, account } })).status).toBe(201);
+    const listing = `/models/account/record/customers?id=${encodeURIComponent(account)}`;
+    const first = await call('GET', `${listing}&limit=2`);
+    expect(first.status).toBe(200);
+    expect(first.body.records.map((r: { id: string }) => r.id)).toEqual(emails.slice(0, 2));
+    expect(first.body.records[0].links).toEqual({ account: { id: account, exists: false } });
+    const second = await call('GET', `${listing}&limit=2&cursor=${first.body.next_cursor}`);
+    expect(second.body.records.map((r: { id: string }) => r.id)).toEqual(emails.slice(2));
+    expect(second.body.next_cursor).toBeNull();
+    // The path form cannot carry the id: the encoded slash splits the segment.
+    const inPath = await call('GET', `/models/account/records/${encodeURIComponent(account)}/customers`);
+    expect([inPath.status, errorCode(inPath)]).toEqual([404, 'route_not_found']);
+    const noId = await call('GET', '/models/account/record/customers');
+    expect([noId.status, errorCode(noId)]).toEqual([400, 'missing_parameter']);
+  });
+
   it('answers the query form without an id with a 400', async () => {
     const response = await call('GET', '/models/account/record');
     expect(response.status).toBe(400);

@@ -57,6 +57,11 @@ const attacks: Record<string, (s: Setting) => Promise<void>> = {
     expect(page.status).toBe(200);
     expect(page.body.records).toEqual([]);
   },
+  ListLinkedCustomersByQuery: async (s) => {
+    const page = await call('GET', `/models/account/record/customers?id=${encodeURIComponent(s.account)}`, { token: s.intruder.token });
+    expect(page.status).toBe(200);
+    expect(page.body.records).toEqual([]);
+  },
   BatchRecords: async (s) => {
     const batch = await call('POST', '/models/customer/batch', {
       json: { records: [{ email: s.customer, account: 'elsewhere' }], delete: [s.customer] },
