@@ -147,7 +147,7 @@ describe("DynamoDB's limits, each with its own answer", () => {
       name: 'inherited-keys',
       meta: Object.fromEntries(kinds.map((kind) => [`as_${kind}`, { constructor: { name: kind }, size: 1, length: 2 }])),
       plain: { constructor: 'text', toString: { valueOf: [1, { constructor: null }] }, hasOwnProperty: true, prototype: 0 },
-      list: [{ constructor: { name: 'Set' } }, { valueOf: 'x' }],
+      list: [{ constructor: { name: 'Set' } }, { valueOf: 'x' }] as unknown[],
     };
     const created = await upsert(fields);
     expect(created.status).toBe(201);
