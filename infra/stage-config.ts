@@ -17,7 +17,7 @@ export interface StageConfig {
   readonly alarmEmail?: string;
   /** API p99 latency that raises the latency alarm, in ms. @default 2000 */
   readonly latencyAlarmP99Ms: number;
-  /** Put an AWS WAF web ACL (AWS managed common rules, a body-size rule, a per-IP rate rule) in front of the stage. @default false */
+  /** Put an AWS WAF web ACL (a body-size rule, a per-IP rate rule, AWS's common rules counting only) in front of the stage. @default false (cdk.json: true for stage and prod) */
   readonly waf: boolean;
   /** How often the scheduled end-to-end test runs, in minutes; 0 turns it off. @default 0 */
   readonly scheduledTestMinutes: number;

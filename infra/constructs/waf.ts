@@ -9,9 +9,15 @@ export interface ApiWafProps {
 }
 
 /**
- * An optional WAF web ACL for the stage (`waf: true` in the stage's settings): AWS's common rule set (its 8 KB body
- * rule only counts, since record and batch bodies are larger by design), a per-IP rate rule, and a rule that answers
- * bodies over 4.4 MB with a 413 before they reach Lambda's 6 MB invocation limit (docs/decisions.md).
+ * The WAF web ACL of a stage (`waf: true` in the stage's settings; on in `stage` and `prod`, cdk.json). Two rules block,
+ * each with an answer in the API's error envelope:
+ * - bodies over 4.4 MB get a 413 `payload_too_large` before they reach Lambda's 6 MB invocation limit, which API
+ *   Gateway would report as a 5xx (docs/decisions.md);
+ * - one IP sending more than `ipRateLimit` requests in 5 minutes gets a 429 `rate_limited` with `Retry-After`.
+ * AWS's common rule set runs in count mode only (labels and metrics, no blocking): this API stores its clients' data
+ * in bodies, paths and query strings, and the set's pattern and size rules would refuse real records (a note holding
+ * `<script>` or `../`, an id such as `backup.ini`, a 1,024-byte id in a path, a body over 8 KB) or a client that sends
+ * no User-Agent, with WAF's bare 403.
  */
 export class ApiWaf extends Construct {
   constructor(scope: Construct, id: string, props: ApiWafProps) {
@@ -23,6 +29,10 @@ export class ApiWaf extends Construct {
       visibilityConfig: visibility('gather-waf'),
       customResponseBodies: {
         tooLarge: { contentType: 'APPLICATION_JSON', content: '{"error":{"code":"payload_too_large","message":"The request body is larger than the API accepts","request_id":"waf"}}' },
+        rateLimited: {
+          contentType: 'APPLICATION_JSON',
+          content: '{"error":{"code":"rate_limited","message":"Too many requests from this address; retry after the Retry-After seconds","request_id":"waf"}}',
+        },
       },
       rules: [
         {
@@ -43,20 +53,15 @@ export class ApiWaf extends Construct {
           name: 'IpRateLimit',
           priority: 1,
           statement: { rateBasedStatement: { limit: props.ipRateLimit ?? 6000, aggregateKeyType: 'IP' } },
-          action: { block: {} },
+          // WAF checks the rate about every 30 s over the last 5 minutes: a minute is a fair first wait.
+          action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rateLimited', responseHeaders: [{ name: 'Retry-After', value: '60' }] } } },
           visibilityConfig: visibility('gather-ip-rate'),
         },
         {
           name: 'AwsCommonRules',
           priority: 2,
-          overrideAction: { none: {} },
-          statement: {
-            managedRuleGroupStatement: {
-              vendorName: 'AWS',
-              name: 'AWSManagedRulesCommonRuleSet',
-              ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
-            },
-          },
+          overrideAction: { count: {} },
+          statement: { managedRuleGroupStatement: { vendorName: 'AWS', name: 'AWSManagedRulesCommonRuleSet' } },
           visibilityConfig: visibility('gather-common'),
         },
       ],

@@ -57,8 +57,10 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     expect(fnGroups.length).toBe(functionsByEntry().size + 1);
   });
 
-  it('has no WAF unless the stage asks for one', () => {
-    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+  it('has a WAF in front of the stage exactly when its settings ask for one (prod does, dev does not)', () => {
+    expect(config.waf).toBe(stage === 'prod');
+    template.resourceCountIs('AWS::WAFv2::WebACL', config.waf ? 1 : 0);
+    template.resourceCountIs('AWS::WAFv2::WebACLAssociation', config.waf ? 1 : 0);
   });
 });
 
@@ -100,18 +102,37 @@ describe('the scheduled end-to-end test', () => {
 
 describe('stage settings', () => {
   it('subscribes the alarm e-mail and turns the WAF on when configured, still nag-clean', () => {
-    const { template, app } = synth('stage', { alarmEmail: 'ops@example.com', waf: true });
+    const { template, app } = synth('dev', { alarmEmail: 'ops@example.com', waf: true });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
-    template.hasResourceProperties('AWS::WAFv2::WebACL', {
-      Scope: 'REGIONAL',
-      Rules: Match.arrayWith([
-        Match.objectLike({ Name: 'BodyTooLarge', Action: { Block: { CustomResponse: Match.objectLike({ ResponseCode: 413 }) } } }),
-        Match.objectLike({ Name: 'IpRateLimit' }),
-        Match.objectLike({ Name: 'AwsCommonRules' }),
-      ]),
-    });
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     expect(() => app.synth()).not.toThrow();
+    expect(() => synth('prod', { waf: false }).app.synth()).not.toThrow();
+  });
+
+  it('blocks only oversized bodies (413) and one IP over its rate (429 with Retry-After), each in the error envelope', () => {
+    const { template } = synth('stage');
+    const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: Record<string, any> }[];
+    const rules = acl!.Properties.Rules as { Name: string; Action?: any; OverrideAction?: any }[];
+    expect(rules.map((rule) => rule.Name)).toEqual(['BodyTooLarge', 'IpRateLimit', 'AwsCommonRules']);
+    const bodies = acl!.Properties.CustomResponseBodies as Record<string, { Content: string }>;
+    const answer = (rule: string) => rules.find((r) => r.Name === rule)!.Action.Block.CustomResponse;
+    expect(answer('BodyTooLarge')).toMatchObject({ ResponseCode: 413 });
+    expect(JSON.parse(bodies[answer('BodyTooLarge').CustomResponseBodyKey]!.Content).error.code).toBe('payload_too_large');
+    expect(answer('IpRateLimit')).toMatchObject({ ResponseCode: 429, ResponseHeaders: [{ Name: 'Retry-After', Value: '60' }] });
+    expect(JSON.parse(bodies[answer('IpRateLimit').CustomResponseBodyKey]!.Content).error.code).toBe('rate_limited');
+    // The common rule set only counts: its rules would refuse real records (markup in a value, long ids, big bodies).
+    const common = rules.find((r) => r.Name === 'AwsCommonRules')!;
+    expect(common.OverrideAction).toEqual({ Count: {} });
+    expect(common.Action).toBeUndefined();
+  });
+
+  it("matches the body-size rule's Content-Length pattern to 4,400,000 bytes and up", () => {
+    const { template } = synth('stage');
+    const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: Record<string, any> }[];
+    const rule = (acl!.Properties.Rules as { Name: string; Statement: any }[]).find((r) => r.Name === 'BodyTooLarge')!;
+    const pattern = new RegExp(rule.Statement.RegexMatchStatement.RegexString);
+    for (const length of [0, 1024, 1_048_576, 4_194_304, 4_399_999]) expect([length, pattern.test(String(length))]).toEqual([length, false]);
+    for (const length of [4_400_000, 4_999_999, 5_000_000, 9_999_999, 10_485_760, 123_456_789]) expect([length, pattern.test(String(length))]).toEqual([length, true]);
   });
 
   it('gives an unlisted stage the dev settings, and refuses bad ones', () => {
