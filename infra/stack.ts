@@ -42,7 +42,9 @@ export class GatherStack extends Stack {
       ...(props.config.alarmEmail ? { alarmEmail: props.config.alarmEmail } : {}),
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });
-    if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage });
+    // One address may send what the whole stage may: the per-IP rule never refuses what the throttles allow (one
+    // integrator's server syncing several workspaces is one address), and stops only a flood beyond them.
+    if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage, ipRateLimit: props.config.throttle.rateLimit * 300 });
     if (props.config.scheduledTestMinutes > 0) {
       this.scheduledTests = new ScheduledTests(this, 'ScheduledTests', {
         stage: props.stage,

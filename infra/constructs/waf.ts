@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 
 export interface ApiWafProps {
   readonly stage: Stage;
-  /** Requests per 5 minutes from one IP before it is blocked. @default 6000 */
+  /** Requests per 5 minutes from one IP before it is blocked (the stack passes the stage throttle's 5 minutes). @default 150000 */
   readonly ipRateLimit?: number;
 }
 
@@ -52,7 +52,7 @@ export class ApiWaf extends Construct {
         {
           name: 'IpRateLimit',
           priority: 1,
-          statement: { rateBasedStatement: { limit: props.ipRateLimit ?? 6000, aggregateKeyType: 'IP' } },
+          statement: { rateBasedStatement: { limit: props.ipRateLimit ?? 150_000, aggregateKeyType: 'IP' } },
           // WAF checks the rate about every 30 s over the last 5 minutes: a minute is a fair first wait.
           action: { block: { customResponse: { responseCode: 429, customResponseBodyKey: 'rateLimited', responseHeaders: [{ name: 'Retry-After', value: '60' }] } } },
           visibilityConfig: visibility('gather-ip-rate'),

@@ -119,6 +119,12 @@ describe('stage settings', () => {
     expect(answer('BodyTooLarge')).toMatchObject({ ResponseCode: 413 });
     expect(JSON.parse(bodies[answer('BodyTooLarge').CustomResponseBodyKey]!.Content).error.code).toBe('payload_too_large');
     expect(answer('IpRateLimit')).toMatchObject({ ResponseCode: 429, ResponseHeaders: [{ Name: 'Retry-After', Value: '60' }] });
+    // One address may use the stage's whole rate for the five minutes the rule counts, so it never refuses what the
+    // stage and workspace throttles let through.
+    const config = stageConfig(cdkJson.context.stages, 'stage');
+    const ipRule = rules.find((r) => r.Name === 'IpRateLimit') as unknown as { Statement: { RateBasedStatement: { Limit: number } } };
+    expect(ipRule.Statement.RateBasedStatement.Limit).toBe(config.throttle.rateLimit * 300);
+    expect(ipRule.Statement.RateBasedStatement.Limit).toBeGreaterThanOrEqual(config.workspaceThrottle.rateLimit * 300);
     expect(JSON.parse(bodies[answer('IpRateLimit').CustomResponseBodyKey]!.Content).error.code).toBe('rate_limited');
     // The common rule set only counts: its rules would refuse real records (markup in a value, long ids, big bodies).
     const common = rules.find((r) => r.Name === 'AwsCommonRules')!;
