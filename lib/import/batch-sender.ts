@@ -2,7 +2,9 @@
  * Sends one batch to `POST /models/{model}/batch` and returns its per-item results. Upserts are idempotent, so a batch
  * can be resent safely: 429 and 503 are retried after their Retry-After (or an exponential backoff with jitter), and so
  * are network failures and other 5xx; a 413 splits the batch in two. Anything else fails the import with the API's
- * own error message.
+ * own error message. Items the API answers with a 429 or 5xx inside its 200 (throttled after its own retries, or not
+ * started before the batch's deadline) are sent again the same way, each with the later items of the same record, so
+ * the file's order still decides; when the attempts run out the import stops, and `--resume` sends the batch again.
  */
 export interface BatchItemResult {
   readonly op: 'upsert' | 'delete';
@@ -24,6 +26,11 @@ export interface SenderOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told about each retry (for the progress display). */
   readonly onRetry?: (status: number | string, delayMs: number) => void;
+  /**
+   * The record an item writes (its normalized id), so an item sent again takes the later items of the same record with
+   * it. @default every item its own record
+   */
+  readonly recordKey?: (record: Record<string, unknown>, index: number) => string;
 }
 
 export class FatalImportError extends Error {}
@@ -35,7 +42,46 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
   return Math.min(maxDelayMs, Math.max(seconds !== undefined ? seconds * 1000 : 0, backoff));
 }
 
+/** An item the API could not write this time: throttled after its own retries, or not started before the deadline. */
+const retryableItem = (result: BatchItemResult) => result.status === 429 || result.status >= 500;
+
 export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
+  const maxAttempts = options.maxAttempts ?? 10;
+  const maxDelayMs = options.maxDelayMs ?? 30_000;
+  const recordKey = options.recordKey ?? ((_record, index) => `#${index}`);
+  const results: BatchItemResult[] = [];
+  for (const result of await postBatch(records, options)) results[result.index] = result;
+
+  for (let attempt = 0; ; attempt += 1) {
+    const pending = results.filter(retryableItem);
+    if (pending.length === 0) return results;
+    const example = pending[0]!;
+    if (attempt + 1 >= maxAttempts) {
+      throw new FatalImportError(`Gave up after ${maxAttempts} attempts: ${pending.length} items still answered ${example.status} ${example.error?.code ?? ''}`.trim());
+    }
+    // From each record's first item to write again, every later item of that record goes again too, in order: one of
+    // them may have been written after the item that failed, and must stay the last word.
+    const firstPending = new Map<string, number>();
+    for (const { index } of pending) {
+      const key = recordKey(records[index]!, index);
+      if (!firstPending.has(key)) firstPending.set(key, index);
+    }
+    const resend = records.map((_, index) => index).filter((index) => index >= (firstPending.get(recordKey(records[index]!, index)) ?? Infinity));
+    const delay = retryDelay(attempt, null, maxDelayMs);
+    options.onRetry?.(example.status, delay);
+    await sleep(delay);
+    for (const result of await postBatch(resend.map((index) => records[index]!), options)) {
+      const index = resend[result.index]!;
+      const before = results[index]!;
+      // An item written the first time keeps that answer (created stays created) unless writing it again failed.
+      results[index] = retryableItem(before) || retryableItem(result) ? { ...result, index } : before;
+    }
+  }
+}
+
+/** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
+async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   const maxAttempts = options.maxAttempts ?? 10;
@@ -57,8 +103,8 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
       if (status === 200) return (JSON.parse(text) as { results: BatchItemResult[] }).results;
       if (status === 413 && records.length > 1) {
         const half = Math.ceil(records.length / 2);
-        const first = await sendBatch(records.slice(0, half), options);
-        const second = await sendBatch(records.slice(half), options);
+        const first = await postBatch(records.slice(0, half), options);
+        const second = await postBatch(records.slice(half), options);
         return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
       }
       if (status !== 429 && status < 500) {

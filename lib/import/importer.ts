@@ -7,6 +7,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, statSync,
 import { resolve } from 'node:path';
 import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
+import { normalizeId } from '../records/record-id.js';
 import { FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
 import { countRows, readRows, type ImportFormat, type Row } from './read-rows.js';
 
@@ -68,7 +69,13 @@ function writeState(path: string, state: State): void {
   renameSync(`${path}.tmp`, path);
 }
 
-async function declaredTypes(options: ImportOptions): Promise<Record<string, FieldType>> {
+interface ModelShape {
+  readonly types: Record<string, FieldType>;
+  /** The record a row writes: its unique value, normalized as the API normalizes it (an email's case does not count). */
+  readonly recordKey: (record: Record<string, unknown>, index: number) => string;
+}
+
+async function modelShape(options: ImportOptions): Promise<ModelShape> {
   const response = await (options.sender?.fetch ?? fetch)(`${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}`, {
     headers: { Authorization: `Token ${options.token}` },
   });
@@ -82,8 +89,18 @@ async function declaredTypes(options: ImportOptions): Promise<Record<string, Fie
     }
     throw new FatalImportError(`Cannot read model "${options.model}" (${response.status}): ${message}`);
   }
-  const model = JSON.parse(text) as { fields: Record<string, { type: FieldType }> };
-  return Object.fromEntries(Object.entries(model.fields).map(([name, field]) => [name, field.type]));
+  const model = JSON.parse(text) as { unique_field?: string; fields: Record<string, { type: FieldType }> };
+  const types: Record<string, FieldType> = Object.fromEntries(Object.entries(model.fields).map(([name, field]) => [name, field.type]));
+  const unique = model.unique_field;
+  const uniqueType: FieldType = unique !== undefined && Object.hasOwn(types, unique) && types[unique] === 'email' ? 'email' : 'string';
+  return {
+    types,
+    recordKey: (record, index) => {
+      if (unique === undefined || !Object.hasOwn(record, unique)) return `#${index}`;
+      const normalized = normalizeId(record[unique], uniqueType);
+      return normalized.ok ? `=${normalized.id}` : `#${index}`;
+    },
+  };
 }
 
 /** CSV cells are strings: turn each into its declared type, as the API does for form bodies; leave it when it will not go. */
@@ -117,7 +134,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     writeFileSync(options.rejectsFile, '');
   }
 
-  const types = await declaredTypes(options);
+  const { types, recordKey } = await modelShape(options);
   const total = await countRows(file, options.format);
   const skipped = state.acknowledged;
   options.progress?.start(total, skipped);
@@ -152,14 +169,19 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     model: options.model,
     ...options.sender,
     onRetry: (status, delay) => options.progress?.retry(status, delay),
+    recordKey,
   };
-  const inFlight = new Set<Promise<void>>();
+  // The batches in flight, with the records each writes: a batch waits for those that write one of its records, so
+  // two rows of one record in different batches are written in file order (the API orders them within a batch).
+  const inFlight = new Map<Promise<void>, Set<string>>();
   let failure: unknown;
-  const send = (batch: { index: number; row: Row & { record: Record<string, unknown> } }[]) => {
-    const task = sendBatch(
-      batch.map(({ row }) => coerceRow(row.record, types, options.format)),
-      senderOptions,
-    )
+  const send = async (batch: { index: number; row: Row & { record: Record<string, unknown> } }[]) => {
+    const records = batch.map(({ row }) => coerceRow(row.record, types, options.format));
+    const keys = new Set(records.map((record, i) => recordKey(record, batch[i]!.index)));
+    const earlier = [...inFlight].filter(([, theirs]) => [...keys].some((key) => theirs.has(key))).map(([task]) => task);
+    if (earlier.length > 0) await Promise.all(earlier);
+    if (failure) return;
+    const task = sendBatch(records, senderOptions)
       .then((results) => {
         for (const result of results) {
           const item = batch[result.index]!;
@@ -173,7 +195,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
         failure ??= error;
       })
       .finally(() => inFlight.delete(task));
-    inFlight.add(task);
+    inFlight.set(task, keys);
   };
 
   let index = 0;
@@ -191,14 +213,14 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     batchBytes += JSON.stringify(row.record).length;
     // Stay well inside the API's 1,000 items and 4 MB per batch.
     if (batch.length >= batchSize || batchBytes > 3 * 1024 * 1024) {
-      send(batch);
+      await send(batch);
       batch = [];
       batchBytes = 0;
-      while (inFlight.size >= concurrency) await Promise.race(inFlight);
+      while (inFlight.size >= concurrency) await Promise.race(inFlight.keys());
     }
   }
-  if (batch.length > 0 && !failure) send(batch);
-  await Promise.all(inFlight);
+  if (batch.length > 0 && !failure) await send(batch);
+  await Promise.all(inFlight.keys());
   advance();
   options.progress?.stop();
   if (failure) throw failure;

@@ -4,10 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readDevJson } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
-import { runImport, type ImportProgress } from './importer.js';
+import { runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
 
 function progressBar(): ImportProgress {
@@ -37,6 +37,14 @@ function progressBar(): ImportProgress {
   };
 }
 
+/** A commander parser for a whole number within [min, max]; anything else is refused before the import starts. */
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return Number(value);
+  };
+}
+
 const program = new Command('import')
   .description('Import a CSV (header row = field names) or JSON Lines file into a model, in batches')
   .requiredOption('--model <name>', 'the model to import into')
@@ -46,14 +54,15 @@ const program = new Command('import')
   .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)')
   .option('--rejects <path>', 'where rejected rows go (default: <file>.rejects.jsonl)')
   .option('--resume', 'continue an interrupted import without resending what was acknowledged')
-  .option('--batch-size <rows>', 'rows per batch', '500')
-  .option('--concurrency <n>', 'batches in flight', '4')
+  // The API takes at most 1,000 items per batch; more than 16 batches in flight only queue at the stage's throttle.
+  .option('--batch-size <rows>', 'rows per batch, 1 to 1000', wholeNumber(1, 1000), 500)
+  .option('--concurrency <n>', 'batches in flight, 1 to 16', wholeNumber(1, 16), 4)
   .exitOverride();
 
 try {
   program.parse();
   const options = program.opts<{
-    model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: string; concurrency: string;
+    model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
   }>();
   const local = readDevJson();
   const baseUrl = options.baseUrl ?? local?.baseUrl;
@@ -61,16 +70,22 @@ try {
   if (!baseUrl || !token) throw new FatalImportError('No API to import into: start the local stack with "npm start", or give --base-url and --token');
   if (!existsSync(options.file)) throw new FatalImportError(`No such file: ${options.file}`);
   const rejectsFile = options.rejects ?? `${options.file}.rejects.jsonl`;
+  let format;
+  try {
+    format = formatOf(options.file, options.format);
+  } catch (error) {
+    throw new FatalImportError((error as Error).message);
+  }
   const summary = await runImport({
     file: options.file,
-    format: formatOf(options.file, options.format),
+    format,
     model: options.model,
     baseUrl,
     token,
     rejectsFile,
     resume: options.resume ?? false,
-    batchSize: Number(options.batchSize),
-    concurrency: Number(options.concurrency),
+    batchSize: options.batchSize,
+    concurrency: options.concurrency,
     progress: progressBar(),
   });
   console.log(
@@ -84,7 +99,9 @@ try {
   if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 2;
   else {
     console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
-    console.error('The import can continue where it stopped: run the same command with --resume');
+    // Only an import that started has somewhere to continue from.
+    const file = program.opts<{ file?: string }>().file;
+    if (file !== undefined && existsSync(stateFileOf(file))) console.error('The import can continue where it stopped: run the same command with --resume');
     process.exitCode = 2;
   }
 }

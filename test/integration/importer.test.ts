@@ -112,4 +112,23 @@ describe('npm run import', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/refused the batch with 403/);
   });
+
+  it('refuses flags it cannot honour before sending anything, and offers --resume only when there is something to resume', async () => {
+    const file = join(dir, 'flags.csv');
+    writeFileSync(file, 'name\nflag-co\n');
+    for (const [flags, message] of [
+      [['--batch-size', '2000'], /--batch-size.*must be a whole number from 1 to 1000/],
+      [['--batch-size', 'abc'], /--batch-size.*must be a whole number from 1 to 1000/],
+      [['--concurrency', '0'], /--concurrency.*must be a whole number from 1 to 16/],
+      [['--format', 'xml'], /--format must be csv or jsonl, not "xml"/],
+    ] as const) {
+      const run = await importer(['--model', 'account', '--file', file, '--token', token, ...flags]);
+      expect([flags, run.code]).toEqual([flags, 2]);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).not.toMatch(/--resume/);
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect(existsSync(`${file}.import-state.json`)).toBe(false);
+    expect((await call('GET', '/models/account/records/flag-co', { token })).status).toBe(404);
+  });
 });

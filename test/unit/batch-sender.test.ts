@@ -53,6 +53,39 @@ describe('sendBatch', () => {
     );
   });
 
+  const answer = (statuses: number[]) => ({
+    status: 200,
+    body: { results: statuses.map((status, index) => ({ op: 'upsert', index, status, ...(status >= 500 ? { error: { code: 'unavailable', message: 'send it again' } } : { id: `r${index}` }) })) },
+  });
+
+  it('sends again the items answered 503 inside a 200, and keeps the first answer of the others', async () => {
+    const sleeps: number[] = [];
+    const { fetch, bodies } = fakeFetch([answer([201, 503, 200]), answer([201])]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async (ms) => void sleeps.push(ms) });
+    expect(bodies).toEqual([{ records }, { records: [{ name: 'b' }] }]);
+    expect(results.map((r) => [r.index, r.status])).toEqual([[0, 201], [1, 201], [2, 200]]);
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it("sends a failed item again with the later items of the same record, in order, so the file's last row wins", async () => {
+    const rows = [{ email: 'A@x.io', title: 'first' }, { email: 'b@x.io' }, { email: 'a@x.io', title: 'second' }, { email: 'c@x.io' }];
+    const recordKey = (record: Record<string, unknown>) => String(record.email).toLowerCase();
+    // The first row of a@x.io was throttled, the third (the same record) written: both go again, first then third.
+    const { fetch, bodies } = fakeFetch([answer([503, 201, 200, 201]), answer([200, 200])]);
+    const results = await sendBatch(rows, { baseUrl: 'http://api', token: 't', model: 'customer', fetch, sleep: async () => undefined, recordKey });
+    expect(bodies[1]).toEqual({ records: [rows[0], rows[2]] });
+    // The third row keeps its first answer; the first row takes the answer it finally got.
+    expect(results.map((r) => r.status)).toEqual([200, 201, 200, 201]);
+  });
+
+  it('stops the import when items still fail after the last attempt, so --resume sends the batch again', async () => {
+    const { fetch, bodies } = fakeFetch([answer([201, 503, 201]), answer([503]), answer([503])]);
+    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined, maxAttempts: 3 })).rejects.toThrow(
+      new FatalImportError('Gave up after 3 attempts: 1 items still answered 503 unavailable'),
+    );
+    expect(bodies).toHaveLength(3);
+  });
+
   it('gives up after the last attempt', async () => {
     const { fetch } = fakeFetch(Array.from({ length: 3 }, () => ({ status: 503 })));
     await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined, maxAttempts: 3 })).rejects.toThrow(/Gave up after 3 attempts/);

@@ -11,7 +11,7 @@ import { runImport, stateFileOf } from '../../lib/import/importer.js';
 function fakeApi(failFirstBatch: boolean) {
   let batchNumber = 0;
   return (async (url: string, init?: { body?: string }) => {
-    if (url.endsWith('/models/account')) return new Response(JSON.stringify({ fields: { name: { type: 'string' } } }), { status: 200 });
+    if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
     const records = (JSON.parse(init!.body!) as { records: { name: string }[] }).records;
     const mine = batchNumber++;
     if (failFirstBatch && mine === 0) {
@@ -45,3 +45,36 @@ describe('importer --resume', () => {
     expect(readFileSync(rejects, 'utf8').trim().split('\n')).toHaveLength(4);
   });
 });
+
+describe('importer ordering', () => {
+  it("writes two rows of one record in different batches in file order, even when the earlier batch answers last", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-order-'));
+    const file = join(dir, 'rows.csv');
+    // Batches of 2: rows 0-1, 2-3, 4-5. "Acme" is in the first and, as " Acme" (the same id once trimmed, as the API
+    // normalizes it), in the third; the first batch is the slow one.
+    writeFileSync(file, 'name,title\nAcme,first\nb,x\nc,x\nd,x\n" Acme",second\ne,x\n');
+    const stored = new Map<string, string>();
+    let batchNumber = 0;
+    let firstOut = false;
+    const arrivedWhileFirstOut: number[] = [];
+    const fetch = (async (url: string, init?: { body?: string }) => {
+      if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
+      const records = (JSON.parse(init!.body!) as { records: { name: string; title: string }[] }).records;
+      const mine = batchNumber++;
+      if (firstOut) arrivedWhileFirstOut.push(mine);
+      if (mine === 0) {
+        firstOut = true;
+        await new Promise((r) => setTimeout(r, 150));
+        firstOut = false;
+      }
+      for (const record of records) stored.set(record.name.trim(), record.title);
+      return new Response(JSON.stringify({ results: records.map((_, index) => ({ op: 'upsert', index, status: 201 })) }), { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, batchSize: 2, concurrency: 4, resume: false };
+    await runImport({ ...common, sender: { fetch, sleep: async () => undefined } });
+    expect(stored.get('Acme')).toBe('second');
+    // Only the batch that writes Acme again waited; the one between did not.
+    expect(arrivedWhileFirstOut).toEqual([1]);
+  });
+});
+
