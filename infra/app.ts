@@ -2,6 +2,8 @@
  * The CDK app: `npx cdk synth|deploy -c stage=<name>` builds one stack for that stage (default `dev`), checked by
  * cdk-nag's AwsSolutions rules. It needs no AWS credentials to synthesize.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GatherStack } from './stack.js';
@@ -23,6 +25,21 @@ export function createApp(context: Record<string, unknown> = {}): { app: App; st
   return { app, stack };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * Whether this file is the program node was started with (cdk.json's `app`), not a module a test imported. Compared as
+ * real paths: `import.meta.url` is percent-encoded and has its symlinks resolved, `process.argv[1]` neither, so a
+ * checkout under a path with a space or reached through a symlink would otherwise synthesize nothing, silently.
+ */
+function isEntryPoint(): boolean {
+  const started = process.argv[1];
+  if (started === undefined) return false;
+  try {
+    return realpathSync(started) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   createApp().app.synth();
 }
