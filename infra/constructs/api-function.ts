@@ -92,7 +92,8 @@ export class ApiFunction extends NodejsFunction {
 /** What the idempotency utility does to its table: read, claim, complete and release a key. */
 export const idempotencyTableActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'] as const;
 
-function retentionDays(days: number): RetentionDays {
+/** A stage's `logRetentionDays` as CloudWatch Logs' retention setting; anything else CloudWatch does not offer is refused. */
+export function retentionDays(days: number): RetentionDays {
   const match = Object.values(RetentionDays).find((value) => value === days);
   if (match === undefined) throw new Error(`${days} is not a CloudWatch Logs retention period`);
   return match as RetentionDays;

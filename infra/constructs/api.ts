@@ -14,11 +14,11 @@ import {
   TokenAuthorizer,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
 import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
-import { ApiFunction } from './api-function.js';
+import { ApiFunction, retentionDays } from './api-function.js';
 
 export interface RecordsApiProps {
   readonly stage: string;
@@ -60,7 +60,8 @@ export class RecordsApi extends Construct {
       resultsCacheTtl: Duration.seconds(props.authorizerCacheTtlSeconds ?? 60),
     });
 
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    // The stage's retention, as the functions' logs have (docs/operations.md: `logRetentionDays` is Lambda and API logs).
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: retentionDays(logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
     this.api = new RestApi(this, 'Api', {
       restApiName: `gather-${props.stage}`,
       description: 'Gather records API',

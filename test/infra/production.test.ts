@@ -53,8 +53,9 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   it('keeps logs for the stage setting and logs API access as JSON', () => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup')) as { Properties: { RetentionInDays: number } }[];
     expect(groups.length).toBeGreaterThan(functionsByEntry().size);
+    // Every function's (the authorizer's too) and the API's access logs: all at the stage's setting.
     const fnGroups = groups.filter((g) => g.Properties.RetentionInDays === config.logRetentionDays);
-    expect(fnGroups.length).toBe(functionsByEntry().size + 1);
+    expect(fnGroups.length).toBe(functionsByEntry().size + 2);
   });
 
   it('has a WAF in front of the stage exactly when its settings ask for one (prod does, dev does not)', () => {
