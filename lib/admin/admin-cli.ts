@@ -72,6 +72,13 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
       withTarget(command, async ({ store }, options) => {
         const created = await store.createWorkspace(id);
         const registered = opts.usagePlan ? await deps.usagePlans(options.region).register(id, created.usageKey, opts.usagePlan) : undefined;
+        // On a deployed stage API Gateway refuses (403) every request of a workspace outside the stage's usage plan.
+        if (options.table !== undefined && !registered) {
+          io.err(
+            `warning: workspace ${created.id} is in no usage plan, so a deployed stage refuses its keys with 403 until you run: ` +
+              `admin --table ${options.table} workspace attach-usage-plan ${created.id} --usage-plan <UsagePlanId output>`,
+          );
+        }
         print(
           options,
           { id: created.id, created_at: created.created_at, ...(registered ? { usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId } : {}) },

@@ -15,6 +15,8 @@ export interface GatewayResponseDefinition {
 export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'UNAUTHORIZED', statusCode: 401, code: 'unauthorized', message: 'A valid API key is required: send "Authorization: Token <key>"' },
   { type: 'ACCESS_DENIED', statusCode: 403, code: 'forbidden', message: 'This API key may not use this route' },
+  // The key is valid, but its workspace's usage key is in none of the stage's usage plans (docs/operations.md).
+  { type: 'INVALID_API_KEY', statusCode: 403, code: 'forbidden', message: "This key's workspace is not enabled on this stage (it is in no usage plan)" },
   // REST APIs answer an unknown path or method with 403 "Missing Authentication Token"; to a client it is a 404.
   { type: 'MISSING_AUTHENTICATION_TOKEN', statusCode: 404, code: 'route_not_found', message: 'No such route' },
   { type: 'RESOURCE_NOT_FOUND', statusCode: 404, code: 'route_not_found', message: 'No such route' },

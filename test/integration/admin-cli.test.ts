@@ -89,6 +89,10 @@ describe('npm run admin', () => {
     const other = unique('staged');
     const result = await adminCli(['--table', tableName, '--endpoint', dynamodbEndpoint, '--region', 'local', 'workspace', 'create', other], { DATA_DIR: '/nonexistent' });
     expect(result).toMatchObject({ code: 0, stdout: `Created workspace ${other}\n` });
+    // Without --usage-plan a deployed stage would refuse the workspace's keys: the operator is told how to fix it.
+    expect(result.stderr).toMatch(new RegExp(`warning: workspace ${other} is in no usage plan.*workspace attach-usage-plan ${other} --usage-plan`));
+    const local = await adminCli(['workspace', 'create', unique('local')]);
+    expect([local.code, local.stderr]).toEqual([0, '']);
     const withoutStack = await adminCli(['workspace', 'list'], { DATA_DIR: '/nonexistent' });
     expect(withoutStack.code).toBe(1);
     expect(withoutStack.stderr).toMatch(/No local stack found.*npm start.*--table/s);
