@@ -42,8 +42,11 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
   return Math.min(maxDelayMs, Math.max(seconds !== undefined ? seconds * 1000 : 0, backoff));
 }
 
-/** An item the API could not write this time: throttled after its own retries, or not started before the deadline. */
-const retryableItem = (result: BatchItemResult) => result.status === 429 || result.status >= 500;
+/**
+ * An item the API could not write this time: throttled after its own retries (503, or 429), or not started before the
+ * batch's deadline (503). A 500 is the API's defect and would answer the same again: that row goes to the rejects file.
+ */
+const retryableItem = (result: BatchItemResult) => result.status === 429 || result.status === 503;
 
 export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
   const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
@@ -51,7 +54,14 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
   const maxDelayMs = options.maxDelayMs ?? 30_000;
   const recordKey = options.recordKey ?? ((_record, index) => `#${index}`);
   const results: BatchItemResult[] = [];
-  for (const result of await postBatch(records, options)) results[result.index] = result;
+  // Each item's first answer that wrote it: a row created on the first try and written again with a retried row of its
+  // record still counts as created.
+  const firstWrite: (BatchItemResult | undefined)[] = [];
+  const answer = (result: BatchItemResult) => {
+    results[result.index] = result;
+    if (result.status < 300) firstWrite[result.index] ??= result;
+  };
+  for (const result of await postBatch(records, options)) answer(result);
 
   for (let attempt = 0; ; attempt += 1) {
     const pending = results.filter(retryableItem);
@@ -74,8 +84,11 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
     for (const result of await postBatch(resend.map((index) => records[index]!), options)) {
       const index = resend[result.index]!;
       const before = results[index]!;
-      // An item written the first time keeps that answer (created stays created) unless writing it again failed.
-      results[index] = retryableItem(before) || retryableItem(result) ? { ...result, index } : before;
+      const now = { ...result, index };
+      // An item already answered keeps that answer, unless writing it again failed (then it goes again); one written at
+      // last answers with its first write.
+      if (retryableItem(now)) results[index] = now;
+      else if (retryableItem(before)) answer(firstWrite[index] ?? now);
     }
   }
 }

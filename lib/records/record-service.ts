@@ -5,6 +5,7 @@
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelDefinition } from '../models/model-definition.js';
 import type { ListPosition, RecordKey, RecordStore, StoredRecord, UnconditionalUpsertCommand, UpsertOutcome } from '../store/record-store.js';
+import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
@@ -31,9 +32,13 @@ export interface RecordPage {
 /**
  * A sort-key value a cursor may carry: DynamoDB refuses an empty one or one over 1,024 bytes in a key condition with a
  * ValidationException, which would surface as a 500, so a tampered cursor holding one is refused here as any other.
+ * `extraBytes` is what the store adds around the position in its condition.
  */
-const isSortKeyValue = (value: unknown): value is string =>
-  typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= 1024;
+const isSortKeyValue = (value: unknown, extraBytes = 0): value is string =>
+  typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') + extraBytes <= 1024;
+
+/** The store resumes a links listing after `<model>#<position>` and a NUL (lib/store/dynamodb-record-store.ts). */
+const linkCursorBytes = (linkingModel: string) => Buffer.byteLength(linkSortKey(linkingModel, ''), 'utf8') + 1;
 
 function isListPosition(value: unknown): value is ListPosition {
   const p = value as ListPosition | undefined;
@@ -173,7 +178,7 @@ export class RecordService {
     }
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const listName = `links:${model.name}:${key.id}:${linking.name}`;
-    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isSortKeyValue) : undefined;
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
     const [page, targetExists] = await Promise.all([
       this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, ...(from !== undefined ? { from } : {}) }),
       this.store.exists(key),

@@ -64,7 +64,8 @@ function withinSafeIntegerRange(value: number): boolean {
  * strings to compare a number's own string with them. Strings cost about 3 us of CPU per upsert that way, numbers 6 us
  * (side-by-side runs of the upsert bundle, both orders; docs/capacity.md). Every other value, and a number outside
  * JavaScript's safe integers, NaN and the infinities included, goes through util-dynamodb's own conversion, which
- * refuses them as marshall does; a property test checks the result equals marshall's.
+ * refuses them as marshall does; objects go to it as Maps ({@link jsonAsMaps}). A property test checks the result
+ * equals marshall's (for objects without an own `constructor` key, which marshall mistypes).
  */
 export function toRaw(values: object): RawItem {
   const raw: RawItem = {};

@@ -4,18 +4,30 @@
  * /tmp). Bundling is skipped (the stack test bundles for real); nothing here needs AWS credentials.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repositoryRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The context the CDK CLI passes: cdk.json's. */
+const cdkJson = JSON.parse(readFileSync(join(repositoryRoot, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+/** Removed after the tests (rmSync removes the symlink, not what it points at). */
+const temporaryDirs: string[] = [];
+const temporaryDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temporaryDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 function synthesizeFrom(checkout: string): { status: number | null; stderr: string; template?: { Description?: string } } {
-  const outdir = mkdtempSync(join(tmpdir(), 'gather-cdk-out-'));
+  const outdir = temporaryDir('gather-cdk-out-');
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(checkout, 'infra', 'app.ts')], {
     cwd: checkout,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [] }) },
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, 'aws:cdk:bundling-stacks': [] }) },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -31,7 +43,7 @@ describe("cdk.json's app", () => {
   });
 
   it('synthesizes it from a path with a space, through a symlink', () => {
-    const parent = join(mkdtempSync(join(tmpdir(), 'gather-cdk-')), 'with space');
+    const parent = join(temporaryDir('gather-cdk-'), 'with space');
     mkdirSync(parent);
     const checkout = join(parent, 'checkout');
     symlinkSync(repositoryRoot, checkout, 'dir');

@@ -95,6 +95,8 @@ describe('listing records', () => {
       ['/models/account/records', forged('records:account', { shard: 0, after: 'é'.repeat(513) })],
       ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', '')],
       ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', 'y'.repeat(3000))],
+      // The store resumes after "customer#<position>" and a NUL: 10 bytes more, so 1,015 bytes are already too many.
+      ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', 'y'.repeat(1015))],
     ];
     for (const [path, cursor] of cursors) {
       const response = await call('GET', `${path}?cursor=${cursor}`, { token });
@@ -103,6 +105,8 @@ describe('listing records', () => {
     // The longest position a real cursor can hold (an id of 1,024 bytes) is still a cursor.
     const longest = await call('GET', `/models/account/records?cursor=${forged('records:account', { shard: 0, after: 'z'.repeat(1024) })}`, { token });
     expect(longest.status).toBe(200);
+    const longestLink = await call('GET', `/models/account/records/Acme/customers?cursor=${forged('links:account:Acme:customer', 'z'.repeat(1014))}`, { token });
+    expect(longestLink.status).toBe(200);
   });
 
   it('answers an unknown model with a 404', async () => {

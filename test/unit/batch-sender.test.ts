@@ -78,6 +78,23 @@ describe('sendBatch', () => {
     expect(results.map((r) => r.status)).toEqual([200, 201, 200, 201]);
   });
 
+  it('counts a row created on the first try as created, even when writing it again with its record failed once', async () => {
+    const rows = [{ email: 'a@x.io', title: 'first' }, { email: 'a@x.io', title: 'second' }];
+    const recordKey = (record: Record<string, unknown>) => String(record.email);
+    // Row 0 throttled, row 1 created; both go again: row 0 is written, row 1 throttled this time; row 1 goes once more.
+    const { fetch, bodies } = fakeFetch([answer([503, 201]), answer([200, 503]), answer([200])]);
+    const results = await sendBatch(rows, { baseUrl: 'http://api', token: 't', model: 'customer', fetch, sleep: async () => undefined, recordKey });
+    expect(bodies.map((body) => (body as { records: unknown[] }).records)).toEqual([rows, rows, [rows[1]]]);
+    expect(results.map((r) => r.status)).toEqual([200, 201]);
+  });
+
+  it('does not send again an item answered 500 (a defect that would answer the same): it is the caller\'s to reject', async () => {
+    const { fetch, bodies } = fakeFetch([answer([201, 500, 201])]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined });
+    expect(bodies).toHaveLength(1);
+    expect(results.map((r) => r.status)).toEqual([201, 500, 201]);
+  });
+
   it('stops the import when items still fail after the last attempt, so --resume sends the batch again', async () => {
     const { fetch, bodies } = fakeFetch([answer([201, 503, 201]), answer([503]), answer([503])]);
     await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined, maxAttempts: 3 })).rejects.toThrow(

@@ -57,14 +57,19 @@ describe('importer ordering', () => {
     let batchNumber = 0;
     let firstOut = false;
     const arrivedWhileFirstOut: number[] = [];
+    let secondArrived = () => undefined as void;
+    const secondHere = new Promise<void>((resolve) => (secondArrived = resolve));
     const fetch = (async (url: string, init?: { body?: string }) => {
       if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
       const records = (JSON.parse(init!.body!) as { records: { name: string; title: string }[] }).records;
       const mine = batchNumber++;
       if (firstOut) arrivedWhileFirstOut.push(mine);
+      if (mine === 1) secondArrived();
       if (mine === 0) {
+        // The first batch answers only once the second has arrived (and a little later, for a third that would not wait).
         firstOut = true;
-        await new Promise((r) => setTimeout(r, 150));
+        await secondHere;
+        await new Promise((r) => setTimeout(r, 50));
         firstOut = false;
       }
       for (const record of records) stored.set(record.name.trim(), record.title);
