@@ -135,7 +135,8 @@ function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): Deco
   return { mediaType: contentType.mediaType, bytes };
 }
 
-const isJson = (mediaType: string | undefined) => mediaType === 'application/json' || (mediaType?.endsWith('+json') ?? false);
+// SPEC: JSON is `application/json`; anything but it and forms is a 415, `+json` types (merge-patch, vnd.api) included.
+const isJson = (mediaType: string | undefined) => mediaType === 'application/json';
 
 /** Parses an upsert body (JSON or form), or throws the HttpError that explains why it cannot be parsed. */
 export function parseRecordBody(raw: RawBody, options: ParseBodyOptions): RecordPayload {

@@ -37,7 +37,11 @@ function coerceDatetime(value: unknown): Coercion {
   const withZone = match[4] !== undefined && match[7] === undefined ? `${text}Z` : text;
   const date = new Date(withZone.replace(' ', 'T'));
   if (Number.isNaN(date.getTime())) return fail('is not a valid date-time');
-  return ok(date.toISOString());
+  // An offset can carry 0000-01-01 or 9999-12-31 into another year; toISOString would write it as -000001 or +010000,
+  // which this pattern (and most clients) would not read back.
+  const iso = date.toISOString();
+  if (iso.length !== 24) return fail('is outside the years 0000 to 9999 in UTC');
+  return ok(iso);
 }
 
 /** Coerces one value to a declared type, or says why it cannot. */

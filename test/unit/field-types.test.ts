@@ -32,6 +32,18 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue('2026-12-31T23:59:59.999Z', 'datetime', 'json')).toEqual({ ok: true, value: '2026-12-31T23:59:59.999Z' });
   });
 
+  it('keeps every stored date-time readable back: a value whose offset leaves the years 0000 to 9999 in UTC is refused', () => {
+    for (const value of ['0000-01-01T00:00:00+01:00', '9999-12-31T23:00:00-02:00']) {
+      expect([value, coerceFieldValue(value, 'datetime', 'json')]).toEqual([value, { ok: false, issue: 'is outside the years 0000 to 9999 in UTC' }]);
+    }
+    for (const value of ['0000-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '0000-01-01T00:00:00-01:00']) {
+      const coerced = coerceFieldValue(value, 'datetime', 'json');
+      expect(coerced.ok).toBe(true);
+      // What is stored is accepted again as it is.
+      expect(coerceFieldValue((coerced as { value: string }).value, 'datetime', 'json')).toEqual(coerced);
+    }
+  });
+
   it('expects JSON values to have the type already', () => {
     expect(coerceFieldValue('50', 'number', 'json').ok).toBe(false);
     expect(coerceFieldValue(50, 'number', 'json')).toEqual({ ok: true, value: 50 });
