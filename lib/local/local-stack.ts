@@ -102,11 +102,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const tableName = options.tableName ?? 'gather-local';
   mkdirSync(dataDir, { recursive: true });
   const devJson = devJsonPath(dataDir);
-  rmSync(devJson, { force: true });
 
-  // Claim the port first: a second `npm start` fails at once, before it starts Java.
+  // Claim the port first: a second `npm start` fails at once, before it starts Java, and before it touches the running
+  // stack's dev.json (the admin, import and smoke CLIs find that stack through it).
   const server = createLocalGatewayPlaceholder();
   const port = await listen(server.placeholder, options.port ?? 3000, host);
+  rmSync(devJson, { force: true });
 
   let dynamoDb: DynamoDbLocal | undefined;
   let closeProxy: () => Promise<void> = async () => undefined;

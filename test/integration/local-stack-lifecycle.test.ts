@@ -73,11 +73,14 @@ describe('npm start', () => {
     const created = await fetch(`${info.baseUrl}/models/account/records`, { method: 'POST', headers, body: 'name=Survivor&size=1' });
     expect(created.status).toBe(201);
 
-    // A second start on the same port fails at once, with a clear message, before starting Java.
-    const second = start(mkdtempSync(join(tmpdir(), 'gather-busy-')), Number(new URL(info.baseUrl).port));
+    // A second start on the same port (the same checkout, so the same data directory) fails at once, with a clear
+    // message, before starting Java, and leaves the running stack's dev.json, through which the CLIs find it, alone.
+    const devJsonBefore = readFileSync(join(dataDir, 'dev.json'), 'utf8');
+    const second = start(dataDir, Number(new URL(info.baseUrl).port));
     running.push(second.child);
     expect(await second.closed).toBe(1);
     expect(second.output()).toMatch(/already in use.*another "npm start"/s);
+    expect(readFileSync(join(dataDir, 'dev.json'), 'utf8')).toBe(devJsonBefore);
 
     first.child.kill('SIGINT');
     expect(await first.closed).toBe(0);
