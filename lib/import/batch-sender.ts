@@ -120,6 +120,16 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
         const second = await postBatch(records.slice(half), options);
         return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
       }
+      // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.
+      if (status === 413) {
+        let error = { code: 'payload_too_large', message: `This row alone is larger than a batch may be (${status})` };
+        try {
+          error = (JSON.parse(text) as { error: typeof error }).error ?? error;
+        } catch {
+          // not the envelope
+        }
+        return [{ op: 'upsert', index: 0, status, error }];
+      }
       if (status !== 429 && status < 500) {
         let message = text;
         try {

@@ -9,7 +9,7 @@ import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import { FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
-import { countRows, readRows, type ImportFormat, type Row } from './read-rows.js';
+import { assertUtf8, countRows, readRows, type ImportFormat, type Row } from './read-rows.js';
 
 export interface ImportOptions {
   readonly file: string;
@@ -103,6 +103,20 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
   };
 }
 
+/**
+ * The first field holding a number JSON cannot carry (1e400 in a CSV cell or a JSON line reads as Infinity), by its
+ * path. JSON.stringify would send it as null, which the API takes as "remove the field": such a row is refused here.
+ */
+function nonFiniteField(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = nonFiniteField(inner, path === '' ? key : `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
 /** CSV cells are strings: turn each into its declared type, as the API does for form bodies; leave it when it will not go. */
 function coerceRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): Record<string, unknown> {
   if (format !== 'csv') return record;
@@ -135,6 +149,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   }
 
   const { types, recordKey } = await modelShape(options);
+  await assertUtf8(file);
   const total = await countRows(file, options.format);
   const skipped = state.acknowledged;
   options.progress?.start(total, skipped);
@@ -175,8 +190,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   // two rows of one record in different batches are written in file order (the API orders them within a batch).
   const inFlight = new Map<Promise<void>, Set<string>>();
   let failure: unknown;
-  const send = async (batch: { index: number; row: Row & { record: Record<string, unknown> } }[]) => {
-    const records = batch.map(({ row }) => coerceRow(row.record, types, options.format));
+  const send = async (batch: { index: number; row: Row & { record: Record<string, unknown> }; record: Record<string, unknown> }[]) => {
+    const records = batch.map(({ record }) => record);
     const keys = new Set(records.map((record, i) => recordKey(record, batch[i]!.index)));
     const earlier = [...inFlight].filter(([, theirs]) => [...keys].some((key) => theirs.has(key))).map(([task]) => task);
     if (earlier.length > 0) await Promise.all(earlier);
@@ -199,7 +214,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   };
 
   let index = 0;
-  let batch: { index: number; row: Row & { record: Record<string, unknown> } }[] = [];
+  let batch: { index: number; row: Row & { record: Record<string, unknown> }; record: Record<string, unknown> }[] = [];
   let batchBytes = 0;
   for await (const row of readRows(file, options.format)) {
     const rowIndex = index++;
@@ -209,8 +224,18 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       reject(rowIndex, row, 400, { code: 'malformed_row', message: `Line ${row.line} ${row.problem}` });
       continue;
     }
-    batch.push({ index: rowIndex, row });
-    batchBytes += JSON.stringify(row.record).length;
+    const record = coerceRow(row.record, types, options.format);
+    const infinite = nonFiniteField(record);
+    if (infinite !== undefined) {
+      reject(rowIndex, row, 422, {
+        code: 'validation_failed',
+        message: `Line ${row.line}: ${infinite} is not a finite number`,
+        details: [{ field: infinite, issue: 'numbers must be finite' }],
+      });
+      continue;
+    }
+    batch.push({ index: rowIndex, row, record });
+    batchBytes += JSON.stringify(record).length;
     // Stay well inside the API's 1,000 items and 4 MB per batch.
     if (batch.length >= batchSize || batchBytes > 3 * 1024 * 1024) {
       await send(batch);

@@ -7,6 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
+import { FatalImportError } from './batch-sender.js';
 
 export type ImportFormat = 'csv' | 'jsonl';
 
@@ -32,6 +33,9 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
     const line = info.lines - overcount - breaks;
     if (!header) {
       header = record.map((name) => name.trim());
+      // Two columns of one name would each overwrite the other's value, row by row, silently.
+      const repeated = header.filter((name, i) => header!.indexOf(name) !== i);
+      if (repeated.length > 0) throw new FatalImportError(`The header names ${[...new Set(repeated)].map((n) => `"${n}"`).join(', ')} more than once; each column needs its own name`);
       continue;
     }
     if (record.length !== header.length) {
@@ -68,6 +72,25 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
 
 export function readRows(file: string, format: ImportFormat): AsyncGenerator<Row> {
   return format === 'csv' ? csvRows(file) : jsonlRows(file);
+}
+
+/**
+ * Refuses a file that is not UTF-8 before anything is sent: read as UTF-8, its bad bytes would turn into U+FFFD, so
+ * "Jürgen" and "Jörgen" in Latin-1 would both become "J\uFFFDrgen" and one record (the API refuses such bytes in a body
+ * with a 400; here they would never reach it).
+ */
+export async function assertUtf8(file: string): Promise<void> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let offset = 0;
+  try {
+    for await (const chunk of createReadStream(file)) {
+      decoder.decode(chunk as Buffer, { stream: true });
+      offset += (chunk as Buffer).length;
+    }
+    decoder.decode();
+  } catch {
+    throw new FatalImportError(`${file} is not UTF-8 (a bad byte in the 64 KB from byte ${offset}); convert it, for example with iconv -f latin1 -t utf-8`);
+  }
 }
 
 export async function countRows(file: string, format: ImportFormat): Promise<number> {

@@ -131,4 +131,43 @@ describe('npm run import', () => {
     expect(existsSync(`${file}.import-state.json`)).toBe(false);
     expect((await call('GET', '/models/account/records/flag-co', { token })).status).toBe(404);
   });
+
+  it('refuses, row by row, what the API could not store as sent: a number beyond JSON, and a row too large on its own', async () => {
+    await call('PUT', '/models/priced', { json: { unique_field: 'sku', fields: { price: { type: 'number' } } }, token });
+    await call('POST', '/models/priced/records', { json: { sku: 'p1', price: 9.99 }, token });
+    const csv = join(dir, 'priced.csv');
+    // 1e400 reads as Infinity, which JSON would carry as null ("remove the field"); the big row is 5 MB, over a batch.
+    writeFileSync(csv, `sku,price,note\np1,1e400,\np2,5,${'x'.repeat(5 * 1024 * 1024)}\np3,7,\n`);
+    const run = await importer(['--model', 'priced', '--file', csv, '--token', token]);
+    expect([run.code, run.stdout]).toEqual([1, expect.stringMatching(/Whole file: 3 rows, 1 created, 0 updated or unchanged, 2 rejected/)]);
+    expect(readRejects(`${csv}.rejects.jsonl`).map((r) => [r.line, r.status, r.error.code])).toEqual([
+      [2, 422, 'validation_failed'],
+      [3, 413, 'payload_too_large'],
+    ]);
+    expect((await call('GET', '/models/priced/records/p1', { token })).body.fields.price).toBe(9.99);
+    expect((await call('GET', '/models/priced/records/p3', { token })).status).toBe(200);
+
+    const jsonl = join(dir, 'priced.jsonl');
+    writeFileSync(jsonl, '{"sku":"p1","price":1e400}\n{"sku":"p4","meta":{"n":-1e999}}\n');
+    const lines = await importer(['--model', 'priced', '--file', jsonl, '--token', token]);
+    expect(lines.code).toBe(1);
+    expect(readRejects(`${jsonl}.rejects.jsonl`).map((r) => [r.line, r.status])).toEqual([[1, 422], [2, 422]]);
+    expect((await call('GET', '/models/priced/records/p1', { token })).body.fields.price).toBe(9.99);
+  });
+
+  it('refuses a file that is not UTF-8, or a CSV header that names a column twice, before sending anything', async () => {
+    const latin1 = join(dir, 'latin1.csv');
+    writeFileSync(latin1, Buffer.from('name,city\nJ\xfcrgen AG,Berlin\nJ\xf6rgen AG,Oslo\n', 'latin1'));
+    const notUtf8 = await importer(['--model', 'account', '--file', latin1, '--token', token]);
+    expect(notUtf8.code).toBe(2);
+    expect(notUtf8.stderr).toMatch(/is not UTF-8/);
+    expect((await call('GET', `/models/account/records/${encodeURIComponent('J\uFFFDrgen AG')}`, { token })).status).toBe(404);
+
+    const twice = join(dir, 'twice.csv');
+    writeFileSync(twice, 'name,size,size\nDup Co,first,\n');
+    const repeated = await importer(['--model', 'account', '--file', twice, '--token', token]);
+    expect(repeated.code).toBe(2);
+    expect(repeated.stderr).toMatch(/header names "size" more than once/);
+    expect((await call('GET', '/models/account/records/Dup%20Co', { token })).status).toBe(404);
+  });
 });

@@ -46,6 +46,13 @@ describe('sendBatch', () => {
     expect(results.map((r) => r.index)).toEqual([0, 1, 2]);
   });
 
+  it('answers a single row too large for a batch with its own 413, for the rejects file, instead of stopping', async () => {
+    const { fetch, bodies } = fakeFetch([{ status: 413 }, { status: 413, body: { error: { code: 'payload_too_large', message: 'over 4 MB' } } }, ok(1)]);
+    const results = await sendBatch(records.slice(0, 2), { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined });
+    expect(bodies.map((b) => (b as { records: unknown[] }).records.length)).toEqual([2, 1, 1]);
+    expect(results.map((r) => [r.index, r.status, r.error?.code])).toEqual([[0, 413, 'payload_too_large'], [1, 201, undefined]]);
+  });
+
   it('fails at once on a refusal that retrying cannot mend', async () => {
     const { fetch } = fakeFetch([{ status: 401, body: { error: { code: 'unauthorized', message: 'bad key' } } }]);
     await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined })).rejects.toThrow(
