@@ -2,7 +2,9 @@
  * Rows of an import file, with the line each starts on: CSV through csv-parse (quoted commas and newlines, escaped
  * quotes, a BOM, CRLF; the header row names the fields) or JSON Lines (one object per line). A row that cannot become a
  * record (a wrong number of CSV fields, a JSON line that is not an object) is yielded with its problem, so the importer
- * rejects that row and goes on.
+ * rejects that row and goes on. A CSV whose quoting is broken (a stray or unclosed quote) has no rows one can trust
+ * after that point, so it stops the import, naming the line, before anything is sent (the importer counts the rows
+ * first).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -22,6 +24,16 @@ export function formatOf(file: string, explicit?: string): ImportFormat {
 }
 
 async function* csvRows(file: string): AsyncGenerator<Row> {
+  try {
+    yield* csvRecords(file);
+  } catch (error) {
+    const { code, lines } = error as { code?: string; lines?: number };
+    if (typeof code !== 'string' || !(code.startsWith('CSV_') || code === 'INVALID_OPENING_QUOTE')) throw error;
+    throw new FatalImportError(`${file} is not valid CSV at line ${lines ?? '?'}: ${(error as Error).message}`);
+  }
+}
+
+async function* csvRecords(file: string): AsyncGenerator<Row> {
   const parser = createReadStream(file).pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
   let header: string[] | undefined;
   // csv-parse counts a CRLF inside a quoted field as two lines; `overcount` undoes that, so lines match an editor's.

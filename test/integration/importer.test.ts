@@ -169,5 +169,16 @@ describe('npm run import', () => {
     expect(repeated.code).toBe(2);
     expect(repeated.stderr).toMatch(/header names "size" more than once/);
     expect((await call('GET', '/models/account/records/Dup%20Co', { token })).status).toBe(404);
+
+    // Broken quoting: nothing after it can be trusted, so nothing is sent, and the line is named without a stack trace.
+    for (const [name, text, line] of [['stray.csv', 'name,size\nA Co,"bad"quote\nB Co,2\n', 2], ['unclosed.csv', 'name,size\nA Co,1\nB Co,"open\n', 3], ['opening.csv', 'name,size\nA Co,1\nB Co,x"y\n', 3]] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const broken = await importer(['--model', 'account', '--file', file, '--token', token]);
+      expect([name, broken.code]).toEqual([name, 2]);
+      expect(broken.stderr).toMatch(new RegExp(`is not valid CSV at line ${line}: `));
+      expect(broken.stderr).not.toMatch(/\n\s+at /);
+    }
+    expect((await call('GET', '/models/account/records/A%20Co', { token })).status).toBe(404);
   });
 });
