@@ -66,3 +66,8 @@ export function keyFromAuthorizationHeader(header: string | undefined): string |
 export function generateTokenId(): string {
   return `tok_${randomBase62(16)}`;
 }
+
+/** Whether a string has the shape of a token id made by {@link generateTokenId}. */
+export function isTokenId(value: string): boolean {
+  return /^tok_[0-9A-Za-z]{16}$/.test(value);
+}

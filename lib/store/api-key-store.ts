@@ -15,7 +15,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, randomBase62 } from '../auth/api-key.js';
+import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, isTokenId, keyPrefix, randomBase62 } from '../auth/api-key.js';
 import type { Scope } from '../auth/scopes.js';
 import { apiKeyItemKey, workspaceIdPattern, workspaceItemKey } from './keys.js';
 import { withErrorMapping } from './map-dynamodb-error.js';
@@ -230,6 +230,11 @@ export class ApiKeyStore {
 
   /** Revokes a key by its token id: the authorizer refuses it from now on (API Gateway's cache aside). */
   async revokeToken(tokenId: string): Promise<{ tokenId: string; workspace: string; revokedAt: string }> {
+    // A key pasted where its token id belongs is never echoed back (it would land in a terminal's scrollback or a CI log).
+    if (tokenId.startsWith(keyPrefix)) {
+      throw new AdminError(`That is an API key, not its token id: "token list --workspace <id>" shows each key's token id (tok_...) and prefix`);
+    }
+    if (!isTokenId(tokenId)) throw new AdminError(`"${tokenId.slice(0, 40)}${tokenId.length > 40 ? '…' : ''}" is not a token id: they are tok_ and 16 letters and digits`);
     const lookup = await this.client.send(new GetCommand({ TableName: this.tableName, Key: tokenLookupKey(tokenId), ConsistentRead: true }));
     if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`);
     const workspace = String(lookup.Item.workspace);

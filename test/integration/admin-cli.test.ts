@@ -62,12 +62,22 @@ describe('npm run admin', () => {
     [['token', 'create', '--workspace', 'dev', '--scopes', ''], /at least one of/],
     [['token', 'create', '--scopes', 'records:read'], /required option '--workspace <id>'/],
     [['token', 'list', '--workspace', 'no-such-workspace'], /Workspace "no-such-workspace" does not exist/],
-    [['token', 'revoke', 'tok_doesnotexist'], /No key has the token id "tok_doesnotexist"/],
+    [['token', 'revoke', 'tok_0000000000000000'], /No key has the token id "tok_0000000000000000"/],
+    [['token', 'revoke', 'tok_doesnotexist'], /"tok_doesnotexist" is not a token id/],
+    [['token', 'revoke', `tok_${'x'.repeat(3000)}`], /"tok_x{36}…" is not a token id/],
     [['workspace', 'rename', 'x'], /unknown command 'rename'/],
   ])('fails clearly: %j', async (args, message) => {
     const result = await adminCli(args);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
+  });
+
+  it('never echoes a key pasted where its token id belongs', async () => {
+    const key = `gth_${'A1b2C3d4'.repeat(4)}zz00`;
+    const result = await adminCli(['token', 'revoke', key]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/That is an API key, not its token id/);
+    expect(result.stdout + result.stderr).not.toContain(key.slice(4));
   });
 
   it('revokes a key once, and refuses to revoke it again', async () => {
