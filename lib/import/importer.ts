@@ -76,8 +76,13 @@ interface ModelShape {
 }
 
 async function modelShape(options: ImportOptions): Promise<ModelShape> {
-  const response = await (options.sender?.fetch ?? fetch)(`${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}`, {
+  const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}`;
+  const response = await (options.sender?.fetch ?? fetch)(url, {
     headers: { Authorization: `Token ${options.token}` },
+  }).catch((error: unknown) => {
+    // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new FatalImportError(`Cannot reach the API at ${options.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
   });
   const text = await response.text();
   if (response.status !== 200) {
@@ -139,7 +144,12 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   let state: State = { version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, acknowledged: 0, created: 0, updated: 0, rejected: 0 };
   if (options.resume) {
     if (!existsSync(statePath)) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
-    const saved = JSON.parse(readFileSync(statePath, 'utf8')) as State;
+    let saved: State;
+    try {
+      saved = JSON.parse(readFileSync(statePath, 'utf8')) as State;
+    } catch {
+      throw new FatalImportError(`${statePath} cannot be read; start again without --resume (rows already sent are unchanged by a second send)`);
+    }
     if (saved.size !== stats.size || saved.mtimeMs !== stats.mtimeMs || saved.model !== options.model) {
       throw new FatalImportError('The file or the model changed since the interrupted import; start again without --resume');
     }

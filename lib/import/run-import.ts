@@ -2,7 +2,7 @@
  * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
  * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readDevJson } from '../local/dev-json.js';
@@ -64,11 +64,17 @@ try {
   const options = program.opts<{
     model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
   }>();
-  const local = readDevJson();
+  let local: ReturnType<typeof readDevJson>;
+  try {
+    local = options.baseUrl !== undefined && options.token !== undefined ? undefined : readDevJson();
+  } catch (error) {
+    throw new FatalImportError((error as Error).message);
+  }
   const baseUrl = options.baseUrl ?? local?.baseUrl;
   const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
   if (!baseUrl || !token) throw new FatalImportError('No API to import into: start the local stack with "npm start", or give --base-url and --token');
   if (!existsSync(options.file)) throw new FatalImportError(`No such file: ${options.file}`);
+  if (!statSync(options.file).isFile()) throw new FatalImportError(`${options.file} is not a file`);
   const rejectsFile = options.rejects ?? `${options.file}.rejects.jsonl`;
   let format;
   try {

@@ -10,5 +10,11 @@ export function devJsonPath(dataDir?: string): string {
 /** The running local stack, or undefined when none is running there. */
 export function readDevJson(dataDir?: string): DevStackInfo | undefined {
   const path = devJsonPath(dataDir);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as DevStackInfo) : undefined;
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as DevStackInfo;
+  } catch {
+    // npm start writes it whole (a temporary file, renamed): a file that does not parse was written by something else.
+    throw new Error(`${path} is not the local stack's dev.json (it does not parse); stop npm start, delete it and start again`);
+  }
 }

@@ -14,7 +14,13 @@ const program = new Command('smoke')
   .parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 
-const local = readDevJson();
+let local: ReturnType<typeof readDevJson>;
+try {
+  local = options.baseUrl !== undefined && options.token !== undefined ? undefined : readDevJson();
+} catch (error) {
+  console.error(`error: ${(error as Error).message}`);
+  process.exit(2);
+}
 const baseUrl = options.baseUrl ?? local?.baseUrl;
 const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
 if (!baseUrl || !token) {

@@ -181,4 +181,25 @@ describe('npm run import', () => {
     }
     expect((await call('GET', '/models/account/records/A%20Co', { token })).status).toBe(404);
   });
+
+  it('explains, without a stack trace, a directory given as the file, an API it cannot reach, an unreadable state and dev.json', async () => {
+    const file = join(dir, 'plain.csv');
+    writeFileSync(file, 'name\nPlain Co\n');
+    const noStack = (run: ScriptRun) => expect(run.stderr).not.toMatch(/\n\s+at /);
+    const directory = await importer(['--model', 'account', '--file', dir, '--token', token]);
+    expect([directory.code, directory.stderr]).toEqual([2, expect.stringMatching(/is not a file/)]);
+    noStack(directory);
+    const unreachable = await runScript('lib/import/run-import.ts', ['--base-url', 'http://127.0.0.1:1', '--model', 'account', '--file', file, '--token', token]);
+    expect([unreachable.code, unreachable.stderr]).toEqual([2, expect.stringMatching(/Cannot reach the API at http:\/\/127\.0\.0\.1:1: /)]);
+    noStack(unreachable);
+    writeFileSync(`${file}.import-state.json`, '{"version":1,');
+    const state = await importer(['--model', 'account', '--file', file, '--token', token, '--resume']);
+    expect([state.code, state.stderr]).toEqual([2, expect.stringMatching(/cannot be read; start again without --resume/)]);
+    noStack(state);
+    const dataDir = mkdtempSync(join(tmpdir(), 'gather-devjson-'));
+    writeFileSync(join(dataDir, 'dev.json'), '{broken');
+    const devJson = await runScript('lib/import/run-import.ts', ['--model', 'account', '--file', file], { env: { DATA_DIR: dataDir } });
+    expect([devJson.code, devJson.stderr]).toEqual([2, expect.stringMatching(/is not the local stack's dev.json/)]);
+    noStack(devJson);
+  });
 });
