@@ -2,7 +2,7 @@
  * Sends one batch to `POST /models/{model}/batch` and returns its per-item results. Upserts are idempotent, so a batch
  * can be resent safely: 429 and 503 are retried after their Retry-After (or an exponential backoff with jitter), and so
  * are network failures and other 5xx; a 413 splits the batch in two. Anything else fails the import with the API's
- * own error message. Items the API answers with a 429 or 5xx inside its 200 (throttled after its own retries, or not
+ * own error message. Items the API answers with a 429 or 503 inside its 200 (throttled after its own retries, or not
  * started before the batch's deadline) are sent again the same way, each with the later items of the same record, so
  * the file's order still decides; when the attempts run out the import stops, and `--resume` sends the batch again.
  */
@@ -35,6 +35,25 @@ export interface SenderOptions {
 
 export class FatalImportError extends Error {}
 
+/** The `error` of the API's envelope in a response body, or undefined when the body is not the envelope. */
+export function envelopeError(text: string): { code: string; message: string } | undefined {
+  try {
+    const error = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    return typeof error?.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The sender's settings, defaults filled in. */
+function settingsOf(options: SenderOptions) {
+  return {
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+    maxAttempts: options.maxAttempts ?? 10,
+    maxDelayMs: options.maxDelayMs ?? 30_000,
+  };
+}
+
 function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: number): number {
   const backoff = Math.min(maxDelayMs, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
   const seconds = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) : undefined;
@@ -49,9 +68,7 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
 const retryableItem = (result: BatchItemResult) => result.status === 429 || result.status === 503;
 
 export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const maxAttempts = options.maxAttempts ?? 10;
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
+  const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
   const recordKey = options.recordKey ?? ((_record, index) => `#${index}`);
   const results: BatchItemResult[] = [];
   // Each item's first answer that wrote it: a row created on the first try and written again with a retried row of its
@@ -96,9 +113,7 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
 /** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
 async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
   const doFetch = options.fetch ?? fetch;
-  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-  const maxAttempts = options.maxAttempts ?? 10;
-  const maxDelayMs = options.maxDelayMs ?? 30_000;
+  const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
   const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
 
   for (let attempt = 0; ; attempt += 1) {
@@ -122,22 +137,11 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
       }
       // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.
       if (status === 413) {
-        let error = { code: 'payload_too_large', message: `This row alone is larger than a batch may be (${status})` };
-        try {
-          error = (JSON.parse(text) as { error: typeof error }).error ?? error;
-        } catch {
-          // not the envelope
-        }
+        const error = envelopeError(text) ?? { code: 'payload_too_large', message: 'This row alone is larger than a batch may be' };
         return [{ op: 'upsert', index: 0, status, error }];
       }
       if (status !== 429 && status < 500) {
-        let message = text;
-        try {
-          message = (JSON.parse(text) as { error: { message: string } }).error.message;
-        } catch {
-          // not the envelope: keep the text
-        }
-        throw new FatalImportError(`The API refused the batch with ${status}: ${message}`);
+        throw new FatalImportError(`The API refused the batch with ${status}: ${envelopeError(text)?.message ?? text}`);
       }
     } catch (error) {
       if (error instanceof FatalImportError) throw error;

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
-import { FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
+import { envelopeError, FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, readRows, type ImportFormat, type Row } from './read-rows.js';
 
 export interface ImportOptions {
@@ -69,6 +69,13 @@ function writeState(path: string, state: State): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** A row on its way to the API: its place in the file, the row as read, and its record as sent (coerced). */
+interface BatchItem {
+  readonly index: number;
+  readonly row: Row & { record: Record<string, unknown> };
+  readonly record: Record<string, unknown>;
+}
+
 interface ModelShape {
   readonly types: Record<string, FieldType>;
   /** The record a row writes: its unique value, normalized as the API normalizes it (an email's case does not count). */
@@ -86,13 +93,7 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
   });
   const text = await response.text();
   if (response.status !== 200) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error: { message: string } }).error.message;
-    } catch {
-      // keep the text
-    }
-    throw new FatalImportError(`Cannot read model "${options.model}" (${response.status}): ${message}`);
+    throw new FatalImportError(`Cannot read model "${options.model}" (${response.status}): ${envelopeError(text)?.message ?? text}`);
   }
   const model = JSON.parse(text) as { unique_field?: string; fields: Record<string, { type: FieldType }> };
   const types: Record<string, FieldType> = Object.fromEntries(Object.entries(model.fields).map(([name, field]) => [name, field.type]));
@@ -200,7 +201,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   // two rows of one record in different batches are written in file order (the API orders them within a batch).
   const inFlight = new Map<Promise<void>, Set<string>>();
   let failure: unknown;
-  const send = async (batch: { index: number; row: Row & { record: Record<string, unknown> }; record: Record<string, unknown> }[]) => {
+  const send = async (batch: BatchItem[]) => {
     const records = batch.map(({ record }) => record);
     const keys = new Set(records.map((record, i) => recordKey(record, batch[i]!.index)));
     const earlier = [...inFlight].filter(([, theirs]) => [...keys].some((key) => theirs.has(key))).map(([task]) => task);
@@ -224,7 +225,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   };
 
   let index = 0;
-  let batch: { index: number; row: Row & { record: Record<string, unknown> }; record: Record<string, unknown> }[] = [];
+  let batch: BatchItem[] = [];
   let batchBytes = 0;
   for await (const row of readRows(file, options.format)) {
     const rowIndex = index++;

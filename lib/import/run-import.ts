@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { readDevJson } from '../local/dev-json.js';
+import { devJsonUnlessGiven } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
@@ -64,9 +64,9 @@ try {
   const options = program.opts<{
     model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
   }>();
-  let local: ReturnType<typeof readDevJson>;
+  let local: ReturnType<typeof devJsonUnlessGiven>;
   try {
-    local = options.baseUrl !== undefined && options.token !== undefined ? undefined : readDevJson();
+    local = devJsonUnlessGiven(options);
   } catch (error) {
     throw new FatalImportError((error as Error).message);
   }

@@ -7,6 +7,14 @@ export function devJsonPath(dataDir?: string): string {
   return join(resolve(dataDir ?? process.env.DATA_DIR ?? '.data'), 'dev.json');
 }
 
+/**
+ * The local stack a CLI talks to, unless the command line already names an API and a key (then dev.json is not read,
+ * so a broken one does not stand in the way).
+ */
+export function devJsonUnlessGiven(given: { readonly baseUrl?: string | undefined; readonly token?: string | undefined }): DevStackInfo | undefined {
+  return given.baseUrl !== undefined && given.token !== undefined ? undefined : readDevJson();
+}
+
 /** The running local stack, or undefined when none is running there. */
 export function readDevJson(dataDir?: string): DevStackInfo | undefined {
   const path = devJsonPath(dataDir);

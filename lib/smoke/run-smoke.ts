@@ -4,7 +4,7 @@
  * failure, saying what was expected and what came back.
  */
 import { Command } from 'commander';
-import { readDevJson } from '../local/dev-json.js';
+import { devJsonUnlessGiven } from '../local/dev-json.js';
 import { runScenario } from './scenario.js';
 
 const program = new Command('smoke')
@@ -14,9 +14,9 @@ const program = new Command('smoke')
   .parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 
-let local: ReturnType<typeof readDevJson>;
+let local: ReturnType<typeof devJsonUnlessGiven>;
 try {
-  local = options.baseUrl !== undefined && options.token !== undefined ? undefined : readDevJson();
+  local = devJsonUnlessGiven(options);
 } catch (error) {
   console.error(`error: ${(error as Error).message}`);
   process.exit(2);
