@@ -40,7 +40,7 @@ export interface UpsertWithRawWrites {
  * them call by call need it: one copy of the SDK and one client for both sides, as one Lambda container has. With the
  * raw writes in a bundle of their own, each side ran its own copy of the SDK, and the copy that served more of the
  * calls stayed warmer in the CPU's caches: the ratio then depended on how the calls were shared between the copies
- * (docs/capacity.md).
+ * (docs/performance-log.md).
  */
 export function bundleUpsertWithRawWrites(outfile: string): Promise<string> {
   return bundleLikeTheStack(

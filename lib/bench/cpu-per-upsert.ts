@@ -6,7 +6,7 @@
  * CPU of our code and its libraries (middy, Powertools); the raw request's is the SDK's own work per call.
  *
  * On this machine a call waiting on a real socket runs the same code about three times slower than this hot loop
- * (docs/capacity.md), so these figures are a floor; their use is comparing versions of our code.
+ * (docs/performance-log.md), so these figures are a floor; their use is comparing versions of our code.
  * Usage: npm run bench:cpu [-- --samples N]
  */
 import { mkdtempSync } from 'node:fs';

@@ -46,7 +46,7 @@ const targetColdPairs = quick ? 5 : 21;
 const otherColdPairs = quick ? 5 : 11;
 const coldPairsOf = (name: string) => (name === coldInitTarget ? targetColdPairs : otherColdPairs);
 // One round's batch-to-raw ratio swings from about 0.5x to 1.1x from one round to the next, and the median of six
-// rounds from 0.84x to 0.97x in one session where 96 rounds gave 0.89x (docs/capacity.md); twenty rounds, about 17 s,
+// rounds from 0.84x to 0.97x in one session where 96 rounds gave 0.89x (docs/performance-log.md); twenty rounds, about 17 s,
 // give the median about half that spread.
 const batchRounds = quick ? 2 : 20;
 const execFileAsync = promisify(execFile);

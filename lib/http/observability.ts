@@ -52,7 +52,7 @@ export function observabilityHooks(): ObservabilityHooks {
       // resets appended keys and clears the log buffer (none of which this code uses: no sampling rate, no
       // appendKeys, no buffering), and would log the whole event, Authorization header included, if
       // POWERTOOLS_LOGGER_LOG_EVENT were ever set (SPEC: the key never appears in a log line). About 6 µs less CPU
-      // per request, together with the Idempotency-Key step's synchronous path (`npm run bench:cpu`, docs/capacity.md).
+      // per request, together with the Idempotency-Key step's synchronous path (`npm run bench:cpu`, docs/performance-log.md).
       logger.addContext(request.context);
       // Emitted once per container, on its first request (Powertools keeps the flag).
       metrics.captureColdStartMetric(request.context.functionName);

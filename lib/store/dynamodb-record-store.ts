@@ -62,7 +62,7 @@ function withinSafeIntegerRange(value: number): boolean {
  * timestamps and index keys are strings, the version's operands and most numeric fields are numbers, and marshall tests
  * a value against every other type first (Set, Map, object, binary, boolean), then turns NaN and both infinities into
  * strings to compare a number's own string with them. Strings cost about 3 us of CPU per upsert that way, numbers 6 us
- * (side-by-side runs of the upsert bundle, both orders; docs/capacity.md). Every other value, and a number outside
+ * (side-by-side runs of the upsert bundle, both orders; docs/performance-log.md). Every other value, and a number outside
  * JavaScript's safe integers, NaN and the infinities included, goes through util-dynamodb's own conversion, which
  * refuses them as marshall does; objects go to it as Maps ({@link jsonAsMaps}). A property test checks the result
  * equals marshall's (for objects without an own `constructor` key, which marshall mistypes).
