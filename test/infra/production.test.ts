@@ -142,6 +142,13 @@ describe('stage settings', () => {
     for (const length of [4_400_000, 4_999_999, 5_000_000, 9_999_999, 10_485_760, 123_456_789]) expect([length, pattern.test(String(length))]).toEqual([length, true]);
   });
 
+  it("caches the authorizer's answer for the stage's own TTL (SPEC: configurable per stage)", () => {
+    for (const ttl of [0, 15, 300]) {
+      const authorizers = Object.values(synth('stage', { authorizerCacheTtlSeconds: ttl }).template.findResources('AWS::ApiGateway::Authorizer'));
+      expect(authorizers.map((a) => (a as { Properties: { AuthorizerResultTtlInSeconds: number } }).Properties.AuthorizerResultTtlInSeconds)).toEqual([ttl]);
+    }
+  });
+
   it('gives an unlisted stage the dev settings, and refuses bad ones', () => {
     expect(stageConfig(cdkJson.context.stages, 'alice')).toEqual(stageConfig(cdkJson.context.stages, 'dev'));
     expect(() => stageConfig({ dev: { alarmEmail: 'nope' } }, 'dev')).toThrow(/e-mail/);

@@ -68,7 +68,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     stage(stageName).template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'TOKEN',
       IdentitySource: 'method.request.header.Authorization',
-      AuthorizerResultTtlInSeconds: 60,
+      AuthorizerResultTtlInSeconds: (cdkJson.context.stages as Record<string, { authorizerCacheTtlSeconds: number }>)[stageName]!.authorizerCacheTtlSeconds,
     });
   });
 
@@ -191,6 +191,29 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
         ResponseTemplates: { 'application/json': Match.stringLikeRegexp(`"code":"${definition.code}".*"request_id":"\\$context.requestId"`) },
       });
     }
+  });
+
+  // SPEC's error table, written out here rather than read from lib/http/gateway-responses.ts (the list the stack is
+  // built from), so a row dropped or changed there fails this test.
+  it.each([
+    ['UNAUTHORIZED', '401', 'unauthorized', undefined],
+    ['ACCESS_DENIED', '403', 'forbidden', undefined],
+    ['MISSING_AUTHENTICATION_TOKEN', '404', 'route_not_found', undefined],
+    ['RESOURCE_NOT_FOUND', '404', 'route_not_found', undefined],
+    ['REQUEST_TOO_LARGE', '413', 'payload_too_large', undefined],
+    ['UNSUPPORTED_MEDIA_TYPE', '415', 'unsupported_media_type', undefined],
+    ['THROTTLED', '429', 'rate_limited', "'1'"],
+    ['QUOTA_EXCEEDED', '429', 'rate_limited', "'60'"],
+    ['AUTHORIZER_FAILURE', '503', 'unavailable', "'1'"],
+  ])('answers API Gateway\'s %s with %s %s in the envelope', (type, status, code, retryAfter) => {
+    const responses = ofType(stage(stageName).resources, 'AWS::ApiGateway::GatewayResponse').filter(([, r]) => r.Properties.ResponseType === type);
+    expect(responses).toHaveLength(1);
+    const [, response] = responses[0]!;
+    expect(response.Properties.StatusCode).toBe(status);
+    const body = JSON.parse(response.Properties.ResponseTemplates['application/json']) as { error: { code: string; message: string; request_id: string } };
+    expect(body.error).toMatchObject({ code, request_id: '$context.requestId' });
+    expect(body.error.message.length).toBeGreaterThan(0);
+    expect(response.Properties.ResponseParameters?.['gatewayresponse.header.Retry-After']).toBe(retryAfter);
   });
 
   it('passes every body to the handlers as bytes, and logs access as JSON', () => {

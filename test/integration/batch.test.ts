@@ -86,13 +86,16 @@ describe('batch', () => {
   });
 
   it.each([
-    ['an array', [{ name: 'x' }], 422],
-    ['an empty batch', { records: [], delete: [] }, 422],
-    ['records that are not an array', { records: { name: 'x' } }, 422],
-    ['an unknown property', { records: [{ name: 'x' }], upsert: [] }, 422],
-  ])('refuses %s as a whole', async (_label, body, status) => {
+    // SPEC: a body that is not an object is malformed (400), like JSON that does not parse.
+    ['an array', [{ name: 'x' }], 400, 'malformed_body'],
+    ['an empty batch', { records: [], delete: [] }, 422, 'validation_failed'],
+    ['records that are not an array', { records: { name: 'x' } }, 422, 'validation_failed'],
+    ['an unknown property', { records: [{ name: 'x' }], upsert: [] }, 422, 'validation_failed'],
+  ])('refuses %s as a whole', async (_label, body, status, code) => {
     const response = await batch('account', body);
-    expect(response.status).toBe(body instanceof Array ? 400 : status);
+    expect(response.status).toBe(status);
+    expect(response.body.error.code).toBe(code);
+    expect(response.body.results).toBeUndefined();
   });
 
   it('refuses a form body with a 415, a body over 4 MB with a 413, and an unknown model with a 404', async () => {

@@ -114,7 +114,7 @@ describe('faults toward DynamoDB', () => {
     const acknowledged: string[] = [];
     let stop = false;
     const writers = Array.from({ length: 4 }, async (_, w) => {
-      for (let i = 0; !stop && i < 400; i += 1) {
+      for (let i = 0; !stop; i += 1) {
         const name = `load-${w}-${i}`;
         const response = await api('POST', '/models/account/records', { name, i });
         if (response.status === 201) acknowledged.push(name);
@@ -122,17 +122,26 @@ describe('faults toward DynamoDB', () => {
         if (response.status === 503) await new Promise((r) => setTimeout(r, 50));
       }
     });
-    await new Promise((r) => setTimeout(r, 1500));
-    process.kill(info.dynamodbPid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1500));
-    const during = await api('GET', '/models/account/records/load-0-0');
-    expect(during.status).toBe(503);
-    // Bring DynamoDB Local back on the same port and data, as an operator would.
-    restarted = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb'), port: Number(new URL(info.dynamodbEndpoint).port) });
-    await new Promise((r) => setTimeout(r, 1000));
-    stop = true;
-    await Promise.all(writers);
-    expect(acknowledged.length).toBeGreaterThan(20);
+    // Each step waits for what it needs to see, not for a guessed time.
+    const until = async (what: string, done: () => boolean | Promise<boolean>, timeoutMs = 60_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      await until('writes are flowing', () => acknowledged.length >= 20);
+      process.kill(info.dynamodbPid!, 'SIGKILL');
+      await until('the outage is answered with 503', async () => (await api('GET', '/models/account/records/load-0-0')).status === 503);
+      const beforeRestart = acknowledged.length;
+      // Bring DynamoDB Local back on the same port and data, as an operator would.
+      restarted = await startDynamoDbLocal({ dataDir: join(dataDir, 'dynamodb'), port: Number(new URL(info.dynamodbEndpoint).port) });
+      await until('writes are acknowledged again', () => acknowledged.length > beforeRestart);
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
     for (const name of acknowledged) {
       const read = await api('GET', `/models/account/records/${name}`);
       expect([name, read.status]).toEqual([name, 200]);

@@ -7,7 +7,6 @@ import { call, unique, workspaceWithKey, type ApiResponse } from '../support/api
 
 interface Setting {
   readonly owner: { workspace: string; token: string };
-  readonly intruder: { workspace: string; token: string };
   readonly account: string;
   readonly customer: string;
   readonly customModel: string;
@@ -16,7 +15,7 @@ interface Setting {
 const get = (token: string, model: string, id: string) => call('GET', `/models/${model}/records/${encodeURIComponent(id)}`, { token });
 
 /** For each route: what workspace B tries against workspace A's records, and what must hold afterwards. */
-const attacks: Record<string, (s: Setting) => Promise<void>> = {
+const attacks: Record<string, (s: Setting & { readonly intruder: { workspace: string; token: string } }) => Promise<void>> = {
   UpsertRecord: async (s) => {
     // The same id in B is B's own, new record; A's stays as it was.
     const same = await call('POST', '/models/account/records', { json: { name: s.account, owner: 'intruder' }, token: s.intruder.token });
@@ -84,9 +83,10 @@ const attacks: Record<string, (s: Setting) => Promise<void>> = {
     expect((await call('PUT', '/models/account', { json: { fields: { secret: { type: 'number' } } }, token: s.intruder.token })).status).toBe(200);
   },
   DeleteModel: async (s) => {
-    // The intruder deletes its own model of that name (made above, or not): never the owner's.
-    const response = await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token });
-    expect([204, 404]).toContain(response.status);
+    // With no model of that name of its own, the intruder deletes nothing; with one, it deletes its own, never the owner's.
+    expect((await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token })).status).toBe(404);
+    expect((await call('PUT', `/models/${s.customModel}`, { json: { unique_field: 'other_id' }, token: s.intruder.token })).status).toBe(201);
+    expect((await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token })).status).toBe(204);
     expect((await call('DELETE', `/models/${s.customModel}`, { token: s.intruder.token })).status).toBe(404);
   },
 };
@@ -97,7 +97,6 @@ describe('workspace isolation', () => {
 
   beforeAll(async () => {
     const owner = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
-    const intruder = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
     const account = unique('Owner Co');
     const customer = `${unique('ann')}@owner.example`;
     expect((await call('POST', '/models/account/records', { json: { name: account, secret: 'a' }, token: owner.token })).status).toBe(201);
@@ -107,7 +106,7 @@ describe('workspace isolation', () => {
     expect((await call('PUT', `/models/${customModel}`, { json: { unique_field: 'external_id', fields: { price: { type: 'number' } } }, token: owner.token })).status).toBe(201);
     expect((await call('PUT', '/models/account', { json: { fields: { tier: { type: 'string' } } }, token: owner.token })).status).toBe(200);
     expect((await call('POST', `/models/${customModel}/records`, { json: { external_id: 'sub-1', price: 10 }, token: owner.token })).status).toBe(201);
-    setting = { owner, intruder, account, customer, customModel };
+    setting = { owner, account, customer, customModel };
     before = {
       account: await get(owner.token, 'account', account),
       customer: await get(owner.token, 'customer', customer),
@@ -124,7 +123,9 @@ describe('workspace isolation', () => {
   });
 
   it.each(Object.keys(attacks))('%s from another workspace neither sees nor changes the records', async (name) => {
-    await attacks[name]!(setting);
+    // A fresh intruder for each case, so no case depends on what another one made in the intruder's workspace.
+    const intruder = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
+    await attacks[name]!({ ...setting, intruder });
     for (const [model, id, snapshot] of [
       ['account', setting.account, before.account],
       ['customer', setting.customer, before.customer],

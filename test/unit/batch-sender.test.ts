@@ -35,8 +35,21 @@ describe('sendBatch', () => {
     const { fetch } = fakeFetch([new Error('ECONNRESET'), { status: 502 }, { status: 503 }, ok(3)]);
     await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async (ms) => void sleeps.push(ms) });
     expect(sleeps).toHaveLength(3);
-    expect(sleeps[2]!).toBeGreaterThan(sleeps[0]! / 2);
-    expect(Math.max(...sleeps)).toBeLessThanOrEqual(30_000);
+    // The n-th wait is 250 ms * 2^n with jitter that takes off at most half: its window doubles with every retry and
+    // never overlaps the one before, whatever the jitter draws.
+    sleeps.forEach((ms, attempt) => {
+      expect(ms).toBeGreaterThanOrEqual(125 * 2 ** attempt);
+      expect(ms).toBeLessThanOrEqual(250 * 2 ** attempt);
+    });
+  });
+
+  it('caps the backoff at maxDelayMs', async () => {
+    const sleeps: number[] = [];
+    const { fetch } = fakeFetch([...Array.from({ length: 8 }, () => ({ status: 503 })), ok(3)]);
+    await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxDelayMs: 1000, sleep: async (ms) => void sleeps.push(ms) });
+    expect(sleeps).toHaveLength(8);
+    expect(Math.max(...sleeps)).toBeLessThanOrEqual(1000);
+    expect(sleeps.slice(3).every((ms) => ms >= 500)).toBe(true);
   });
 
   it('splits a batch the API finds too large, and renumbers the second half', async () => {
