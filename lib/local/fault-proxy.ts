@@ -3,7 +3,8 @@
  * Local never throttles or fails. Tests start a local stack with it (GATHER_FAULT_PROXY=1) and steer it through
  * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable", "count"?: n,
  * "operations"?: ["UpdateItem", ...]}` fails the next n matching calls (every matching call when count is absent);
- * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded.
+ * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
+ * operation (`operations`), so a test can count what one request costs.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,7 +34,7 @@ export interface FaultProxy {
   readonly endpoint: string;
   inject(rule: FaultRule): void;
   clear(): void;
-  readonly stats: { failed: number; forwarded: number };
+  readonly stats: { failed: number; forwarded: number; operations: Record<string, number> };
   close(): Promise<void>;
 }
 
@@ -49,7 +50,7 @@ function readAll(request: IncomingMessage): Promise<Buffer> {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let rule: (FaultRule & { remaining?: number }) | undefined;
-  const stats = { failed: 0, forwarded: 0 };
+  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number> };
 
   const control = async (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === 'POST') {
@@ -82,6 +83,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     stats.forwarded += 1;
+    stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
     const forward = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
       (upstreamResponse) => {

@@ -1,13 +1,17 @@
 /**
  * Faults toward DynamoDB, injected by the fault proxy (lib/local/fault-proxy.ts) in front of DynamoDB Local, which
  * answers with DynamoDB's own error responses, and a real kill of DynamoDB Local under load. This suite starts its own
- * local stack (`npm start` with GATHER_FAULT_PROXY=1), so its faults touch no other test.
+ * local stack (`npm start` with GATHER_FAULT_PROXY=1), so its faults touch no other test. The same proxy counts the
+ * calls it forwards, so the suite also checks what each request costs in DynamoDB calls (SPEC: one write per upsert,
+ * no read before it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
+import { ApiKeyStore } from '../../lib/store/api-key-store.js';
+import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { FaultRule } from '../../lib/local/fault-proxy.js';
 
@@ -28,8 +32,17 @@ describe('faults toward DynamoDB', () => {
     statuses.push(response.status);
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   };
+  type ProxyStats = { failed: number; forwarded: number; operations: Record<string, number> };
   const faults = (rule?: FaultRule) =>
-    fetch(info.faultControlUrl!, rule ? { method: 'POST', body: JSON.stringify(rule) } : { method: 'DELETE' }).then((r) => r.json() as Promise<{ failed: number; forwarded: number }>);
+    fetch(info.faultControlUrl!, rule ? { method: 'POST', body: JSON.stringify(rule) } : { method: 'DELETE' }).then((r) => r.json() as Promise<ProxyStats>);
+  const proxyStats = () => fetch(info.faultControlUrl!).then((r) => r.json() as Promise<ProxyStats>);
+  /** The DynamoDB calls one request made, by operation, from the proxy's counts before and after it. */
+  const callsOf = async (request: () => Promise<unknown>): Promise<Record<string, number>> => {
+    const before = (await proxyStats()).operations;
+    await request();
+    const after = (await proxyStats()).operations;
+    return Object.fromEntries(Object.entries(after).map(([op, n]) => [op, n - (before[op] ?? 0)]).filter(([, n]) => n !== 0));
+  };
 
   beforeAll(async () => {
     child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
@@ -60,6 +73,38 @@ describe('faults toward DynamoDB', () => {
 
   afterEach(async () => {
     await faults();
+  });
+
+  it('costs one write per upsert and no read before it, one read per get, one write per delete, none for a cached key', async () => {
+    // Once, so the model definitions are cached as in a warm function; the authorizer cache is warm since beforeAll.
+    expect((await api('POST', '/models/account/records', { name: 'calls-warm' })).status).toBe(201);
+    expect((await api('POST', '/models/customer/records', { email: 'warm@calls.example', account: 'calls-warm' })).status).toBe(201);
+    const expectStatus = (expected: number) => async (response: Promise<{ status: number }>) => expect((await response).status).toBe(expected);
+    expect(await callsOf(() => expectStatus(201)(api('POST', '/models/account/records', { name: 'calls-acme', size: 10 })))).toEqual({ UpdateItem: 1 });
+    expect(await callsOf(() => expectStatus(200)(api('POST', '/models/account/records', { name: 'calls-acme', size: 11 })))).toEqual({ UpdateItem: 1 });
+    // The customer's write and the read of its account's existence.
+    expect(await callsOf(() => expectStatus(201)(api('POST', '/models/customer/records', { email: 'ann@calls.example', account: 'calls-acme' })))).toEqual({
+      UpdateItem: 1,
+      GetItem: 1,
+    });
+    expect(await callsOf(() => expectStatus(200)(api('GET', '/models/account/records/calls-acme')))).toEqual({ GetItem: 1 });
+    expect(await callsOf(() => expectStatus(204)(api('DELETE', '/models/account/records/calls-acme')))).toEqual({ DeleteItem: 1 });
+  });
+
+  it('answers 503 unavailable with Retry-After when the authorizer cannot read the key table, then serves the key', async () => {
+    // A key the authorizer has not cached yet, so its check reaches DynamoDB.
+    const raw = createDynamoDbClient({ endpoint: info.dynamodbEndpoint });
+    const store = new ApiKeyStore(createDocumentClient(raw), info.tableName);
+    const { key } = await store.createApiKey({ workspace: 'dev', scopes: ['records:read'] });
+    raw.destroy();
+    const read = () => fetch(`${info.baseUrl}/models/account/records/none`, { headers: { Authorization: `Token ${key}` } });
+    await faults({ error: 'throttle', operations: ['GetItem'] });
+    const refused = await read();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('unavailable');
+    await faults();
+    expect((await read()).status).toBe(404);
   });
 
   it('rides out transient throttling and 5xx through the SDK retries', async () => {
