@@ -1,6 +1,8 @@
 /**
  * A record's id is the normalized value of its model's unique field (SPEC section 4, upsert rule 1): e-mail addresses
- * are trimmed and lower-cased, so matching is case-insensitive; other values are trimmed and Unicode-NFC normalized.
+ * are trimmed and lower-cased, so matching is case-insensitive; other values are trimmed. Both are Unicode-NFC
+ * normalized: an address typed as `é` on one system and as `e` + a combining accent on another is one customer, as the
+ * same account name is one account (SPEC names NFC for other values only; one address, one customer is its point).
  */
 import { isEmailAddress } from '../models/field-types.js';
 import type { FieldType, ModelDefinition } from '../models/model-definition.js';
@@ -18,7 +20,7 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
   else return { ok: false, issue: 'must be a string' };
 
   if (!text.isWellFormed()) return { ok: false, issue: 'must be well-formed Unicode' };
-  text = type === 'email' ? text.trim().toLowerCase() : text.trim().normalize('NFC');
+  text = (type === 'email' ? text.trim().toLowerCase() : text.trim()).normalize('NFC');
   if (text === '') return { ok: false, issue: 'must not be empty' };
   if (controlCharacters.test(text)) return { ok: false, issue: 'must not contain control characters' };
   if (Buffer.byteLength(text, 'utf8') > limits.maxIdBytes) {

@@ -53,8 +53,10 @@ describe('coerceFieldValue', () => {
 });
 
 describe('normalizeId', () => {
-  it('lower-cases and trims emails, and NFC-normalizes and trims the rest', () => {
+  it('lower-cases and trims emails, NFC-normalizes and trims every id', () => {
     expect(normalizeId('  Don@SC.COM ', 'email')).toEqual({ ok: true, id: 'don@sc.com' });
+    // One address, one customer, however its accents were typed.
+    expect(normalizeId(' E\u0301lodie@Exa\u0308mple.com', 'email')).toEqual({ ok: true, id: '\u00e9lodie@ex\u00e4mple.com' });
     expect(normalizeId(' Cafe\u0301 ', 'string')).toEqual({ ok: true, id: 'Café' });
     expect(normalizeId('Case Kept', 'string')).toEqual({ ok: true, id: 'Case Kept' });
     expect(normalizeId(12, 'string')).toEqual({ ok: true, id: '12' });
