@@ -8,7 +8,6 @@ import { records } from '../lib/services.js';
 const service = records();
 
 export const handler = writeHandler(async (request) => {
-  const { ifMatch } = parseWriteConditions(request.headers);
-  await service.delete(recordAddress(request), ifMatch !== undefined ? { ifMatch } : {});
+  await service.delete(recordAddress(request), parseWriteConditions(request.headers));
   return noContent();
 });

@@ -153,8 +153,8 @@ const parameters: Record<string, Json> = {
   idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string' } },
   limit: { name: 'limit', in: 'query', required: false, description: `Records per page, 1 to ${listLimits.max}.`, schema: { type: 'integer', minimum: 1, maximum: listLimits.max, default: listLimits.default } },
   cursor: { name: 'cursor', in: 'query', required: false, description: 'The next_cursor of the previous page.', schema: { type: 'string' } },
-  ifMatch: { name: 'If-Match', in: 'header', required: false, description: 'Apply only to this version (an ETag).', schema: { type: 'string' } },
-  ifNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: '"*": create only.', schema: { type: 'string', const: '*' } },
+  ifMatch: { name: 'If-Match', in: 'header', required: false, description: 'Apply only to a version it names: one ETag (`\"3\"`), a list of up to 20 (`\"3\", \"4\"`), or `*` (the record must exist). ETags no record can have (`\"03\"`) fail with 412.', schema: { type: 'string' } },
+  ifNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: '`*`: act only if there is no record (an upsert creates only; a delete answers 412 or 404).', schema: { type: 'string', const: '*' } },
   idempotencyKey: {
     name: 'Idempotency-Key',
     in: 'header',
@@ -242,14 +242,14 @@ const operations: Record<string, Operation> = {
   GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
   DeleteRecord: {
     summary: 'Delete one record',
-    parameters: [p('model'), p('id'), p('ifMatch'), p('idempotencyKey')],
+    parameters: [p('model'), p('id'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
     responses: { '204': { description: 'Deleted.' }, ...writeErrors },
     curl: curl('DELETE', '/models/account/records/Sterling%20Cooper'),
   },
   GetRecordByQuery: { summary: 'Read one record whose id contains "/"', parameters: [p('model'), p('idQuery')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/record?id=A%2FB%20Testing') },
   DeleteRecordByQuery: {
     summary: 'Delete one record whose id contains "/"',
-    parameters: [p('model'), p('idQuery'), p('ifMatch'), p('idempotencyKey')],
+    parameters: [p('model'), p('idQuery'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
     responses: { '204': { description: 'Deleted.' }, ...writeErrors },
     curl: curl('DELETE', '/models/account/record?id=A%2FB%20Testing'),
   },

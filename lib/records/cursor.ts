@@ -1,23 +1,37 @@
 /**
- * Opaque list cursors: base64url of a small JSON document naming the list it belongs to and where it stands. The
- * workspace is never in a cursor (it comes from the key), so a cursor cannot reach another workspace's records.
+ * Opaque list cursors: base64url of a small JSON document naming the list it belongs to, the workspace it was made for
+ * and where it stands. The workspace is there only as a digest (a cursor never shows a workspace's name) and a list
+ * reads only the workspace of its key, so a cursor could never reach another workspace's records; but a cursor made for
+ * one workspace and sent with another's key would silently skip records there, so it is refused like any cursor the
+ * list did not make.
  */
+import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
 
-export function encodeCursor(list: string, position: unknown): string {
-  return Buffer.from(JSON.stringify({ v: 1, l: list, p: position }), 'utf8').toString('base64url');
+/** The list a cursor belongs to: the workspace it was made for and the list's name within it. */
+export interface CursorScope {
+  readonly workspace: string;
+  readonly list: string;
 }
 
-/** The position in a cursor made by {@link encodeCursor} for the same list, or a 422 naming the cursor. */
-export function decodeCursor<P>(cursor: string, list: string, isPosition: (value: unknown) => value is P): P {
+function workspaceDigest(workspace: string): string {
+  return createHash('sha256').update(workspace).digest('base64url').slice(0, 16);
+}
+
+export function encodeCursor(scope: CursorScope, position: unknown): string {
+  return Buffer.from(JSON.stringify({ v: 1, l: scope.list, w: workspaceDigest(scope.workspace), p: position }), 'utf8').toString('base64url');
+}
+
+/** The position in a cursor made by {@link encodeCursor} for the same list and workspace, or a 422 naming the cursor. */
+export function decodeCursor<P>(cursor: string, scope: CursorScope, isPosition: (value: unknown) => value is P): P {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     parsed = undefined;
   }
-  const document = parsed as { v?: unknown; l?: unknown; p?: unknown } | undefined;
-  if (!document || document.v !== 1 || document.l !== list || !isPosition(document.p)) {
+  const document = parsed as { v?: unknown; l?: unknown; w?: unknown; p?: unknown } | undefined;
+  if (!document || document.v !== 1 || document.l !== scope.list || document.w !== workspaceDigest(scope.workspace) || !isPosition(document.p)) {
     throw new ValidationError('The cursor is not one this list returned; start again without it', [
       { field: 'cursor', issue: 'is not a cursor of this list' },
     ]);

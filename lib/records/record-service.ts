@@ -4,7 +4,7 @@
  */
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ModelDefinition } from '../models/model-definition.js';
-import type { ListPosition, RecordKey, RecordStore, StoredRecord, UnconditionalUpsertCommand, UpsertOutcome } from '../store/record-store.js';
+import type { IfMatch, ListPosition, RecordKey, RecordStore, StoredRecord, UnconditionalUpsertCommand, UpsertOutcome } from '../store/record-store.js';
 import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
@@ -55,9 +55,9 @@ function linkField(model: ModelDefinition): { field: string; target: string } | 
 }
 
 export interface WriteConditions {
-  /** If-Match: apply only to this version. */
-  readonly ifMatch?: number;
-  /** If-None-Match: * : create only. */
+  /** If-Match: apply only to an existing record (`*`) or to one of these versions. */
+  readonly ifMatch?: IfMatch;
+  /** If-None-Match: * : only when there is no record (an upsert creates only; a delete deletes nothing). */
   readonly createOnly?: boolean;
 }
 
@@ -160,12 +160,12 @@ export class RecordService {
   async list(request: ListRequest): Promise<RecordPage> {
     const model = await this.models.resolve(request.workspace, request.model);
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
-    const listName = `records:${model.name}`;
-    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, isListPosition) : undefined;
+    const cursorScope = { workspace: request.workspace, list: `records:${model.name}` };
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, isListPosition) : undefined;
     const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, ...(from ? { from } : {}) });
     return {
       records: await this.envelopes(model, page.records),
-      next_cursor: page.next ? encodeCursor(listName, page.next) : null,
+      next_cursor: page.next ? encodeCursor(cursorScope, page.next) : null,
     };
   }
 
@@ -177,8 +177,8 @@ export class RecordService {
       throw new RecordNotFoundError(`Records of "${linking.name}" do not link to "${model.name}"`);
     }
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
-    const listName = `links:${model.name}:${key.id}:${linking.name}`;
-    const from = request.cursor !== undefined ? decodeCursor(request.cursor, listName, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
+    const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
+    const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
     const [page, targetExists] = await Promise.all([
       this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, ...(from !== undefined ? { from } : {}) }),
       this.store.exists(key),
@@ -186,7 +186,7 @@ export class RecordService {
     const links = new Map([[linkField(linking)!.field, { id: key.id, exists: targetExists }]]);
     return {
       records: page.records.map((record) => toEnvelope(linking, record, links)),
-      next_cursor: page.next !== undefined ? encodeCursor(listName, page.next) : null,
+      next_cursor: page.next !== undefined ? encodeCursor(cursorScope, page.next) : null,
     };
   }
 
@@ -212,9 +212,13 @@ export class RecordService {
   }
 
   /** Deletes one record and returns its (normalized) id. */
-  async delete(address: RecordAddress, conditions: Pick<WriteConditions, 'ifMatch'> = {}): Promise<string> {
+  async delete(address: RecordAddress, conditions: WriteConditions = {}): Promise<string> {
     const { model, key } = await this.locate(address);
-    const deleted = await this.store.delete({ key, ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}) });
+    const deleted = await this.store.delete({
+      key,
+      ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
+      ...(conditions.createOnly ? { onlyIfAbsent: true } : {}),
+    });
     if (!deleted) throw new RecordNotFoundError(`No ${model.name} record with id "${key.id}"`);
     return key.id;
   }

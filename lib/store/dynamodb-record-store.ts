@@ -28,20 +28,22 @@ import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/u
 import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
-import type {
-  DeleteCommand as DeleteRecordCommand,
-  ListCommand,
-  ListPage,
-  ListPosition,
-  RecordStore,
-  StoredRecord,
-  UnconditionalUpsertCommand,
-  UpsertCommand,
-  UpsertOutcome,
-  UpsertResult,
+import {
+  describeIfMatch,
+  versionMatches,
+  type DeleteCommand as DeleteRecordCommand,
+  type ListCommand,
+  type ListPage,
+  type ListPosition,
+  type RecordStore,
+  type StoredRecord,
+  type UnconditionalUpsertCommand,
+  type UpsertCommand,
+  type UpsertOutcome,
+  type UpsertResult,
 } from './record-store.js';
 import { tableDefinition } from './table-definition.js';
-import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, type SystemAttribute } from './upsert-expression.js';
+import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, versionCondition, type SystemAttribute } from './upsert-expression.js';
 
 type RawItem = Record<string, AttributeValue>;
 
@@ -216,8 +218,8 @@ export class DynamoDbRecordStore implements RecordStore {
         throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match');
       }
       const stored = recordFromItem(command.key, old);
-      if (command.ifMatch !== undefined && stored.version !== command.ifMatch) {
-        throw new PreconditionFailedError(`The record is at version ${stored.version}, not ${command.ifMatch}`);
+      if (command.ifMatch !== undefined && !versionMatches(command.ifMatch, stored.version)) {
+        throw new PreconditionFailedError(`The record is at version ${stored.version}, which If-Match (${describeIfMatch(command.ifMatch)}) does not name`);
       }
       // The condition failed because the write would change nothing: the stored record is the answer.
       return { outcome: 'unchanged', record: stored };
@@ -234,12 +236,9 @@ export class DynamoDbRecordStore implements RecordStore {
   async delete(command: DeleteRecordCommand): Promise<boolean> {
     const names: Record<string, string> = { '#_pk': 'pk' };
     const values: Record<string, unknown> = {};
-    let condition = 'attribute_exists(#_pk)';
-    if (command.ifMatch !== undefined) {
-      names['#_v'] = recordAttributes.version;
-      values[':_expected'] = command.ifMatch;
-      condition += ' AND #_v = :_expected';
-    }
+    // If-None-Match: * asks to act only when there is no record: then there is nothing to delete either.
+    let condition = command.onlyIfAbsent ? 'attribute_not_exists(#_pk)' : 'attribute_exists(#_pk)';
+    if (command.ifMatch !== undefined) condition += ` AND ${versionCondition(command.ifMatch, values)}`;
     try {
       await withErrorMapping(() =>
         this.client.send(
@@ -253,9 +252,11 @@ export class DynamoDbRecordStore implements RecordStore {
           }),
         ),
       );
-      return true;
+      // With If-None-Match: * the condition held only because there was no record: nothing was deleted.
+      return !command.onlyIfAbsent;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
+      if (command.onlyIfAbsent) throw new PreconditionFailedError('The record exists, so If-None-Match: * fails');
       const old = error.Item;
       if (!old) {
         // Nothing to delete. With If-Match that is a failed precondition, as for an upsert (RFC 9110).
@@ -263,19 +264,32 @@ export class DynamoDbRecordStore implements RecordStore {
         return false;
       }
       const version = Number(old[recordAttributes.version]?.N);
-      throw new PreconditionFailedError(`The record is at version ${version}, not ${command.ifMatch}`);
+      throw new PreconditionFailedError(`The record is at version ${version}, which If-Match (${describeIfMatch(command.ifMatch!)}) does not name`);
     }
   }
 
+  /**
+   * One page of a model's records, shard by shard. Each query asks for one record more than the page still needs, so a
+   * page that fills up knows whether anything follows it: `next` is set only when more records remain (a page exactly
+   * as long as what is left ends the walk, instead of leading to an empty page).
+   */
   async list(command: ListCommand<ListPosition>): Promise<ListPage<ListPosition>> {
     const records: StoredRecord[] = [];
     let bytes = 0;
     let { shard, after } = command.from ?? { shard: 0 };
     while (shard < tableDefinition.listShards) {
+      if (records.length >= command.limit && after === undefined) {
+        // Full at the end of a shard (a shard part-read asks itself for one more below): the walk goes on only if a
+        // later shard holds a record.
+        const later = await this.firstShardWithRecords(command.workspace, command.model, shard);
+        return later === undefined ? { records } : { records, next: { shard: later } };
+      }
       const partition = listShardPartition(command.workspace, command.model, shard);
       const range = after !== undefined ? { after } : {};
-      const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length });
+      const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length + 1 });
       for (const item of page.items) {
+        // The record after a full page: the next page resumes after the last id returned, in this shard.
+        if (records.length >= command.limit) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
         const record = indexedRecord(command, item);
         const size = recordBytes(record);
         // Full before this record: the next page starts with it.
@@ -283,8 +297,6 @@ export class DynamoDbRecordStore implements RecordStore {
         records.push(record);
         after = record.key.id;
         bytes += size;
-        // Full: the next page resumes after the last id returned, in this shard.
-        if (records.length >= command.limit) return { records, next: { shard, after } };
       }
       if (!page.more) {
         shard += 1;
@@ -294,6 +306,17 @@ export class DynamoDbRecordStore implements RecordStore {
     return { records };
   }
 
+  /** The first shard from `from` on whose listing partition holds a record of the model, if any (one query per shard, together). */
+  private async firstShardWithRecords(workspace: string, model: string, from: number): Promise<number | undefined> {
+    const shards = Array.from({ length: tableDefinition.listShards - from }, (_, i) => from + i);
+    const found = await Promise.all(
+      shards.map(async (shard) => (await this.queryIndex({ index: 'list', partition: listShardPartition(workspace, model, shard), limit: 1 })).items.length > 0),
+    );
+    const index = found.indexOf(true);
+    return index === -1 ? undefined : shards[index];
+  }
+
+  /** The records that link to one record, one page, with the same look-ahead as {@link list}. */
   async listLinking(command: ListCommand<string> & { readonly target: RecordKey }): Promise<ListPage<string>> {
     const records: StoredRecord[] = [];
     let bytes = 0;
@@ -305,27 +328,23 @@ export class DynamoDbRecordStore implements RecordStore {
         index: 'link',
         partition: linkPartition(command.target),
         between: [after !== undefined ? `${prefix}${after}\u0000` : prefix, `${command.model}$`],
-        limit: command.limit - records.length,
+        limit: command.limit - records.length + 1,
       });
       for (const item of page.items) {
+        if (records.length >= command.limit) return { records, ...(after !== undefined ? { next: after } : {}) };
         const record = indexedRecord(command, item);
         const size = recordBytes(record);
         if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
         records.push(record);
         after = record.key.id;
         bytes += size;
-        if (records.length >= command.limit) return { records, next: after };
       }
       if (!page.more) return { records };
     }
   }
 
   async hasRecords(workspace: string, model: string): Promise<boolean> {
-    const shards = Array.from({ length: tableDefinition.listShards }, (_, shard) => shard);
-    const found = await Promise.all(
-      shards.map(async (shard) => (await this.queryIndex({ index: 'list', partition: listShardPartition(workspace, model, shard), limit: 1 })).items.length > 0),
-    );
-    return found.some(Boolean);
+    return (await this.firstShardWithRecords(workspace, model, 0)) !== undefined;
   }
 
   /** One Query of an index partition in sort-key order: after a key (exclusive) or within a range (inclusive). */

@@ -14,6 +14,22 @@ export interface StoredRecord {
   readonly fields: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * If-Match as the store applies it: `*` (any version, so the record must exist) or the versions the write may apply
+ * to (one or a few; the HTTP layer turns ETags into versions).
+ */
+export type IfMatch = '*' | readonly number[];
+
+/** Whether a stored version satisfies If-Match. */
+export function versionMatches(ifMatch: IfMatch, version: number): boolean {
+  return ifMatch === '*' || ifMatch.includes(version);
+}
+
+/** If-Match for a message: `*`, or the ETags it lists. */
+export function describeIfMatch(ifMatch: IfMatch): string {
+  return ifMatch === '*' ? '*' : ifMatch.map((version) => `"${version}"`).join(', ');
+}
+
 export interface UpsertCommand {
   readonly key: RecordKey;
   /**
@@ -24,7 +40,7 @@ export interface UpsertCommand {
   readonly set: ReadonlyArray<readonly [string, unknown]>;
   readonly unset: readonly string[];
   readonly now: string;
-  readonly ifMatch?: number;
+  readonly ifMatch?: IfMatch;
   readonly createOnly?: boolean;
 }
 
@@ -40,7 +56,9 @@ export interface UpsertResult {
 
 export interface DeleteCommand {
   readonly key: RecordKey;
-  readonly ifMatch?: number;
+  readonly ifMatch?: IfMatch;
+  /** If-None-Match: * : delete only if there is no record, so it never deletes anything (404) or fails (412). */
+  readonly onlyIfAbsent?: boolean;
 }
 
 /** Where a walk over the listing index stands: the shard, and the last id returned from it. */

@@ -16,6 +16,7 @@
  *   payload with the digest stored by the last changing write (see {@link UpsertExpression.changeTest}).
  */
 import { createHash } from 'node:crypto';
+import type { IfMatch } from './record-store.js';
 
 export const fieldAttributePrefix = 'f_';
 
@@ -50,8 +51,8 @@ export interface UpsertExpressionInput {
   readonly unset: readonly string[];
   /** ISO timestamp of this write. */
   readonly now: string;
-  /** Apply only when the stored version equals this (If-Match). */
-  readonly ifMatch?: number;
+  /** Apply only when the record exists (`*`) or its version is one of these (If-Match). */
+  readonly ifMatch?: IfMatch;
   /** Apply only when the record does not exist (If-None-Match: *). */
   readonly createOnly?: boolean;
   /** System attributes to set as well (index keys); not part of the change test. */
@@ -98,6 +99,28 @@ export function countOperators(expression: string): number {
   const logical = expression.match(/\b(?:AND|OR|NOT|BETWEEN|IN)\b/g)?.length ?? 0;
   const functions = expression.match(/\b(?:attribute_exists|attribute_not_exists|attribute_type|begins_with|contains|size|if_not_exists|list_append)\(/g)?.length ?? 0;
   return comparators + logical + functions;
+}
+
+/** At most this many ETags in one If-Match: each is a value in the condition, whose room the exact change test shares. */
+export const maxIfMatchVersions = 20;
+
+/**
+ * The condition If-Match adds, its values put in `values`: `attribute_exists(v)` for `*`, `v = :_expected` for one
+ * version, `v IN (...)` for several. Shared by the upsert and the delete.
+ */
+export function versionCondition(ifMatch: IfMatch, values: Record<string, unknown>): string {
+  const { version: v } = recordAttributes;
+  if (ifMatch === '*') return `attribute_exists(${v})`;
+  if (ifMatch.length === 0 || ifMatch.length > maxIfMatchVersions) throw new Error(`If-Match takes 1 to ${maxIfMatchVersions} versions`);
+  if (ifMatch.length === 1) {
+    values[':_expected'] = ifMatch[0];
+    return `${v} = :_expected`;
+  }
+  const names = ifMatch.map((version, i) => {
+    values[`:_e${i}`] = version;
+    return `:_e${i}`;
+  });
+  return `${v} IN (${names.join(', ')})`;
 }
 
 export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpression {
@@ -166,10 +189,7 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   }
 
   let condition = changes;
-  if (input.ifMatch !== undefined) {
-    values[':_expected'] = input.ifMatch;
-    condition = `${v} = :_expected AND (${changes})`;
-  }
+  if (input.ifMatch !== undefined) condition = `${versionCondition(input.ifMatch, values)} AND (${changes})`;
 
   return {
     UpdateExpression: updateExpression,

@@ -1,4 +1,5 @@
 /** SPEC section 4, listing: pages with an opaque cursor; a full walk returns every record exactly once. */
+import { encodeCursor } from '../../lib/records/cursor.js';
 import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
 
 async function walk(token: string, path: string, limit: number) {
@@ -18,10 +19,11 @@ async function walk(token: string, path: string, limit: number) {
 
 describe('listing records', () => {
   let token: string;
+  let workspace: string;
   const ids = Array.from({ length: 230 }, (_, i) => `acct-${String(i).padStart(4, '0')}`);
 
   beforeAll(async () => {
-    ({ token } = await workspaceWithKey(['records:read', 'records:write']));
+    ({ token, workspace } = await workspaceWithKey(['records:read', 'records:write']));
     const response = await call('POST', '/models/account/batch', { json: { records: ids.map((name, i) => ({ name, n: i })) }, token });
     expect(response.body.results.every((r: { status: number }) => r.status === 201)).toBe(true);
   });
@@ -30,7 +32,13 @@ describe('listing records', () => {
     const { seen, pages } = await walk(token, '/models/account/records', 37);
     expect(seen).toHaveLength(ids.length);
     expect(new Set(seen)).toEqual(new Set(ids));
-    expect(pages).toBeGreaterThanOrEqual(Math.ceil(ids.length / 37));
+    // Every page but the last is full, and the last says the walk is over: no empty page at the end.
+    expect(pages).toBe(Math.ceil(ids.length / 37));
+  });
+
+  it('ends the walk on a page exactly as long as what is left (next_cursor null, not an empty page after it)', async () => {
+    // 230 records: 10 pages of 23, 2 of 115, 1 of 230.
+    for (const limit of [23, 115, 230]) expect([limit, (await walk(token, '/models/account/records', limit)).pages]).toEqual([limit, ids.length / limit]);
   });
 
   it('returns the record envelope and defaults to 100 per page', async () => {
@@ -87,8 +95,18 @@ describe('listing records', () => {
     expect((await call('GET', `/models/customer/records?cursor=${customerCursor}`, { token })).status).toBe(422);
   });
 
+  it("refuses another workspace's cursor for the same list with a 422, instead of silently skipping records", async () => {
+    const other = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: 'acct-0000' }, token: other.token })).status).toBe(201);
+    const cursor = (await call('GET', '/models/account/records?limit=1', { token })).body.next_cursor;
+    expect(typeof cursor).toBe('string');
+    const response = await call('GET', `/models/account/records?cursor=${cursor}`, { token: other.token });
+    expect(response.status).toBe(422);
+    expect(response.body.error.details).toEqual([{ field: 'cursor', issue: expect.any(String) }]);
+  });
+
   it('refuses with a 422, not a 500, a forged cursor whose position DynamoDB would refuse (empty, over 1,024 bytes)', async () => {
-    const forged = (list: string, position: unknown) => Buffer.from(JSON.stringify({ v: 1, l: list, p: position })).toString('base64url');
+    const forged = (list: string, position: unknown) => encodeCursor({ workspace, list }, position);
     const cursors: [string, string][] = [
       ['/models/account/records', forged('records:account', { shard: 0, after: '' })],
       ['/models/account/records', forged('records:account', { shard: 0, after: 'x'.repeat(1025) })],
@@ -130,6 +148,10 @@ describe("an account's customers", () => {
     const second = await call('GET', `/models/account/records/Acme/customers?limit=2&cursor=${first.body.next_cursor}`, { token });
     expect(second.body.records.map((r: { id: string }) => r.id)).toEqual(['c@x.io']);
     expect(second.body.next_cursor).toBeNull();
+    // A page exactly as long as the list ends it.
+    const exact = await call('GET', '/models/account/records/Acme/customers?limit=3', { token });
+    expect(exact.body.records).toHaveLength(3);
+    expect(exact.body.next_cursor).toBeNull();
 
     await call('POST', '/models/account/records', { json: { name: 'Acme' }, token });
     await call('POST', '/models/customer/records', { json: { email: 'a@x.io', account: null }, token });

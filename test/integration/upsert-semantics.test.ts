@@ -165,10 +165,68 @@ describe('conditional writes', () => {
     expect(again.body).toMatchObject({ version: 1, fields: { name, n: 3 } });
   });
 
+  it('takes If-Match: * as "only if the record exists", on upserts and deletes', async () => {
+    const ghost = unique('ghost');
+    const refused = await upsert('account', { name: ghost }, { 'If-Match': '*' });
+    expect(refused.status).toBe(412);
+    expect(errorCode(refused)).toBe('precondition_failed');
+    expect((await get('account', ghost)).status).toBe(404);
+    expect((await call('DELETE', `/models/account/records/${ghost}`, { headers: { 'If-Match': '*' } })).status).toBe(412);
+    const name = unique('acme');
+    await upsert('account', { name, n: 1 });
+    const updated = await upsert('account', { name, n: 2 }, { 'If-Match': '*' });
+    expect([updated.status, updated.body.version]).toEqual([200, 2]);
+    expect((await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-Match': '*' } })).status).toBe(204);
+  });
+
+  it('applies a list of ETags in If-Match when the stored version is any of them', async () => {
+    const name = unique('acme');
+    await upsert('account', { name, n: 1 });
+    const stale = await upsert('account', { name, n: 2 }, { 'If-Match': '"5", "6"' });
+    expect(stale.status).toBe(412);
+    expect((await get('account', name)).body.fields.n).toBe(1);
+    const listed = await upsert('account', { name, n: 2 }, { 'If-Match': '"5", "1", W/"9"' });
+    expect([listed.status, listed.body.version]).toEqual([200, 2]);
+    expect((await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-Match': '"1","3"' } })).status).toBe(412);
+    expect((await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-Match': '"1","2"' } })).status).toBe(204);
+  });
+
+  it('fails with 412, writing nothing, an If-Match whose ETags no record can have ("01", "abc", "0")', async () => {
+    const name = unique('acme');
+    await upsert('account', { name, n: 1 });
+    for (const header of ['"01"', '"abc"', '"0"', '"01", "x"']) {
+      const response = await upsert('account', { name, n: 2 }, { 'If-Match': header });
+      expect([header, response.status, errorCode(response)]).toEqual([header, 412, 'precondition_failed']);
+    }
+    expect((await get('account', name)).body.version).toBe(1);
+  });
+
+  it('honours If-None-Match: * on a delete: 412 while the record exists (it stays), 404 when there is none', async () => {
+    const name = unique('acme');
+    await upsert('account', { name });
+    const refused = await call('DELETE', `/models/account/records/${name}`, { headers: { 'If-None-Match': '*' } });
+    expect(refused.status).toBe(412);
+    expect(errorCode(refused)).toBe('precondition_failed');
+    expect((await get('account', name)).status).toBe(200);
+    expect((await call('DELETE', `/models/account/records/${unique('ghost')}`, { headers: { 'If-None-Match': '*' } })).status).toBe(404);
+  });
+
+  it('keeps the longest If-Match within DynamoDB\'s expression limits on a payload of 300 fields', async () => {
+    const name = unique('wide');
+    const fields = Object.fromEntries(Array.from({ length: 299 }, (_, i) => [`field_with_a_long_name_${i}`, i]));
+    expect((await upsert('account', { name, ...fields })).status).toBe(201);
+    const etags = Array.from({ length: 20 }, (_, i) => `"${i + 1}"`).join(', ');
+    const changed = await upsert('account', { name, ...Object.fromEntries(Object.keys(fields).map((f) => [f, -1])) }, { 'If-Match': etags });
+    expect([changed.status, changed.body.version]).toEqual([200, 2]);
+    const tooMany = await upsert('account', { name, x: 1 }, { 'If-Match': Array.from({ length: 21 }, (_, i) => `"${i + 1}"`).join(', ') });
+    expect([tooMany.status, errorCode(tooMany)]).toEqual([400, 'malformed_header']);
+  });
+
   it('rejects a malformed If-Match with a 400', async () => {
-    const response = await upsert('account', { name: unique('acme') }, { 'If-Match': 'yesterday' });
-    expect(response.status).toBe(400);
-    expect(errorCode(response)).toBe('malformed_header');
+    for (const header of ['yesterday', '"1" "2"', '"1",', 'W/1', '""1""']) {
+      const response = await upsert('account', { name: unique('acme') }, { 'If-Match': header });
+      expect([header, response.status, errorCode(response)]).toEqual([header, 400, 'malformed_header']);
+    }
   });
 });
 
@@ -184,6 +242,19 @@ describe('customers and links', () => {
     const read = await get('customer', `${local.toUpperCase()}@STERLINGCOOPER.com`);
     expect(read.status).toBe(200);
     expect(read.body.id).toBe(id);
+  });
+
+  it('normalizes the email to NFC too: an address with combining accents is the same customer as the precomposed one', async () => {
+    const local = unique('elodie');
+    const composed = `\u00c9${local}@ex\u00e4mple.com`;
+    const decomposed = `E\u0301${local}@exa\u0308mple.com`;
+    expect((await upsert('customer', { email: composed })).status).toBe(201);
+    const again = await upsert('customer', { email: decomposed, title: 'CFO' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(composed.toLowerCase());
+    const read = await get('customer', decomposed);
+    expect(read.status).toBe(200);
+    expect(read.body.fields.title).toBe('CFO');
   });
 
   it('rejects a customer whose email is not an e-mail address', async () => {

@@ -66,9 +66,9 @@ describe('DynamoDbRecordStore outcomes', () => {
 
   it('turns an If-Match on another version, or on a missing record, into PreconditionFailedError', async () => {
     ddb.on(UpdateItemCommand).rejects(conditionFailure(storedItem));
-    await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.upsert({ ...command, ifMatch: [2] })).rejects.toBeInstanceOf(PreconditionFailedError);
     ddb.on(UpdateItemCommand).rejects(conditionFailure());
-    await expect(store.upsert({ ...command, ifMatch: 2 })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.upsert({ ...command, ifMatch: [2] })).rejects.toBeInstanceOf(PreconditionFailedError);
     ddb.on(UpdateItemCommand).rejects(conditionFailure(storedItem));
     await expect(store.upsert({ ...command, createOnly: true })).rejects.toBeInstanceOf(PreconditionFailedError);
   });
@@ -101,7 +101,7 @@ describe('DynamoDbRecordStore outcomes', () => {
     ddb.on(DeleteItemCommand).resolvesOnce({}).rejectsOnce(conditionFailure()).rejectsOnce(conditionFailure(storedItem)).rejectsOnce(conditionFailure());
     expect(await store.delete({ key })).toBe(true);
     expect(await store.delete({ key })).toBe(false);
-    await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
-    await expect(store.delete({ key, ifMatch: 1 })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
   });
 });

@@ -1,5 +1,5 @@
 import { upsertRequest } from '../../lib/store/dynamodb-record-store.js';
-import { buildUpsertExpression, countOperators, expressionLimits, payloadDigest } from '../../lib/store/upsert-expression.js';
+import { buildUpsertExpression, countOperators, expressionLimits, maxIfMatchVersions, payloadDigest } from '../../lib/store/upsert-expression.js';
 
 const base = { now: '2026-12-04T15:00:00.000Z' };
 
@@ -62,9 +62,15 @@ describe('buildUpsertExpression', () => {
   });
 
   it('adds If-Match and If-None-Match conditions', () => {
-    const ifMatch = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: 4 });
+    const ifMatch = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: [4] });
     expect(ifMatch.ConditionExpression).toBe('v = :_expected AND (NOT (#0=:0))');
     expect(ifMatch.ExpressionAttributeValues[':_expected']).toBe(4);
+    const anyOf = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: [4, 7] });
+    expect(anyOf.ConditionExpression).toBe('v IN (:_e0, :_e1) AND (NOT (#0=:0))');
+    expect([anyOf.ExpressionAttributeValues[':_e0'], anyOf.ExpressionAttributeValues[':_e1']]).toEqual([4, 7]);
+    const exists = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: '*' });
+    expect(exists.ConditionExpression).toBe('attribute_exists(v) AND (NOT (#0=:0))');
+    expect(() => buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], ifMatch: [] })).toThrow(/1 to 20/);
     const createOnly = buildUpsertExpression({ ...base, set: [['name', 'acme']], unset: [], createOnly: true });
     expect(createOnly.ConditionExpression).toBe('attribute_not_exists(v)');
     expect(createOnly.changeTest).toBe('create-only');
@@ -75,12 +81,12 @@ describe('buildUpsertExpression', () => {
     ['300 removed fields', 1, 299],
     ['150 of each', 150, 150],
     ['140 set fields', 140, 0],
-  ])('stays within 4 KB and 300 operators with %s, If-Match included', (_label, sets, unsets) => {
+  ])('stays within 4 KB and 300 operators with %s, the longest If-Match included', (_label, sets, unsets) => {
     const expression = buildUpsertExpression({
       ...base,
       set: Array.from({ length: sets }, (_, i) => [`field_with_a_long_name_${i}`, i] as const),
       unset: Array.from({ length: unsets }, (_, i) => `removed_${i}`),
-      ifMatch: 12,
+      ifMatch: Array.from({ length: maxIfMatchVersions }, (_, i) => 100_000_000_000_000 + i),
     });
     for (const text of [expression.UpdateExpression, expression.ConditionExpression]) {
       expect(Buffer.byteLength(text)).toBeLessThanOrEqual(expressionLimits.maxLength);
