@@ -59,13 +59,19 @@ async function runChained(tasks: readonly Task[], results: BatchItemResult[], co
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
 }
 
-async function withItemRetries<T>(operation: () => Promise<T>, sleep: (ms: number) => Promise<void>): Promise<T> {
+/**
+ * Retries an item throttled after the SDK's own retries. A retry is a new DynamoDB call, so it starts only while the
+ * batch may still start one (`mayStart`, the batch's deadline): past it the item answers its 503 at once, instead of
+ * running the function into its timeout and losing every item's answer.
+ */
+async function withItemRetries<T>(operation: () => Promise<T>, sleep: (ms: number) => Promise<void>, mayStart: () => boolean): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await operation();
     } catch (error) {
       if (!(error instanceof UnavailableError) || attempt >= batchLimits.itemRetries) throw error;
       await sleep(Math.random() * 100 * 2 ** attempt + 50);
+      if (!mayStart()) throw error;
     }
   }
 }
@@ -80,8 +86,10 @@ export class BatchService {
     const { upserts, deletes } = this.parse(request.body);
     const model = await this.records.model(request.workspace, request.model);
     const results: BatchItemResult[] = new Array(upserts.length + deletes.length);
+    const pastDeadline = () => request.deadline !== undefined && Date.now() > request.deadline;
+    const mayStart = () => !pastDeadline();
     const late = (task: Task): BatchItemResult | undefined =>
-      request.deadline !== undefined && Date.now() > request.deadline
+      pastDeadline()
         ? { ...task.describe, error: new UnavailableError('This item was not attempted before the time limit; send it again', 1) }
         : undefined;
 
@@ -103,7 +111,7 @@ export class BatchService {
         describe: { op: 'upsert', index, id: validated.id },
         run: async () => {
           try {
-            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep);
+            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep, mayStart);
             return { op: 'upsert', index, id: validated.id, outcome };
           } catch (error) {
             return { op: 'upsert', index, id: validated.id, error };
@@ -128,7 +136,7 @@ export class BatchService {
         describe: { op: 'delete', index, id },
         run: async () => {
           try {
-            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep);
+            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep, mayStart);
             return { op: 'delete', index, id: normalized, outcome: 'deleted' };
           } catch (error) {
             return { op: 'delete', index, id, error };

@@ -85,6 +85,20 @@ describe('a batch at its deadline', () => {
     expect(written).toEqual(['item-0', 'item-1', 'item-2']);
   });
 
+  it('does not retry a throttled item past the deadline: it answers 503 at once', async () => {
+    // Every write is throttled (after the SDK's own retries, here none) and takes a second; the deadline falls 2.5 s in.
+    ddb.on(UpdateItemCommand).callsFake((input: UpdateItemCommandInput) => {
+      written.push(String(input.Key!.pk!.S).split('#').slice(3).join('#'));
+      clock += 1000;
+      throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException', $metadata: {} });
+    });
+    const { status, results } = await run(['only'], 2500);
+    expect(status).toBe(200);
+    expect(results).toEqual([expect.objectContaining({ status: 503, error: expect.objectContaining({ code: 'unavailable' }) })]);
+    // Attempts at 0, 1 s and 2 s started before the deadline; the fourth (a third retry) would have started after it.
+    expect(written).toEqual(['only', 'only', 'only']);
+  });
+
   it('sends nothing when the deadline has already passed', async () => {
     const { results } = await run(names, -1);
     expect(results.every((r) => r.status === 503)).toBe(true);
