@@ -6,6 +6,7 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../lib/auth/api-key.js';
+import { logKeyLookupFailure } from '../lib/auth/key-lookup-failure.js';
 import { allowPolicy } from '../lib/auth/policy.js';
 import { formatScopes } from '../lib/auth/scopes.js';
 import { apiKeys } from '../lib/services.js';
@@ -19,7 +20,13 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
   const key = keyFromAuthorizationHeader(event.authorizationToken);
   if (!key || !isWellFormedApiKey(key)) throw unauthorized();
   const keyHash = hashApiKey(key);
-  const identity = await store.findByHash(keyHash);
+  let identity: Awaited<ReturnType<typeof store.findByHash>>;
+  try {
+    identity = await store.findByHash(keyHash);
+  } catch (error) {
+    logKeyLookupFailure(error);
+    throw error;
+  }
   if (!identity) throw unauthorized();
   try {
     await store.touchLastUsed(keyHash, identity);

@@ -1,6 +1,8 @@
 /**
- * Per-stage settings, from the `stages` context in cdk.json (override any with `-c stages='{...}'`). A stage name that
- * is not listed (a developer's own stage, say) gets the `dev` settings.
+ * Per-stage settings, from the `stages` context in cdk.json (override any with `-c stages='{...}'`). A listed stage
+ * gets its own settings over the defaults below, never another stage's: prod must not pick up dev's alarm e-mail or
+ * log retention because it did not repeat them. A stage name that is not listed (a developer's own stage, say) gets
+ * the `dev` settings.
  */
 export interface StageConfig {
   /** How long API Gateway caches the authorizer's answer for one key; a revoked key works at most this long. @default 60 */
@@ -39,8 +41,9 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
     throw new Error(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
   }
   const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, Partial<StageConfig>>;
-  const base = { ...defaultStageConfig, ...table.dev };
-  const own = Object.hasOwn(table, stage) ? table[stage] : {};
+  const listed = Object.hasOwn(table, stage);
+  const base = listed ? defaultStageConfig : { ...defaultStageConfig, ...table.dev };
+  const own = listed ? table[stage] : {};
   const config = {
     ...base,
     ...own,

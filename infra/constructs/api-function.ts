@@ -30,6 +30,9 @@ export interface ApiFunctionProps {
  * tracing and its own log group with retention.
  */
 export class ApiFunction extends NodejsFunction {
+  /** The function's own log group (metric filters read it). */
+  readonly functionLogGroup: LogGroup;
+
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: retentionDays(props.logRetentionDays ?? 30),
@@ -64,16 +67,20 @@ export class ApiFunction extends NodejsFunction {
       },
     };
     super(scope, id, functionProps);
+    this.functionLogGroup = logGroup;
   }
 
   /**
    * Sets TABLE_NAME and grants exactly the given actions on the table, nothing more. Only Query reaches the indexes,
    * and then each index by name (no `index/*` wildcard).
    */
-  bindTable(table: ITableV2, actions: readonly TableAction[]): this {
+  bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefix?: string } = {}): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
     const itemActions = actions.filter((action) => action !== 'dynamodb:Query');
-    if (itemActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...itemActions], resources: [table.tableArn] }));
+    // With a prefix, only items whose partition key starts with it (IAM's dynamodb:LeadingKeys): the authorizer reads
+    // and touches key items (`K#...`) and nothing else of the table.
+    const leadingKeys = options.leadingKeyPrefix !== undefined ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${options.leadingKeyPrefix}*`] } } } : {};
+    if (itemActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...itemActions], resources: [table.tableArn], ...leadingKeys }));
     if (actions.includes('dynamodb:Query')) {
       const indexes = tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
       this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table.tableArn, ...indexes] }));

@@ -15,6 +15,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { apiKeyItemPrefix } from '../../lib/store/keys.js';
 import { Construct } from 'constructs';
 import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
 import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
@@ -53,6 +54,7 @@ export class RecordsApi extends Construct {
     this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, logRetentionDays }).bindTable(
       props.table,
       authorizerTableActions,
+      { leadingKeyPrefix: apiKeyItemPrefix },
     );
     const authorizer = new TokenAuthorizer(this, 'TokenAuthorizer', {
       handler: this.authorizerFunction,
@@ -70,13 +72,17 @@ export class RecordsApi extends Construct {
       binaryMediaTypes: ['*/*'],
       // The authorizer names the workspace's usage key, so each workspace is throttled by its own usage plan key.
       apiKeySourceType: ApiKeySourceType.AUTHORIZER,
+      // The role API Gateway logs with is one setting per account and region, shared by every stage's stack: deleting
+      // one stage's stack must not take it from the others, so it is retained (CDK's own default).
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       defaultMethodOptions: { authorizer, authorizationType: AuthorizationType.CUSTOM },
       deployOptions: {
         stageName: props.stage,
         tracingEnabled: true,
-        metricsEnabled: true,
+        // Detailed (per-method) metrics cost about $31 a month per stage (15 methods, 7 metrics each) and no alarm or
+        // widget reads them: the API-wide metrics, which the alarms use, come without them (docs/capacity.md).
+        metricsEnabled: false,
         loggingLevel: MethodLoggingLevel.ERROR,
         dataTraceEnabled: false,
         throttlingRateLimit: props.throttle.rateLimit,
@@ -95,6 +101,15 @@ export class RecordsApi extends Construct {
         }),
       },
     });
+
+    // API Gateway writes its execution logs (ERROR level) to a group it would create itself, with no retention and
+    // outliving the stack. Declared here, before the stage, it gets the stage's retention and goes with the stack.
+    const executionLogs = new LogGroup(this, 'ExecutionLogs', {
+      logGroupName: `API-Gateway-Execution-Logs_${this.api.restApiId}/${props.stage}`,
+      retention: retentionDays(logRetentionDays),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api.deploymentStage.node.addDependency(executionLogs);
 
     // Path parameters are declared required and checked by API Gateway before a function is invoked. Bodies are not
     // validated here: form bodies have no JSON schema, and the handlers give field-level errors.

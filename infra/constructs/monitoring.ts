@@ -1,14 +1,16 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
 
 export interface MonitoringProps {
   readonly stage: string;
@@ -17,6 +19,8 @@ export interface MonitoringProps {
   /** Every API function, by a short name for its alarms. */
   readonly functions: ReadonlyMap<string, IFunction>;
   readonly authorizer: IFunction;
+  /** The authorizer's log group: its key-lookup failures are counted from it. */
+  readonly authorizerLogGroup: ILogGroup;
   /** @default none */
   readonly alarmEmail?: string;
   /** @default 2000 */
@@ -80,7 +84,17 @@ export class Monitoring extends Construct {
       alarm(`${name}Errors`, errors, 1, `The ${name} function failed (an unhandled error or a timeout).`);
       alarm(`${name}Throttles`, throttles, 1, `Lambda throttled the ${name} function (concurrency limit).`);
     }
-    alarm('AuthorizerErrors', props.authorizer.metricErrors({ period: fiveMinutes, statistic: 'Sum' }), 1, 'The authorizer failed: clients get 503s instead of answers.');
+    // Not the authorizer's Lambda `Errors`: a refused key is a thrown `Unauthorized` and counts there, so every typo or
+    // scanner would page. What makes clients get 503 is a key table that cannot be read, which the authorizer logs.
+    const authorizerFailures = new MetricFilter(this, 'AuthorizerFailureFilter', {
+      logGroup: props.authorizerLogGroup,
+      filterPattern: FilterPattern.stringValue('$.message', '=', keyLookupFailedMessage),
+      metricNamespace: 'Gather',
+      metricName: 'AuthorizerFailures',
+      metricValue: '1',
+    }).metric({ period: fiveMinutes, statistic: 'Sum' });
+    alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
+    alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
 
     const operations = ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'PutItem'];
     const throttled = props.table.metricThrottledRequestsForOperations({ operations: operations as never, period: fiveMinutes });
@@ -99,6 +113,19 @@ export class Monitoring extends Construct {
       new GraphWidget({ title: 'Function throttles', left: functionThrottles }),
       new GraphWidget({ title: 'DynamoDB throttled requests', left: [throttled] }),
       new GraphWidget({ title: 'DynamoDB system errors', left: [systemErrors] }),
+    );
+    // What the runbook asks an operator to look at: refusals by error code (503s against 500s), the authorizer's
+    // failures, and the scheduled end-to-end test (on stages that run it).
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Refused requests by error code',
+        left: [new MathExpression({ expression: `SEARCH('{Gather,code,service} MetricName="Errors"', 'Sum', 300)`, label: '', period: fiveMinutes })],
+      }),
+      new GraphWidget({ title: 'Authorizer failures (key table unreadable)', left: [authorizerFailures] }),
+      new GraphWidget({
+        title: 'Scheduled end-to-end test (1 = passed)',
+        left: [new Metric({ namespace: 'Gather', metricName: 'SmokeSuccess', dimensionsMap: { service: 'gather' }, statistic: 'Minimum', period: fiveMinutes })],
+      }),
     );
   }
 }

@@ -28,9 +28,12 @@ export function workspaceItemKey(workspace: string): ItemKey {
   return { pk: `W#${workspace}`, sk: 'W' };
 }
 
+/** The start of every API key item's partition key: the authorizer's grant is limited to these items. */
+export const apiKeyItemPrefix = 'K#';
+
 /** API keys are found by the SHA-256 of the key, never by the key itself. */
 export function apiKeyItemKey(keyHash: string): ItemKey {
-  return { pk: `K#${keyHash}`, sk: 'K' };
+  return { pk: `${apiKeyItemPrefix}${keyHash}`, sk: 'K' };
 }
 
 /** The listing index partition of a record: its workspace and model, and a shard picked by a hash of its id. */

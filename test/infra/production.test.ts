@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
-import { stageConfig } from '../../infra/stage-config.js';
+import { defaultStageConfig, stageConfig } from '../../infra/stage-config.js';
+import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
 import { functionsByEntry } from '../../lib/routes.js';
 import { temporary } from '../support/temporary-cdk-apps.js';
 
@@ -23,7 +24,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       MethodSettings: Match.arrayWith([
-        Match.objectLike({ ThrottlingRateLimit: config.throttle.rateLimit, ThrottlingBurstLimit: config.throttle.burstLimit, LoggingLevel: 'ERROR', MetricsEnabled: true }),
+        Match.objectLike({ ThrottlingRateLimit: config.throttle.rateLimit, ThrottlingBurstLimit: config.throttle.burstLimit, LoggingLevel: 'ERROR', MetricsEnabled: false }),
       ]),
     });
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
@@ -37,13 +38,35 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   it('alarms on API 5xx rate and p99 latency, each function, the authorizer and DynamoDB, into the topic', () => {
     const alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<string, { Properties: { AlarmName: string; AlarmActions: unknown[] } }>;
     const names = Object.values(alarms).map((a) => a.Properties.AlarmName);
-    const expected = ['Api5xxRate', 'ApiLatencyP99', 'AuthorizerErrors', 'DynamoDbThrottles', 'DynamoDbSystemErrors'];
+    const expected = ['Api5xxRate', 'ApiLatencyP99', 'AuthorizerFailures', 'AuthorizerThrottles', 'DynamoDbThrottles', 'DynamoDbSystemErrors'];
+    if (config.scheduledTestMinutes > 0) expected.push('SmokeFailing');
     for (const [, entryRoutes] of functionsByEntry()) expected.push(`${entryRoutes[0]!.name}Errors`, `${entryRoutes[0]!.name}Throttles`);
     expect(names.sort()).toEqual(expected.map((n) => `gather-${stage}-${n}`).sort());
     for (const alarm of Object.values(alarms)) expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain('AlarmTopic');
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `gather-${stage}-ApiLatencyP99`, Threshold: config.latencyAlarmP99Ms, ExtendedStatistic: 'p99' });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it("alarms on the authorizer's key-table failures from its log, not on Lambda Errors, which every refused key raises", () => {
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: Match.stringLikeRegexp('^RecordsApiAuthorizerLogs') },
+      FilterPattern: `{ $.message = "${keyLookupFailedMessage}" }`,
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerFailures', MetricValue: '1' })],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `gather-${stage}-AuthorizerFailures`, Namespace: 'Gather', MetricName: 'AuthorizerFailures', Threshold: 1 });
+  });
+
+  it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test', () => {
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+    const body = JSON.stringify(dashboard!.Properties.DashboardBody);
+    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service}", 'AuthorizerFailures', 'SmokeSuccess']) expect([expected, body.includes(expected)]).toEqual([expected, true]);
+  });
+
+  it("retains the account's API Gateway logging role when the stage's stack is deleted (other stages share it)", () => {
+    const roles = Object.entries(template.findResources('AWS::IAM::Role')).filter(([id]) => id.includes('CloudWatchRole'));
+    expect(roles).toHaveLength(1);
+    expect((roles[0]![1] as { DeletionPolicy?: string }).DeletionPolicy).toBe('Retain');
   });
 
   it('outputs the API URL, the table, the usage plan and the alarm topic', () => {
@@ -54,8 +77,14 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup')) as { Properties: { RetentionInDays: number } }[];
     expect(groups.length).toBeGreaterThan(functionsByEntry().size);
     // Every function's (the authorizer's too) and the API's access logs: all at the stage's setting.
+    // Plus the authorizer's, the access logs, API Gateway's execution logs and, where it runs, the scheduled test's.
     const fnGroups = groups.filter((g) => g.Properties.RetentionInDays === config.logRetentionDays);
-    expect(fnGroups.length).toBe(functionsByEntry().size + 2);
+    expect(fnGroups.length).toBe(functionsByEntry().size + 3 + (config.scheduledTestMinutes > 0 ? 1 : 0));
+    expect(fnGroups.length).toBe(groups.length);
+    template.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: Match.stringLikeRegexp('^RecordsApi[0-9A-F]{8}$') }, `/${stage}`]] },
+      RetentionInDays: config.logRetentionDays,
+    });
   });
 
   it('has a WAF in front of the stage exactly when its settings ask for one (prod does, dev does not)', () => {
@@ -98,6 +127,12 @@ describe('the scheduled end-to-end test', () => {
   it('is off on stages that do not ask for it, and can be turned on for any stage', () => {
     synth('dev').template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     synth('prod', { scheduledTestMinutes: 15 }).template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(15 minutes)' });
+    synth('prod', { scheduledTestMinutes: 0 }).template.resourceCountIs('AWS::Scheduler::Schedule', 0);
+  });
+
+  it('watches prod too (SPEC 1.3: an alarm when the API stops doing its job)', () => {
+    expect(stageConfig(cdkJson.context.stages, 'prod').scheduledTestMinutes).toBeGreaterThan(0);
+    synth('prod').template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'gather-prod-SmokeFailing' });
   });
 });
 
@@ -151,6 +186,10 @@ describe('stage settings', () => {
 
   it('gives an unlisted stage the dev settings, and refuses bad ones', () => {
     expect(stageConfig(cdkJson.context.stages, 'alice')).toEqual(stageConfig(cdkJson.context.stages, 'dev'));
+    // A listed stage takes its own settings over the defaults, never dev's.
+    const stages = { dev: { alarmEmail: 'dev@example.com', scheduledTestMinutes: 1, logRetentionDays: 14 }, prod: { retainData: true } };
+    expect(stageConfig(stages, 'prod')).toEqual({ ...defaultStageConfig, retainData: true });
+    expect(stageConfig(stages, 'alice')).toMatchObject({ alarmEmail: 'dev@example.com', scheduledTestMinutes: 1, logRetentionDays: 14 });
     expect(() => stageConfig({ dev: { alarmEmail: 'nope' } }, 'dev')).toThrow(/e-mail/);
     expect(() => stageConfig({ dev: { authorizerCacheTtlSeconds: 7200 } }, 'dev')).toThrow(/0 to 3600/);
     expect(() => stageConfig({}, 'Bad_Stage')).toThrow(/Stage names/);

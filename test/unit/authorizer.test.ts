@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { generateApiKey, hashApiKey } from '../../lib/auth/api-key.js';
+import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
 
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9';
@@ -82,8 +83,24 @@ describe('the authorizer', () => {
     warn.mockRestore();
   });
 
-  it('fails (so API Gateway answers 503) when the table cannot be read', async () => {
+  it('fails (so API Gateway answers 503) when the table cannot be read, with the one log line the alarm counts', async () => {
     ddb.on(GetCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
-    await expect(authorize(`Token ${generateApiKey()}`)).rejects.not.toThrow('Unauthorized');
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const key = generateApiKey();
+    await expect(authorize(`Token ${key}`)).rejects.not.toThrow('Unauthorized');
+    expect(logged).toHaveBeenCalledTimes(1);
+    const line = JSON.parse(String(logged.mock.calls[0]![0])) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'ERROR', message: keyLookupFailedMessage });
+    expect(JSON.stringify(line)).not.toContain(key.slice(4, 16));
+    logged.mockRestore();
+  });
+
+  it('writes no failure line for a refused key, so refusals never raise the alarm', async () => {
+    ddb.on(GetCommand).resolves({});
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    await expect(authorize(`Token ${generateApiKey()}`)).rejects.toThrow('Unauthorized');
+    await expect(authorize('Token nope')).rejects.toThrow('Unauthorized');
+    expect(logged).not.toHaveBeenCalled();
+    logged.mockRestore();
   });
 });
