@@ -7,7 +7,8 @@
  * - Lambda proxy events (payload format 1.0) with path parameters as the client sent them, bodies base64-encoded
  *   (the API's binary media type is `*` so handlers can check the bytes), the authorizer context in requestContext;
  * - the 10 MB request limit, and gateway errors in the error envelope;
- * - each function's timeout as the stack sets it (lib/routes.ts), through the context's getRemainingTimeInMillis.
+ * - each function's timeout as the stack sets it (lib/routes.ts), through the context's getRemainingTimeInMillis;
+ * - when asked (`workspaceRateLimit`), each workspace's usage-plan throttle: 429 `rate_limited` once its bucket is empty.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +24,7 @@ import { gatewayResponse } from '../http/gateway-responses.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
+import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
@@ -46,6 +48,8 @@ export interface LocalGatewayOptions {
    * @default each function's timeout in the stack
    */
   readonly functionTimeoutSeconds?: number;
+  /** Each workspace's rate and burst, as a stage's usage plan throttles it. @default no limit (SPEC section 6) */
+  readonly workspaceRateLimit?: RateLimit;
 }
 
 const apiGatewayMaxBodyBytes = 10 * 1024 * 1024;
@@ -149,6 +153,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   const stage = options.stage ?? 'local';
   const maxBodyBytes = options.maxBodyBytes ?? apiGatewayMaxBodyBytes;
   const cache = new AuthorizerCache<APIGatewayAuthorizerResult>(options.authorizerCacheTtlSeconds ?? 60);
+  const rateLimiter = options.workspaceRateLimit ? new WorkspaceRateLimiter(options.workspaceRateLimit) : undefined;
   // Each function's timeout, worked out once: an override for all, or what the stack gives the function.
   const authorizerTimeoutSeconds = options.functionTimeoutSeconds ?? defaultFunctionTimeoutSeconds;
   const timeoutSecondsOf = new Map(options.routes.map((route) => [route.entry, options.functionTimeoutSeconds ?? functionTimeoutSeconds(route.entry, options.routes)]));
@@ -230,6 +235,12 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       if (!policyAllows(result, methodArn)) {
         sendGatewayError(response, requestId, 'ACCESS_DENIED');
         return 403;
+      }
+      // The usage plan counts a request once the authorizer has named the workspace's key, before the function runs.
+      const workspace = result.context?.workspace;
+      if (rateLimiter && typeof workspace === 'string' && !rateLimiter.take(workspace)) {
+        sendGatewayError(response, requestId, 'THROTTLED');
+        return 429;
       }
       // API Gateway hands context values on as strings, numbers and booleans, with the principal id beside them.
       authorizerContext = { ...result.context, principalId: result.principalId, integrationLatency: 0 };

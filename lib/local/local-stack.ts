@@ -19,6 +19,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startFaultProxy } from './fault-proxy.js';
 import { devJsonPath } from './dev-json.js';
 import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
+import type { RateLimit } from './workspace-rate-limit.js';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -51,6 +52,8 @@ export interface LocalStackOptions {
   readonly log?: (line: Record<string, unknown>) => void;
   /** Put a fault-injecting proxy between the handlers and DynamoDB Local (tests only). @default false */
   readonly faultProxy?: boolean;
+  /** Each workspace's rate and burst, as a stage's usage plan (LOCAL_RATE_LIMIT). @default no limit */
+  readonly workspaceRateLimit?: RateLimit;
 }
 
 export interface LocalStack {
@@ -138,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         authorizer,
         ...(options.authorizerCacheTtlSeconds !== undefined ? { authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds } : {}),
         ...(options.functionTimeoutSeconds !== undefined ? { functionTimeoutSeconds: options.functionTimeoutSeconds } : {}),
+        ...(options.workspaceRateLimit ? { workspaceRateLimit: options.workspaceRateLimit } : {}),
         ...(options.log ? { log: options.log } : {}),
       }),
     );

@@ -1,13 +1,23 @@
 /**
  * `npm start`: the local stack in the foreground. PORT (default 3000) and DATA_DIR (default .data) change the defaults;
- * AUTHORIZER_CACHE_TTL_SECONDS the authorizer cache (default 60, the stage default). Ctrl-C stops everything, Java
- * included, also while it is still starting.
+ * AUTHORIZER_CACHE_TTL_SECONDS the authorizer cache (default 60, the stage default); LOCAL_RATE_LIMIT=<rate>[/<burst>]
+ * throttles each workspace as a stage's usage plan does (default: no limit). Ctrl-C stops everything, Java included,
+ * also while it is still starting.
  */
 import { optionalIntEnv } from '../config.js';
 import { PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
+import { parseRateLimit, type RateLimit } from './workspace-rate-limit.js';
 
 const port = optionalIntEnv('PORT', 3000);
 const dataDir = process.env.DATA_DIR || '.data';
+// Read before anything starts, so a mistyped setting stops `npm start` at once instead of silently limiting nothing.
+let workspaceRateLimit: RateLimit | undefined;
+try {
+  workspaceRateLimit = process.env.LOCAL_RATE_LIMIT?.trim() ? parseRateLimit(process.env.LOCAL_RATE_LIMIT) : undefined;
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 
 let stack: LocalStack | undefined;
 let stopping = false;
@@ -37,6 +47,7 @@ try {
     dataDir,
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
     authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
+    ...(workspaceRateLimit ? { workspaceRateLimit } : {}),
     // Tests only: a longer function timeout than the stack's, for a slow CI machine (lib/local/gateway.ts).
     ...(process.env.LOCAL_FUNCTION_TIMEOUT_SECONDS ? { functionTimeoutSeconds: optionalIntEnv('LOCAL_FUNCTION_TIMEOUT_SECONDS', 0) } : {}),
     log: (line) => console.log(JSON.stringify(line)),
@@ -53,7 +64,7 @@ Gather is running at ${baseUrl}  (DynamoDB Local at ${stack.info.dynamodbEndpoin
   export API_KEY=${token}
   curl ${baseUrl}/models/account/records -H "Authorization: Token $API_KEY" -d name="Sterling Cooper" -d size="50-100"
 
-Settings for scripts are in ${dataDir}/dev.json. Press Ctrl-C to stop.
+Settings for scripts are in ${dataDir}/dev.json.${workspaceRateLimit ? ` Each workspace is limited to ${workspaceRateLimit.rateLimit} requests/s, bursts of ${workspaceRateLimit.burstLimit} (LOCAL_RATE_LIMIT).` : ''} Press Ctrl-C to stop.
 `);
 } catch (error) {
   if (error instanceof PortInUseError) {

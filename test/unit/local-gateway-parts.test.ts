@@ -3,6 +3,7 @@ import { AuthorizerCache } from '../../lib/local/authorizer-cache.js';
 import type { AddressInfo } from 'node:net';
 import { createLocalGateway, policyAllows } from '../../lib/local/gateway.js';
 import { matchRoute } from '../../lib/local/route-matcher.js';
+import { parseRateLimit, WorkspaceRateLimiter } from '../../lib/local/workspace-rate-limit.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, routes } from '../../lib/routes.js';
 
 describe('matchRoute', () => {
@@ -85,5 +86,75 @@ describe("the functions' timeouts", () => {
   });
   it('gives every handler the override instead, when one is set', async () => {
     expect(await remainingSeconds(120)).toEqual({ health: 120, batch: 120, get: 120 });
+  });
+});
+
+describe('the optional per-workspace rate limit (LOCAL_RATE_LIMIT)', () => {
+  it('parses <rate>[/<burst>], the burst twice the rate by default, and refuses anything else', () => {
+    expect(parseRateLimit('100/200')).toEqual({ rateLimit: 100, burstLimit: 200 });
+    expect(parseRateLimit(' 5 ')).toEqual({ rateLimit: 5, burstLimit: 10 });
+    for (const bad of ['', 'ten', '0', '5/0', '-1', '1.5', '5/2/1']) expect(() => parseRateLimit(bad)).toThrow(/LOCAL_RATE_LIMIT/);
+  });
+
+  it('lets a burst through, then refills at the rate, per workspace', () => {
+    let now = 0;
+    const limiter = new WorkspaceRateLimiter({ rateLimit: 2, burstLimit: 3 }, () => now);
+    expect([limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a')]).toEqual([true, true, true, false]);
+    // Another workspace has a bucket of its own.
+    expect(limiter.take('b')).toBe(true);
+    now = 499;
+    expect(limiter.take('a')).toBe(false);
+    now = 500; // one request's worth at 2/s
+    expect([limiter.take('a'), limiter.take('a')]).toEqual([true, false]);
+    now = 60_000; // never more than the burst
+    expect([limiter.take('a'), limiter.take('a'), limiter.take('a'), limiter.take('a')]).toEqual([true, true, true, false]);
+  });
+
+  it("answers a workspace over its rate with API Gateway's 429 in the envelope, without running the handler", async () => {
+    let handled = 0;
+    const server = createLocalGateway({
+      routes,
+      loadHandler: async () => async () => {
+        handled += 1;
+        return { statusCode: 200, body: '{}' };
+      },
+      authorizer: async (event) =>
+        allowPolicy('p', event.methodArn, { workspace: event.authorizationToken.endsWith('b') ? 'b' : 'a', scopes: 'records:read' }),
+      // A refill too slow to matter however slow this machine is: two requests, then none.
+      workspaceRateLimit: { rateLimit: 0.001, burstLimit: 2 },
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const get = (token: string) => fetch(`${base}/models/account/records/x`, { headers: { Authorization: token } });
+      expect((await get('Token a')).status).toBe(200);
+      expect((await get('Token a')).status).toBe(200);
+      const refused = await get('Token a');
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(((await refused.json()) as { error: { code: string; request_id: string } }).error).toMatchObject({ code: 'rate_limited', request_id: expect.any(String) });
+      expect(handled).toBe(2);
+      // The other workspace is not held back, and public routes are not counted.
+      expect((await get('Token b')).status).toBe(200);
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('limits nothing unless asked', async () => {
+    const server = createLocalGateway({
+      routes,
+      loadHandler: async () => async () => ({ statusCode: 200, body: '{}' }),
+      authorizer: async (event) => allowPolicy('p', event.methodArn, { workspace: 'a', scopes: 'records:read' }),
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const statuses = await Promise.all(Array.from({ length: 50 }, () => fetch(`${base}/models/account/records/x`, { headers: { Authorization: 'Token a' } }).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([200]));
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
