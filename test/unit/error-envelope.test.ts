@@ -42,15 +42,25 @@ describe('mapError', () => {
 });
 
 describe('parseWriteConditions', () => {
-  it('reads If-Match versions and If-None-Match: *', () => {
-    expect(parseWriteConditions({ 'if-match': '"3"' })).toEqual({ ifMatch: 3 });
-    expect(parseWriteConditions({ 'if-match': 'W/"3"' })).toEqual({ ifMatch: 3 });
+  it('reads If-Match versions, lists and *, and If-None-Match: *', () => {
+    expect(parseWriteConditions({ 'if-match': '"3"' })).toEqual({ ifMatch: [3] });
+    expect(parseWriteConditions({ 'if-match': 'W/"3"' })).toEqual({ ifMatch: [3] });
+    expect(parseWriteConditions({ 'if-match': '3' })).toEqual({ ifMatch: [3] });
+    expect(parseWriteConditions({ 'if-match': '"1", "2",W/"2"' })).toEqual({ ifMatch: [1, 2] });
+    expect(parseWriteConditions({ 'if-match': ' * ' })).toEqual({ ifMatch: '*' });
     expect(parseWriteConditions({ 'if-none-match': '*' })).toEqual({ createOnly: true });
     expect(parseWriteConditions({})).toEqual({});
   });
-  it('refuses anything else with a 400', () => {
-    for (const headers of [{ 'if-match': '"a"' }, { 'if-match': '"1", "2"' }, { 'if-none-match': '"1"' }]) {
-      expect(() => parseWriteConditions(headers)).toThrow(HttpError);
+  it('answers 412 at once for ETags no record can have, leaving out those it cannot match from a list', () => {
+    for (const header of ['"a"', '"01"', '"0"', '""']) {
+      expect(() => parseWriteConditions({ 'if-match': header })).toThrow(expect.objectContaining({ statusCode: 412, code: 'precondition_failed' }));
+    }
+    expect(parseWriteConditions({ 'if-match': '"01", "4"' })).toEqual({ ifMatch: [4] });
+  });
+  it('refuses anything that is not a list of ETags with a 400', () => {
+    const tooMany = Array.from({ length: 21 }, (_, i) => `"${i + 1}"`).join(', ');
+    for (const headers of [{ 'if-match': 'yesterday' }, { 'if-match': '"1" "2"' }, { 'if-match': '"1",' }, { 'if-match': tooMany }, { 'if-none-match': '"1"' }]) {
+      expect(() => parseWriteConditions(headers)).toThrow(expect.objectContaining({ statusCode: 400, code: 'malformed_header' }));
     }
   });
 });
