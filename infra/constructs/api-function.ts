@@ -17,6 +17,8 @@ export const lambdaRuntime = Runtime.NODEJS_24_X;
 export interface ApiFunctionProps {
   /** Handler file relative to the repository root; it must `export const handler`. */
   readonly entry: string;
+  /** The stage, as GATHER_STAGE: every metric and the authorizer's failure line carry it, so stages in one account never mix. */
+  readonly stage: string;
   /** @default 30 */
   readonly logRetentionDays?: number;
   /** @default 1024 */
@@ -68,6 +70,7 @@ export class ApiFunction extends NodejsFunction {
     };
     super(scope, id, functionProps);
     this.functionLogGroup = logGroup;
+    this.addEnvironment('GATHER_STAGE', props.stage);
   }
 
   /**

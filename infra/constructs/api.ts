@@ -51,7 +51,7 @@ export class RecordsApi extends Construct {
     super(scope, id);
     const logRetentionDays = props.logRetentionDays ?? 30;
 
-    this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, logRetentionDays }).bindTable(
+    this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, stage: props.stage, logRetentionDays }).bindTable(
       props.table,
       authorizerTableActions,
       { leadingKeyPrefix: apiKeyItemPrefix },
@@ -120,6 +120,7 @@ export class RecordsApi extends Construct {
       const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
       const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, {
         entry,
+        stage: props.stage,
         logRetentionDays,
         timeout: Duration.seconds(functionTimeoutSeconds(entry)),
       }).bindTable(props.table, actions);

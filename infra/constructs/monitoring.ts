@@ -11,6 +11,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
+import { smokeSuccessMetric } from './scheduled-tests.js';
 
 export interface MonitoringProps {
   readonly stage: string;
@@ -86,13 +87,16 @@ export class Monitoring extends Construct {
     }
     // Not the authorizer's Lambda `Errors`: a refused key is a thrown `Unauthorized` and counts there, so every typo or
     // scanner would page. What makes clients get 503 is a key table that cannot be read, which the authorizer logs.
-    const authorizerFailures = new MetricFilter(this, 'AuthorizerFailureFilter', {
+    new MetricFilter(this, 'AuthorizerFailureFilter', {
       logGroup: props.authorizerLogGroup,
       filterPattern: FilterPattern.stringValue('$.message', '=', keyLookupFailedMessage),
       metricNamespace: 'Gather',
       metricName: 'AuthorizerFailures',
       metricValue: '1',
-    }).metric({ period: fiveMinutes, statistic: 'Sum' });
+      // The line names its stage, so stages that share an account keep their own counts.
+      dimensions: { stage: '$.stage' },
+    });
+    const authorizerFailures = new Metric({ namespace: 'Gather', metricName: 'AuthorizerFailures', dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
     alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
     alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
 
@@ -119,12 +123,12 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({
         title: 'Refused requests by error code',
-        left: [new MathExpression({ expression: `SEARCH('{Gather,code,service} MetricName="Errors"', 'Sum', 300)`, label: '', period: fiveMinutes })],
+        left: [new MathExpression({ expression: `SEARCH('{Gather,code,service,stage} MetricName="Errors" stage="${props.stage}"', 'Sum', 300)`, label: '', period: fiveMinutes })],
       }),
       new GraphWidget({ title: 'Authorizer failures (key table unreadable)', left: [authorizerFailures] }),
       new GraphWidget({
         title: 'Scheduled end-to-end test (1 = passed)',
-        left: [new Metric({ namespace: 'Gather', metricName: 'SmokeSuccess', dimensionsMap: { service: 'gather' }, statistic: 'Minimum', period: fiveMinutes })],
+        left: [smokeSuccessMetric(props.stage, fiveMinutes)],
       }),
     );
   }

@@ -20,6 +20,11 @@ export interface ScheduledTestsProps {
   readonly logRetentionDays?: number;
 }
 
+/** `SmokeSuccess` of one stage's scheduled test (1 passed, 0 failed), as the alarm and the dashboard read it. */
+export function smokeSuccessMetric(stage: string, period: Duration): Metric {
+  return new Metric({ namespace: 'Gather', metricName: 'SmokeSuccess', dimensionsMap: { service: 'gather', stage }, statistic: 'Minimum', period });
+}
+
 /**
  * The scheduled end-to-end test of a stage: EventBridge Scheduler runs functions/scheduled-smoke.ts, which runs the
  * smoke scenario (lib/smoke/scenario.ts) against the stage's own URL with a key from Secrets Manager. An alarm goes off
@@ -40,6 +45,7 @@ export class ScheduledTests extends Construct {
     });
     this.function = new ApiFunction(this, 'SmokeFunction', {
       entry: scheduledTestEntry,
+      stage: props.stage,
       timeout: Duration.seconds(60),
       ...(props.logRetentionDays !== undefined ? { logRetentionDays: props.logRetentionDays } : {}),
     });
@@ -57,7 +63,7 @@ export class ScheduledTests extends Construct {
     this.alarm = new Alarm(this, 'SmokeFailing', {
       alarmName: `gather-${props.stage}-SmokeFailing`,
       alarmDescription: 'The scheduled end-to-end test failed, or did not run. See docs/operations.md, "Runbook".',
-      metric: new Metric({ namespace: 'Gather', metricName: 'SmokeSuccess', dimensionsMap: { service: 'gather' }, statistic: 'Minimum', period }),
+      metric: smokeSuccessMetric(props.stage, period),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 2,

@@ -6,6 +6,11 @@
  */
 export const keyLookupFailedMessage = 'key lookup failed';
 
+/**
+ * Written straight to stdout, as Powertools' logger writes: Lambda's runtime prefixes whatever `console.error` prints
+ * with a timestamp, the request id and the level, and a CloudWatch JSON filter pattern matches only a line that is
+ * JSON from its first character. The line carries the stage (GATHER_STAGE), which the metric takes as its dimension.
+ */
 export function logKeyLookupFailure(error: unknown): void {
-  console.error(JSON.stringify({ level: 'ERROR', message: keyLookupFailedMessage, error: String(error) }));
+  process.stdout.write(`${JSON.stringify({ level: 'ERROR', message: keyLookupFailedMessage, stage: process.env.GATHER_STAGE ?? 'local', error: String(error) })}\n`);
 }

@@ -19,7 +19,9 @@ import { findRoute } from '../routes.js';
 import { requestState } from './request-state.js';
 
 export const logger = new Logger({ serviceName: 'gather' });
-export const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather' });
+// Every metric carries the stage (GATHER_STAGE, set by the stack on every function), so stages that share an account
+// and region never add up into one another's alarms and dashboard.
+export const metrics = new Metrics({ namespace: 'Gather', serviceName: 'gather', defaultDimensions: { stage: process.env.GATHER_STAGE ?? 'local' } });
 
 /** What a successful answer counts as, by route. */
 const successMetric: Record<string, string> = { UpsertRecord: 'Upserts', DeleteRecord: 'Deletes', DeleteRecordByQuery: 'Deletes' };

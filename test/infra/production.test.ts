@@ -52,15 +52,33 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     template.hasResourceProperties('AWS::Logs::MetricFilter', {
       LogGroupName: { Ref: Match.stringLikeRegexp('^RecordsApiAuthorizerLogs') },
       FilterPattern: `{ $.message = "${keyLookupFailedMessage}" }`,
-      MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerFailures', MetricValue: '1' })],
+      MetricTransformations: [
+        Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerFailures', MetricValue: '1', Dimensions: [{ Key: 'stage', Value: '$.stage' }] }),
+      ],
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `gather-${stage}-AuthorizerFailures`, Namespace: 'Gather', MetricName: 'AuthorizerFailures', Threshold: 1 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `gather-${stage}-AuthorizerFailures`,
+      Namespace: 'Gather',
+      MetricName: 'AuthorizerFailures',
+      Dimensions: [{ Name: 'stage', Value: stage }],
+      Threshold: 1,
+    });
+  });
+
+  it("gives every function its stage, which every metric carries, so stages sharing an account never mix", () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => (f as { Properties: { Handler?: string } }).Properties.Handler === 'index.handler');
+    expect(functions.length).toBeGreaterThan(0);
+    for (const fn of functions) expect((fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables.GATHER_STAGE).toBe(stage);
   });
 
   it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test', () => {
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service}", 'AuthorizerFailures', 'SmokeSuccess']) expect([expected, body.includes(expected)]).toEqual([expected, true]);
+    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'SmokeSuccess']) {
+      expect([expected, body.includes(expected)]).toEqual([expected, true]);
+    }
+    // The search is this stage's only (its quotes arrive escaped, once per level of JSON).
+    expect(body).toMatch(new RegExp(`MetricName=\\\\+"Errors\\\\+" stage=\\\\+"${stage}\\\\+"`));
   });
 
   it("retains the account's API Gateway logging role when the stage's stack is deleted (other stages share it)", () => {
@@ -117,6 +135,7 @@ describe('the scheduled end-to-end test', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'gather-stage-SmokeFailing',
       MetricName: 'SmokeSuccess',
+      Dimensions: Match.arrayWith([{ Name: 'stage', Value: 'stage' }]),
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],

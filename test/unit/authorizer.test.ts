@@ -85,22 +85,40 @@ describe('the authorizer', () => {
 
   it('fails (so API Gateway answers 503) when the table cannot be read, with the one log line the alarm counts', async () => {
     ddb.on(GetCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // Straight to stdout, one JSON line from its first character: a CloudWatch JSON filter pattern matches nothing else,
+    // and console.error's output gets Lambda's prefix (timestamp, request id, level).
+    const written: string[] = [];
+    const logged = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
     const key = generateApiKey();
-    await expect(authorize(`Token ${key}`)).rejects.not.toThrow('Unauthorized');
-    expect(logged).toHaveBeenCalledTimes(1);
-    const line = JSON.parse(String(logged.mock.calls[0]![0])) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: 'ERROR', message: keyLookupFailedMessage });
-    expect(JSON.stringify(line)).not.toContain(key.slice(4, 16));
-    logged.mockRestore();
+    process.env.GATHER_STAGE = 'prod';
+    try {
+      await expect(authorize(`Token ${key}`)).rejects.not.toThrow('Unauthorized');
+    } finally {
+      logged.mockRestore();
+      delete process.env.GATHER_STAGE;
+    }
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^\{.*\}\n$/);
+    const line = JSON.parse(written[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'ERROR', message: keyLookupFailedMessage, stage: 'prod' });
+    expect(written[0]).not.toContain(key.slice(4, 16));
   });
 
   it('writes no failure line for a refused key, so refusals never raise the alarm', async () => {
     ddb.on(GetCommand).resolves({});
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    await expect(authorize(`Token ${generateApiKey()}`)).rejects.toThrow('Unauthorized');
-    await expect(authorize('Token nope')).rejects.toThrow('Unauthorized');
-    expect(logged).not.toHaveBeenCalled();
-    logged.mockRestore();
+    const logged = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await expect(authorize(`Token ${generateApiKey()}`)).rejects.toThrow('Unauthorized');
+      await expect(authorize('Token nope')).rejects.toThrow('Unauthorized');
+      expect(logged).not.toHaveBeenCalled();
+      expect(errors).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+      errors.mockRestore();
+    }
   });
 });

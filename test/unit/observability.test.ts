@@ -12,6 +12,7 @@ process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
 process.env.POWERTOOLS_LOGGER_LOG_EVENT = 'true';
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
+process.env.GATHER_STAGE = 'prod';
 const { httpHandler } = await import('../../lib/http/http-handler.js');
 const { markReplayed } = await import('../../lib/http/observability.js');
 const { HttpError } = await import('../../lib/http/http-error.js');
@@ -64,7 +65,10 @@ describe('observability', () => {
     expect(typeof log!.cold_start).toBe('boolean');
     expect(typeof log!.latency_ms).toBe('number');
     const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
-    expect(emf).toMatchObject({ Upserts: 1 });
+    expect(emf).toMatchObject({ Upserts: 1, service: 'gather', stage: 'prod' });
+    // The stage is a dimension of every metric, so stages in one account never add up into one another's alarms.
+    const dimensionSets = (emf!._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions;
+    expect(dimensionSets.flat()).toEqual(expect.arrayContaining(['service', 'stage']));
     // The first request of this module is its container's cold start: Powertools' ColdStart metric, once.
     expect(out.filter((l) => 'ColdStart' in l)).toEqual([expect.objectContaining({ ColdStart: 1, function_name: 'fn' })]);
     const again = await capture(() => handler(event('POST', '/models/{model}/records'), context));
