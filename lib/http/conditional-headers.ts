@@ -22,23 +22,37 @@ function malformedHeader(name: string, detail: string): HttpError {
   return new HttpError(400, 'malformed_header', `${name}: ${detail}`, [{ field: name, issue: detail }]);
 }
 
-/** One entity-tag (RFC 9110: optional W/, then opaque characters in double quotes), or the bare digits we also take. */
-const entityTag = /^(?:W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$|^(\d+)$/;
+/**
+ * One list element at `lastIndex`: an entity-tag (RFC 9110: optional W/, then opaque characters in double quotes, a
+ * comma among them), or the bare digits we also take; then optional whitespace and the comma before the next element.
+ */
+const listElement = /[ \t]*(?:(?:W\/)?"([\x21\x23-\x7e\x80-\xff]*)"|(\d+))[ \t]*(?:,|$)/y;
 /** A version as this API writes it in an ETag: no sign, no leading zero, within the safe integers. */
 const versionText = /^[1-9]\d{0,14}$/;
 
 function parseIfMatch(header: string): '*' | number[] {
   if (header.trim() === '*') return '*';
-  const tags = header.split(',').map((tag) => tag.trim());
   const malformed = () => malformedHeader('If-Match', 'must be * or ETags as the API returns them, e.g. "3" (a list: "3", "4")');
-  if (tags.length > maxIfMatchVersions) throw malformedHeader('If-Match', `names at most ${maxIfMatchVersions} ETags`);
-  const versions: number[] = [];
-  for (const tag of tags) {
-    const match = entityTag.exec(tag);
+  const tags: string[] = [];
+  let at = 0;
+  while (at < header.length) {
+    // Empty elements (`"1", , "2"`) are allowed by RFC 9110's list syntax, and skipped.
+    const empty = /[ \t]*,/y;
+    empty.lastIndex = at;
+    if (empty.test(header)) {
+      at = empty.lastIndex;
+      continue;
+    }
+    if (/^[ \t]*$/.test(header.slice(at))) break;
+    listElement.lastIndex = at;
+    const match = listElement.exec(header);
     if (!match) throw malformed();
-    const text = match[1] ?? match[2]!;
-    if (versionText.test(text)) versions.push(Number(text));
+    tags.push(match[1] ?? match[2]!);
+    at = listElement.lastIndex;
   }
+  if (tags.length === 0) throw malformed();
+  if (tags.length > maxIfMatchVersions) throw malformedHeader('If-Match', `names at most ${maxIfMatchVersions} ETags`);
+  const versions = tags.filter((text) => versionText.test(text)).map(Number);
   if (versions.length === 0) {
     throw new HttpError(412, 'precondition_failed', 'If-Match names no ETag this API returns ("<version>"), so no record can match it');
   }

@@ -46,7 +46,8 @@ export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
     eventKeyJmesPath: `headers."${idempotencyHeader}" && [requestContext.authorizer.workspace, headers."${idempotencyHeader}"]`,
-    payloadValidationJmesPath: '[httpMethod, path, body]',
+    // The conditional headers are part of the request: the same key sent with another If-Match is another request.
+    payloadValidationJmesPath: '[httpMethod, path, body, headers."if-match", headers."if-none-match"]',
     expiresAfterSeconds: idempotencyWindowSeconds,
     throwOnNoIdempotencyKey: false,
   });

@@ -32,6 +32,7 @@ import {
   describeIfMatch,
   versionMatches,
   type DeleteCommand as DeleteRecordCommand,
+  type IfMatch,
   type ListCommand,
   type ListPage,
   type ListPosition,
@@ -131,6 +132,11 @@ function nativeValue(value: AttributeValue): unknown {
   return convertToNative(value);
 }
 
+/** The 412 of an If-Match that names other versions than the stored one. */
+function versionMismatch(version: number, ifMatch: IfMatch): PreconditionFailedError {
+  return new PreconditionFailedError(`The record is at version ${version}, which If-Match (${describeIfMatch(ifMatch)}) does not name`);
+}
+
 /** A record read from an index: its id is the listing sort key, which every record item has. */
 function indexedRecord({ workspace, model }: { readonly workspace: string; readonly model: string }, item: RawItem): StoredRecord {
   return recordFromItem({ workspace, model, id: String(item[recordAttributes.listSort]?.S) }, item);
@@ -210,7 +216,7 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = error.Item;
-      if (command.createOnly) {
+      if (command.createOnly && old) {
         throw new PreconditionFailedError('The record already exists (If-None-Match: *)');
       }
       if (!old) {
@@ -219,7 +225,7 @@ export class DynamoDbRecordStore implements RecordStore {
       }
       const stored = recordFromItem(command.key, old);
       if (command.ifMatch !== undefined && !versionMatches(command.ifMatch, stored.version)) {
-        throw new PreconditionFailedError(`The record is at version ${stored.version}, which If-Match (${describeIfMatch(command.ifMatch)}) does not name`);
+        throw versionMismatch(stored.version, command.ifMatch);
       }
       // The condition failed because the write would change nothing: the stored record is the answer.
       return { outcome: 'unchanged', record: stored };
@@ -256,15 +262,14 @@ export class DynamoDbRecordStore implements RecordStore {
       return !command.onlyIfAbsent;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      if (command.onlyIfAbsent) throw new PreconditionFailedError('The record exists, so If-None-Match: * fails');
       const old = error.Item;
+      if (command.onlyIfAbsent && old) throw new PreconditionFailedError('The record exists, so If-None-Match: * fails');
       if (!old) {
         // Nothing to delete. With If-Match that is a failed precondition, as for an upsert (RFC 9110).
         if (command.ifMatch !== undefined) throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match');
         return false;
       }
-      const version = Number(old[recordAttributes.version]?.N);
-      throw new PreconditionFailedError(`The record is at version ${version}, which If-Match (${describeIfMatch(command.ifMatch!)}) does not name`);
+      throw versionMismatch(Number(old[recordAttributes.version]?.N), command.ifMatch!);
     }
   }
 

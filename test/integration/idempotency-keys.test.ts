@@ -41,6 +41,22 @@ describe('Idempotency-Key', () => {
     expect((await post({ name, n: 1 }, key)).status).toBe(201);
   });
 
+  it('counts If-Match and If-None-Match as part of the request: the same key with other conditions is a 422', async () => {
+    const name = unique('idem');
+    await call('POST', '/models/account/records', { json: { name, n: 1 }, token });
+    const key = unique('key');
+    const send = (headers: Record<string, string>) =>
+      call('POST', '/models/account/records', { json: { name, n: 2 }, token, headers: { 'Idempotency-Key': key, ...headers } });
+    expect((await send({ 'If-Match': '"1"' })).status).toBe(200);
+    for (const other of [{ 'If-Match': '"2"' }, {}, { 'If-None-Match': '*' }] as Record<string, string>[]) {
+      const reused = await send(other);
+      expect([JSON.stringify(other), reused.status, errorCode(reused)]).toEqual([JSON.stringify(other), 422, 'idempotency_key_reused']);
+    }
+    // The same request again replays.
+    const replay = await send({ 'If-Match': '"1"' });
+    expect([replay.status, replay.body.version]).toEqual([200, 2]);
+  });
+
   it('answers a second request while the first is in flight with a 409', async () => {
     const key = unique('key');
     const body = { records: Array.from({ length: 400 }, (_, i) => ({ name: `${key}-${i}` })) };

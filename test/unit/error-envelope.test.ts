@@ -47,6 +47,9 @@ describe('parseWriteConditions', () => {
     expect(parseWriteConditions({ 'if-match': 'W/"3"' })).toEqual({ ifMatch: [3] });
     expect(parseWriteConditions({ 'if-match': '3' })).toEqual({ ifMatch: [3] });
     expect(parseWriteConditions({ 'if-match': '"1", "2",W/"2"' })).toEqual({ ifMatch: [1, 2] });
+    // RFC 9110 lists: empty elements are skipped, and a comma inside an ETag's quotes belongs to the ETag.
+    expect(parseWriteConditions({ 'if-match': '"1", , "2",' })).toEqual({ ifMatch: [1, 2] });
+    expect(parseWriteConditions({ 'if-match': '"a,b", "3"' })).toEqual({ ifMatch: [3] });
     expect(parseWriteConditions({ 'if-match': ' * ' })).toEqual({ ifMatch: '*' });
     expect(parseWriteConditions({ 'if-none-match': '*' })).toEqual({ createOnly: true });
     expect(parseWriteConditions({})).toEqual({});
@@ -59,7 +62,7 @@ describe('parseWriteConditions', () => {
   });
   it('refuses anything that is not a list of ETags with a 400', () => {
     const tooMany = Array.from({ length: 21 }, (_, i) => `"${i + 1}"`).join(', ');
-    for (const headers of [{ 'if-match': 'yesterday' }, { 'if-match': '"1" "2"' }, { 'if-match': '"1",' }, { 'if-match': tooMany }, { 'if-none-match': '"1"' }]) {
+    for (const headers of [{ 'if-match': 'yesterday' }, { 'if-match': '"1" "2"' }, { 'if-match': '"1",x' }, { 'if-match': ',' }, { 'if-match': tooMany }, { 'if-none-match': '"1"' }]) {
       expect(() => parseWriteConditions(headers)).toThrow(expect.objectContaining({ statusCode: 400, code: 'malformed_header' }));
     }
   });
