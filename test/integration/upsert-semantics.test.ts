@@ -211,9 +211,11 @@ describe('conditional writes', () => {
     expect((await call('DELETE', `/models/account/records/${unique('ghost')}`, { headers: { 'If-None-Match': '*' } })).status).toBe(404);
   });
 
-  it('keeps the longest If-Match within DynamoDB\'s expression limits on a payload of 300 fields', async () => {
+  it('keeps the longest If-Match within DynamoDB\'s expression limits with the longest field-by-field change test', async () => {
     const name = unique('wide');
-    const fields = Object.fromEntries(Array.from({ length: 299 }, (_, i) => [`field_with_a_long_name_${i}`, i]));
+    // 140 fields with the name: the most the exact change test takes (lib/store/upsert-expression.ts), its 280
+    // operators and If-Match's 20 values together, sent to DynamoDB Local, which refuses an expression over its limits.
+    const fields = Object.fromEntries(Array.from({ length: 139 }, (_, i) => [`field_with_a_long_name_${i}`, i]));
     expect((await upsert('account', { name, ...fields })).status).toBe(201);
     const etags = Array.from({ length: 20 }, (_, i) => `"${i + 1}"`).join(', ');
     const changed = await upsert('account', { name, ...Object.fromEntries(Object.keys(fields).map((f) => [f, -1])) }, { 'If-Match': etags });
@@ -223,7 +225,7 @@ describe('conditional writes', () => {
   });
 
   it('rejects a malformed If-Match with a 400', async () => {
-    for (const header of ['yesterday', '"1" "2"', '"1",', 'W/1', '""1""']) {
+    for (const header of ['yesterday', '"1" "2"', '"1",x', 'W/1', '""1""']) {
       const response = await upsert('account', { name: unique('acme') }, { 'If-Match': header });
       expect([header, response.status, errorCode(response)]).toEqual([header, 400, 'malformed_header']);
     }
