@@ -1,7 +1,8 @@
 /**
  * On a deployed stage each workspace is throttled by the stage's usage plan through its own API Gateway API key, whose
  * value is the workspace's usage key (the authorizer hands it to API Gateway). The admin CLI registers it with
- * `--usage-plan <UsagePlanId output>`. Locally there is no usage plan (SPEC: no rate limit locally).
+ * `--usage-plan <UsagePlanId output>`. Locally there is no usage plan: the local gateway throttles each workspace only
+ * when told to (LOCAL_RATE_LIMIT, lib/local/workspace-rate-limit.ts).
  */
 import { APIGatewayClient, ConflictException, CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 
