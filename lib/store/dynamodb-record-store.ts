@@ -147,6 +147,43 @@ function recordBytes(record: StoredRecord): number {
   return Buffer.byteLength(JSON.stringify(record.fields)) + 2 * Buffer.byteLength(record.key.id) + 300;
 }
 
+
+/**
+ * One page being filled, for both listings: records up to the limit and the byte budget. `take` reports whether more
+ * records follow the page than it holds: the record after a full page (each query asks for one more than the page
+ * still needs), or one that would take the page past its byte budget, which then starts the next page.
+ */
+class PageFill {
+  readonly records: StoredRecord[] = [];
+  private bytes = 0;
+  /** The id of the last record taken from the current query's partition, where the next page resumes. */
+  lastId: string | undefined;
+
+  constructor(private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number }) {}
+
+  isFull(): boolean {
+    return this.records.length >= this.command.limit;
+  }
+
+  /** How many records to ask a query for: what the page still needs, and one to see whether more follow. */
+  wanted(): number {
+    return this.command.limit - this.records.length + 1;
+  }
+
+  take(items: readonly RawItem[]): boolean {
+    for (const item of items) {
+      if (this.isFull()) return true;
+      const record = indexedRecord(this.command, item);
+      const size = recordBytes(record);
+      if (this.records.length > 0 && this.bytes + size > this.command.maxBytes) return true;
+      this.records.push(record);
+      this.lastId = record.key.id;
+      this.bytes += size;
+    }
+    return false;
+  }
+}
+
 /** Caught by class or by name, so a second copy of the SDK in a bundle cannot hide it. */
 function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
@@ -279,36 +316,28 @@ export class DynamoDbRecordStore implements RecordStore {
    * as long as what is left ends the walk, instead of leading to an empty page).
    */
   async list(command: ListCommand<ListPosition>): Promise<ListPage<ListPosition>> {
-    const records: StoredRecord[] = [];
-    let bytes = 0;
+    const page = new PageFill(command);
     let { shard, after } = command.from ?? { shard: 0 };
     while (shard < tableDefinition.listShards) {
-      if (records.length >= command.limit && after === undefined) {
+      if (page.isFull() && after === undefined) {
         // Full at the end of a shard (a shard part-read asks itself for one more below): the walk goes on only if a
         // later shard holds a record.
         const later = await this.firstShardWithRecords(command.workspace, command.model, shard);
-        return later === undefined ? { records } : { records, next: { shard: later } };
+        return later === undefined ? { records: page.records } : { records: page.records, next: { shard: later } };
       }
       const partition = listShardPartition(command.workspace, command.model, shard);
-      const range = after !== undefined ? { after } : {};
-      const page = await this.queryIndex({ index: 'list', partition, ...range, limit: command.limit - records.length + 1 });
-      for (const item of page.items) {
-        // The record after a full page: the next page resumes after the last id returned, in this shard.
-        if (records.length >= command.limit) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
-        const record = indexedRecord(command, item);
-        const size = recordBytes(record);
-        // Full before this record: the next page starts with it.
-        if (records.length > 0 && bytes + size > command.maxBytes) return { records, next: { shard, ...(after !== undefined ? { after } : {}) } };
-        records.push(record);
-        after = record.key.id;
-        bytes += size;
-      }
-      if (!page.more) {
+      const result = await this.queryIndex({ index: 'list', partition, ...(after !== undefined ? { after } : {}), limit: page.wanted() });
+      const more = page.take(result.items);
+      // More records than fit follow: the next page resumes after the last id returned, in this shard.
+      after = page.lastId ?? after;
+      if (more) return { records: page.records, next: { shard, ...(after !== undefined ? { after } : {}) } };
+      if (!result.more) {
         shard += 1;
         after = undefined;
+        page.lastId = undefined;
       }
     }
-    return { records };
+    return { records: page.records };
   }
 
   /** The first shard from `from` on whose listing partition holds a record of the model, if any (one query per shard, together). */
@@ -323,28 +352,21 @@ export class DynamoDbRecordStore implements RecordStore {
 
   /** The records that link to one record, one page, with the same look-ahead as {@link list}. */
   async listLinking(command: ListCommand<string> & { readonly target: RecordKey }): Promise<ListPage<string>> {
-    const records: StoredRecord[] = [];
-    let bytes = 0;
-    let after = command.from;
+    const page = new PageFill(command);
     // Sort keys of this model's records are `<model>#<id>`; model names cannot contain `$`, the character after `#`.
     const prefix = linkSortKey(command.model, '');
+    let after = command.from;
     for (;;) {
-      const page = await this.queryIndex({
+      const result = await this.queryIndex({
         index: 'link',
         partition: linkPartition(command.target),
         between: [after !== undefined ? `${prefix}${after}\u0000` : prefix, `${command.model}$`],
-        limit: command.limit - records.length + 1,
+        limit: page.wanted(),
       });
-      for (const item of page.items) {
-        if (records.length >= command.limit) return { records, ...(after !== undefined ? { next: after } : {}) };
-        const record = indexedRecord(command, item);
-        const size = recordBytes(record);
-        if (records.length > 0 && bytes + size > command.maxBytes) return { records, ...(after !== undefined ? { next: after } : {}) };
-        records.push(record);
-        after = record.key.id;
-        bytes += size;
-      }
-      if (!page.more) return { records };
+      const more = page.take(result.items);
+      after = page.lastId ?? after;
+      if (more) return { records: page.records, ...(after !== undefined ? { next: after } : {}) };
+      if (!result.more) return { records: page.records };
     }
   }
 
