@@ -35,6 +35,11 @@ export class ModelNotFoundError extends DomainError {
   readonly code = 'model_not_found';
 }
 
+/** A listing that does not exist for this model, such as the customers of a customer: nothing links to it. */
+export class NoSuchListingError extends DomainError {
+  readonly code = 'route_not_found';
+}
+
 /** An If-Match or If-None-Match condition did not hold. */
 export class PreconditionFailedError extends DomainError {
   readonly code = 'precondition_failed';

@@ -9,7 +9,7 @@ import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
-import { RecordNotFoundError } from './errors.js';
+import { NoSuchListingError, RecordNotFoundError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 
@@ -174,7 +174,7 @@ export class RecordService {
     const { model, key } = await this.locate({ workspace: request.workspace, model: request.model, id: request.id });
     const linking = await this.models.resolve(request.workspace, request.linking);
     if (linkField(linking)?.target !== model.name) {
-      throw new RecordNotFoundError(`Records of "${linking.name}" do not link to "${model.name}"`);
+      throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${model.name}", so there is no such listing`);
     }
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };

@@ -202,6 +202,7 @@ describe("an account's customers", () => {
 
   it('answers the route for a model nothing links to with a 404', async () => {
     const { token } = await workspaceWithKey(['records:read']);
-    expect((await call('GET', '/models/customer/records/a@x.io/customers', { token })).status).toBe(404);
+    const response = await call('GET', '/models/customer/records/a@x.io/customers', { token });
+    expect([response.status, errorCode(response)]).toEqual([404, 'route_not_found']);
   });
 });

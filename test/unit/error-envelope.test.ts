@@ -4,6 +4,7 @@ import { HttpError } from '../../lib/http/http-error.js';
 import {
   MissingUniqueFieldError,
   ModelNotFoundError,
+  NoSuchListingError,
   PreconditionFailedError,
   RecordNotFoundError,
   RecordTooLargeError,
@@ -17,6 +18,7 @@ describe('mapError', () => {
     [new MissingUniqueFieldError('m'), 422, 'missing_unique_field'],
     [new RecordNotFoundError('r'), 404, 'record_not_found'],
     [new ModelNotFoundError('m'), 404, 'model_not_found'],
+    [new NoSuchListingError('l'), 404, 'route_not_found'],
     [new PreconditionFailedError('p'), 412, 'precondition_failed'],
     [new RecordTooLargeError('t'), 413, 'record_too_large'],
     [new UnavailableError('u'), 503, 'unavailable'],
