@@ -5,6 +5,11 @@
  * own error message. Items the API answers with a 429 or 503 inside its 200 (throttled after its own retries, or not
  * started before the batch's deadline) are sent again the same way, each with the later items of the same record, so
  * the file's order still decides; when the attempts run out the import stops, and `--resume` sends the batch again.
+ *
+ * A whole batch answered 429 (the workspace's rate limit) spends no attempt: the API wrote nothing and asks to come back
+ * later, so with more batches in flight than the limit lets through at once, some are always refused while the import
+ * as a whole moves at the limit's pace. Such a batch waits and tries again until it has waited `maxRateLimitedMs` in a
+ * row (10 minutes by default), which only an API refusing everything reaches.
  */
 export interface BatchItemResult {
   readonly op: 'upsert' | 'delete';
@@ -22,6 +27,8 @@ export interface SenderOptions {
   readonly maxAttempts?: number;
   /** Ceiling of one backoff wait. @default 30 s */
   readonly maxDelayMs?: number;
+  /** How long one batch may wait on 429s in a row before the import gives up. @default 10 minutes */
+  readonly maxRateLimitedMs?: number;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told about each retry (for the progress display). */
@@ -51,6 +58,7 @@ function settingsOf(options: SenderOptions) {
     sleep: options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
     maxAttempts: options.maxAttempts ?? 10,
     maxDelayMs: options.maxDelayMs ?? 30_000,
+    maxRateLimitedMs: options.maxRateLimitedMs ?? 10 * 60_000,
   };
 }
 
@@ -113,8 +121,11 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
 /** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
 async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
   const doFetch = options.fetch ?? fetch;
-  const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
+  const { sleep, maxAttempts, maxDelayMs, maxRateLimitedMs } = settingsOf(options);
   const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
+  // Failed attempts (they count toward maxAttempts) and the time waited on 429s in a row (they do not).
+  let failures = 0;
+  let rateLimitedMs = 0;
 
   for (let attempt = 0; ; attempt += 1) {
     let status: number | string;
@@ -147,8 +158,19 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
       if (error instanceof FatalImportError) throw error;
       status = (error as Error).message;
     }
-    if (attempt + 1 >= maxAttempts) throw new FatalImportError(`Gave up after ${maxAttempts} attempts; the last answer was ${status}`);
+    if (status === 429) {
+      if (rateLimitedMs >= maxRateLimitedMs) {
+        throw new FatalImportError(
+          `The API answered 429 (rate limited) to this batch for ${Math.round(rateLimitedMs / 1000)} s in a row; lower --concurrency or ask for a higher rate limit, then --resume`,
+        );
+      }
+    } else {
+      rateLimitedMs = 0;
+      failures += 1;
+      if (failures >= maxAttempts) throw new FatalImportError(`Gave up after ${maxAttempts} attempts; the last answer was ${status}`);
+    }
     const delay = retryDelay(attempt, retryAfter, maxDelayMs);
+    if (status === 429) rateLimitedMs += delay;
     options.onRetry?.(status, delay);
     await sleep(delay);
   }

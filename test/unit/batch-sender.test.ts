@@ -52,6 +52,33 @@ describe('sendBatch', () => {
     expect(sleeps.slice(3).every((ms) => ms >= 500)).toBe(true);
   });
 
+  it('keeps a batch answered 429 (rate limited, nothing written) waiting without spending its attempts', async () => {
+    const sleeps: number[] = [];
+    // More 429s in a row than maxAttempts: with several batches in flight against a rate limit, this is what one sees.
+    const { fetch, bodies } = fakeFetch([...Array.from({ length: 25 }, () => ({ status: 429, headers: { 'Retry-After': '1' } })), ok(3)]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxAttempts: 10, sleep: async (ms) => void sleeps.push(ms) });
+    expect(results).toHaveLength(3);
+    expect(bodies).toHaveLength(26);
+    expect(sleeps.every((ms) => ms >= 1000)).toBe(true);
+  });
+
+  it('gives up on 429s only after waiting maxRateLimitedMs in a row, saying what to do', async () => {
+    let waited = 0;
+    const { fetch } = fakeFetch(Array.from({ length: 1000 }, () => ({ status: 429, headers: { 'Retry-After': '1' } })));
+    await expect(
+      sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxRateLimitedMs: 60_000, sleep: async (ms) => void (waited += ms) }),
+    ).rejects.toThrow(/429 \(rate limited\) to this batch for \d+ s in a row; lower --concurrency/);
+    expect(waited).toBeGreaterThanOrEqual(60_000);
+    expect(waited).toBeLessThan(60_000 + 30_000 + 1);
+  });
+
+  it('still spends attempts on 503s and network failures, whatever 429s came before', async () => {
+    const { fetch } = fakeFetch([{ status: 429 }, { status: 429 }, { status: 503 }, { status: 503 }, { status: 503 }]);
+    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxAttempts: 3, sleep: async () => undefined })).rejects.toThrow(
+      'Gave up after 3 attempts; the last answer was 503',
+    );
+  });
+
   it('splits a batch the API finds too large, and renumbers the second half', async () => {
     const { fetch, bodies } = fakeFetch([{ status: 413 }, ok(2), ok(1)]);
     const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined });
