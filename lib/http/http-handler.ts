@@ -46,6 +46,36 @@ function decodePathParameter(name: string, raw: string | undefined): string {
   }
 }
 
+/** Headers that are lists (RFC 9110 section 5.3: repeated lines are one comma-joined list), and headers that are one value. */
+const listHeaders = ['if-match', 'if-none-match'] as const;
+const singletonHeaders = ['idempotency-key', 'content-type'] as const;
+
+/**
+ * The request's headers as the handlers read them. API Gateway's `headers` keeps only the last line of a header sent
+ * more than once (`multiValueHeaders` has them all): a list header's lines are joined, as RFC 9110 says they mean,
+ * and a header that holds one value, sent twice with different values, is refused rather than read as its last line.
+ */
+function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string | undefined>> {
+  const headers = event.headers ?? {};
+  const multi = event.multiValueHeaders;
+  if (!multi) return headers;
+  let joined: Record<string, string | undefined> | undefined;
+  for (const name of listHeaders) {
+    const lines = multi[name];
+    if (lines && lines.length > 1) (joined ??= { ...headers })[name] = lines.join(', ');
+  }
+  for (const name of singletonHeaders) {
+    const lines = multi[name];
+    if (lines && lines.length > 1 && new Set(lines).size > 1) {
+      throw new HttpError(400, 'malformed_header', `${name} was sent more than once, with different values`, [{ field: name, issue: 'sent more than once' }]);
+    }
+  }
+  if (!joined) return headers;
+  // Written back, so what reads the event (the Idempotency-Key step's request fingerprint) sees the same headers.
+  event.headers = joined as APIGatewayProxyEvent['headers'];
+  return joined;
+}
+
 function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpRequest {
   const route = findRoute(event.httpMethod, event.resource);
   if (!route) throw new Error(`No route in lib/routes.ts for ${event.httpMethod} ${event.resource}`);
@@ -65,7 +95,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
     workspace,
     scopes,
     // @middy/http-header-normalizer ran first: the names are already lower-case.
-    headers: event.headers ?? {},
+    headers: headersOf(event),
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
     queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
     remainingTimeMs: () => context?.getRemainingTimeInMillis() ?? 29_000,

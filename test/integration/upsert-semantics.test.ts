@@ -1,5 +1,6 @@
 /** SPEC section 4, upsert semantics: merge, removal, status codes, idempotency, ETag and conditional writes. */
-import { call, errorCode, unique } from '../support/api-client.js';
+import { request as httpRequest } from 'node:http';
+import { call, devStack, errorCode, unique } from '../support/api-client.js';
 
 const upsert = (model: string, json: Record<string, unknown>, headers?: Record<string, string>) =>
   call('POST', `/models/${model}/records`, { json, ...(headers ? { headers } : {}) });
@@ -222,6 +223,34 @@ describe('conditional writes', () => {
     expect([changed.status, changed.body.version]).toEqual([200, 2]);
     const tooMany = await upsert('account', { name, x: 1 }, { 'If-Match': Array.from({ length: 21 }, (_, i) => `"${i + 1}"`).join(', ') });
     expect([tooMany.status, errorCode(tooMany)]).toEqual([400, 'malformed_header']);
+  });
+
+  it('reads If-Match sent on several header lines as one list (RFC 9110), and refuses two different Idempotency-Keys', async () => {
+    // fetch joins repeated headers into one line; node:http sends an array as separate lines, as some clients do.
+    const { baseUrl, token } = devStack();
+    const raw = (method: string, path: string, headers: Record<string, string | string[]>, body?: string) =>
+      new Promise<{ status: number; body: { error?: { code: string }; version?: number } }>((resolve, reject) => {
+        const request = httpRequest(new URL(path, baseUrl), { method, headers: { Authorization: `Token ${token}`, ...headers } }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    const name = unique('lines');
+    await upsert('account', { name, n: 1 });
+    const json = { 'Content-Type': 'application/json' };
+    const body = JSON.stringify({ name, n: 2 });
+    // The version (1) is on the first line: read as a list, the write applies; read as the last line only, it would not.
+    const listed = await raw('POST', '/models/account/records', { ...json, 'If-Match': ['"1"', '"999"'] }, body);
+    expect([listed.status, listed.body.version]).toEqual([200, 2]);
+    // `*` inside a list is not an ETag list: 400, as on one line, and nothing is deleted.
+    const mixed = await raw('DELETE', `/models/account/records/${name}`, { 'If-Match': ['"7"', '*'] });
+    expect([mixed.status, mixed.body.error?.code]).toEqual([400, 'malformed_header']);
+    expect((await get('account', name)).status).toBe(200);
+    const keys = await raw('POST', '/models/account/records', { ...json, 'Idempotency-Key': ['a', 'b'] }, body);
+    expect([keys.status, keys.body.error?.code]).toEqual([400, 'malformed_header']);
   });
 
   it('rejects a malformed If-Match with a 400', async () => {
