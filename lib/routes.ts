@@ -28,6 +28,8 @@ export interface RouteDefinition {
   readonly tableActions: readonly TableAction[];
   /** The function's timeout, when the default (`defaultFunctionTimeoutSeconds`) is not enough. */
   readonly timeoutSeconds?: number;
+  /** Takes If-Match and If-None-Match (single-record upserts and deletes); any other write route refuses them. */
+  readonly conditionalWrites?: true;
 }
 
 export const routes: readonly RouteDefinition[] = [
@@ -38,6 +40,7 @@ export const routes: readonly RouteDefinition[] = [
     method: 'POST',
     path: '/models/{model}/records',
     entry: 'functions/upsert-record.ts',
+    conditionalWrites: true,
     scope: 'records:write',
     // UpdateItem for the merge; GetItem to resolve a customer's account link while the write runs.
     tableActions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
@@ -64,6 +67,7 @@ export const routes: readonly RouteDefinition[] = [
     method: 'DELETE',
     path: '/models/{model}/records/{id}',
     entry: 'functions/delete-record.ts',
+    conditionalWrites: true,
     scope: 'records:write',
     tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
   },
@@ -136,6 +140,7 @@ export const routes: readonly RouteDefinition[] = [
     method: 'DELETE',
     path: '/models/{model}/record',
     entry: 'functions/delete-record.ts',
+    conditionalWrites: true,
     scope: 'records:write',
     tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
   },

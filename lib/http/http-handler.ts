@@ -88,6 +88,15 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
       throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
     }
   }
+  const headers = headersOf(event);
+  // A write route that cannot apply a condition must not pretend to: a batch sent with If-Match would otherwise write
+  // every item unconditionally. Reads ignore them, as they ignore other caching headers.
+  if (!route.conditionalWrites && route.method !== 'GET' && (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined)) {
+    const name = headers['if-match'] !== undefined ? 'If-Match' : 'If-None-Match';
+    throw new HttpError(400, 'malformed_header', `${name} applies to single-record upserts and deletes; this route does not take it`, [
+      { field: name, issue: 'not supported on this route' },
+    ]);
+  }
   return {
     event,
     route,
@@ -95,7 +104,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
     workspace,
     scopes,
     // @middy/http-header-normalizer ran first: the names are already lower-case.
-    headers: headersOf(event),
+    headers,
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
     queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
     remainingTimeMs: () => context?.getRemainingTimeInMillis() ?? 29_000,

@@ -253,6 +253,18 @@ describe('conditional writes', () => {
     expect([keys.status, keys.body.error?.code]).toEqual([400, 'malformed_header']);
   });
 
+  it('refuses If-Match and If-None-Match on write routes that cannot apply them, writing nothing; reads ignore them', async () => {
+    const name = unique('batchcond');
+    const batch = await call('POST', '/models/account/batch', { json: { records: [{ name }] }, headers: { 'If-Match': '"99"' } });
+    expect([batch.status, errorCode(batch)]).toEqual([400, 'malformed_header']);
+    expect((await get('account', name)).status).toBe(404);
+    const model = `cond_${unique('m').replace(/[^a-z0-9]/g, '').slice(-12)}`;
+    const define = await call('PUT', `/models/${model}`, { json: { unique_field: 'ref' }, headers: { 'If-None-Match': '*' } });
+    expect([define.status, errorCode(define)]).toEqual([400, 'malformed_header']);
+    expect((await call('GET', `/models/${model}`)).status).toBe(404);
+    expect((await call('GET', '/models/account/records?limit=1', { headers: { 'If-Match': '"99"' } })).status).toBe(200);
+  });
+
   it('rejects a malformed If-Match with a 400', async () => {
     for (const header of ['yesterday', '"1" "2"', '"1",x', 'W/1', '""1""']) {
       const response = await upsert('account', { name: unique('acme') }, { 'If-Match': header });

@@ -18,6 +18,9 @@ describe('the OpenAPI document', () => {
       expect([route.name, operation !== undefined]).toEqual([route.name, true]);
       expect(operation['x-codeSamples'][0].source).toMatch(/^curl /);
       expect(operation.security).toEqual(route.scope === null ? [] : [{ ApiKey: [] }]);
+      // If-Match and If-None-Match are documented exactly where the API applies them (and refused elsewhere).
+      const parameters = (operation.parameters ?? []).map((p: { $ref: string }) => p.$ref.split('/').pop());
+      expect([route.name, parameters.includes('ifMatch'), parameters.includes('ifNoneMatch')]).toEqual([route.name, route.conditionalWrites === true, route.conditionalWrites === true]);
     }
     const upsert = document.paths['/models/{model}/records'].post;
     expect(Object.keys(upsert.requestBody.content).sort()).toEqual(['application/json', 'application/x-www-form-urlencoded']);
