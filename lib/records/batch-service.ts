@@ -128,18 +128,20 @@ export class BatchService {
         results[slot] = { op: 'delete', index, error: new ValidationError('Each item of "delete" is an id string', [{ field: `delete[${index}]`, issue: 'must be a string' }]) };
         return;
       }
-      // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other.
+      // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other. Every
+      // answer names the id as normalized, as an upsert's does, whatever it was (a 404 too), so a client can match them.
       const normalized = normalizeRecordId(model, id);
+      const answerId = normalized.ok ? normalized.id : id;
       deleteTasks.push({
-        key: normalized.ok ? normalized.id : id,
+        key: answerId,
         slot,
-        describe: { op: 'delete', index, id },
+        describe: { op: 'delete', index, id: answerId },
         run: async () => {
           try {
             const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep, mayStart);
             return { op: 'delete', index, id: normalized, outcome: 'deleted' };
           } catch (error) {
-            return { op: 'delete', index, id, error };
+            return { op: 'delete', index, id: answerId, error };
           }
         },
       });
