@@ -13,7 +13,8 @@ const dataDir = process.env.DATA_DIR || '.data';
 // Read before anything starts, so a mistyped setting stops `npm start` at once instead of silently limiting nothing.
 let workspaceRateLimit: RateLimit | undefined;
 try {
-  workspaceRateLimit = process.env.LOCAL_RATE_LIMIT?.trim() ? parseRateLimit(process.env.LOCAL_RATE_LIMIT) : undefined;
+  // Unset or empty is no limit (SPEC: none unless told to); anything else must be a limit, blanks included.
+  workspaceRateLimit = process.env.LOCAL_RATE_LIMIT ? parseRateLimit(process.env.LOCAL_RATE_LIMIT) : undefined;
 } catch (error) {
   console.error((error as Error).message);
   process.exit(1);

@@ -16,11 +16,12 @@ export interface RateLimit {
 
 /** `100` or `100/200` from LOCAL_RATE_LIMIT; anything else is an error at start, not a silent "unlimited". */
 export function parseRateLimit(text: string): RateLimit {
-  const match = /^\s*(\d+)(?:\s*\/\s*(\d+))?\s*$/.exec(text);
+  // At most nine digits each: a number past that is a typo, not a limit (and past 2^53 it would not even be exact).
+  const match = /^\s*(\d{1,9})(?:\s*\/\s*(\d{1,9}))?\s*$/.exec(text);
   const rateLimit = match ? Number(match[1]) : NaN;
   const burstLimit = match?.[2] !== undefined ? Number(match[2]) : rateLimit * 2;
   if (!match || rateLimit < 1 || burstLimit < 1) {
-    throw new Error(`LOCAL_RATE_LIMIT must be <requests per second>[/<burst>], both whole numbers from 1, e.g. 100/200; got "${text}"`);
+    throw new Error(`LOCAL_RATE_LIMIT must be <requests per second>[/<burst>], both whole numbers from 1 to 999,999,999, e.g. 100/200; got "${text}"`);
   }
   return { rateLimit, burstLimit };
 }

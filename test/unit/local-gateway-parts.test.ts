@@ -93,7 +93,8 @@ describe('the optional per-workspace rate limit (LOCAL_RATE_LIMIT)', () => {
   it('parses <rate>[/<burst>], the burst twice the rate by default, and refuses anything else', () => {
     expect(parseRateLimit('100/200')).toEqual({ rateLimit: 100, burstLimit: 200 });
     expect(parseRateLimit(' 5 ')).toEqual({ rateLimit: 5, burstLimit: 10 });
-    for (const bad of ['', 'ten', '0', '5/0', '-1', '1.5', '5/2/1']) expect(() => parseRateLimit(bad)).toThrow(/LOCAL_RATE_LIMIT/);
+    for (const bad of ['', ' ', 'ten', '0', '5/0', '-1', '1.5', '5/2/1', '99999999999999999999', '1e3']) expect(() => parseRateLimit(bad)).toThrow(/LOCAL_RATE_LIMIT/);
+    expect(parseRateLimit('999999999')).toEqual({ rateLimit: 999_999_999, burstLimit: 1_999_999_998 });
   });
 
   it('lets a burst through, then refills at the rate, per workspace', () => {
