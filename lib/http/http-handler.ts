@@ -64,7 +64,7 @@ function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string 
     const lines = multi[name];
     if (lines && lines.length > 1) (joined ??= { ...headers })[name] = lines.join(', ');
   }
-  for (const name of singletonHeaders) {
+  for (const name of event.httpMethod === 'GET' ? [] : singletonHeaders) {
     const lines = multi[name];
     if (lines && lines.length > 1 && new Set(lines).size > 1) {
       throw new HttpError(400, 'malformed_header', `${name} was sent more than once, with different values`, [{ field: name, issue: 'sent more than once' }]);
@@ -75,6 +75,35 @@ function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string 
   event.headers = joined as APIGatewayProxyEvent['headers'];
   return joined;
 }
+
+/**
+ * Before @middy/http-header-normalizer, which lower-cases the names of both header maps and keeps, for a name sent in
+ * two spellings (`If-Match` and `if-match`), only the last: the lines of every spelling of a header read above are
+ * gathered under each of its spellings first, so none is lost. Only names of the right length are compared, so a request
+ * without such repeats costs a few length checks.
+ */
+function gatherSpellings(event: APIGatewayProxyEvent): void {
+  const multi = event.multiValueHeaders;
+  if (!multi) return;
+  let spellings: Map<string, string[]> | undefined;
+  for (const key in multi) {
+    if (!watchedLengths.has(key.length)) continue;
+    const lower = key.toLowerCase();
+    if (!watchedHeaders.has(lower)) continue;
+    spellings ??= new Map();
+    const seen = spellings.get(lower);
+    if (seen) seen.push(key);
+    else spellings.set(lower, [key]);
+  }
+  if (!spellings) return;
+  for (const keys of spellings.values()) {
+    if (keys.length < 2) continue;
+    const lines = keys.flatMap((key) => multi[key] ?? []);
+    for (const key of keys) multi[key] = lines;
+  }
+}
+const watchedHeaders = new Set<string>([...listHeaders, ...singletonHeaders]);
+const watchedLengths = new Set([...watchedHeaders].map((name) => name.length));
 
 function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpRequest {
   const route = findRoute(event.httpMethod, event.resource);
@@ -139,6 +168,7 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
         request.response = errorResponse(mapped);
       },
     })
+    .use({ before: (request) => gatherSpellings(request.event) })
     .use(httpHeaderNormalizer())
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
     // Synchronous (as are the other middlewares that need no I/O): middy awaits only what returns a promise.

@@ -123,11 +123,13 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
   const doFetch = options.fetch ?? fetch;
   const { sleep, maxAttempts, maxDelayMs, maxRateLimitedMs } = settingsOf(options);
   const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
-  // Failed attempts (they count toward maxAttempts) and the time waited on 429s in a row (they do not).
+  // Failed attempts (they count toward maxAttempts), and the 429s in a row and the time waited on them (they do not);
+  // each kind of answer backs off from its own count, so a long run of 429s does not make the next 503 wait the most.
   let failures = 0;
+  let rateLimitedTries = 0;
   let rateLimitedMs = 0;
 
-  for (let attempt = 0; ; attempt += 1) {
+  for (;;) {
     let status: number | string;
     let retryAfter: string | null = null;
     try {
@@ -159,18 +161,21 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
       status = (error as Error).message;
     }
     if (status === 429) {
+      rateLimitedTries += 1;
       if (rateLimitedMs >= maxRateLimitedMs) {
         throw new FatalImportError(
           `The API answered 429 (rate limited) to this batch for ${Math.round(rateLimitedMs / 1000)} s in a row; lower --concurrency or ask for a higher rate limit, then --resume`,
         );
       }
     } else {
+      rateLimitedTries = 0;
       rateLimitedMs = 0;
       failures += 1;
       if (failures >= maxAttempts) throw new FatalImportError(`Gave up after ${maxAttempts} attempts; the last answer was ${status}`);
     }
-    const delay = retryDelay(attempt, retryAfter, maxDelayMs);
-    if (status === 429) rateLimitedMs += delay;
+    const delay = retryDelay(status === 429 ? rateLimitedTries - 1 : failures - 1, retryAfter, maxDelayMs);
+    // Counted at 100 ms at least, so even a caller that sets no backoff at all reaches the limit.
+    if (status === 429) rateLimitedMs += Math.max(delay, 100);
     options.onRetry?.(status, delay);
     await sleep(delay);
   }

@@ -174,9 +174,14 @@ export class BatchService {
   }
 }
 
-/** The item's unique value as sent, to help the client match a rejected item (only when it is a string). */
+/**
+ * The id of a rejected item, to help the client match it: its unique value normalized as an accepted item's id is, or
+ * as sent when it cannot be (not an e-mail address, say); nothing when it is not a string.
+ */
 function uniqueValueOf(model: ModelDefinition, item: unknown): { id?: string } {
   const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[model.uniqueField] : undefined;
-  return typeof value === 'string' ? { id: value } : {};
+  if (typeof value !== 'string') return {};
+  const normalized = normalizeRecordId(model, value);
+  return { id: normalized.ok ? normalized.id : value };
 }
 

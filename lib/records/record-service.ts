@@ -171,11 +171,12 @@ export class RecordService {
 
   /** The records of other models that link to one record, e.g. the customers of an account. */
   async listLinking(request: ListRequest & { readonly id: string; readonly linking: string }): Promise<RecordPage> {
-    const { model, key } = await this.locate({ workspace: request.workspace, model: request.model, id: request.id });
-    const linking = await this.models.resolve(request.workspace, request.linking);
-    if (linkField(linking)?.target !== model.name) {
-      throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${model.name}", so there is no such listing`);
+    // Whether the listing exists depends on the models only, so it is decided before the id is even looked at.
+    const [target, linking] = await Promise.all([this.models.resolve(request.workspace, request.model), this.models.resolve(request.workspace, request.linking)]);
+    if (linkField(linking)?.target !== target.name) {
+      throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${target.name}", so there is no such listing`);
     }
+    const { model, key } = await this.locate({ workspace: request.workspace, model: request.model, id: request.id });
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;

@@ -18,7 +18,7 @@ describe('batch', () => {
         { title: 'no email' },
         'not an object',
         { email: 'old@x.io', title: 'updated' },
-        { email: 'x@x.io', _bad: 1 },
+        { email: ' X@X.IO ', _bad: 1 },
       ],
       // A delete's answer names the id as normalized, a 404's too, as an upsert's does.
       delete: [' GONE@X.IO ', 'old@x.io', 42],

@@ -202,7 +202,10 @@ describe("an account's customers", () => {
 
   it('answers the route for a model nothing links to with a 404', async () => {
     const { token } = await workspaceWithKey(['records:read']);
-    const response = await call('GET', '/models/customer/records/a@x.io/customers', { token });
-    expect([response.status, errorCode(response)]).toEqual([404, 'route_not_found']);
+    // Whatever the id, a record that could exist or one that could not: there is no such listing.
+    for (const id of ['a@x.io', 'not-an-email']) {
+      const response = await call('GET', `/models/customer/records/${id}/customers`, { token });
+      expect([id, response.status, errorCode(response)]).toEqual([id, 404, 'route_not_found']);
+    }
   });
 });

@@ -16,9 +16,9 @@ interface Started {
   readonly closed: Promise<number | null>;
 }
 
-function start(dataDir: string, port = 0): Started {
+function start(dataDir: string, port = 0, env: Record<string, string> = {}): Started {
   const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
-    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir },
+    env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -97,4 +97,14 @@ describe('npm start', () => {
     third.child.kill('SIGTERM');
     expect(await third.closed).toBe(0);
   }, 180_000);
+
+  it('refuses a LOCAL_RATE_LIMIT that is not a limit (blanks included) at once, before starting anything', async () => {
+    for (const value of [' ', 'abc', '5/0']) {
+      const refused = start(join(dataDir, 'refused'), 0, { LOCAL_RATE_LIMIT: value });
+      running.push(refused.child);
+      expect([value, await refused.closed]).toEqual([value, 1]);
+      expect(refused.output()).toContain('LOCAL_RATE_LIMIT must be');
+      expect(existsSync(join(dataDir, 'refused', 'dev.json'))).toBe(false);
+    }
+  }, 60_000);
 });

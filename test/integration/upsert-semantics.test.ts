@@ -228,9 +228,12 @@ describe('conditional writes', () => {
   it('reads If-Match sent on several header lines as one list (RFC 9110), and refuses two different Idempotency-Keys', async () => {
     // fetch joins repeated headers into one line; node:http sends an array as separate lines, as some clients do.
     const { baseUrl, token } = devStack();
-    const raw = (method: string, path: string, headers: Record<string, string | string[]>, body?: string) =>
+    // Headers as raw lines, in order and spelled as given (an object would merge `If-Match` and `if-match` into one).
+    const raw = (method: string, path: string, headers: Record<string, string | string[]> | string[], body?: string) =>
       new Promise<{ status: number; body: { error?: { code: string }; version?: number } }>((resolve, reject) => {
-        const request = httpRequest(new URL(path, baseUrl), { method, headers: { Authorization: `Token ${token}`, ...headers } }, (response) => {
+        const lines = Array.isArray(headers) ? headers : Object.entries(headers).flatMap(([name, value]) => [value].flat().flatMap((v) => [name, v]));
+        const url = new URL(path, baseUrl);
+        const request = httpRequest(url, { method, headers: ['Host', url.host, 'Authorization', `Token ${token}`, ...lines] }, (response) => {
           let text = '';
           response.on('data', (chunk: Buffer) => (text += chunk.toString()));
           response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : {} }));
@@ -251,6 +254,12 @@ describe('conditional writes', () => {
     expect((await get('account', name)).status).toBe(200);
     const keys = await raw('POST', '/models/account/records', { ...json, 'Idempotency-Key': ['a', 'b'] }, body);
     expect([keys.status, keys.body.error?.code]).toEqual([400, 'malformed_header']);
+    // The same header in two spellings is one header: neither line is lost when the names are lower-cased.
+    const spelled = await raw('DELETE', `/models/account/records/${name}`, ['If-Match', '"7"', 'if-match', '*']);
+    expect([spelled.status, spelled.body.error?.code]).toEqual([400, 'malformed_header']);
+    expect((await get('account', name)).status).toBe(200);
+    const spelledKeys = await raw('POST', '/models/account/records', ['Content-Type', 'application/json', 'Idempotency-Key', 'a', 'idempotency-key', 'b'], body);
+    expect([spelledKeys.status, spelledKeys.body.error?.code]).toEqual([400, 'malformed_header']);
   });
 
   it('refuses If-Match and If-None-Match on write routes that cannot apply them, writing nothing; reads ignore them', async () => {

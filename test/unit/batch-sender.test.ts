@@ -72,11 +72,31 @@ describe('sendBatch', () => {
     expect(waited).toBeLessThan(60_000 + 30_000 + 1);
   });
 
-  it('still spends attempts on 503s and network failures, whatever 429s came before', async () => {
-    const { fetch } = fakeFetch([{ status: 429 }, { status: 429 }, { status: 503 }, { status: 503 }, { status: 503 }]);
-    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxAttempts: 3, sleep: async () => undefined })).rejects.toThrow(
+  it('spends attempts on 503s and network failures only: 429s before them leave the attempts whole', async () => {
+    const { fetch, bodies } = fakeFetch([{ status: 429 }, { status: 429 }, { status: 429 }, { status: 503 }, new Error('ECONNRESET'), ok(3)]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxAttempts: 3, sleep: async () => undefined });
+    expect(results).toHaveLength(3);
+    expect(bodies).toHaveLength(6);
+    const { fetch: failing } = fakeFetch([{ status: 429 }, { status: 503 }, { status: 503 }, { status: 503 }]);
+    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch: failing, maxAttempts: 3, sleep: async () => undefined })).rejects.toThrow(
       'Gave up after 3 attempts; the last answer was 503',
     );
+  });
+
+  it('backs off from each kind of answer on its own count: a 503 after many 429s waits as a first failure', async () => {
+    const sleeps: number[] = [];
+    const { fetch } = fakeFetch([...Array.from({ length: 12 }, () => ({ status: 429 })), { status: 503 }, ok(3)]);
+    await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async (ms) => void sleeps.push(ms) });
+    expect(sleeps).toHaveLength(13);
+    // The 503's wait is the first failure's (125 to 250 ms), not the thirteenth's.
+    expect(sleeps[12]).toBeLessThanOrEqual(250);
+  });
+
+  it('ends a run of 429s even with no backoff at all', async () => {
+    const { fetch } = fakeFetch(Array.from({ length: 100_000 }, () => ({ status: 429 })));
+    await expect(
+      sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, maxDelayMs: 0, maxRateLimitedMs: 10_000, sleep: async () => undefined }),
+    ).rejects.toThrow(/429 \(rate limited\)/);
   });
 
   it('splits a batch the API finds too large, and renumbers the second half', async () => {
