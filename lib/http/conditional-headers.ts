@@ -27,6 +27,8 @@ function malformedHeader(name: string, detail: string): HttpError {
  * comma among them), or the bare digits we also take; then optional whitespace and the comma before the next element.
  */
 const listElement = /[ \t]*(?:(?:W\/)?"([\x21\x23-\x7e\x80-\xff]*)"|(\d+))[ \t]*(?:,|$)/y;
+/** An empty list element (RFC 9110's list syntax allows them: `"1", , "2"`), or the blanks at the end: skipped. */
+const emptyElement = /[ \t]*(?:,|$)/y;
 /** A version as this API writes it in an ETag: no sign, no leading zero, within the safe integers. */
 const versionText = /^[1-9]\d{0,14}$/;
 
@@ -36,14 +38,11 @@ function parseIfMatch(header: string): '*' | number[] {
   const tags: string[] = [];
   let at = 0;
   while (at < header.length) {
-    // Empty elements (`"1", , "2"`) are allowed by RFC 9110's list syntax, and skipped.
-    const empty = /[ \t]*,/y;
-    empty.lastIndex = at;
-    if (empty.test(header)) {
-      at = empty.lastIndex;
+    emptyElement.lastIndex = at;
+    if (emptyElement.test(header)) {
+      at = emptyElement.lastIndex;
       continue;
     }
-    if (/^[ \t]*$/.test(header.slice(at))) break;
     listElement.lastIndex = at;
     const match = listElement.exec(header);
     if (!match) throw malformed();

@@ -61,17 +61,17 @@ async function runChained(tasks: readonly Task[], results: BatchItemResult[], co
 
 /**
  * Retries an item throttled after the SDK's own retries. A retry is a new DynamoDB call, so it starts only while the
- * batch may still start one (`mayStart`, the batch's deadline): past it the item answers its 503 at once, instead of
+ * batch may still start one (before `pastDeadline`): past it the item answers its 503 at once, instead of
  * running the function into its timeout and losing every item's answer.
  */
-async function withItemRetries<T>(operation: () => Promise<T>, sleep: (ms: number) => Promise<void>, mayStart: () => boolean): Promise<T> {
+async function withItemRetries<T>(operation: () => Promise<T>, sleep: (ms: number) => Promise<void>, pastDeadline: () => boolean): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await operation();
     } catch (error) {
       if (!(error instanceof UnavailableError) || attempt >= batchLimits.itemRetries) throw error;
       await sleep(Math.random() * 100 * 2 ** attempt + 50);
-      if (!mayStart()) throw error;
+      if (pastDeadline()) throw error;
     }
   }
 }
@@ -87,7 +87,6 @@ export class BatchService {
     const model = await this.records.model(request.workspace, request.model);
     const results: BatchItemResult[] = new Array(upserts.length + deletes.length);
     const pastDeadline = () => request.deadline !== undefined && Date.now() > request.deadline;
-    const mayStart = () => !pastDeadline();
     const late = (task: Task): BatchItemResult | undefined =>
       pastDeadline()
         ? { ...task.describe, error: new UnavailableError('This item was not attempted before the time limit; send it again', 1) }
@@ -111,7 +110,7 @@ export class BatchService {
         describe: { op: 'upsert', index, id: validated.id },
         run: async () => {
           try {
-            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep, mayStart);
+            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep, pastDeadline);
             return { op: 'upsert', index, id: validated.id, outcome };
           } catch (error) {
             return { op: 'upsert', index, id: validated.id, error };
@@ -138,7 +137,7 @@ export class BatchService {
         describe: { op: 'delete', index, id: answerId },
         run: async () => {
           try {
-            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep, mayStart);
+            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep, pastDeadline);
             return { op: 'delete', index, id: normalized, outcome: 'deleted' };
           } catch (error) {
             return { op: 'delete', index, id: answerId, error };

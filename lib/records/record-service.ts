@@ -48,6 +48,15 @@ function isListPosition(value: unknown): value is ListPosition {
   );
 }
 
+/** The key a client's id names in a model; an id that no record can have (empty, malformed) names nothing: 404, without a read. */
+function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey {
+  const normalized = normalizeRecordId(model, id);
+  if (!normalized.ok) {
+    throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${normalized.issue}`, [{ field: 'id', issue: normalized.issue }]);
+  }
+  return { workspace, model: model.name, id: normalized.id };
+}
+
 /** The one link field of a model and the model it points at, if it has one. */
 function linkField(model: ModelDefinition): { field: string; target: string } | undefined {
   for (const [field, definition] of Object.entries(model.fields)) if (definition.linksTo) return { field, target: definition.linksTo };
@@ -172,11 +181,11 @@ export class RecordService {
   /** The records of other models that link to one record, e.g. the customers of an account. */
   async listLinking(request: ListRequest & { readonly id: string; readonly linking: string }): Promise<RecordPage> {
     // Whether the listing exists depends on the models only, so it is decided before the id is even looked at.
-    const [target, linking] = await Promise.all([this.models.resolve(request.workspace, request.model), this.models.resolve(request.workspace, request.linking)]);
-    if (linkField(linking)?.target !== target.name) {
-      throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${target.name}", so there is no such listing`);
+    const [model, linking] = await Promise.all([this.models.resolve(request.workspace, request.model), this.models.resolve(request.workspace, request.linking)]);
+    if (linkField(linking)?.target !== model.name) {
+      throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${model.name}", so there is no such listing`);
     }
-    const { model, key } = await this.locate({ workspace: request.workspace, model: request.model, id: request.id });
+    const key = keyIn(model, request.workspace, request.id);
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
@@ -226,12 +235,7 @@ export class RecordService {
 
   private async locate(address: RecordAddress): Promise<{ model: ModelDefinition; key: RecordKey }> {
     const model = await this.models.resolve(address.workspace, address.model);
-    const normalized = normalizeRecordId(model, address.id);
-    if (!normalized.ok) {
-      // An id that no record can have (an empty or malformed one) names nothing: 404, without a read.
-      throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${normalized.issue}`, [{ field: 'id', issue: normalized.issue }]);
-    }
-    return { model, key: { workspace: address.workspace, model: model.name, id: normalized.id } };
+    return { model, key: keyIn(model, address.workspace, address.id) };
   }
 
   private async resolveLinks(
