@@ -1,13 +1,21 @@
 /**
  * `Idempotency-Key` on every write route, with Powertools for AWS Lambda's idempotency utility: the same key and the
- * same request (method, path, body) within 24 h replays the first response without a second write; the same key with
+ * same request (method, path, query string, body, conditional headers) within 24 h replays the first response without a second write; the same key with
  * another request is a 422; a second request while the first is in flight is a 409. Keys are scoped to the workspace
  * (two workspaces may use the same key) and expire through DynamoDB TTL on the idempotency table.
  *
- * The wrapper fixes one thing in Powertools' middy middleware: its onError deletes the key's record whatever failed,
- * so a request refused as "in progress" or "different payload" would delete the first request's record and let a
- * third request run again. Here, a request that did not claim the key never deletes it.
+ * The wrapper fixes what Powertools' middy middleware gets wrong for an HTTP API:
+ * - its onError deletes the key's record whatever failed, so a request refused as "in progress" or "different payload"
+ *   would delete the first request's record and let a third request run again. Here, a request that did not claim the
+ *   key never deletes it;
+ * - it stores the whole answer in one DynamoDB item (400 KB at most), and when that save fails the request fails,
+ *   although its write was applied: a 503 that says "nothing written" after a write, and every retry with the key
+ *   writes and fails again. Here a large answer's body is stored gzipped, and an answer that cannot be remembered (too
+ *   large even gzipped, or the idempotency table failing) is still given to the client; its key is released, so a
+ *   retry runs the request again, which every write route of this API makes safe (upserts merge to the same record, a
+ *   second delete is a 404 that clients treat as done).
  */
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
@@ -16,7 +24,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { HttpError } from './http-error.js';
-import { markReplayed } from './observability.js';
+import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
 
 export const idempotencyHeader = 'idempotency-key';
@@ -42,14 +50,45 @@ export function hasRetryableParts(response: APIGatewayProxyResult | null | undef
   }
 }
 
+/** Bodies larger than this are stored gzipped (base64): a batch's per-item results compress many times over. */
+const compressAboveBytes = 32 * 1024;
+/**
+ * The largest stored body: the idempotency item also holds its key hash, status, expiry and payload hash, and DynamoDB
+ * refuses an item over 400 KB.
+ */
+export const maxStoredBodyBytes = 300 * 1024;
+/** Marks a stored answer whose body is gzipped and base64-encoded. Never sent to a client: the replay unpacks it. */
+const gzippedBodyMark = 'gatherStoredBody';
+
+type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64' };
+
+/**
+ * What the idempotency table keeps of an answer: the answer itself when its body is small, its body gzipped when not,
+ * or undefined when even that is larger than an item can hold.
+ */
+export function storableAnswer<T extends APIGatewayProxyResult | null | undefined>(response: T): T | StoredAnswer | undefined {
+  if (!response || typeof response.body !== 'string' || Buffer.byteLength(response.body) <= compressAboveBytes) return response;
+  const body = gzipSync(response.body).toString('base64');
+  return body.length <= maxStoredBodyBytes ? { ...response, body, [gzippedBodyMark]: 'gzip-base64' } : undefined;
+}
+
+/** The answer a replay gives: a stored answer as it was first sent. */
+export function replayedAnswer(stored: unknown): unknown {
+  if (typeof stored !== 'object' || stored === null || (stored as StoredAnswer)[gzippedBodyMark] !== 'gzip-base64') return stored;
+  const { [gzippedBodyMark]: _mark, ...answer } = stored as StoredAnswer;
+  return { ...answer, body: gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') };
+}
+
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
     eventKeyJmesPath: `headers."${idempotencyHeader}" && [requestContext.authorizer.workspace, headers."${idempotencyHeader}"]`,
     // The conditional headers are part of the request: the same key sent with another If-Match is another request.
-    payloadValidationJmesPath: '[httpMethod, path, body, headers."if-match", headers."if-none-match"]',
+    // So is the query string: `DELETE /models/account/record?id=A` and `?id=B` are two requests.
+    payloadValidationJmesPath: '[httpMethod, path, queryStringParameters, body, headers."if-match", headers."if-none-match"]',
     expiresAfterSeconds: idempotencyWindowSeconds,
     throwOnNoIdempotencyKey: false,
+    responseHook: (stored) => replayedAnswer(stored) as ReturnType<NonNullable<IdempotencyConfig['responseHook']>>,
   });
   let inner: Middleware | undefined;
   const powertools = () => {
@@ -71,6 +110,30 @@ export function idempotencyMiddleware(): Middleware {
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
     requestState(request)[claimedKey] === true;
+  /** Gives the key up after a write was applied: the client still gets its answer, and a retry runs again. */
+  const release = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, why: string, error?: unknown) => {
+    logger.warn('idempotency: answer not remembered, key released', { why, ...(error ? { error: error as Error } : {}) });
+    try {
+      await powertools().onError!(request);
+    } catch (releaseError) {
+      // Left in progress, the key answers 409 until Powertools' in-progress expiry (the function's remaining time).
+      logger.error('idempotency: key not released', { error: releaseError as Error });
+    }
+  };
+  /** Stores the answer for replays, gzipped when large; an answer it cannot store releases the key instead. */
+  const remember = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    const answer = request.response;
+    const stored = storableAnswer(answer);
+    if (stored === undefined) return release(request, `the answer is over ${maxStoredBodyBytes} bytes even gzipped`);
+    request.response = stored;
+    try {
+      await powertools().after!(request);
+    } catch (error) {
+      await release(request, 'the idempotency table did not take the answer', error);
+    } finally {
+      request.response = answer;
+    }
+  };
   return {
     // Synchronous when there is no key, so middy has no promise to wait for.
     before: (request) => {
@@ -87,7 +150,7 @@ export function idempotencyMiddleware(): Middleware {
       if (!claimed(request)) return undefined;
       // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
       // 200) releases the key like a failure, so the retry with the same key writes them.
-      return hasRetryableParts(request.response) ? powertools().onError!(request) : powertools().after!(request);
+      return hasRetryableParts(request.response) ? powertools().onError!(request) : remember(request);
     },
     onError: (request) => (claimed(request) ? powertools().onError!(request) : undefined),
   };

@@ -17,6 +17,8 @@ export interface FaultRule {
   readonly count?: number;
   /** DynamoDB operations to fail (`UpdateItem`, `GetItem`, ...); undefined fails all. */
   readonly operations?: readonly string[];
+  /** Tables whose calls fail (by the request's `TableName`); undefined fails calls to any table. */
+  readonly tables?: readonly string[];
 }
 
 /** The status and body DynamoDB itself sends for each kind of failure. */
@@ -72,28 +74,57 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-    const active = rule && (rule.remaining === undefined || rule.remaining > 0) && (!rule.operations || rule.operations.includes(operation));
-    if (active && rule) {
-      if (rule.remaining !== undefined) rule.remaining -= 1;
+    const matches = (table: () => string | undefined) =>
+      rule !== undefined &&
+      (rule.remaining === undefined || rule.remaining > 0) &&
+      (!rule.operations || rule.operations.includes(operation)) &&
+      (!rule.tables || rule.tables.includes(table() ?? ''));
+    const fail = () => {
+      if (rule!.remaining !== undefined) rule!.remaining -= 1;
       stats.failed += 1;
-      const fault = responses[rule.error];
-      request.resume();
+      const fault = responses[rule!.error];
       response.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': `fault-${stats.failed}` });
       response.end(JSON.stringify({ __type: fault.type, message: fault.message }));
+    };
+    const forward = (body?: Buffer) => {
+      stats.forwarded += 1;
+      stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
+      const upstreamRequest = httpRequest(
+        { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
+        (upstreamResponse) => {
+          response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
+          upstreamResponse.pipe(response);
+        },
+      );
+      // DynamoDB Local down: the caller sees the connection fail, as it would without the proxy.
+      upstreamRequest.on('error', () => response.destroy());
+      if (body) upstreamRequest.end(body);
+      else request.pipe(upstreamRequest);
+    };
+    if (rule?.tables) {
+      // Which table a call is for is in its body, so this rule reads the body before it decides.
+      readAll(request).then(
+        (body) => {
+          const table = () => {
+            try {
+              return (JSON.parse(body.toString('utf8')) as { TableName?: string }).TableName;
+            } catch {
+              return undefined;
+            }
+          };
+          if (matches(table)) fail();
+          else forward(body);
+        },
+        () => response.destroy(),
+      );
       return;
     }
-    stats.forwarded += 1;
-    stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
-    const forward = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
-      (upstreamResponse) => {
-        response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
-        upstreamResponse.pipe(response);
-      },
-    );
-    // DynamoDB Local down: the caller sees the connection fail, as it would without the proxy.
-    forward.on('error', () => response.destroy());
-    request.pipe(forward);
+    if (matches(() => undefined)) {
+      request.resume();
+      fail();
+      return;
+    }
+    forward();
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

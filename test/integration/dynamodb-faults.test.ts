@@ -155,6 +155,30 @@ describe('faults toward DynamoDB', () => {
     expect((await api('GET', '/models/account/records/k1')).body.version).toBe(1);
   });
 
+  it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {
+    const keyed = () =>
+      fetch(`${info.baseUrl}/models/account/records`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'idem-store-down' },
+        body: JSON.stringify({ name: 'idem-store-down', n: 1 }),
+      });
+    // The claim (PutItem) goes through; completing the key's record (UpdateItem on the idempotency table) fails.
+    await faults({ error: 'internal', operations: ['UpdateItem'], tables: [`${info.tableName}-idempotency`] });
+    const first = await keyed();
+    // The write was applied, so the client is told so, not "503, nothing written".
+    expect(first.status).toBe(201);
+    expect(((await first.json()) as { version: number }).version).toBe(1);
+    expect((await faults()).failed).toBeGreaterThan(0);
+    // The key was released: the retry runs again, and the merge makes that an identical repeat.
+    const retry = await keyed();
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { version: number }).version).toBe(1);
+    // Now remembered: the next one is a replay, which answers as the retry did and writes nothing.
+    let replayStatus = 0;
+    expect(await callsOf(async () => (replayStatus = (await keyed()).status))).not.toHaveProperty('UpdateItem');
+    expect(replayStatus).toBe(200);
+  });
+
   it('answers 503, never 500, while DynamoDB Local is killed, and keeps every acknowledged write across a restart', async () => {
     const acknowledged: string[] = [];
     let stop = false;

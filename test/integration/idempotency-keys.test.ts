@@ -1,4 +1,5 @@
 /** Idempotency-Key on write routes: replay without a second write, 422 on reuse, 409 while in flight, per workspace. */
+import { randomBytes } from 'node:crypto';
 import { call, errorCode, requestLogLine, unique, workspaceWithKey } from '../support/api-client.js';
 
 describe('Idempotency-Key', () => {
@@ -103,6 +104,56 @@ describe('Idempotency-Key', () => {
     const define = () => call('PUT', '/models/widget', { json: { unique_field: 'sku' }, token, headers: { 'Idempotency-Key': modelKey } });
     expect((await define()).status).toBe(201);
     expect((await define()).status).toBe(201);
+  });
+
+  it('counts the query string as part of the request: a delete by ?id= of another record is a 422', async () => {
+    const [a, b] = [unique('qa'), unique('qb')];
+    for (const name of [a, b]) await call('POST', '/models/account/records', { json: { name }, token });
+    const key = unique('key');
+    const remove = (name: string) => call('DELETE', `/models/account/record?id=${encodeURIComponent(name)}`, { token, headers: { 'Idempotency-Key': key } });
+    expect((await remove(a)).status).toBe(204);
+    const other = await remove(b);
+    expect([other.status, errorCode(other)]).toEqual([422, 'idempotency_key_reused']);
+    expect((await call('GET', `/models/account/records/${b}`, { token })).status).toBe(200);
+    expect((await remove(a)).status).toBe(204);
+  });
+
+  it('replays answers too large for one idempotency item, which are stored gzipped', async () => {
+    // A 70 KB record whose JSON is six times as long: each control character is written as \u0001.
+    const name = unique('large');
+    expect((await call('POST', '/models/account/records', { json: { name, a: '\u0001'.repeat(70_000) }, token })).status).toBe(201);
+    const key = unique('key');
+    const first = await post({ name, status: 'active' }, key);
+    expect(first.status).toBe(200);
+    expect(first.text.length).toBeGreaterThan(400_000);
+    await call('POST', '/models/account/records', { json: { name, status: 'changed' }, token });
+    const replay = await post({ name, status: 'active' }, key);
+    expect([replay.status, replay.headers.get('etag')]).toEqual([200, '"2"']);
+    expect(replay.text).toBe(first.text);
+    // A batch whose per-item results run past 400 KB: half its items refused, each naming eight fields.
+    const refused = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`_exported_field_${i}`, 'x']));
+    const records = Array.from({ length: 1000 }, (_, i) => (i % 2 ? { name: `${name}-${i}`, ...refused } : { name: `${name}-${i}` }));
+    const batchKey = unique('key');
+    const batch = () => call('POST', '/models/account/batch', { json: { records }, token, headers: { 'Idempotency-Key': batchKey } });
+    const answered = await batch();
+    expect(answered.status).toBe(200);
+    expect(answered.text.length).toBeGreaterThan(400_000);
+    const again = await batch();
+    expect(again.status).toBe(200);
+    expect(again.text).toBe(answered.text);
+  });
+
+  it('gives an answer too large to remember even gzipped, and releases its key, so a retry runs again', async () => {
+    const name = unique('random');
+    const key1 = unique('key');
+    // About 330 KB of random base64: gzip keeps it near 250 KB, and base64 again brings it past what an item holds.
+    const noise = randomBytes(247_000).toString('base64');
+    const first = await post({ name, noise }, key1);
+    expect(first.status).toBe(201);
+    expect(first.body.fields.noise).toBe(noise);
+    // Not a replay (that would be the 201 again) and not a 503: the request ran again, an identical repeat.
+    const retry = await post({ name, noise }, key1);
+    expect([retry.status, retry.body.version]).toEqual([200, 1]);
   });
 
   it('refuses a malformed key with a 400, and ignores the header on reads', async () => {
