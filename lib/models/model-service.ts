@@ -5,7 +5,7 @@
  * only while it has no records.
  */
 import { fieldNameIssue } from '../records/payload.js';
-import { ModelNotEmptyError, ModelNotFoundError, StandardModelError, ValidationError, type FieldIssue } from '../records/errors.js';
+import { ModelNotEmptyError, ModelNotFoundError, StandardModelError, UnavailableError, ValidationError, type FieldIssue } from '../records/errors.js';
 import { limits } from '../records/limits.js';
 import type { ModelDefinitionStore, StoredModelDefinition } from '../store/model-store.js';
 import type { RecordStore } from '../store/record-store.js';
@@ -23,6 +23,8 @@ export interface ModelDocument {
 }
 
 const uniqueFieldTypes: readonly FieldType[] = ['string', 'email'];
+/** How many times a PUT reads and writes again after a concurrent PUT of the same model wrote first. */
+const maxDefineAttempts = 8;
 
 /**
  * A field's definition only when the model declares it: field names come from clients, and a plain lookup would find
@@ -118,7 +120,11 @@ export class ModelService {
     return toDocument(fromStored(stored), stored);
   }
 
-  /** Creates or replaces a model definition; `created` tells which. */
+  /**
+   * Creates or replaces a model definition; `created` tells which. Each attempt writes only over the definition it read,
+   * so concurrent PUTs apply one after the other: one creates (201), the next ones replace what the one before wrote
+   * (200), each checked against the records that exist then.
+   */
   async define(workspace: string, name: string, body: unknown): Promise<{ created: boolean; model: ModelDocument }> {
     if (!modelNamePattern.test(name)) {
       throw new ValidationError('Model names are a lower-case letter, then up to 62 lower-case letters, digits and underscores', [
@@ -126,11 +132,31 @@ export class ModelService {
       ]);
     }
     const parsed = parseModelBody(name, body);
-    const existing = await this.definitions.getModel(workspace, name);
+    for (let attempt = 0; attempt < maxDefineAttempts; attempt++) {
+      const existing = await this.definitions.getModel(workspace, name);
+      const definition = await this.nextDefinition(workspace, name, parsed, existing);
+      if (!(await this.definitions.putModel(workspace, definition, existing))) {
+        // Another PUT wrote first: read its definition again, after a random pause, so racing PUTs spread out.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * (attempt + 1)));
+        continue;
+      }
+      this.registry.invalidate(workspace, name);
+      const standard = findStandardModel(name);
+      const model = standard ? withExtension(standard, definition) : fromStored(definition);
+      return { created: !existing && !standard, model: toDocument(model, definition) };
+    }
+    throw new UnavailableError(`Model "${name}" kept changing while this definition was written; retry after a pause`);
+  }
+
+  /** What a PUT makes of the stored definition, or throws when the change is not allowed. */
+  private async nextDefinition(
+    workspace: string,
+    name: string,
+    parsed: ReturnType<typeof parseModelBody>,
+    existing: StoredModelDefinition | undefined,
+  ): Promise<StoredModelDefinition> {
     const standard = findStandardModel(name);
     const now = this.clock().toISOString();
-
-    let definition: StoredModelDefinition;
     if (standard) {
       if (parsed.uniqueField !== undefined && parsed.uniqueField !== standard.uniqueField) {
         throw new StandardModelError(`The unique field of the standard model "${name}" is "${standard.uniqueField}" and cannot change`);
@@ -142,26 +168,21 @@ export class ModelService {
         }
       }
       const extra = Object.fromEntries(Object.entries(parsed.fields).filter(([field]) => !ownField(standard.fields, field)));
-      definition = { name, uniqueField: standard.uniqueField, fields: extra, createdAt: existing?.createdAt ?? now, updatedAt: now };
-    } else {
-      const uniqueField = parsed.uniqueField!;
-      const fields = { ...parsed.fields, [uniqueField]: ownField(parsed.fields, uniqueField) ?? { type: 'string' as const } };
-      // The unique field's type decides how ids are normalized (an email's is lower-cased), so changing it would leave
-      // stored records under ids that no longer normalize to themselves: as unreachable as a changed unique field.
-      const existingType = existing ? (ownField(existing.fields, existing.uniqueField)?.type ?? 'string') : undefined;
-      if (existing && (existing.uniqueField !== uniqueField || existingType !== fields[uniqueField]!.type) && (await this.records.hasRecords(workspace, name))) {
-        throw new ModelNotEmptyError(
-          existing.uniqueField !== uniqueField
-            ? `Model "${name}" has records, so its unique field cannot change from "${existing.uniqueField}"`
-            : `Model "${name}" has records, so the type of its unique field "${uniqueField}" cannot change from ${existingType}`,
-        );
-      }
-      definition = { name, uniqueField, fields, createdAt: existing?.createdAt ?? now, updatedAt: now };
+      return { name, uniqueField: standard.uniqueField, fields: extra, createdAt: existing?.createdAt ?? now, updatedAt: now };
     }
-    await this.definitions.putModel(workspace, definition);
-    this.registry.invalidate(workspace, name);
-    const model = standard ? withExtension(standard, definition) : fromStored(definition);
-    return { created: !existing && !standard, model: toDocument(model, definition) };
+    const uniqueField = parsed.uniqueField!;
+    const fields = { ...parsed.fields, [uniqueField]: ownField(parsed.fields, uniqueField) ?? { type: 'string' as const } };
+    // The unique field's type decides how ids are normalized (an email's is lower-cased), so changing it would leave
+    // stored records under ids that no longer normalize to themselves: as unreachable as a changed unique field.
+    const existingType = existing ? (ownField(existing.fields, existing.uniqueField)?.type ?? 'string') : undefined;
+    if (existing && (existing.uniqueField !== uniqueField || existingType !== fields[uniqueField]!.type) && (await this.records.hasRecords(workspace, name))) {
+      throw new ModelNotEmptyError(
+        existing.uniqueField !== uniqueField
+          ? `Model "${name}" has records, so its unique field cannot change from "${existing.uniqueField}"`
+          : `Model "${name}" has records, so the type of its unique field "${uniqueField}" cannot change from ${existingType}`,
+      );
+    }
+    return { name, uniqueField, fields, createdAt: existing?.createdAt ?? now, updatedAt: now };
   }
 
   async delete(workspace: string, name: string): Promise<void> {

@@ -2,7 +2,7 @@
  * Model definitions in the table: one item per custom model (or per standard model a workspace has extended with typed
  * fields), under the workspace: pk `W#<workspace>`, sk `M#<model>`.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
 import { workspaceItemKey } from './keys.js';
 import { withErrorMapping } from './map-dynamodb-error.js';
@@ -13,12 +13,21 @@ export interface StoredModelDefinition {
   readonly fields: Readonly<Record<string, FieldDefinition>>;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * How many times the definition was written; a write states the revision it replaces, so two concurrent PUTs cannot
+   * both succeed on the same read. Undefined for an item written before revisions, or for a definition not yet stored.
+   */
+  readonly revision?: number;
 }
 
 export interface ModelDefinitionStore {
   getModel(workspace: string, name: string): Promise<StoredModelDefinition | undefined>;
   listModels(workspace: string): Promise<StoredModelDefinition[]>;
-  putModel(workspace: string, model: StoredModelDefinition): Promise<void>;
+  /**
+   * Writes a definition only if the stored one is still `replaces` (undefined: only if none is stored); false when
+   * another write came first, and nothing was written.
+   */
+  putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean>;
   /** True when a definition was deleted. */
   deleteModel(workspace: string, name: string): Promise<boolean>;
 }
@@ -32,6 +41,7 @@ function fromItem(item: Record<string, unknown>): StoredModelDefinition {
     fields: item.fields as Record<string, FieldDefinition>,
     createdAt: String(item.created_at),
     updatedAt: String(item.updated_at),
+    ...(typeof item.revision === 'number' ? { revision: item.revision } : {}),
   };
 }
 
@@ -69,24 +79,43 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     return models;
   }
 
-  async putModel(workspace: string, model: StoredModelDefinition): Promise<void> {
-    await withErrorMapping(() =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            ...modelKey(workspace, model.name),
-            name: model.name,
-            unique_field: model.uniqueField,
-            // As a Map: the document client's marshall tells a value's type by its `constructor`, and a model may
-            // declare a field named `constructor` (lib/store/dynamodb-record-store.ts, jsonAsMaps).
-            fields: new Map(Object.entries(model.fields)),
-            created_at: model.createdAt,
-            updated_at: model.updatedAt,
-          },
-        }),
-      ),
-    );
+  async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean> {
+    // The stored revision must be the one read; an item from before revisions is matched by its updated_at.
+    const condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
+      replaces === undefined
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : replaces.revision !== undefined
+          ? { ConditionExpression: '#r = :r', ExpressionAttributeNames: { '#r': 'revision' }, ExpressionAttributeValues: { ':r': replaces.revision } }
+          : {
+              ConditionExpression: 'attribute_not_exists(#r) AND #u = :u',
+              ExpressionAttributeNames: { '#r': 'revision', '#u': 'updated_at' },
+              ExpressionAttributeValues: { ':u': replaces.updatedAt },
+            };
+    try {
+      await withErrorMapping(() =>
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              ...modelKey(workspace, model.name),
+              name: model.name,
+              unique_field: model.uniqueField,
+              // As a Map: the document client's marshall tells a value's type by its `constructor`, and a model may
+              // declare a field named `constructor` (lib/store/dynamodb-record-store.ts, jsonAsMaps).
+              fields: new Map(Object.entries(model.fields)),
+              created_at: model.createdAt,
+              updated_at: model.updatedAt,
+              revision: (replaces?.revision ?? 0) + 1,
+            },
+            ...condition,
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if ((error as Error | undefined)?.name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
   }
 
   async deleteModel(workspace: string, name: string): Promise<boolean> {

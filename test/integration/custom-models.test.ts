@@ -114,6 +114,20 @@ describe('custom models', () => {
     expect((await as('GET', '/models/thing')).status).toBe(404);
   });
 
+  it('applies concurrent definitions of one model one after the other: one creates it, the others replace it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const name = `race_${round}`;
+      const answers = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => as('PUT', `/models/${name}`, { unique_field: `k${i}` })));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+      // Every answer says what that PUT wrote, and the stored definition is one of them: the last to be applied.
+      const stored = await as('GET', `/models/${name}`);
+      expect(answers.map((a) => a.body.unique_field)).toContain(stored.body.unique_field);
+      expect(stored.body.updated_at).toBe(answers.map((a) => a.body.updated_at as string).sort().at(-1));
+      const created = answers.find((a) => a.status === 201)!;
+      expect(answers.every((a) => a.body.created_at === created.body.created_at)).toBe(true);
+    }
+  });
+
   it('takes model definitions as JSON only', async () => {
     const response = await call('PUT', '/models/thing', { token, form: 'unique_field=id' });
     expect(response.status).toBe(415);
