@@ -196,8 +196,10 @@ const publicErrors = {
 
 const writeErrors = {
   '409': error('A request with this Idempotency-Key is still in progress, or the model is not empty / is standard.', 'RetryAfterWhenInProgress'),
-  '412': error('If-Match or If-None-Match failed.'),
 };
+
+/** Only the routes that take If-Match and If-None-Match (`conditionalWrites` in lib/routes.ts) can answer 412. */
+const conditionalWriteErrors = { ...writeErrors, '412': error('If-Match or If-None-Match failed.') };
 
 const recordResponse = (description: string) => ({ description, headers: { ETag: { $ref: '#/components/headers/ETag' } }, content: jsonContent(ref('RecordEnvelope')) });
 const curl = (method: string, path: string, extra = '') => [
@@ -230,7 +232,7 @@ const operations: Record<string, Operation> = {
         'application/x-www-form-urlencoded': { schema: { type: 'object', additionalProperties: true, description: 'Form fields; a repeated key is an array; _unset=<field> removes a field.' } },
       },
     },
-    responses: { '200': recordResponse('The record existed; the merged record.'), '201': recordResponse('The record was created.'), ...writeErrors },
+    responses: { '200': recordResponse('The record existed; the merged record.'), '201': recordResponse('The record was created.'), ...conditionalWriteErrors },
     curl: curl('POST', '/models/account/records', ' -d name="Sterling Cooper" -d size="50-100"'),
   },
   ListRecords: {
@@ -243,14 +245,14 @@ const operations: Record<string, Operation> = {
   DeleteRecord: {
     summary: 'Delete one record',
     parameters: [p('model'), p('id'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
-    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    responses: { '204': { description: 'Deleted.' }, ...conditionalWriteErrors },
     curl: curl('DELETE', '/models/account/records/Sterling%20Cooper'),
   },
   GetRecordByQuery: { summary: 'Read one record whose id contains "/"', parameters: [p('model'), p('idQuery')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/record?id=A%2FB%20Testing') },
   DeleteRecordByQuery: {
     summary: 'Delete one record whose id contains "/"',
     parameters: [p('model'), p('idQuery'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
-    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    responses: { '204': { description: 'Deleted.' }, ...conditionalWriteErrors },
     curl: curl('DELETE', '/models/account/record?id=A%2FB%20Testing'),
   },
   ListLinkedCustomers: {

@@ -7,7 +7,8 @@ import type { FieldType } from './model-definition.js';
 export type BodySource = 'json' | 'form';
 export type Coercion = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issue: string };
 
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// No blanks and no control characters anywhere: an address with a bell or a NUL in it is no address.
+const emailPattern = /^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+\.[^\s@\u0000-\u001f\u007f-\u009f]+$/;
 const numberPattern = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 const datetimePattern =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -44,7 +45,18 @@ function coerceDatetime(value: unknown): Coercion {
   return ok(iso);
 }
 
-/** Coerces one value to a declared type, or says why it cannot. */
+function parseJson(text: string): Coercion {
+  try {
+    return ok(JSON.parse(text));
+  } catch {
+    return fail('must be a JSON document');
+  }
+}
+
+/**
+ * Coerces one value to a declared type, or says why it cannot. A form `json` field whose text is `null` comes out as
+ * null, which the payload takes as removing the field, as JSON null does (lib/records/payload.ts).
+ */
 export function coerceFieldValue(value: unknown, type: FieldType, source: BodySource): Coercion {
   switch (type) {
     case 'string':
@@ -64,8 +76,10 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
     }
     case 'boolean': {
       if (source === 'form' && typeof value === 'string') {
-        if (value === 'true') return ok(true);
-        if (value === 'false') return ok(false);
+        // Trimmed, as numbers, e-mail addresses and date-times are: a padded CSV cell is still `true`.
+        const text = value.trim();
+        if (text === 'true') return ok(true);
+        if (text === 'false') return ok(false);
         return fail('must be true or false');
       }
       return typeof value === 'boolean' ? ok(value) : fail('must be a boolean');
@@ -73,11 +87,17 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
     case 'datetime':
       return coerceDatetime(value);
     case 'json': {
-      if (source === 'form' && typeof value === 'string') {
-        try {
-          return ok(JSON.parse(value));
-        } catch {
-          return fail('must be a JSON document');
+      if (source === 'form') {
+        // A form value is JSON text; a repeated key gives several, each parsed (`-d j=1 -d j=2` is [1, 2], as `-d j=[1,2]` is).
+        if (typeof value === 'string') return parseJson(value);
+        if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+          const items: unknown[] = [];
+          for (const item of value as string[]) {
+            const parsed = parseJson(item);
+            if (!parsed.ok) return parsed;
+            items.push(parsed.value);
+          }
+          return ok(items);
         }
       }
       return ok(value);

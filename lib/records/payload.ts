@@ -88,6 +88,7 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
   const issues: FieldIssue[] = [];
   const set: [string, unknown][] = [];
   const unset: string[] = [];
+  const removedByNull: string[] = [];
   const seen = new Set<string>();
 
   // Distinct names can be too many only when the entries are, so they are counted only then.
@@ -116,6 +117,12 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
         continue;
       }
       value = coerced.value;
+      // A form `json` field of `null`: JSON null, which removes a field here as it does in a JSON body.
+      if (value === null) {
+        seen.delete(name);
+        removedByNull.push(name);
+        continue;
+      }
     }
     const issue = valueIssue(value);
     if (issue) {
@@ -125,7 +132,7 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
     set.push([name, value]);
   }
 
-  for (const name of new Set(payload.unset)) {
+  for (const name of new Set([...payload.unset, ...removedByNull])) {
     const nameIssue = fieldNameIssue(name);
     if (nameIssue) issues.push({ field: name, issue: nameIssue });
     else if (seen.has(name)) issues.push({ field: name, issue: 'field is both set and removed in one payload' });

@@ -59,6 +59,19 @@ describe('custom models', () => {
     expect((await as('GET', '/models/subscription/records/sub-3')).status).toBe(404);
   });
 
+  it('reads a form json field as JSON: each value of a repeated key, and null as removing the field', async () => {
+    expect((await as('PUT', '/models/form_json', { unique_field: 'k', fields: { j: { type: 'json' }, on: { type: 'boolean' } } })).status).toBe(201);
+    const form = (body: string) => call('POST', '/models/form_json/records', { token, form: body });
+    expect((await form('k=a&j=1&j=%7B%22x%22%3A2%7D&on=%20true%20')).body.fields).toEqual({ k: 'a', j: [1, { x: 2 }], on: true });
+    // `null` removes j, as JSON null does; a JSON body can never store a top-level null, and neither can a form.
+    const removed = await form('k=a&j=null');
+    expect([removed.status, removed.body.fields]).toEqual([200, { k: 'a', on: true }]);
+    expect((await as('GET', '/models/form_json/records/a')).body.fields).toEqual({ k: 'a', on: true });
+    // null and _unset of one field in one payload agree, so they are one removal, not a conflict.
+    expect((await form('k=b&j=5')).status).toBe(201);
+    expect((await form('k=b&j=null&_unset=j')).body.fields).toEqual({ k: 'b' });
+  });
+
   it('lets a workspace add typed fields to a standard model, but not change its unique field or standard fields', async () => {
     const extended = await as('PUT', '/models/account', { fields: { employees: { type: 'number' } } });
     expect(extended.status).toBe(200);

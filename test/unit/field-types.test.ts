@@ -13,6 +13,25 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue('2026-12-04T15:00', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.000Z' });
   });
 
+  it('trims a form boolean as it trims numbers, e-mail addresses and date-times', () => {
+    expect(coerceFieldValue(' true', 'boolean', 'form')).toEqual({ ok: true, value: true });
+    expect(coerceFieldValue('false \t', 'boolean', 'form')).toEqual({ ok: true, value: false });
+    expect(coerceFieldValue('True', 'boolean', 'form').ok).toBe(false);
+  });
+
+  it('parses each value of a repeated form key of a json field, as it parses one', () => {
+    expect(coerceFieldValue(['1', '"two"', '{"a":null}'], 'json', 'form')).toEqual({ ok: true, value: [1, 'two', { a: null }] });
+    expect(coerceFieldValue(['1', '{'], 'json', 'form')).toEqual({ ok: false, issue: 'must be a JSON document' });
+    expect(coerceFieldValue('null', 'json', 'form')).toEqual({ ok: true, value: null });
+  });
+
+  it('refuses control characters in an e-mail field, as in an e-mail id', () => {
+    for (const value of ['a\u0007b@c.de', 'a@b\u0000.de', 'a@b.d\u0085e']) {
+      expect([JSON.stringify(value), coerceFieldValue(value, 'email', 'json').ok]).toEqual([JSON.stringify(value), false]);
+    }
+    expect(coerceFieldValue(' Ann@Example.com ', 'email', 'form')).toEqual({ ok: true, value: 'Ann@Example.com' });
+  });
+
   it('refuses what cannot be coerced', () => {
     for (const [value, type] of [['5O', 'number'], ['', 'number'], ['yes', 'boolean'], ['{', 'json'], ['2026-02-30', 'datetime'], ['tomorrow', 'datetime'], ['x@', 'email']] as const) {
       expect(coerceFieldValue(value, type, 'form').ok).toBe(false);

@@ -21,6 +21,8 @@ describe('the OpenAPI document', () => {
       // If-Match and If-None-Match are documented exactly where the API applies them (and refused elsewhere).
       const parameters = (operation.parameters ?? []).map((p: { $ref: string }) => p.$ref.split('/').pop());
       expect([route.name, parameters.includes('ifMatch'), parameters.includes('ifNoneMatch')]).toEqual([route.name, route.conditionalWrites === true, route.conditionalWrites === true]);
+      // So is the 412 they can cause: a route that refuses them with a 400 never answers 412.
+      expect([route.name, '412' in operation.responses]).toEqual([route.name, route.conditionalWrites === true]);
     }
     const upsert = document.paths['/models/{model}/records'].post;
     expect(Object.keys(upsert.requestBody.content).sort()).toEqual(['application/json', 'application/x-www-form-urlencoded']);
