@@ -132,7 +132,7 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
     set.push([name, value]);
   }
 
-  for (const name of new Set([...payload.unset, ...removedByNull])) {
+  for (const name of new Set(removedByNull.length > 0 ? [...payload.unset, ...removedByNull] : payload.unset)) {
     const nameIssue = fieldNameIssue(name);
     if (nameIssue) issues.push({ field: name, issue: nameIssue });
     else if (seen.has(name)) issues.push({ field: name, issue: 'field is both set and removed in one payload' });
