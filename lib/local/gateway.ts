@@ -53,6 +53,8 @@ export interface LocalGatewayOptions {
 }
 
 const apiGatewayMaxBodyBytes = 10 * 1024 * 1024;
+/** Lambda's limit on a synchronous response, the function's whole result as JSON (6 MB). */
+const lambdaMaxResponseBytes = 6 * 1024 * 1024;
 /** Lambda refuses a synchronous invocation whose event exceeds 6 MB; bodies travel base64-encoded, so about 4.4 MB. */
 export const lambdaMaxEventBytes = 6 * 1024 * 1024;
 const accountId = '000000000000';
@@ -292,6 +294,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const handler = await handlerFor(route.entry);
       const result = await handler(event, lambdaContext(route.name, randomUUID(), timeoutSecondsOf.get(route.entry)!));
       if (!result || typeof result.statusCode !== 'number') throw new Error('The handler returned no proxy response');
+      // Lambda refuses a synchronous response over 6 MB, and API Gateway then answers a 5xx. A body under a sixth of
+      // that cannot reach it even if every character were escaped as \u00XX, so only larger ones are weighed.
+      if (typeof result.body === 'string' && result.body.length * 6 + 64 * 1024 > lambdaMaxResponseBytes && Buffer.byteLength(JSON.stringify(result)) > lambdaMaxResponseBytes) {
+        throw new Error(`The handler's response is over Lambda's ${lambdaMaxResponseBytes} bytes`);
+      }
       send(response, requestId, result);
       return result.statusCode;
     } catch (error) {

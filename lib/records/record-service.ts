@@ -13,7 +13,7 @@ import { NoSuchListingError, RecordNotFoundError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 
-/** A page of records stops growing at this many bytes of fields, so it fits a Lambda response (6 MB). */
+/** A page of records stops growing at this many bytes, weighed as in Lambda's response (./response-size.ts), under its 6 MB. */
 export const maxPageBytes = 4 * 1024 * 1024;
 export const listLimits = { default: 100, max: 1000 } as const;
 

@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
+import { responseBytes } from '../records/response-size.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
 import {
@@ -142,9 +143,12 @@ function indexedRecord({ workspace, model }: { readonly workspace: string; reado
   return recordFromItem({ workspace, model, id: String(item[recordAttributes.listSort]?.S) }, item);
 }
 
-/** A record's size as it will travel: UTF-8 bytes of its fields and ids, plus room for the envelope around them. */
+/**
+ * A record's size as it will travel in Lambda's response: its fields and ids as JSON, escaped once more inside the
+ * result (lib/records/response-size.ts), plus room for the envelope around them.
+ */
 function recordBytes(record: StoredRecord): number {
-  return Buffer.byteLength(JSON.stringify(record.fields)) + 2 * Buffer.byteLength(record.key.id) + 300;
+  return responseBytes(JSON.stringify(record.fields)) + 2 * responseBytes(JSON.stringify(record.key.id)) + 300;
 }
 
 

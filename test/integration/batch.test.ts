@@ -99,6 +99,23 @@ describe('batch', () => {
     expect(response.body.results).toBeUndefined();
   });
 
+  it('answers a batch whose refusals would say more than 6 MB, each item with its result and the first details', async () => {
+    // A CRM export's system columns: 1,000 rows, each with 50 fields the API refuses (a leading underscore).
+    const exported = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`_sf_custom_field_with_a_long_name_${String(i).padStart(2, '0')}`, 'x']));
+    const records = Array.from({ length: 1000 }, (_, i) => ({ name: `export-${i}`, ...exported }));
+    const response = await call('POST', '/models/account/batch', { json: { records }, token });
+    expect(response.status).toBe(200);
+    expect(Buffer.byteLength(JSON.stringify({ statusCode: 200, headers: {}, body: response.text }))).toBeLessThan(6 * 1024 * 1024);
+    expect(response.body.results).toHaveLength(1000);
+    for (const [index, item] of response.body.results.entries()) {
+      expect([item.index, item.status, item.id, item.error.code, item.error.details.length]).toEqual([index, 422, `export-${index}`, 'validation_failed', 6]);
+    }
+    expect(response.body.results[0].error.details[5].issue).toBe('45 more issues not shown; send this item alone to see them all');
+    // Sent alone, an item names every refused field.
+    const alone = await call('POST', '/models/account/records', { json: records[0], token });
+    expect([alone.status, alone.body.error.details.length]).toEqual([422, 50]);
+  });
+
   it('refuses a form body with a 415, a body over 4 MB with a 413, and an unknown model with a 404', async () => {
     expect((await call('POST', '/models/account/batch', { form: 'name=x', token })).status).toBe(415);
     const big = await batch('account', { records: Array.from({ length: 5 }, (_, i) => ({ name: `big-${i}`, blob: 'x'.repeat(900 * 1024) })) });

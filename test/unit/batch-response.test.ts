@@ -1,0 +1,50 @@
+/** A batch's answer stays within Lambda's 6 MB response, however much its refused items have to say. */
+import { batchResponse, detailsKeptWhenLarge } from '../../lib/http/batch-response.js';
+import type { BatchItemResult } from '../../lib/records/batch-service.js';
+import { ValidationError } from '../../lib/records/errors.js';
+
+const lambdaLimit = 6 * 1024 * 1024;
+/** The function's whole result as Lambda serializes it. */
+const lambdaBytes = (result: unknown) => Buffer.byteLength(JSON.stringify(result));
+
+function refused(count: number, fieldsEach: number, nameLength: number): BatchItemResult[] {
+  return Array.from({ length: count }, (_, index) => {
+    const issues = Array.from({ length: fieldsEach }, (_, f) => ({ field: `_"${String(f).padStart(3, '0')}`.padEnd(nameLength, '"'), issue: 'must not start with _' }));
+    return { op: 'upsert', index, id: `id-${index}`, error: new ValidationError(`Invalid fields: ${issues.map((i) => i.field).join(', ')}`, issues) };
+  });
+}
+
+describe('batchResponse', () => {
+  it('gives every error in full while the answer is small', () => {
+    const results: BatchItemResult[] = [...refused(2, 8, 20), { op: 'delete', index: 0, id: 'gone', outcome: 'deleted' }];
+    const body = JSON.parse(batchResponse(results, 'r').body);
+    expect(body.results).toHaveLength(3);
+    expect(body.results[0].error.details).toHaveLength(8);
+    expect(body.results[0].error.message).toContain('_"000');
+    expect(body.results[2]).toEqual({ op: 'delete', index: 0, status: 204, id: 'gone' });
+  });
+
+  it('keeps the first details of each error and counts the rest when the full answer would not fit', () => {
+    // 1,000 items, each refusing 50 quote-heavy field names of 60 bytes: about 20 MB in full.
+    const result = batchResponse(refused(1000, 50, 60), 'r');
+    expect(lambdaBytes(result)).toBeLessThan(lambdaLimit);
+    const body = JSON.parse(result.body);
+    expect(body.results).toHaveLength(1000);
+    for (const [index, item] of body.results.entries()) {
+      expect([index, item.op, item.status, item.id, item.error.code]).toEqual([index, 'upsert', 422, `id-${index}`, 'validation_failed']);
+      expect(item.error.details).toHaveLength(detailsKeptWhenLarge + 1);
+      expect(item.error.details.at(-1)).toEqual({ field: '*', issue: `${50 - detailsKeptWhenLarge} more issues not shown; send this item alone to see them all` });
+      expect(item.error.message.length).toBeLessThanOrEqual(201);
+    }
+  });
+
+  it('keeps only the code and a short message of each error when even that is too much', () => {
+    // 300 field names of 255 quotes each, the most a payload can refuse: far over in the first step too.
+    const result = batchResponse(refused(1000, 300, 255), 'r');
+    expect(lambdaBytes(result)).toBeLessThan(lambdaLimit);
+    const body = JSON.parse(result.body);
+    expect(body.results).toHaveLength(1000);
+    expect(body.results.every((item: { status: number; error: { code: string; details?: unknown } }) => item.status === 422 && item.error.code === 'validation_failed' && item.error.details === undefined)).toBe(true);
+    expect(body.results[999].error.message).toMatch(/send this item alone/);
+  });
+});
