@@ -7,6 +7,7 @@
 import { fieldNameIssue } from '../records/payload.js';
 import { ModelNotEmptyError, ModelNotFoundError, StandardModelError, UnavailableError, ValidationError, type FieldIssue } from '../records/errors.js';
 import { limits } from '../records/limits.js';
+import { maxResponseBytes, responseBytes } from '../records/response-size.js';
 import type { ModelDefinitionStore, StoredModelDefinition } from '../store/model-store.js';
 import type { RecordStore } from '../store/record-store.js';
 import { fieldTypes, modelNamePattern, type FieldDefinition, type FieldType, type ModelDefinition } from './model-definition.js';
@@ -95,6 +96,14 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
   return { ...(typeof uniqueField === 'string' ? { uniqueField } : {}), fields };
 }
 
+/** `GET /models`'s list: the standard models first (with a workspace's extension), then the custom ones by name. */
+function documentsOf(stored: readonly StoredModelDefinition[]): ModelDocument[] {
+  const byName = new Map(stored.map((model) => [model.name, model]));
+  const standard = Object.values(standardModels).map((model) => toDocument(withExtension(model, byName.get(model.name)), byName.get(model.name)));
+  const custom = stored.filter((model) => !findStandardModel(model.name)).map((model) => toDocument(fromStored(model), model));
+  return [...standard, ...custom.sort((a, b) => (a.name < b.name ? -1 : 1))];
+}
+
 export class ModelService {
   constructor(
     private readonly definitions: ModelDefinitionStore,
@@ -104,11 +113,7 @@ export class ModelService {
   ) {}
 
   async list(workspace: string): Promise<ModelDocument[]> {
-    const stored = await this.definitions.listModels(workspace);
-    const byName = new Map(stored.map((model) => [model.name, model]));
-    const standard = Object.values(standardModels).map((model) => toDocument(withExtension(model, byName.get(model.name)), byName.get(model.name)));
-    const custom = stored.filter((model) => !findStandardModel(model.name)).map((model) => toDocument(fromStored(model), model));
-    return [...standard, ...custom.sort((a, b) => (a.name < b.name ? -1 : 1))];
+    return documentsOf(await this.definitions.listModels(workspace));
   }
 
   async get(workspace: string, name: string): Promise<ModelDocument> {
@@ -135,6 +140,7 @@ export class ModelService {
     for (let attempt = 0; attempt < maxDefineAttempts; attempt++) {
       const existing = await this.definitions.getModel(workspace, name);
       const definition = await this.nextDefinition(workspace, name, parsed, existing);
+      await this.checkModelsFitOneAnswer(workspace, definition);
       if (!(await this.definitions.putModel(workspace, definition, existing))) {
         // Another PUT wrote first: read its definition again, after a random pause, so racing PUTs spread out.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * (attempt + 1)));
@@ -146,6 +152,22 @@ export class ModelService {
       return { created: !existing && !standard, model: toDocument(model, definition) };
     }
     throw new UnavailableError(`Model "${name}" kept changing while this definition was written; retry after a pause`);
+  }
+
+  /**
+   * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response:
+   * a definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts) is a 422. Nothing
+   * else limits how many models a workspace has. Concurrent PUTs of different models can each pass this check
+   * together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
+   */
+  private async checkModelsFitOneAnswer(workspace: string, definition: StoredModelDefinition): Promise<void> {
+    const others = (await this.definitions.listModels(workspace)).filter((model) => model.name !== definition.name);
+    const weight = responseBytes(JSON.stringify({ models: documentsOf([...others, definition]) }));
+    if (weight > maxResponseBytes) {
+      throw new ValidationError(`The workspace's model definitions would take ${weight} bytes in GET /models, over its ${maxResponseBytes}`, [
+        { field: 'fields', issue: 'the workspace has too many or too large model definitions; delete a model or declare fewer fields' },
+      ]);
+    }
   }
 
   /** What a PUT makes of the stored definition, or throws when the change is not allowed. */

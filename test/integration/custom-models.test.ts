@@ -141,6 +141,26 @@ describe('custom models', () => {
     }
   });
 
+  it("refuses a definition that would take GET /models past what one Lambda response holds, and changes nothing", async () => {
+    const { token: own } = await workspaceWithKey(['records:read', 'models:write']);
+    // 300 names of 255 bytes, nearly all quotes: about 310 KB each in GET /models once Lambda escapes it again.
+    const fields = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`${String(i).padStart(3, '0')}${'"'.repeat(252)}`, { type: 'string' }]));
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    let defined = 0;
+    while (!refused && defined < 40) {
+      const response = await call('PUT', `/models/heavy_${defined}`, { token: own, json: { unique_field: 'k', fields } });
+      if (response.status === 201) defined++;
+      else refused = response;
+    }
+    expect([refused?.status, refused && errorCode(refused)]).toEqual([422, 'validation_failed']);
+    expect(defined).toBeGreaterThan(10);
+    expect((await call('GET', `/models/heavy_${defined}`, { token: own })).status).toBe(404);
+    const models = await call('GET', '/models', { token: own });
+    expect(models.status).toBe(200);
+    expect(models.body.models).toHaveLength(defined + 2);
+    expect(Buffer.byteLength(JSON.stringify({ statusCode: 200, headers: {}, body: models.text }))).toBeLessThan(6 * 1024 * 1024);
+  });
+
   it('takes model definitions as JSON only', async () => {
     const response = await call('PUT', '/models/thing', { token, form: 'unique_field=id' });
     expect(response.status).toBe(415);
