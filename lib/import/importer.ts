@@ -9,7 +9,7 @@ import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import { envelopeError, FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
-import { assertUtf8, countRows, readRows, type ImportFormat, type Row } from './read-rows.js';
+import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
 export interface ImportOptions {
   readonly file: string;
@@ -78,6 +78,8 @@ interface BatchItem {
 
 interface ModelShape {
   readonly types: Record<string, FieldType>;
+  /** The model's unique field, which every row needs. */
+  readonly uniqueField: string | undefined;
   /** The record a row writes: its unique value, normalized as the API normalizes it (an email's case does not count). */
   readonly recordKey: (record: Record<string, unknown>, index: number) => string;
 }
@@ -101,6 +103,7 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
   const uniqueType: FieldType = unique !== undefined && Object.hasOwn(types, unique) && types[unique] === 'email' ? 'email' : 'string';
   return {
     types,
+    uniqueField: unique,
     recordKey: (record, index) => {
       if (unique === undefined || !Object.hasOwn(record, unique)) return `#${index}`;
       const normalized = normalizeId(record[unique], uniqueType);
@@ -155,13 +158,25 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       throw new FatalImportError('The file or the model changed since the interrupted import; start again without --resume');
     }
     state = saved;
-  } else {
-    writeFileSync(options.rejectsFile, '');
   }
 
-  const { types, recordKey } = await modelShape(options);
+  const { types, uniqueField, recordKey } = await modelShape(options);
   await assertUtf8(file);
+  // A CSV whose header lacks the unique field would send every row only to have it refused.
+  const header = options.format === 'csv' ? await csvHeader(file) : undefined;
+  if (header && header.length > 0 && uniqueField !== undefined && !header.includes(uniqueField)) {
+    throw new FatalImportError(`The header has no column "${uniqueField}", the unique field of ${options.model}, which every row needs (it has: ${header.join(', ')})`);
+  }
   const total = await countRows(file, options.format);
+  // Emptied only now that the import is sure to start: a run that stops on a wrong model, key or file keeps the rows
+  // the previous run rejected.
+  if (!options.resume) {
+    try {
+      writeFileSync(options.rejectsFile, '');
+    } catch (error) {
+      throw new FatalImportError(`Cannot write the rejects file ${options.rejectsFile}: ${(error as Error).message}`);
+    }
+  }
   const skipped = state.acknowledged;
   options.progress?.start(total, skipped);
   const started = performance.now();

@@ -24,16 +24,32 @@ export function formatOf(file: string, explicit?: string): ImportFormat {
 }
 
 async function* csvRows(file: string): AsyncGenerator<Row> {
+  const read = { lastLine: 0 };
   try {
-    yield* csvRecords(file);
+    yield* csvRecords(file, read);
   } catch (error) {
     const { code, lines } = error as { code?: string; lines?: number };
     if (typeof code !== 'string' || !(code.startsWith('CSV_') || code === 'INVALID_OPENING_QUOTE')) throw error;
+    // csv-parse finds an unclosed quote only at the end of the file; the quote opened in the row after the last good one.
+    if (code === 'CSV_QUOTE_NOT_CLOSED') {
+      throw new FatalImportError(`${file} is not valid CSV: the row that starts after line ${read.lastLine} opens a quote that is never closed`);
+    }
     throw new FatalImportError(`${file} is not valid CSV at line ${lines ?? '?'}: ${(error as Error).message}`);
   }
 }
 
-async function* csvRecords(file: string): AsyncGenerator<Row> {
+/** The CSV's header row, its names trimmed; empty for an empty file, or one whose quoting countRows will report. */
+export async function csvHeader(file: string): Promise<string[]> {
+  try {
+    const parser = createReadStream(file).pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, to: 1 }));
+    for await (const record of parser as AsyncIterable<string[]>) return record.map((name) => name.trim());
+  } catch {
+    // Reported, with its line, when the rows are counted.
+  }
+  return [];
+}
+
+async function* csvRecords(file: string, read: { lastLine: number }): AsyncGenerator<Row> {
   const parser = createReadStream(file).pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
   let header: string[] | undefined;
   // csv-parse counts a CRLF inside a quoted field as two lines; `overcount` undoes that, so lines match an editor's.
@@ -43,10 +59,12 @@ async function* csvRecords(file: string): AsyncGenerator<Row> {
     const breaks = record.reduce((sum, field) => sum + (field.match(/\r\n|\r|\n/g)?.length ?? 0), 0);
     overcount += crlfs;
     const line = info.lines - overcount - breaks;
+    read.lastLine = info.lines - overcount;
     if (!header) {
       header = record.map((name) => name.trim());
-      // Two columns of one name would each overwrite the other's value, row by row, silently.
-      const repeated = header.filter((name, i) => header!.indexOf(name) !== i);
+      // Two columns of one name would each overwrite the other's value, row by row, silently. Columns without a name
+      // (a spreadsheet's trailing empty columns) are not repeats: their empty cells send nothing.
+      const repeated = header.filter((name, i) => name !== '' && header!.indexOf(name) !== i);
       if (repeated.length > 0) throw new FatalImportError(`The header names ${[...new Set(repeated)].map((n) => `"${n}"`).join(', ')} more than once; each column needs its own name`);
       continue;
     }

@@ -2,10 +2,11 @@
  * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
  * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { devJsonUnlessGiven } from '../local/dev-json.js';
+import { apiTarget, devJsonUnlessGiven } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
@@ -35,6 +36,14 @@ function progressBar(): ImportProgress {
     retry: (status, delayMs) => bar.update({ note: ` | retrying after ${status} in ${(delayMs / 1000).toFixed(1)} s` }),
     stop: () => bar.stop(),
   };
+}
+
+/** A path as the user typed it, from the directory where `npm run` was typed. */
+const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
+
+function samePath(a: string, b: string): boolean {
+  const real = (path: string) => (existsSync(path) ? realpathSync(path) : resolve(path));
+  return real(a) === real(b);
 }
 
 /** A commander parser for a whole number within [min, max]; anything else is refused before the import starts. */
@@ -70,20 +79,28 @@ try {
   } catch (error) {
     throw new FatalImportError((error as Error).message);
   }
-  const baseUrl = options.baseUrl ?? local?.baseUrl;
-  const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
-  if (!baseUrl || !token) throw new FatalImportError('No API to import into: start the local stack with "npm start", or give --base-url and --token');
-  if (!existsSync(options.file)) throw new FatalImportError(`No such file: ${options.file}`);
-  if (!statSync(options.file).isFile()) throw new FatalImportError(`${options.file} is not a file`);
-  const rejectsFile = options.rejects ?? `${options.file}.rejects.jsonl`;
+  const { baseUrl, token, problem } = apiTarget(options, local, process.env.GATHER_TOKEN);
+  if (problem !== undefined || !baseUrl || !token) throw new FatalImportError(`Nothing to import into: ${problem}`);
+  // npm runs scripts from the package's root; paths are the caller's, from where `npm run` was typed (INIT_CWD).
+  const file = fromCaller(options.file);
+  if (!existsSync(file)) throw new FatalImportError(`No such file: ${file}`);
+  if (!statSync(file).isFile()) throw new FatalImportError(`${file} is not a file`);
+  const rejectsFile = options.rejects !== undefined ? fromCaller(options.rejects) : `${file}.rejects.jsonl`;
+  if (samePath(rejectsFile, file) || samePath(rejectsFile, stateFileOf(file))) {
+    throw new FatalImportError(`--rejects ${options.rejects} is the file being imported or its state file; rejected rows would overwrite it`);
+  }
   let format;
   try {
-    format = formatOf(options.file, options.format);
+    format = formatOf(file, options.format);
   } catch (error) {
     throw new FatalImportError((error as Error).message);
   }
+  process.once('SIGINT', () => {
+    console.error(`\nInterrupted. ${existsSync(stateFileOf(file)) ? 'What was acknowledged is saved: run the same command with --resume to go on.' : 'Nothing was sent yet.'}`);
+    process.exit(130);
+  });
   const summary = await runImport({
-    file: options.file,
+    file,
     format,
     model: options.model,
     baseUrl,
@@ -105,9 +122,9 @@ try {
   if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 2;
   else {
     console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
-    // Only an import that started has somewhere to continue from.
-    const file = program.opts<{ file?: string }>().file;
-    if (file !== undefined && existsSync(stateFileOf(file))) console.error('The import can continue where it stopped: run the same command with --resume');
+    // Only an import that started has somewhere to continue from, and not when the resume itself was refused.
+    const { file, resume } = program.opts<{ file?: string; resume?: boolean }>();
+    if (file !== undefined && !resume && existsSync(stateFileOf(fromCaller(file)))) console.error('The import can continue where it stopped: run the same command with --resume');
     process.exitCode = 2;
   }
 }

@@ -26,3 +26,37 @@ export function readDevJson(dataDir?: string): DevStackInfo | undefined {
     throw new Error(`${path} is not the local stack's dev.json (it does not parse); stop npm start, delete it and start again`);
   }
 }
+
+const loopback = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Whether a URL names the local stack: the same origin, or another loopback name for the same port. */
+function isLocalStack(url: string, local: DevStackInfo): boolean {
+  try {
+    const [a, b] = [new URL(url), new URL(local.baseUrl)];
+    return a.origin === b.origin || (a.protocol === b.protocol && a.port === b.port && loopback.has(a.hostname) && loopback.has(b.hostname));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The API and key a CLI uses: those given (the key also from GATHER_TOKEN), else the local stack's. The local dev key
+ * goes to the local stack only: with a --base-url that names another API and no key given, there is no key, and the
+ * CLI says so, rather than sending the dev key to a server that is not ours.
+ */
+export function apiTarget(
+  given: { readonly baseUrl?: string | undefined; readonly token?: string | undefined },
+  local: DevStackInfo | undefined,
+  envToken: string | undefined,
+): { readonly baseUrl: string | undefined; readonly token: string | undefined; readonly problem: string | undefined } {
+  const baseUrl = given.baseUrl ?? local?.baseUrl;
+  const toLocal = local !== undefined && (given.baseUrl === undefined || isLocalStack(given.baseUrl, local));
+  const token = given.token ?? (envToken || undefined) ?? (toLocal ? local.token : undefined);
+  const problem =
+    baseUrl === undefined
+      ? 'no API: start the local stack with "npm start", or give --base-url and --token'
+      : token === undefined
+        ? `no key for ${baseUrl}: give --token (or GATHER_TOKEN); the local dev key is only ever sent to the local stack`
+        : undefined;
+  return { baseUrl, token, problem };
+}

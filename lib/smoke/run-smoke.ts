@@ -4,7 +4,7 @@
  * failure, saying what was expected and what came back.
  */
 import { Command } from 'commander';
-import { devJsonUnlessGiven } from '../local/dev-json.js';
+import { apiTarget, devJsonUnlessGiven } from '../local/dev-json.js';
 import { runScenario } from './scenario.js';
 
 const program = new Command('smoke')
@@ -21,10 +21,9 @@ try {
   console.error(`error: ${(error as Error).message}`);
   process.exit(2);
 }
-const baseUrl = options.baseUrl ?? local?.baseUrl;
-const token = options.token ?? process.env.GATHER_TOKEN ?? local?.token;
-if (!baseUrl || !token) {
-  console.error('error: no API to test: start the local stack with "npm start", or give --base-url and --token');
+const { baseUrl, token, problem } = apiTarget(options, local, process.env.GATHER_TOKEN);
+if (problem !== undefined || !baseUrl || !token) {
+  console.error(`error: nothing to test: ${problem}`);
   process.exit(2);
 }
 

@@ -2,7 +2,9 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { call, devStack, workspaceWithKey } from '../support/api-client.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
 import { runScript, type ScriptRun } from '../support/script-process.js';
 
 const importer = (args: string[], onStderr?: (text: string, kill: () => void) => void): Promise<ScriptRun> =>
@@ -171,15 +173,98 @@ describe('npm run import', () => {
     expect((await call('GET', '/models/account/records/Dup%20Co', { token })).status).toBe(404);
 
     // Broken quoting: nothing after it can be trusted, so nothing is sent, and the line is named without a stack trace.
-    for (const [name, text, line] of [['stray.csv', 'name,size\nA Co,"bad"quote\nB Co,2\n', 2], ['unclosed.csv', 'name,size\nA Co,1\nB Co,"open\n', 3], ['opening.csv', 'name,size\nA Co,1\nB Co,x"y\n', 3]] as const) {
+    for (const [name, text, said] of [
+      ['stray.csv', 'name,size\nA Co,"bad"quote\nB Co,2\n', /is not valid CSV at line 2: /],
+      ['unclosed.csv', 'name,size\nA Co,1\nB Co,"open\n', /is not valid CSV: the row that starts after line 2 opens a quote that is never closed/],
+      ['opening.csv', 'name,size\nA Co,1\nB Co,x"y\n', /is not valid CSV at line 3: /],
+    ] as const) {
       const file = join(dir, name);
       writeFileSync(file, text);
       const broken = await importer(['--model', 'account', '--file', file, '--token', token]);
       expect([name, broken.code]).toEqual([name, 2]);
-      expect(broken.stderr).toMatch(new RegExp(`is not valid CSV at line ${line}: `));
+      expect(broken.stderr).toMatch(said);
       expect(broken.stderr).not.toMatch(/\n\s+at /);
     }
     expect((await call('GET', '/models/account/records/A%20Co', { token })).status).toBe(404);
+  });
+
+  it('never writes rejects over the file being imported, and keeps the last rejects until an import really starts', async () => {
+    const file = join(dir, 'keep.csv');
+    const csv = 'name,n\nkeep-a,1\nkeep-b,2,extra\n';
+    writeFileSync(file, csv);
+    for (const rejects of [file, `${file}.import-state.json`]) {
+      const run = await importer(['--model', 'account', '--file', file, '--token', token, '--rejects', rejects]);
+      expect([rejects, run.code]).toEqual([rejects, 2]);
+      expect(run.stderr).toMatch(/is the file being imported or its state file/);
+      expect(readFileSync(file, 'utf8')).toBe(csv);
+    }
+    expect((await importer(['--model', 'account', '--file', file, '--token', token])).code).toBe(1);
+    expect(readRejects(`${file}.rejects.jsonl`)).toHaveLength(1);
+    // Runs that stop before sending (a wrong model, a wrong key) leave that list of rows to fix alone.
+    expect((await importer(['--model', 'nosuch', '--file', file, '--token', token])).code).toBe(2);
+    expect((await importer(['--model', 'account', '--file', file, '--token', 'gth_wrong'])).code).toBe(2);
+    expect(readRejects(`${file}.rejects.jsonl`)).toHaveLength(1);
+    // A rejects file it cannot write is said plainly.
+    const unwritable = await importer(['--model', 'account', '--file', file, '--token', token, '--rejects', join(dir, 'no', 'such', 'dir.jsonl')]);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toMatch(/Cannot write the rejects file/);
+    expect(unwritable.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reads a relative --file from the directory npm run was typed in', async () => {
+    const here = mkdtempSync(join(dir, 'cwd-'));
+    writeFileSync(join(here, 'relative.csv'), 'name\nrelative-co\n');
+    const run = await runScript('lib/import/run-import.ts', ['--base-url', devStack().baseUrl, '--token', token, '--model', 'account', '--file', 'relative.csv'], {
+      env: { INIT_CWD: here },
+    });
+    expect(run.code).toBe(0);
+    expect(existsSync(join(here, 'relative.csv.rejects.jsonl'))).toBe(true);
+    expect((await call('GET', '/models/account/records/relative-co', { token })).status).toBe(200);
+  });
+
+  it("stops before sending when the CSV header lacks the model's unique field, and takes unnamed trailing columns", async () => {
+    const file = join(dir, 'crm.csv');
+    writeFileSync(file, 'Email,Name\nann@crm.io,Ann\n');
+    const run = await importer(['--model', 'customer', '--file', file, '--token', token]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/The header has no column "email", the unique field of customer/);
+    expect((await call('GET', '/models/customer/records/ann@crm.io', { token })).status).toBe(404);
+    // A spreadsheet's export with two empty columns at the end: no repeated name, and their empty cells send nothing.
+    const excel = join(dir, 'excel.csv');
+    writeFileSync(excel, 'name,size,,\nexcel-co,10,,\n');
+    expect((await importer(['--model', 'account', '--file', excel, '--token', token])).code).toBe(0);
+    expect((await call('GET', '/models/account/records/excel-co', { token })).body.fields).toEqual({ name: 'excel-co', size: '10' });
+  });
+
+  it('names the row whose quote is never closed, not the end of the file', async () => {
+    const file = join(dir, 'unclosed-long.csv');
+    writeFileSync(file, ['name,note', 'u1,ok', 'u2,"oops', ...Array.from({ length: 50 }, (_, i) => `u${i + 3},fine`)].join('\n'));
+    const run = await importer(['--model', 'account', '--file', file, '--token', token]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/the row that starts after line 2 opens a quote that is never closed/);
+  });
+
+  it('never sends the local dev key to another --base-url', async () => {
+    const seen: string[] = [];
+    const server = createServer((request, response) => {
+      seen.push(String(request.headers.authorization));
+      response.end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const elsewhere = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const file = join(dir, 'elsewhere.csv');
+    writeFileSync(file, 'name\nx\n');
+    try {
+      for (const script of ['lib/import/run-import.ts', 'lib/smoke/run-smoke.ts']) {
+        const args = script.includes('import') ? ['--model', 'account', '--file', file] : [];
+        const run = await runScript(script, ['--base-url', elsewhere, ...args], { env: { DATA_DIR: devDataDir(), GATHER_TOKEN: '' } });
+        expect([script, run.code]).toEqual([script, 2]);
+        expect(run.stderr).toMatch(/give --token/);
+      }
+      expect(seen).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 
   it('explains, without a stack trace, a directory given as the file, an API it cannot reach, an unreadable state and dev.json', async () => {
