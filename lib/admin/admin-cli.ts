@@ -70,8 +70,21 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { usagePlan?: string }, command: Command) =>
       withTarget(command, async ({ store }, options) => {
+        // Usage plans belong to a deployed stage; the local stack has none (it would fail only after creating the workspace).
+        if (opts.usagePlan !== undefined && options.table === undefined) {
+          throw new AdminError('--usage-plan adds the workspace to a deployed stage\'s usage plan: give that stage\'s table with --table too');
+        }
         const created = await store.createWorkspace(id);
-        const registered = opts.usagePlan ? await deps.usagePlans(options.region).register(id, created.usageKey, opts.usagePlan) : undefined;
+        let registered: { apiKeyId: string } | undefined;
+        try {
+          registered = opts.usagePlan ? await deps.usagePlans(options.region).register(id, created.usageKey, opts.usagePlan) : undefined;
+        } catch (error) {
+          // The workspace exists now, so running the same command again would only say so: say how to finish instead.
+          throw new AdminError(
+            `Workspace ${created.id} was created, but adding it to usage plan ${opts.usagePlan} failed (${(error as Error).message}); ` +
+              `once that is fixed, run: admin --table ${options.table} workspace attach-usage-plan ${created.id} --usage-plan ${opts.usagePlan}`,
+          );
+        }
         // On a deployed stage API Gateway refuses (403) every request of a workspace outside the stage's usage plan.
         if (options.table !== undefined && !registered) {
           io.err(

@@ -130,12 +130,21 @@ describe('admin CLI and usage plans (in process, API Gateway stubbed)', () => {
       usagePlans: () => ({ register: async (ws: string, key: string, plan: string) => (registered.push([ws, key, plan]), { apiKeyId: 'k1' }) }),
     };
     const workspace = unique('planned');
-    expect(await runAdmin(['workspace', 'create', workspace, '--usage-plan', 'plan-42', '--json'], deps)).toBe(0);
+    // Usage plans are a deployed stage's: without --table the command stops before creating anything.
+    expect(await runAdmin(['workspace', 'create', workspace, '--usage-plan', 'plan-42'], deps)).toBe(1);
+    expect(out.at(-1)).toMatch(/give that stage's table with --table too/);
+    expect(await runAdmin(['--table', tableName, 'workspace', 'create', workspace, '--usage-plan', 'plan-42', '--json'], deps)).toBe(0);
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ id: workspace, usage_plan: 'plan-42', api_key_id: 'k1' });
     expect(registered).toEqual([[workspace, expect.stringMatching(/^uk_[0-9A-Za-z]{32}$/), 'plan-42']]);
     expect(await runAdmin(['workspace', 'attach-usage-plan', workspace, '--usage-plan', 'plan-42'], deps)).toBe(0);
     expect(registered[1]).toEqual(registered[0]);
     expect(await runAdmin(['workspace', 'attach-usage-plan', 'no-such-ws', '--usage-plan', 'plan-42'], deps)).toBe(1);
+
+    // A plan that cannot be joined: the workspace exists, and the operator is told the one command that finishes.
+    const failing = { ...deps, usagePlans: () => ({ register: async () => Promise.reject(new Error('Invalid usage plan ID specified')) }) };
+    const stranded = unique('stranded');
+    expect(await runAdmin(['--table', tableName, 'workspace', 'create', stranded, '--usage-plan', 'nope'], failing)).toBe(1);
+    expect(out.at(-1)).toMatch(new RegExp(`Workspace ${stranded} was created, but adding it to usage plan nope failed \\(Invalid usage plan ID specified\\).*workspace attach-usage-plan ${stranded} --usage-plan nope`));
 
     const { store, close } = keyStore();
     try {
