@@ -20,7 +20,7 @@ export const handler = async (): Promise<ScenarioResult> => {
     result = await runScenario({ baseUrl, token: token.trim() });
   } catch (error) {
     logger.error('smoke test could not run', { error: error as Error });
-    result = { runId: 'none', ok: false, steps: [] };
+    result = { runId: 'none', ok: false, steps: [], leftovers: [] };
   }
   metrics.addMetric('SmokeSuccess', MetricUnit.Count, result.ok ? 1 : 0);
   for (const step of result.steps) {
@@ -31,5 +31,6 @@ export const handler = async (): Promise<ScenarioResult> => {
   metrics.publishStoredMetrics();
   if (result.ok) logger.info('smoke test passed', { run_id: result.runId, steps: result.steps.length });
   else logger.error('smoke test failed', { run_id: result.runId, failed: result.steps.find((s) => !s.ok) });
+  if (result.leftovers.length > 0) logger.warn('smoke test left records behind', { run_id: result.runId, leftovers: result.leftovers });
   return result;
 };

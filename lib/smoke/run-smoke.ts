@@ -39,4 +39,5 @@ const result = await runScenario({
 });
 const passed = result.steps.filter((s) => s.ok).length;
 console.log(`${result.ok ? 'PASSED' : 'FAILED'}: ${passed} of 9 steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`);
+for (const leftover of result.leftovers) console.log(`  could not clean up: ${leftover}`);
 process.exitCode = result.ok ? 0 : 1;

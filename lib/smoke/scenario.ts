@@ -1,7 +1,9 @@
 /**
  * The end-to-end scenario, written once: `npm run smoke` runs it from a terminal (and `npm test` against the local
  * stack), and the scheduled-test function runs it against a deployed stage. Every record it makes carries the run id,
- * so concurrent runs never collide, and it deletes what it made even when a step fails.
+ * so concurrent runs never collide, and it deletes what it made even when a step fails. Like any well-behaved client
+ * it retries a 429 or 503 after its Retry-After (three times, at most 5 s each), so one throttled request is not an
+ * outage; a clean-up that still fails is reported with the record it left behind.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -17,6 +19,8 @@ export interface ScenarioResult {
   readonly runId: string;
   readonly ok: boolean;
   readonly steps: StepResult[];
+  /** What the clean-up could not delete, with the answer it got: records left behind. */
+  readonly leftovers: string[];
 }
 
 export interface ScenarioOptions {
@@ -25,7 +29,13 @@ export interface ScenarioOptions {
   /** Told about each step as it ends (for live output). */
   readonly onStep?: (step: StepResult) => void;
   readonly fetch?: typeof fetch;
+  /** Waits before a retry. @default a timer */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** Retries of a 429 or 503, and the longest wait for one, whatever Retry-After asks. */
+const retriesOfThrottling = 3;
+const longestRetryWaitMs = 5000;
 
 class StepFailure extends Error {}
 
@@ -37,6 +47,7 @@ interface Answer {
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
   const doFetch = options.fetch ?? fetch;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const base = options.baseUrl.replace(/\/$/, '');
   const runId = `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
   const account = `Smoke Co ${runId}`;
@@ -55,7 +66,13 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
-    const response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    let response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    for (let retry = 0; retry < retriesOfThrottling && (response.status === 429 || response.status === 503); retry++) {
+      await response.text();
+      const asked = Number(response.headers.get('retry-after'));
+      await sleep(Math.min(Number.isFinite(asked) && asked > 0 ? asked * 1000 : 1000, longestRetryWaitMs));
+      response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    }
     const text = await response.text();
     let parsed: unknown;
     try {
@@ -66,7 +83,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     return { status: response.status, body: parsed, headers: response.headers };
   };
   const expect = (condition: boolean, expected: string, answer: Answer) => {
-    if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${JSON.stringify(answer.body)?.slice(0, 300)}`);
+    if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 300)}`);
   };
   const step = async (name: string, run: () => Promise<void>) => {
     const started = performance.now();
@@ -75,7 +92,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       await run();
       result = { name, ok: true, ms: performance.now() - started };
     } catch (error) {
-      const detail = error instanceof StepFailure ? error.message : `request failed: ${(error as Error).message}`;
+      // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const detail = error instanceof StepFailure ? error.message : `request failed: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
       result = { name, ok: false, ms: performance.now() - started, detail };
     }
     steps.push(result);
@@ -126,9 +145,16 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     });
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
-  } finally {
-    // Clean up whatever a failed run left behind; a 404 means there was nothing left.
-    await Promise.allSettled([send('DELETE', customerPath), send('DELETE', accountPath)]);
   }
-  return { runId, ok: steps.length > 0 && steps.every((s) => s.ok) && steps.length === 9, steps };
+  // Clean up whatever a failed run left behind; a 404 means there was nothing left.
+  const leftovers: string[] = [];
+  for (const [what, path] of [[`customer ${email}`, customerPath], [`account ${account}`, accountPath]] as const) {
+    try {
+      const answer = await send('DELETE', path);
+      if (answer.status !== 204 && answer.status !== 404) leftovers.push(`${what} (DELETE answered ${answer.status})`);
+    } catch (error) {
+      leftovers.push(`${what} (DELETE failed: ${(error as Error).message})`);
+    }
+  }
+  return { runId, ok: steps.length > 0 && steps.every((s) => s.ok) && steps.length === 9, steps, leftovers };
 }

@@ -48,6 +48,44 @@ describe('npm run smoke', () => {
   });
 });
 
+describe('the scenario under throttling', () => {
+  const { baseUrl, token } = devStack();
+  const throttled = () => new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'slow down' } }), { status: 429, headers: { 'Retry-After': '2' } });
+
+  it('retries a 429 or 503 after its Retry-After, so one throttled request does not fail the run', async () => {
+    let sent = 0;
+    const waits: number[] = [];
+    // Every other request is throttled, the way a stage near its rate limit answers.
+    const flaky = (async (url: string, init: RequestInit) => (sent++ % 2 === 0 ? throttled() : fetch(url, init))) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: flaky, sleep: async (ms) => void waits.push(ms) });
+    expect(result.steps.filter((s) => !s.ok)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.leftovers).toEqual([]);
+    expect(waits.length).toBeGreaterThan(9);
+    expect(new Set(waits)).toEqual(new Set([2000]));
+  });
+
+  it('reports what its clean-up could not delete, and gives up on a request that stays throttled', async () => {
+    let made: string | undefined;
+    const waits: number[] = [];
+    // The merge step's answer is broken (the run fails there); every DELETE stays throttled.
+    const failing = (async (url: string, init: RequestInit) => {
+      if (init.method === 'DELETE') return throttled();
+      if (init.method === 'POST' && String(init.body).includes('"plan":"pro"')) return new Response('{"version": 99}', { status: 200 });
+      if (init.method === 'POST' && String(init.body).startsWith('name=')) made = decodeURIComponent(String(init.body).split('&')[0]!.split('=')[1]!);
+      return fetch(url, init);
+    }) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: failing, sleep: async (ms) => void waits.push(ms) });
+    expect(result.ok).toBe(false);
+    expect(result.leftovers).toEqual([expect.stringMatching(/^customer smoke\+.*\(DELETE answered 429\)$/), `account ${made} (DELETE answered 429)`]);
+    // Three retries for each of the two deletes, then it stops.
+    expect(waits).toHaveLength(6);
+    const email = /^customer (\S+) /.exec(result.leftovers[0]!)![1]!;
+    expect((await call('DELETE', `/models/customer/records/${encodeURIComponent(email)}`)).status).toBe(204);
+    expect((await call('DELETE', `/models/account/records/${encodeURIComponent(made!)}`)).status).toBe(204);
+  });
+});
+
 describe('the scheduled-test function', () => {
   const secrets = mockClient(SecretsManagerClient);
   afterAll(() => secrets.restore());
