@@ -87,6 +87,9 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
   const port = options.port ?? (await freePort());
   const path = options.dataDir ? resolve(options.dataDir) : null;
   if (path) mkdirSync(path, { recursive: true });
+  // DynamoDB Local sends usage telemetry to AWS unless told not to; the package's spawn takes no extra jar options, but
+  // Java inherits this environment variable (AWS's documented switch). A value the user set is kept.
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
   // sharedDb: one database file whatever the credentials and region, so the admin CLI and the API see the same data.
   const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' } as Parameters<typeof spawnDynamoDbLocal>[0]);
   let output = '';
