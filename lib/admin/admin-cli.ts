@@ -125,15 +125,20 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     );
 
   const token = program.command('token').description('create, list and revoke API keys');
+  const maxKeyNameLength = 200;
   token
     .command('create')
     .description('create an API key; it is printed once and never stored')
     .requiredOption('--workspace <id>', 'the workspace the key belongs to')
     .requiredOption('--scopes <list>', `comma-separated scopes: ${allScopes.join(',')}`)
-    .option('--name <label>', 'a label to recognise the key by')
+    .option('--name <label>', `a label to recognise the key by (1 to ${maxKeyNameLength} characters, no control characters)`)
     .option('--json', 'print JSON')
     .action(async (opts: { workspace: string; scopes: string; name?: string }, command: Command) => {
       const scopes = parseScopeList(opts.scopes);
+      // `token list` prints names in a table on an operator's terminal: no newline, tab or escape sequence gets there.
+      if (opts.name !== undefined && (opts.name.length < 1 || opts.name.length > maxKeyNameLength || /[\u0000-\u001f\u007f-\u009f]/.test(opts.name))) {
+        throw new AdminError(`--name must be 1 to ${maxKeyNameLength} characters without control characters`);
+      }
       await withTarget(command, async ({ store }, options) => {
         const created = await store.createApiKey({ workspace: opts.workspace, scopes, ...(opts.name !== undefined ? { name: opts.name } : {}) });
         print(

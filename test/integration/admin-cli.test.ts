@@ -21,6 +21,19 @@ describe('npm run admin', () => {
     expect(result.stderr).toMatch(/lower-case letters, digits and dashes/);
   });
 
+  it('refuses a key name that would garble token list: control characters, or over 200 characters', async () => {
+    for (const name of ['evil\nname', 'tab\there', '\u001b[31mRED', 'x'.repeat(201), '']) {
+      const result = await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read', '--name', name]);
+      expect([JSON.stringify(name), result.code]).toEqual([JSON.stringify(name), 1]);
+      expect(result.stderr).toMatch(/--name must be 1 to 200 characters without control characters/);
+      expect(result.stdout).not.toMatch(/gth_/);
+    }
+    // The key list of the shared workspace is checked exactly below, so the accepted name goes to a workspace of its own.
+    const own = unique('names');
+    expect((await adminCli(['workspace', 'create', own])).code).toBe(0);
+    expect((await adminCli(['token', 'create', '--workspace', own, '--scopes', 'records:read', '--name', 'ünïcode — fine'])).code).toBe(0);
+  });
+
   it('creates a key that works, shows it once, and lists it without the key', async () => {
     const created = await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read,records:write', '--name', 'crm sync', '--json']);
     expect(created.code).toBe(0);
