@@ -45,6 +45,16 @@ function coerceDatetime(value: unknown): Coercion {
   return ok(iso);
 }
 
+/** Whether a decimal text (numberPattern's) names a whole number: no non-zero digit after its point, its exponent applied. */
+function isWholeDecimal(text: string): boolean {
+  const [mantissa = '', exponent = '0'] = text.replace(/^[-+]/, '').toLowerCase().split('e');
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  const shift = Number(exponent);
+  // The digits that stay after the point once the exponent has moved it.
+  const after = shift >= 0 ? fraction.slice(shift) : whole.slice(Math.max(whole.length + shift, 0)) + fraction;
+  return !/[1-9]/.test(after);
+}
+
 function parseJson(text: string): Coercion {
   try {
     return ok(JSON.parse(text));
@@ -70,7 +80,11 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
       if (source === 'form' && typeof value === 'string') {
         const text = value.trim();
         if (!numberPattern.test(text)) return fail('must be a number');
-        return ok(Number(text));
+        const number = Number(text);
+        // A fraction that a double cannot hold beside so large an integer part rounds to a whole number
+        // (4503599627370497.5 to 4503599627370498): refused, never stored rounded (SPEC: never silent rounding).
+        if (Number.isInteger(number) && !isWholeDecimal(text)) return fail('has more digits than a number can hold exactly; send it as a string');
+        return ok(number);
       }
       return typeof value === 'number' ? ok(value) : fail('must be a number');
     }
