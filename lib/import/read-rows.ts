@@ -20,6 +20,10 @@ export type Row =
 export function formatOf(file: string, explicit?: string): ImportFormat {
   if (explicit === 'csv' || explicit === 'jsonl') return explicit;
   if (explicit) throw new Error(`--format must be csv or jsonl, not "${explicit}"`);
+  // A .json file is most often one JSON array, which read as CSV fails on its first quote with a puzzling message.
+  if (/\.json$/i.test(file)) {
+    throw new Error(`${file} is a .json file: the importer reads CSV or JSON Lines (one object per line); convert an array with jq -c '.[]' ${file} > rows.jsonl, or give --format`);
+  }
   return /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv';
 }
 

@@ -132,6 +132,12 @@ describe('npm run import', () => {
     }
     expect(existsSync(`${file}.import-state.json`)).toBe(false);
     expect((await call('GET', '/models/account/records/flag-co', { token })).status).toBe(404);
+    // A .json file is most often an array: said so, not read as CSV; with --format it is read as JSON Lines.
+    const array = join(dir, 'rows.json');
+    writeFileSync(array, '{"name":"json-co"}\n');
+    const refused = await importer(['--model', 'account', '--file', array, '--token', token]);
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringMatching(/is a \.json file: the importer reads CSV or JSON Lines/)]);
+    expect((await importer(['--model', 'account', '--file', array, '--token', token, '--format', 'jsonl'])).code).toBe(0);
   });
 
   it('refuses, row by row, what the API could not store as sent: a number beyond JSON, and a row too large on its own', async () => {
