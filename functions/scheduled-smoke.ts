@@ -12,12 +12,16 @@ import { runScenario, type ScenarioResult } from '../lib/smoke/scenario.js';
 const baseUrl = requireEnv('SMOKE_BASE_URL');
 const secretArn = requireEnv('SMOKE_SECRET_ARN');
 
-export const handler = async (): Promise<ScenarioResult> => {
+/** Time kept back from the function's timeout to publish the metrics and the log line whatever happened. */
+const reportMarginMs = 5000;
+
+export const handler = async (_event?: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<ScenarioResult> => {
   let result: ScenarioResult;
   try {
     const token = await getSecret(secretArn, { maxAge: 300 });
     if (typeof token !== 'string' || token.trim() === '') throw new Error('the smoke key secret is empty: store a key in it (docs/operations.md)');
-    result = await runScenario({ baseUrl, token: token.trim() });
+    const deadline = context ? Date.now() + context.getRemainingTimeInMillis() - reportMarginMs : undefined;
+    result = await runScenario({ baseUrl, token: token.trim(), ...(deadline !== undefined ? { deadline } : {}) });
   } catch (error) {
     logger.error('smoke test could not run', { error: error as Error });
     result = { runId: 'none', ok: false, steps: [], leftovers: [] };

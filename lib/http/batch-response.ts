@@ -4,11 +4,13 @@
  * 300 of 255 bytes, in its message and details). So when the full answer would weigh more than `maxResponseBytes`
  * (lib/records/response-size.ts), the errors say less, in two steps: first each keeps its first details and a line
  * counting the rest, with its message cut short; then each keeps only its code and a short message. Every item still
- * has its result, status and id; sending a refused item alone gives its full error.
+ * has its result, status and id (a refused item's id cut to 1,024 characters); sending a refused item alone gives its
+ * full error.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { BatchItemResult } from '../records/batch-service.js';
 import type { FieldIssue } from '../records/errors.js';
+import { limits } from '../records/limits.js';
 import { maxResponseBytes, responseBytes } from '../records/response-size.js';
 import { mapError } from './error-envelope.js';
 import { jsonTextResponse } from './responses.js';
@@ -33,7 +35,12 @@ interface ItemResult {
 export const detailsKeptWhenLarge = 5;
 const shortMessageLength = 200;
 
-const cut = (text: string, length: number) => (text.length > length ? `${text.slice(0, length)}…` : text);
+/** The first `length` characters and an ellipsis, never splitting a surrogate pair. */
+function cut(text: string, length: number): string {
+  if (text.length <= length) return text;
+  const end = /[\ud800-\udbff]/.test(text.charAt(length - 1)) ? length - 1 : length;
+  return `${text.slice(0, end)}…`;
+}
 
 /** The first step: the first few details, a line counting the others, and a message of at most 200 characters. */
 function trimmed(error: ItemError): ItemError {
@@ -58,7 +65,9 @@ export function batchResponse(results: readonly BatchItemResult[], requestId: st
     if ('error' in result) {
       const mapped = mapError(result.error, requestId);
       const { request_id: _ignored, ...error } = mapped.envelope.error;
-      return { op: result.op, index: result.index, status: mapped.statusCode, ...(result.id !== undefined ? { id: result.id } : {}), error };
+      // A refused item's id may be what it was refused for (over 1,024 bytes): echoed cut to that length, so 1,000 of
+      // them still fit the answer.
+      return { op: result.op, index: result.index, status: mapped.statusCode, ...(result.id !== undefined ? { id: cut(result.id, limits.maxIdBytes) } : {}), error };
     }
     return { op: result.op, index: result.index, status: statusOf[result.outcome], id: result.id };
   });

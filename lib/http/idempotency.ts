@@ -79,6 +79,14 @@ export function replayedAnswer(stored: unknown): unknown {
   return { ...answer, body: gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') };
 }
 
+/**
+ * The prefix of every key's record: Powertools' own (the function's name), versioned. Stored answers and the request
+ * fingerprint changed with v2 (gzipped bodies, the query string); a new prefix means a key stored by the code before
+ * simply runs again after a deploy, rather than failing its fingerprint (422), and a rollback never replays a
+ * gzipped body it cannot read.
+ */
+const keyPrefix = `${process.env.AWS_LAMBDA_FUNCTION_NAME ?? ''}#v2`;
+
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
@@ -93,7 +101,7 @@ export function idempotencyMiddleware(): Middleware {
   let inner: Middleware | undefined;
   const powertools = () => {
     persistence ??= new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), awsSdkV3Client: sharedDynamoDbClient() });
-    inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config }) as Middleware;
+    inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config, keyPrefix }) as Middleware;
     return inner;
   };
   /**
@@ -110,15 +118,22 @@ export function idempotencyMiddleware(): Middleware {
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
     requestState(request)[claimedKey] === true;
+  /**
+   * Deletes the key's record so a retry runs again. A failure to delete it never changes the answer (it would turn a
+   * batch's per-item results, or the write's own answer, into a 503 or a 502): the key stays in progress until
+   * Powertools' in-progress expiry (the function's remaining time), and a retry until then answers 409.
+   */
+  const forget = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    try {
+      await powertools().onError!(request);
+    } catch (error) {
+      logger.error('idempotency: key not released', { error: error as Error });
+    }
+  };
   /** Gives the key up after a write was applied: the client still gets its answer, and a retry runs again. */
   const release = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, why: string, error?: unknown) => {
     logger.warn('idempotency: answer not remembered, key released', { why, ...(error ? { error: error as Error } : {}) });
-    try {
-      await powertools().onError!(request);
-    } catch (releaseError) {
-      // Left in progress, the key answers 409 until Powertools' in-progress expiry (the function's remaining time).
-      logger.error('idempotency: key not released', { error: releaseError as Error });
-    }
+    await forget(request);
   };
   /** Stores the answer for replays, gzipped when large; an answer it cannot store releases the key instead. */
   const remember = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
@@ -150,8 +165,8 @@ export function idempotencyMiddleware(): Middleware {
       if (!claimed(request)) return undefined;
       // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
       // 200) releases the key like a failure, so the retry with the same key writes them.
-      return hasRetryableParts(request.response) ? powertools().onError!(request) : remember(request);
+      return hasRetryableParts(request.response) ? forget(request) : remember(request);
     },
-    onError: (request) => (claimed(request) ? powertools().onError!(request) : undefined),
+    onError: (request) => (claimed(request) ? forget(request) : undefined),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
- * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed.
+ * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed,
+ * 130 when it was interrupted (Ctrl-C).
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -41,9 +42,16 @@ function progressBar(): ImportProgress {
 /** A path as the user typed it, from the directory where `npm run` was typed. */
 const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 
+/**
+ * Whether two paths name one file: for files that exist, by device and inode (a symbolic or hard link, or another
+ * spelling on a case-insensitive file system, is the same file); otherwise by their resolved paths.
+ */
 function samePath(a: string, b: string): boolean {
-  const real = (path: string) => (existsSync(path) ? realpathSync(path) : resolve(path));
-  return real(a) === real(b);
+  if (existsSync(a) && existsSync(b)) {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  }
+  return resolve(a) === resolve(b);
 }
 
 /** A commander parser for a whole number within [min, max]; anything else is refused before the import starts. */
@@ -95,8 +103,15 @@ try {
   } catch (error) {
     throw new FatalImportError((error as Error).message);
   }
+  const progress = progressBar();
+  let sending = false;
   process.once('SIGINT', () => {
-    console.error(`\nInterrupted. ${existsSync(stateFileOf(file)) ? 'What was acknowledged is saved: run the same command with --resume to go on.' : 'Nothing was sent yet.'}`);
+    progress.stop();
+    console.error(
+      sending
+        ? '\nInterrupted. The rows acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).'
+        : '\nInterrupted before anything was sent.',
+    );
     process.exit(130);
   });
   const summary = await runImport({
@@ -109,7 +124,13 @@ try {
     resume: options.resume ?? false,
     batchSize: options.batchSize,
     concurrency: options.concurrency,
-    progress: progressBar(),
+    progress: {
+      ...progress,
+      start: (total, skipped) => {
+        sending = true;
+        progress.start(total, skipped);
+      },
+    },
   });
   console.log(
     `Done: ${summary.processed} rows in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +

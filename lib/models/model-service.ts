@@ -156,14 +156,18 @@ export class ModelService {
 
   /**
    * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response:
-   * a definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts) is a 422. Nothing
+   * a definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts), and make it larger,
+   * is a 422. Nothing
    * else limits how many models a workspace has. Concurrent PUTs of different models can each pass this check
    * together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
    */
   private async checkModelsFitOneAnswer(workspace: string, definition: StoredModelDefinition): Promise<void> {
-    const others = (await this.definitions.listModels(workspace)).filter((model) => model.name !== definition.name);
-    const weight = responseBytes(JSON.stringify({ models: documentsOf([...others, definition]) }));
-    if (weight > maxResponseBytes) {
+    const stored = await this.definitions.listModels(workspace);
+    const weigh = (models: readonly StoredModelDefinition[]) => responseBytes(JSON.stringify({ models: documentsOf(models) }));
+    const weight = weigh([...stored.filter((model) => model.name !== definition.name), definition]);
+    // A PUT that makes the answer no larger is taken even over the limit (a workspace that got there through
+    // concurrent PUTs can still shrink or re-apply its definitions).
+    if (weight > maxResponseBytes && weight > weigh(stored)) {
       throw new ValidationError(`The workspace's model definitions would take ${weight} bytes in GET /models, over its ${maxResponseBytes}`, [
         { field: 'fields', issue: 'the workspace has too many or too large model definitions; delete a model or declare fewer fields' },
       ]);

@@ -17,6 +17,9 @@ import { normalizeRecordId } from './record-id.js';
 export const maxPageBytes = 4 * 1024 * 1024;
 export const listLimits = { default: 100, max: 1000 } as const;
 
+/** The fields whose values a record's envelope repeats under `links`. */
+const linkFieldsOf = (model: ModelDefinition) => Object.keys(model.fields).filter((field) => model.fields[field]!.linksTo !== undefined);
+
 export interface ListRequest {
   readonly workspace: string;
   readonly model: string;
@@ -171,7 +174,7 @@ export class RecordService {
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `records:${model.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, isListPosition) : undefined;
-    const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, ...(from ? { from } : {}) });
+    const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, linkFields: linkFieldsOf(model), ...(from ? { from } : {}) });
     return {
       records: await this.envelopes(model, page.records),
       next_cursor: page.next ? encodeCursor(cursorScope, page.next) : null,
@@ -190,7 +193,7 @@ export class RecordService {
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
     const [page, targetExists] = await Promise.all([
-      this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, ...(from !== undefined ? { from } : {}) }),
+      this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, linkFields: linkFieldsOf(linking), ...(from !== undefined ? { from } : {}) }),
       this.store.exists(key),
     ]);
     const links = new Map([[linkField(linking)!.field, { id: key.id, exists: targetExists }]]);

@@ -31,7 +31,15 @@ export interface ScenarioOptions {
   readonly fetch?: typeof fetch;
   /** Waits before a retry. @default a timer */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * When the run must be over (epoch ms; the scheduled function's timeout less a margin): no retry starts after it,
+   * and a request still running then is aborted, so the run always reports. @default none
+   */
+  readonly deadline?: number;
 }
+
+/** The longest one request may take: a hung API fails its step instead of the run. */
+const requestTimeoutMs = 10_000;
 
 /** Retries of a 429 or 503, and the longest wait for one, whatever Retry-After asks. */
 const retriesOfThrottling = 3;
@@ -43,6 +51,8 @@ interface Answer {
   readonly status: number;
   readonly body: any;
   readonly headers: Headers;
+  /** Sent more than once (after a 429 or 503): a write may have been applied by an earlier attempt. */
+  readonly retried: boolean;
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
@@ -66,12 +76,19 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
-    let response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+    const left = () => (options.deadline === undefined ? Infinity : options.deadline - Date.now());
+    const attempt = () =>
+      doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left()))) });
+    let response = await attempt();
+    let retried = false;
     for (let retry = 0; retry < retriesOfThrottling && (response.status === 429 || response.status === 503); retry++) {
-      await response.text();
       const asked = Number(response.headers.get('retry-after'));
-      await sleep(Math.min(Number.isFinite(asked) && asked > 0 ? asked * 1000 : 1000, longestRetryWaitMs));
-      response = await doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const wait = Math.min(Number.isFinite(asked) && asked > 0 ? asked * 1000 : 1000, longestRetryWaitMs);
+      if (wait + 1000 > left()) break;
+      await response.text();
+      await sleep(wait);
+      response = await attempt();
+      retried = true;
     }
     const text = await response.text();
     let parsed: unknown;
@@ -80,11 +97,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     } catch {
       parsed = text;
     }
-    return { status: response.status, body: parsed, headers: response.headers };
+    return { status: response.status, body: parsed, headers: response.headers, retried };
   };
   const expect = (condition: boolean, expected: string, answer: Answer) => {
     if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 300)}`);
   };
+  // A retried write may have been applied by the attempt that answered 503: its retry then finds it done.
+  const created = (answer: Answer) => answer.status === 201 || (answer.retried && answer.status === 200 && answer.body?.version === 1);
+  const deleted = (answer: Answer) => answer.status === 204 || (answer.retried && answer.status === 404);
   const step = async (name: string, run: () => Promise<void>) => {
     const started = performance.now();
     let result: StepResult;
@@ -102,14 +122,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     if (!result.ok) throw new StepFailure(result.detail);
   };
 
+  let unexpected: unknown;
   try {
     await step('upsert an account by form', async () => {
       const answer = await send('POST', '/models/account/records', { form: `name=${encodeURIComponent(account)}&size=50-100` });
-      expect(answer.status === 201 && answer.body?.fields?.size === '50-100', '201 with fields.size "50-100"', answer);
+      expect(created(answer) && answer.body?.fields?.size === '50-100', '201 with fields.size "50-100"', answer);
     });
     await step('upsert a linked customer by JSON', async () => {
       const answer = await send('POST', '/models/customer/records', { json: { email, account, title: 'Creative Director' } });
-      expect(answer.status === 201 && answer.body?.links?.account?.exists === true, '201 with links.account.exists true', answer);
+      expect(created(answer) && answer.body?.links?.account?.exists === true, '201 with links.account.exists true', answer);
     });
     await step('read the account', async () => {
       const answer = await send('GET', accountPath);
@@ -133,9 +154,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     });
     await step('delete both', async () => {
       const customer = await send('DELETE', customerPath);
-      expect(customer.status === 204, '204 for the customer', customer);
+      expect(deleted(customer), '204 for the customer', customer);
       const accountAnswer = await send('DELETE', accountPath);
-      expect(accountAnswer.status === 204, '204 for the account', accountAnswer);
+      expect(deleted(accountAnswer), '204 for the account', accountAnswer);
     });
     await step('confirm both are gone', async () => {
       const customer = await send('GET', customerPath);
@@ -144,9 +165,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       expect(accountAnswer.status === 404, '404 for the account', accountAnswer);
     });
   } catch (error) {
-    if (!(error instanceof StepFailure)) throw error;
+    if (!(error instanceof StepFailure)) unexpected = error;
   }
-  // Clean up whatever a failed run left behind; a 404 means there was nothing left.
+  // Clean up whatever a failed run left behind, whatever stopped it; a 404 means there was nothing left.
   const leftovers: string[] = [];
   for (const [what, path] of [[`customer ${email}`, customerPath], [`account ${account}`, accountPath]] as const) {
     try {
@@ -156,5 +177,6 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       leftovers.push(`${what} (DELETE failed: ${(error as Error).message})`);
     }
   }
+  if (unexpected !== undefined) throw unexpected;
   return { runId, ok: steps.length > 0 && steps.every((s) => s.ok) && steps.length === 9, steps, leftovers };
 }

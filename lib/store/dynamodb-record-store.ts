@@ -145,10 +145,15 @@ function indexedRecord({ workspace, model }: { readonly workspace: string; reado
 
 /**
  * A record's size as it will travel in Lambda's response: its fields and ids as JSON, escaped once more inside the
- * result (lib/records/response-size.ts), plus room for the envelope around them.
+ * result (lib/records/response-size.ts), each link field again as `links.<field>.id`, plus room for the envelope.
  */
-function recordBytes(record: StoredRecord): number {
-  return responseBytes(JSON.stringify(record.fields)) + 2 * responseBytes(JSON.stringify(record.key.id)) + 300;
+function recordBytes(record: StoredRecord, linkFields: readonly string[] = []): number {
+  let bytes = responseBytes(JSON.stringify(record.fields)) + 2 * responseBytes(JSON.stringify(record.key.id)) + 300;
+  for (const field of linkFields) {
+    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
+    if (value !== undefined) bytes += responseBytes(JSON.stringify(field)) + responseBytes(JSON.stringify(value)) + 40;
+  }
+  return bytes;
 }
 
 
@@ -163,7 +168,9 @@ class PageFill {
   /** The id of the last record taken from the current query's partition, where the next page resumes. */
   lastId: string | undefined;
 
-  constructor(private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number }) {}
+  constructor(
+    private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number; readonly linkFields?: readonly string[] },
+  ) {}
 
   isFull(): boolean {
     return this.records.length >= this.command.limit;
@@ -178,7 +185,7 @@ class PageFill {
     for (const item of items) {
       if (this.isFull()) return true;
       const record = indexedRecord(this.command, item);
-      const size = recordBytes(record);
+      const size = recordBytes(record, this.command.linkFields);
       if (this.records.length > 0 && this.bytes + size > this.command.maxBytes) return true;
       this.records.push(record);
       this.lastId = record.key.id;

@@ -85,7 +85,12 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
       replaces === undefined
         ? { ConditionExpression: 'attribute_not_exists(pk)' }
         : replaces.revision !== undefined
-          ? { ConditionExpression: '#r = :r', ExpressionAttributeNames: { '#r': 'revision' }, ExpressionAttributeValues: { ':r': replaces.revision } }
+          ? // The creation time too: a model deleted and made again restarts at revision 1.
+            {
+              ConditionExpression: '#r = :r AND #c = :c',
+              ExpressionAttributeNames: { '#r': 'revision', '#c': 'created_at' },
+              ExpressionAttributeValues: { ':r': replaces.revision, ':c': replaces.createdAt },
+            }
           : {
               ConditionExpression: 'attribute_not_exists(#r) AND #u = :u',
               ExpressionAttributeNames: { '#r': 'revision', '#u': 'updated_at' },

@@ -78,8 +78,10 @@ export interface ListCommand<P> {
   readonly model: string;
   readonly limit: number;
   readonly from?: P;
-  /** Stop adding records once their stored size passes this, so a page fits a Lambda response. */
+  /** Stop adding records once their size in the answer passes this, so a page fits a Lambda response. */
   readonly maxBytes: number;
+  /** The model's link fields, whose values each record's envelope repeats under `links`: they weigh twice. */
+  readonly linkFields?: readonly string[];
 }
 
 export interface RecordStore {

@@ -159,6 +159,9 @@ describe('custom models', () => {
     expect(models.status).toBe(200);
     expect(models.body.models).toHaveLength(defined + 2);
     expect(Buffer.byteLength(JSON.stringify({ statusCode: 200, headers: {}, body: models.text }))).toBeLessThan(6 * 1024 * 1024);
+    // Near the limit, a PUT that makes the answer no larger is still taken: the same definition again, or a smaller one.
+    expect((await call('PUT', '/models/heavy_0', { token: own, json: { unique_field: 'k', fields } })).status).toBe(200);
+    expect((await call('PUT', '/models/heavy_1', { token: own, json: { unique_field: 'k' } })).status).toBe(200);
   });
 
   it('takes model definitions as JSON only', async () => {

@@ -1,5 +1,5 @@
 /** `npm run import` against the local stack: awkward CSV, JSON Lines, rejects with line numbers, and --resume. */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -198,7 +198,10 @@ describe('npm run import', () => {
     const file = join(dir, 'keep.csv');
     const csv = 'name,n\nkeep-a,1\nkeep-b,2,extra\n';
     writeFileSync(file, csv);
-    for (const rejects of [file, `${file}.import-state.json`]) {
+    // Also through a hard link: the same file under another name (as another spelling is on a case-insensitive disk).
+    const linked = join(dir, 'keep-link.csv');
+    linkSync(file, linked);
+    for (const rejects of [file, `${file}.import-state.json`, linked]) {
       const run = await importer(['--model', 'account', '--file', file, '--token', token, '--rejects', rejects]);
       expect([rejects, run.code]).toEqual([rejects, 2]);
       expect(run.stderr).toMatch(/is the file being imported or its state file/);

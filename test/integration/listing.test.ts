@@ -177,6 +177,27 @@ describe('pages of large records', () => {
     expect(seen.sort()).toEqual(names);
   });
 
+  it('weighs the link ids each envelope repeats under links, so a page of linked customers stays under 6 MB', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    // An account name of 1,024 quotes: 2 KB in each customer's fields and again in its links, each doubled by Lambda.
+    const account = '"'.repeat(1024);
+    const records = Array.from({ length: 1000 }, (_, i) => ({ email: `linked-${String(i).padStart(4, '0')}@x.io`, account }));
+    const batch = await call('POST', '/models/customer/batch', { json: { records }, token });
+    expect(batch.body.results.every((r: { status: number }) => r.status === 201)).toBe(true);
+    for (const path of ['/models/customer/records', `/models/account/record/customers?id=${encodeURIComponent(account)}`]) {
+      let cursor: string | null = null;
+      let count = 0;
+      do {
+        const response = await call('GET', `${path}${path.includes('?') ? '&' : '?'}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token });
+        expect([path, response.status]).toEqual([path, 200]);
+        expect(Buffer.byteLength(JSON.stringify({ statusCode: 200, headers: {}, body: response.text }))).toBeLessThan(6 * 1024 * 1024);
+        count += response.body.records.length;
+        cursor = response.body.next_cursor;
+      } while (cursor);
+      expect([path, count]).toEqual([path, 1000]);
+    }
+  });
+
   it("splits an account's customers by size the same way", async () => {
     const { token } = await workspaceWithKey(['records:read', 'records:write']);
     const emails = Array.from({ length: 14 }, (_, i) => `big-${String(i).padStart(2, '0')}@x.io`);

@@ -65,6 +65,31 @@ describe('the scenario under throttling', () => {
     expect(new Set(waits)).toEqual(new Set([2000]));
   });
 
+  it('takes a retried write that an answer lost had already applied: a 200 at version 1 for a create, a 404 for a delete', async () => {
+    const waits: number[] = [];
+    let lost = 0;
+    // Each write goes through, but the first answer to every create and delete is lost behind a 503.
+    const lossy = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      const first = (init.method === 'DELETE' || (init.method === 'POST' && !String(init.body).includes('plan'))) && lost++ % 2 === 0;
+      return first ? new Response('{"error":{"code":"unavailable","message":"lost"}}', { status: 503, headers: { 'Retry-After': '1' } }) : response;
+    }) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: lossy, sleep: async (ms) => void waits.push(ms) });
+    expect(result.steps.filter((s) => !s.ok)).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(waits.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('starts no retry past its deadline, so a scheduled run always reports in time', async () => {
+    const waits: number[] = [];
+    const down = (async () => throttled()) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: down, sleep: async (ms) => void waits.push(ms), deadline: Date.now() + 1500 });
+    expect(result.ok).toBe(false);
+    expect(result.steps).toHaveLength(1);
+    expect(waits).toEqual([]);
+    expect(result.leftovers).toHaveLength(2);
+  });
+
   it('reports what its clean-up could not delete, and gives up on a request that stays throttled', async () => {
     let made: string | undefined;
     const waits: number[] = [];

@@ -47,4 +47,19 @@ describe('batchResponse', () => {
     expect(body.results.every((item: { status: number; error: { code: string; details?: unknown } }) => item.status === 422 && item.error.code === 'validation_failed' && item.error.details === undefined)).toBe(true);
     expect(body.results[999].error.message).toMatch(/send this item alone/);
   });
+
+  it('echoes a refused id cut to 1,024 characters, so 1,000 ids refused for their length still fit', () => {
+    const long = '"'.repeat(1900);
+    const results: BatchItemResult[] = Array.from({ length: 1000 }, (_, index) => ({
+      op: 'delete',
+      index,
+      id: long,
+      error: new ValidationError('Invalid id', [{ field: `delete[${index}]`, issue: 'must be at most 1024 bytes of UTF-8' }]),
+    }));
+    const result = batchResponse(results, 'r');
+    expect(lambdaBytes(result)).toBeLessThan(lambdaLimit);
+    const body = JSON.parse(result.body);
+    expect(body.results[0].id).toBe(`${'"'.repeat(1024)}…`);
+    expect(body.results.every((item: { status: number }) => item.status === 422)).toBe(true);
+  });
 });
