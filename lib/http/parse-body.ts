@@ -7,6 +7,7 @@
  * what those do not give: strict UTF-8 (also inside percent-escapes), repeated form keys as arrays without `a[b]`
  * nesting, JSON null and `_unset` as removals, and its own error envelope.
  */
+import { parseExactJson } from '../records/exact-json.js';
 import type { RecordPayload } from '../records/payload.js';
 import { HttpError } from './http-error.js';
 
@@ -83,7 +84,7 @@ export function parseForm(text: string): RecordPayload {
 
 function parseJsonText(text: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseExactJson(text);
   } catch (error) {
     throw malformed(`The body is not valid JSON: ${(error as Error).message}`);
   }

@@ -2,6 +2,7 @@
  * Field types and coercion (SPEC section 4, "Request bodies"). Form values arrive as strings and are coerced to the
  * declared type; JSON values must already have the type (a datetime is normalised to a UTC ISO string either way).
  */
+import { inexactNumberIssue, isWholeDecimal, parseExactJson } from '../records/exact-json.js';
 import type { FieldType } from './model-definition.js';
 
 export type BodySource = 'json' | 'form';
@@ -45,19 +46,9 @@ function coerceDatetime(value: unknown): Coercion {
   return ok(iso);
 }
 
-/** Whether a decimal text (numberPattern's) names a whole number: no non-zero digit after its point, its exponent applied. */
-function isWholeDecimal(text: string): boolean {
-  const [mantissa = '', exponent = '0'] = text.replace(/^[-+]/, '').toLowerCase().split('e');
-  const [whole = '', fraction = ''] = mantissa.split('.');
-  const shift = Number(exponent);
-  // The digits that stay after the point once the exponent has moved it.
-  const after = shift >= 0 ? fraction.slice(shift) : whole.slice(Math.max(whole.length + shift, 0)) + fraction;
-  return !/[1-9]/.test(after);
-}
-
 function parseJson(text: string): Coercion {
   try {
-    return ok(JSON.parse(text));
+    return ok(parseExactJson(text));
   } catch {
     return fail('must be a JSON document');
   }
@@ -83,7 +74,7 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
         const number = Number(text);
         // A fraction that a double cannot hold beside so large an integer part rounds to a whole number
         // (4503599627370497.5 to 4503599627370498): refused, never stored rounded (SPEC: never silent rounding).
-        if (Number.isInteger(number) && !isWholeDecimal(text)) return fail('has more digits than a number can hold exactly; send it as a string');
+        if (Number.isInteger(number) && !isWholeDecimal(text)) return fail(inexactNumberIssue);
         return ok(number);
       }
       return typeof value === 'number' ? ok(value) : fail('must be a number');

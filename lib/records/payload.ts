@@ -5,6 +5,7 @@
 import { coerceFieldValue, type BodySource } from '../models/field-types.js';
 import type { ModelDefinition } from '../models/model-definition.js';
 import { MissingUniqueFieldError, RecordTooLargeError, ValidationError, type FieldIssue } from './errors.js';
+import { InexactNumber, inexactNumberIssue } from './exact-json.js';
 import { limits } from './limits.js';
 import { normalizeId } from './record-id.js';
 
@@ -62,6 +63,7 @@ function nestedKeyIssue(key: string): string | undefined {
 export function valueIssue(value: unknown, depth = 0): string | undefined {
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'string') return value.isWellFormed() ? undefined : 'strings must be well-formed Unicode';
+  if (value instanceof InexactNumber) return inexactNumberIssue;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return 'numbers must be finite';
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {

@@ -72,6 +72,16 @@ describe('custom models', () => {
     expect((await form('k=b&j=null&_unset=j')).body.fields).toEqual({ k: 'b' });
   });
 
+  it('refuses a JSON number a double would round into a whole number, in a record, a nested value or a batch item', async () => {
+    const json = (path: string, text: string) => call('POST', path, { token, raw: text, headers: { 'Content-Type': 'application/json' } });
+    const single = await json('/models/account/records', '{"name": "inexact-co", "n": 4503599627370497.5}');
+    expect([single.status, single.body.error.details]).toEqual([422, [{ field: 'n', issue: 'has more digits than a number can hold exactly; send it as a string' }]]);
+    expect((await json('/models/account/records', '{"name": "inexact-co", "deep": {"x": [45035996273704975e-1]}}')).status).toBe(422);
+    expect((await as('GET', '/models/account/records/inexact-co')).status).toBe(404);
+    const batch = await json('/models/account/batch', '{"records": [{"name": "inexact-a", "n": 4503599627370497.5}, {"name": "inexact-b", "n": 4503599627370496}]}');
+    expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([422, 201]);
+  });
+
   it('lets a workspace add typed fields to a standard model, but not change its unique field or standard fields', async () => {
     const extended = await as('PUT', '/models/account', { fields: { employees: { type: 'number' } } });
     expect(extended.status).toBe(200);
