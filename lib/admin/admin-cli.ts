@@ -82,7 +82,8 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
           // The workspace exists now, so running the same command again would only say so: say how to finish instead.
           throw new AdminError(
             `Workspace ${created.id} was created, but adding it to usage plan ${opts.usagePlan} failed (${(error as Error).message}); ` +
-              `once that is fixed, run: admin --table ${options.table} workspace attach-usage-plan ${created.id} --usage-plan ${opts.usagePlan}`,
+              `once that is fixed, run: admin --table ${options.table}${options.region ? ` --region ${options.region}` : ''}${options.endpoint ? ` --endpoint ${options.endpoint}` : ''} ` +
+              `workspace attach-usage-plan ${created.id} --usage-plan ${opts.usagePlan}`,
           );
         }
         // On a deployed stage API Gateway refuses (403) every request of a workspace outside the stage's usage plan.
