@@ -32,8 +32,15 @@ export function parseScopeList(value: string): Scope[] {
   return [...new Set(scopes)] as Scope[];
 }
 
+/** A cell as the terminal will show it: a control, format or line-separator character (a name stored before key names
+ * were checked may hold one) is shown as U+FFFD, never sent to the terminal. */
+const printable = (text: string) => text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD');
+
 function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cells = [columns, ...rows.map((row) => columns.map((c) => (row[c] === null || row[c] === undefined ? '-' : Array.isArray(row[c]) ? (row[c] as unknown[]).join(',') : String(row[c]))))];
+  const cells = [
+    columns,
+    ...rows.map((row) => columns.map((c) => printable(row[c] === null || row[c] === undefined ? '-' : Array.isArray(row[c]) ? (row[c] as unknown[]).join(',') : String(row[c])))),
+  ];
   const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
@@ -127,6 +134,8 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 
   const token = program.command('token').description('create, list and revoke API keys');
   const maxKeyNameLength = 200;
+  // Control and format characters (a bidi override turns text around) and line separators.
+  const unprintable = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
   token
     .command('create')
     .description('create an API key; it is printed once and never stored')
@@ -137,7 +146,7 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .action(async (opts: { workspace: string; scopes: string; name?: string }, command: Command) => {
       const scopes = parseScopeList(opts.scopes);
       // `token list` prints names in a table on an operator's terminal: no newline, tab or escape sequence gets there.
-      if (opts.name !== undefined && (opts.name.length < 1 || opts.name.length > maxKeyNameLength || /[\u0000-\u001f\u007f-\u009f]/.test(opts.name))) {
+      if (opts.name !== undefined && ([...opts.name].length < 1 || [...opts.name].length > maxKeyNameLength || unprintable.test(opts.name))) {
         throw new AdminError(`--name must be 1 to ${maxKeyNameLength} characters without control characters`);
       }
       await withTarget(command, async ({ store }, options) => {

@@ -49,14 +49,15 @@ export function apiTarget(
   local: DevStackInfo | undefined,
   envToken: string | undefined,
 ): { readonly baseUrl: string | undefined; readonly token: string | undefined; readonly problem: string | undefined } {
-  const baseUrl = given.baseUrl ?? local?.baseUrl;
-  const toLocal = local !== undefined && (given.baseUrl === undefined || isLocalStack(given.baseUrl, local));
-  const token = given.token ?? (envToken || undefined) ?? (toLocal ? local.token : undefined);
-  const problem =
-    baseUrl === undefined
-      ? 'no API: start the local stack with "npm start", or give --base-url and --token'
-      : token === undefined
-        ? `no key for ${baseUrl}: give --token (or GATHER_TOKEN); the local dev key is only ever sent to the local stack`
-        : undefined;
+  // An empty value counts as not given.
+  const givenUrl = given.baseUrl || undefined;
+  const baseUrl = givenUrl ?? local?.baseUrl;
+  const toLocal = local !== undefined && (givenUrl === undefined || isLocalStack(givenUrl, local));
+  const token = (given.token || undefined) ?? (envToken || undefined) ?? (toLocal ? local.token : undefined);
+  const problem = !baseUrl
+    ? 'no API: start the local stack with "npm start", or give --base-url and --token'
+    : !token
+      ? `no key for ${baseUrl}: give --token (or GATHER_TOKEN); the local dev key is only ever sent to the local stack`
+      : undefined;
   return { baseUrl, token, problem };
 }

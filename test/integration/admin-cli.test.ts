@@ -22,7 +22,7 @@ describe('npm run admin', () => {
   });
 
   it('refuses a key name that would garble token list: control characters, or over 200 characters', async () => {
-    for (const name of ['evil\nname', 'tab\there', '\u001b[31mRED', 'x'.repeat(201), '']) {
+    for (const name of ['evil\nname', 'tab\there', '\u001b[31mRED', 'x'.repeat(201), '', 'abc\u202Efed', 'line\u2028break']) {
       const result = await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read', '--name', name]);
       expect([JSON.stringify(name), result.code]).toEqual([JSON.stringify(name), 1]);
       expect(result.stderr).toMatch(/--name must be 1 to 200 characters without control characters/);
@@ -32,6 +32,16 @@ describe('npm run admin', () => {
     const own = unique('names');
     expect((await adminCli(['workspace', 'create', own])).code).toBe(0);
     expect((await adminCli(['token', 'create', '--workspace', own, '--scopes', 'records:read', '--name', 'ünïcode — fine'])).code).toBe(0);
+    // A name stored before names were checked is listed with its control characters shown as U+FFFD.
+    const { store, close } = keyStore();
+    try {
+      await store.createApiKey({ workspace: own, scopes: ['records:read'], name: 'old\u001b[31m\nname' });
+    } finally {
+      close();
+    }
+    const listed = await adminCli(['token', 'list', '--workspace', own]);
+    expect(listed.stdout).toContain('old\uFFFD[31m\uFFFDname');
+    expect(listed.stdout).not.toContain('\u001b');
   });
 
   it('creates a key that works, shows it once, and lists it without the key', async () => {
