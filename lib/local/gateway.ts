@@ -11,7 +11,7 @@
  * - when asked (`workspaceRateLimit`), each workspace's usage-plan throttle: 429 `rate_limited` once its bucket is empty.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayProxyEvent,
@@ -123,11 +123,30 @@ function headerMaps(request: IncomingMessage) {
   return { headers, multiValueHeaders };
 }
 
+/** A query-string component decoded exactly once (`+` is a space); undefined when its percent-encoding is invalid. */
+function decodeQueryComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The event's query maps, or undefined when a component is not valid percent-encoded UTF-8. URLSearchParams would
+ * take `%ZZ` literally and turn each invalid byte into U+FFFD, so `?id=%C3%28`, `?id=%FF%28` and `?id=%80%28` would all
+ * name the record `\uFFFD(`, and a DELETE by any of them would delete it.
+ */
 function queryMaps(search: string) {
   if (search === '' || search === '?') return { queryStringParameters: null, multiValueQueryStringParameters: null };
   const single = dictionary<string>();
   const multi = dictionary<string[]>();
-  for (const [key, value] of new URLSearchParams(search)) {
+  for (const pair of search.slice(1).split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decodeQueryComponent(eq === -1 ? pair : pair.slice(0, eq));
+    const value = decodeQueryComponent(eq === -1 ? '' : pair.slice(eq + 1));
+    if (key === undefined || value === undefined) return undefined;
     single[key] = value;
     (multi[key] ??= []).push(value);
   }
@@ -179,19 +198,23 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     response.end(body);
   };
 
-  const sendGatewayError = (response: ServerResponse, requestId: string, type: string, statusCode?: number) => {
+  /** A gateway response; `message` says more than the type's own, for the DEFAULT_ types, which answer many things. */
+  const sendGatewayError = (response: ServerResponse, requestId: string, type: string, statusCode?: number, message?: string) => {
     const definition = gatewayResponse(type);
     send(response, requestId, {
       statusCode: definition.statusCode ?? statusCode ?? 500,
       headers: { 'Content-Type': 'application/json', ...definition.headers },
-      body: JSON.stringify(errorEnvelope(definition.code, definition.message, requestId)),
+      body: JSON.stringify(errorEnvelope(definition.code, message ?? definition.message, requestId)),
     });
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string): Promise<number> => {
     const method = request.method ?? 'GET';
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const rawPath = (request.url ?? '/').split('?')[0]!;
+    // Split by hand: `new URL` reads a target starting with `//` as a host and throws on one like `//x:abc`.
+    const target = request.url ?? '/';
+    const queryAt = target.indexOf('?');
+    const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
+    const search = queryAt === -1 ? '' : target.slice(queryAt);
     const match = matchRoute(options.routes, method, rawPath);
     if (match.kind === 'not_found') {
       // Drain the body so the connection stays usable.
@@ -201,6 +224,12 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
     const { route } = match;
     const { headers, multiValueHeaders } = headerMaps(request);
+    const query = queryMaps(search);
+    if (query === undefined) {
+      request.resume();
+      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, 'The query string is not valid percent-encoded UTF-8');
+      return 400;
+    }
 
     let body: Buffer;
     try {
@@ -216,7 +245,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     let authorizerContext: Record<string, unknown> | undefined;
     if (route.scope !== null) {
       const token = request.headers.authorization;
-      if (!token) {
+      // Two Authorization lines are two identities: which one counts would be a guess (Node keeps the first line, the
+      // event's header map the last), so neither does.
+      let lines = 0;
+      for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'authorization') lines++;
+      if (!token || lines > 1) {
         sendGatewayError(response, requestId, 'UNAUTHORIZED');
         return 401;
       }
@@ -254,7 +287,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       httpMethod: method,
       headers,
       multiValueHeaders,
-      ...queryMaps(url.search),
+      ...query,
       pathParameters: match.pathParameters,
       stageVariables: null,
       body: body.length > 0 ? body.toString('base64') : null,
@@ -309,7 +342,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
   };
 
-  return createServer((request, response) => {
+  const server = createServer((request, response) => {
     const started = performance.now();
     const requestId = randomUUID();
     handle(request, response, requestId)
@@ -324,9 +357,35 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         });
       })
       .catch((error: unknown) => {
+        // A client that hangs up mid-request is not a failure of ours.
+        if ((error as Error).message === 'aborted' || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+          options.log?.({ level: 'INFO', message: 'client went away', request_id: requestId });
+          response.destroy();
+          return;
+        }
         options.log?.({ level: 'ERROR', message: 'gateway failure', request_id: requestId, error: String(error) });
         if (!response.headersSent) sendGatewayError(response, requestId, 'DEFAULT_5XX', 500);
         else response.destroy();
       });
   });
+  // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,
+  // conflicting lengths) gets the envelope too, with a request id, instead of Node's bare 400 or 431.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const requestId = randomUUID();
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify(
+      errorEnvelope(gatewayResponse('DEFAULT_4XX').code, tooLarge ? 'The request line and headers are over 16 KB' : 'The request is not valid HTTP', requestId),
+    );
+    options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', status, request_id: requestId, error: error.code ?? error.message });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+  return server;
 }

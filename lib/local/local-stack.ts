@@ -191,5 +191,10 @@ function createLocalGatewayPlaceholder() {
       response.end(JSON.stringify({ error: { code: 'unavailable', message: 'The local stack is starting', request_id: 'local' } }));
     }
   });
+  // The HTTP parser's refusals go to the gateway too, which answers them in the envelope (Node's own is a bare 400).
+  placeholder.on('clientError', (error, socket) => {
+    if (gateway && gateway.listenerCount('clientError') > 0) gateway.emit('clientError', error, socket);
+    else socket.destroy();
+  });
   return { placeholder, attach: (server: Server) => (gateway = server) };
 }

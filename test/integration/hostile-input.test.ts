@@ -4,7 +4,8 @@
  * stored. Plus a catalogue of inputs that would reach DynamoDB's own limits, each with its specific answer.
  */
 import fc from 'fast-check';
-import { call, errorCode, unique, workspaceWithKey, type ApiResponse } from '../support/api-client.js';
+import { connect } from 'node:net';
+import { call, devStack, errorCode, unique, workspaceWithKey, type ApiResponse } from '../support/api-client.js';
 
 const prototypeNames = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'];
 const fieldName = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...prototypeNames, 'a.b', 'a[0]', '#x', ':v', 'SET', 'REMOVE', 'AND', 'name'));
@@ -191,5 +192,61 @@ describe("DynamoDB's limits, each with its own answer", () => {
     expect(removed.status).toBe(200);
     expect(removed.body.fields).toEqual({ name: 'wide' });
     expect((await upsert({ ...fields, one_more: 'x' })).status).toBe(422);
+  });
+});
+
+describe('what reaches the gateway before any handler', () => {
+  /** One raw exchange on its own connection: bytes no HTTP client would send. */
+  const exchange = (text: string) =>
+    new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(devStack().baseUrl);
+      const socket = connect({ host: hostname, port: Number(port) });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head = '', body = ''] = received.split('\r\n\r\n');
+        resolve({ status: Number(head.split(' ')[1]), head, body });
+      });
+      socket.end(text);
+    });
+  const envelope = (answer: { head: string; body: string }) => {
+    const requestId = /x-amzn-requestid: (\S+)/i.exec(answer.head)?.[1];
+    const parsed = JSON.parse(answer.body) as { error: { code: string; request_id: string } };
+    expect(parsed.error.request_id).toBe(requestId);
+    return parsed.error.code;
+  };
+
+  it('answers what the HTTP parser refuses, and targets that are no URL, in the envelope, never a 500', async () => {
+    const tooLong = await exchange(`GET /health HTTP/1.1\r\nHost: x\r\nX-Junk: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect([tooLong.status, envelope(tooLong)]).toEqual([431, 'bad_request']);
+    for (const text of ['get /health HTTP/1.1\r\nHost: x\r\n\r\n', 'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n']) {
+      const refused = await exchange(text);
+      expect([JSON.stringify(text), refused.status, envelope(refused)]).toEqual([JSON.stringify(text), 400, 'bad_request']);
+    }
+    // A target starting with // reads as a host to a URL parser; here it is a path that matches no route.
+    for (const path of ['//x:abc/health', '//models:batch', '//[']) {
+      const answer = await exchange(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect([path, answer.status, envelope(answer)]).toEqual([path, 404, 'route_not_found']);
+    }
+  });
+
+  it('refuses a query string that is not valid percent-encoded UTF-8, rather than decoding it to another id', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: '\uFFFD(' }, token })).status).toBe(201);
+    for (const id of ['%C3%28', '%FF%28', '%ZZ']) {
+      const read = await call('GET', `/models/account/record?id=${id}`, { token });
+      expect([id, read.status, errorCode(read)]).toEqual([id, 400, 'bad_request']);
+      expect((await call('DELETE', `/models/account/record?id=${id}`, { token })).status).toBe(400);
+    }
+    expect((await call('GET', '/models/account/record?id=%EF%BF%BD(', { token })).status).toBe(200);
+  });
+
+  it('refuses a request with two Authorization lines: which identity is meant is a guess', async () => {
+    const { token } = await workspaceWithKey(['records:read']);
+    const answer = await exchange(
+      `GET /models/account/records HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nAuthorization: Token ${devStack().token}\r\nConnection: close\r\n\r\n`,
+    );
+    expect([answer.status, envelope(answer)]).toEqual([401, 'unauthorized']);
   });
 });
