@@ -1,7 +1,7 @@
 /** POST /models/{model}/batch: up to 1,000 upserts and deletes, one result per item, in request order. */
 import { batchResponse } from '../lib/http/batch-response.js';
 import { writeHandler } from '../lib/http/write-handler.js';
-import { parseJsonObjectBody, payloadFromJsonObject } from '../lib/http/parse-body.js';
+import { parseJsonObjectBody, payloadFromJsonObject, rawBodyOf } from '../lib/http/parse-body.js';
 import { limits } from '../lib/records/limits.js';
 import { batches } from '../lib/services.js';
 import { worstCaseCallMs } from '../lib/store/dynamodb-client.js';
@@ -9,10 +9,7 @@ import { worstCaseCallMs } from '../lib/store/dynamodb-client.js';
 const service = batches();
 
 export const handler = writeHandler(async (request) => {
-  const body = parseJsonObjectBody(
-    { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },
-    { maxBytes: limits.maxBatchBodyBytes, what: 'a batch' },
-  );
+  const body = parseJsonObjectBody(rawBodyOf(request), { maxBytes: limits.maxBatchBodyBytes, what: 'a batch' });
   const results = await service.run({
     workspace: request.workspace,
     model: request.pathParameter('model'),

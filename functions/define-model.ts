@@ -1,6 +1,6 @@
 /** PUT /models/{model}: define or change a model (unique field and typed fields). */
 import { writeHandler } from '../lib/http/write-handler.js';
-import { parseJsonObjectBody } from '../lib/http/parse-body.js';
+import { parseJsonObjectBody, rawBodyOf } from '../lib/http/parse-body.js';
 import { jsonResponse } from '../lib/http/responses.js';
 import { limits } from '../lib/records/limits.js';
 import { models } from '../lib/services.js';
@@ -8,10 +8,7 @@ import { models } from '../lib/services.js';
 const service = models();
 
 export const handler = writeHandler(async (request) => {
-  const body = parseJsonObjectBody(
-    { body: request.event.body, isBase64Encoded: request.event.isBase64Encoded, contentType: request.headers['content-type'] },
-    { maxBytes: limits.maxBodyBytes, what: 'a model definition' },
-  );
+  const body = parseJsonObjectBody(rawBodyOf(request), { maxBytes: limits.maxBodyBytes, what: 'a model definition' });
   const result = await service.define(request.workspace, request.pathParameter('model'), body);
   return jsonResponse(result.created ? 201 : 200, result.model);
 });

@@ -180,6 +180,7 @@ const commonErrors = {
   '415': error('The body is neither JSON nor form-encoded (or not UTF-8).'),
   '422': error('A field, value or parameter breaks a rule; details name each.'),
   '429': error("The workspace's rate limit.", 'RetryAfter'),
+  '431': error('The request line and headers are too large (refused by the gateway).'),
   '500': error('A defect; the request_id finds it in the logs.'),
   '502': error('A defect in a function; the request_id finds it in the logs.'),
   '503': error('DynamoDB or authentication unavailable after retries.', 'RetryAfter'),
@@ -188,7 +189,10 @@ const commonErrors = {
 
 /** What a public route can still get from the gateway. */
 const publicErrors = {
+  '400': error('A request the gateway refuses before any handler: not valid HTTP, or a query string that is not valid percent-encoded UTF-8.'),
+  '413': error('The request is too large for the gateway or the function.'),
   '429': commonErrors['429'],
+  '431': commonErrors['431'],
   '500': commonErrors['500'],
   '502': commonErrors['502'],
   '504': commonErrors['504'],
@@ -331,11 +335,12 @@ export function openApiDocument(serverUrl = 'http://localhost:3000'): Json {
     paths,
     components: {
       securitySchemes: {
+        // HTTP bearer, so generated clients and API consoles send "Bearer <key>" themselves; an apiKey scheme on
+        // Authorization made them send the bare key, a 401.
         ApiKey: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'Authorization',
-          description: `"Token <key>" (or "Bearer <key>"). Keys carry scopes: ${allScopes.join(', ')}.`,
+          type: 'http',
+          scheme: 'bearer',
+          description: `"Authorization: Bearer <key>" (or "Token <key>", as the help article writes it). Keys carry scopes: ${allScopes.join(', ')}; each operation names the one it needs (x-required-scope).`,
         },
       },
       schemas,

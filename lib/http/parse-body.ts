@@ -19,6 +19,21 @@ export interface RawBody {
   readonly body: string | null;
   readonly isBase64Encoded: boolean;
   readonly contentType: string | undefined;
+  /** The Content-Encoding header: bodies are taken as sent, so any coding but `identity` is a 415. */
+  readonly contentEncoding?: string | undefined;
+}
+
+/** A request's body as the parsers take it: the event's body and the two headers that say how to read it. */
+export function rawBodyOf(request: {
+  readonly event: { readonly body: string | null; readonly isBase64Encoded: boolean };
+  readonly headers: Readonly<Record<string, string | undefined>>;
+}): RawBody {
+  return {
+    body: request.event.body,
+    isBase64Encoded: request.event.isBase64Encoded,
+    contentType: request.headers['content-type'],
+    contentEncoding: request.headers['content-encoding'],
+  };
 }
 
 function malformed(message: string): HttpError {
@@ -128,6 +143,11 @@ function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): Deco
   // No body at all is a 400 whatever the type says: an empty form would otherwise read as a form with no fields (a 422
   // for the missing unique field) and empty JSON as JSON that does not parse.
   if (bytes.length === 0) throw malformed('A body is required');
+  // A gzip body read as UTF-8 would be a puzzling 400, and a `br` header on a plain body would be stored as if it were
+  // not there; RFC 9110 answers a coding the server does not take with 415.
+  if (raw.contentEncoding !== undefined && raw.contentEncoding.trim().toLowerCase() !== 'identity') {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Encoding ${raw.contentEncoding} is not accepted; send the body uncompressed`);
+  }
   const contentType = parseContentType(raw.contentType);
   if (!contentType) return { mediaType: undefined, bytes };
   if (contentType.charset && contentType.charset !== 'utf-8' && contentType.charset !== 'utf8') {

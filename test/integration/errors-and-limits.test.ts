@@ -2,6 +2,7 @@
  * SPEC section 4, errors and limits: every bad request gets its 4xx in the error envelope, and changes nothing.
  * Each case runs against an existing record and checks afterwards that it is exactly as before.
  */
+import { gzipSync } from 'node:zlib';
 import { call, devStack, errorCode, unique, type RequestOptions } from '../support/api-client.js';
 
 const deep = (depth: number): unknown => (depth === 0 ? 'leaf' : { d: deep(depth - 1) });
@@ -54,6 +55,9 @@ describe('bad requests', () => {
     ['a record over 350 KB', { json: { name, blob: 'x'.repeat(360 * 1024) } }, 413, 'record_too_large'],
     ['an empty body', { raw: '', headers: { 'Content-Type': '' } }, 400, 'malformed_body'],
     ['an empty form body', { raw: '', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 400, 'malformed_body'],
+    // Bodies are taken as sent: a coding other than identity is refused, whether the body is compressed or not.
+    ['a gzip body', { raw: gzipSync('{"name":"gz"}'), headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' } }, 415, 'unsupported_media_type'],
+    ['a plain body labelled br', { raw: '{"name":"br-labelled"}', headers: { 'Content-Type': 'application/json', 'Content-Encoding': 'br' } }, 415, 'unsupported_media_type'],
   ];
 
   it.each(cases)('%s', async (_label, options, status, code) => {
@@ -61,6 +65,12 @@ describe('bad requests', () => {
     expect(response.status).toBe(status);
     expect(errorCode(response)).toBe(code);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+
+  it('takes Content-Encoding: identity as no coding', async () => {
+    const response = await call('POST', '/models/account/records', { json: { name: unique('identity') }, headers: { 'Content-Encoding': 'identity' } });
+    expect(response.status).toBe(201);
+    expect((await call('GET', '/models/account/records/br-labelled')).status).toBe(404);
   });
 
   it('names every invalid field in the details', async () => {
