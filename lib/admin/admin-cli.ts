@@ -32,9 +32,16 @@ export function parseScopeList(value: string): Scope[] {
   return [...new Set(scopes)] as Scope[];
 }
 
+/**
+ * What a key name must not hold, since `token list` prints it on an operator's terminal: control characters (a newline
+ * breaks the table, an escape sequence drives the terminal), line and paragraph separators, the bidirectional controls
+ * that turn text around, and a byte-order mark. Joiners (ZWJ, ZWNJ) stay: Persian words and emoji sequences need them.
+ */
+const terminalHazards = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+
 /** A cell as the terminal will show it: a control, format or line-separator character (a name stored before key names
  * were checked may hold one) is shown as U+FFFD, never sent to the terminal. */
-const printable = (text: string) => text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '\uFFFD');
+const printable = (text: string) => text.replace(new RegExp(terminalHazards.source, 'gu'), '\uFFFD');
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = [
@@ -134,20 +141,19 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 
   const token = program.command('token').description('create, list and revoke API keys');
   const maxKeyNameLength = 200;
-  // Control and format characters (a bidi override turns text around) and line separators.
-  const unprintable = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+  const unprintable = terminalHazards;
   token
     .command('create')
     .description('create an API key; it is printed once and never stored')
     .requiredOption('--workspace <id>', 'the workspace the key belongs to')
     .requiredOption('--scopes <list>', `comma-separated scopes: ${allScopes.join(',')}`)
-    .option('--name <label>', `a label to recognise the key by (1 to ${maxKeyNameLength} characters, no control characters)`)
+    .option('--name <label>', `a label to recognise the key by (1 to ${maxKeyNameLength} characters; no control characters, line separators or bidirectional controls)`)
     .option('--json', 'print JSON')
     .action(async (opts: { workspace: string; scopes: string; name?: string }, command: Command) => {
       const scopes = parseScopeList(opts.scopes);
       // `token list` prints names in a table on an operator's terminal: no newline, tab or escape sequence gets there.
       if (opts.name !== undefined && ([...opts.name].length < 1 || [...opts.name].length > maxKeyNameLength || unprintable.test(opts.name))) {
-        throw new AdminError(`--name must be 1 to ${maxKeyNameLength} characters without control characters`);
+        throw new AdminError(`--name must be 1 to ${maxKeyNameLength} characters without control characters, line separators or bidirectional controls`);
       }
       await withTarget(command, async ({ store }, options) => {
         const created = await store.createApiKey({ workspace: opts.workspace, scopes, ...(opts.name !== undefined ? { name: opts.name } : {}) });

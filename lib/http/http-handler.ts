@@ -47,8 +47,13 @@ function decodePathParameter(name: string, raw: string | undefined): string {
 }
 
 /** Headers that are lists (RFC 9110 section 5.3: repeated lines are one comma-joined list), and headers that are one value. */
-const listHeaders = ['if-match', 'if-none-match'] as const;
+const listHeaders = ['if-match', 'if-none-match', 'content-encoding'] as const;
 const singletonHeaders = ['idempotency-key', 'content-type'] as const;
+/**
+ * Two Authorization lines are two identities, and which one the authorizer was given is API Gateway's choice: the
+ * request is refused (401), as the local gateway refuses it before its authorizer.
+ */
+const identityHeader = 'authorization';
 
 /**
  * The request's headers as the handlers read them. API Gateway's `headers` keeps only the last line of a header sent
@@ -59,6 +64,10 @@ function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string 
   const headers = event.headers ?? {};
   const multi = event.multiValueHeaders;
   if (!multi) return headers;
+  const identities = multi[identityHeader];
+  if (identities && identities.length > 1) {
+    throw new HttpError(401, 'unauthorized', 'Send one Authorization header: this request has several', [{ field: 'Authorization', issue: 'sent more than once' }]);
+  }
   let joined: Record<string, string | undefined> | undefined;
   for (const name of listHeaders) {
     const lines = multi[name];
@@ -102,7 +111,7 @@ function gatherSpellings(event: APIGatewayProxyEvent): void {
     for (const key of keys) multi[key] = lines;
   }
 }
-const watchedHeaders = new Set<string>([...listHeaders, ...singletonHeaders]);
+const watchedHeaders = new Set<string>([...listHeaders, ...singletonHeaders, identityHeader]);
 const watchedLengths = new Set([...watchedHeaders].map((name) => name.length));
 
 function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpRequest {

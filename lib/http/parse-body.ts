@@ -145,7 +145,9 @@ function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): Deco
   if (bytes.length === 0) throw malformed('A body is required');
   // A gzip body read as UTF-8 would be a puzzling 400, and a `br` header on a plain body would be stored as if it were
   // not there; RFC 9110 answers a coding the server does not take with 415.
-  if (raw.contentEncoding !== undefined && raw.contentEncoding.trim().toLowerCase() !== 'identity') {
+  // An empty value names no coding; lines sent more than once arrive joined (`br, identity`), never as the last alone.
+  const coding = raw.contentEncoding?.trim().toLowerCase();
+  if (coding !== undefined && coding !== '' && coding !== 'identity') {
     throw new HttpError(415, 'unsupported_media_type', `Content-Encoding ${raw.contentEncoding} is not accepted; send the body uncompressed`);
   }
   const contentType = parseContentType(raw.contentType);

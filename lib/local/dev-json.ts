@@ -12,7 +12,7 @@ export function devJsonPath(dataDir?: string): string {
  * so a broken one does not stand in the way).
  */
 export function devJsonUnlessGiven(given: { readonly baseUrl?: string | undefined; readonly token?: string | undefined }): DevStackInfo | undefined {
-  return given.baseUrl !== undefined && given.token !== undefined ? undefined : readDevJson();
+  return given.baseUrl && given.token ? undefined : readDevJson();
 }
 
 /** The running local stack, or undefined when none is running there. */

@@ -11,7 +11,8 @@
  * - when asked (`workspaceRateLimit`), each workspace's usage-plan throttle: 429 `rate_limited` once its bucket is empty.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type {
   APIGatewayAuthorizerResult,
   APIGatewayProxyEvent,
@@ -138,11 +139,11 @@ function decodeQueryComponent(text: string): string | undefined {
  * name the record `\uFFFD(`, and a DELETE by any of them would delete it.
  */
 function queryMaps(search: string) {
-  if (search === '' || search === '?') return { queryStringParameters: null, multiValueQueryStringParameters: null };
+  const pairs = search.slice(1).split('&').filter((pair) => pair !== '');
+  if (pairs.length === 0) return { queryStringParameters: null, multiValueQueryStringParameters: null };
   const single = dictionary<string>();
   const multi = dictionary<string[]>();
-  for (const pair of search.slice(1).split('&')) {
-    if (pair === '') continue;
+  for (const pair of pairs) {
     const eq = pair.indexOf('=');
     const key = decodeQueryComponent(eq === -1 ? pair : pair.slice(0, eq));
     const value = decodeQueryComponent(eq === -1 ? '' : pair.slice(eq + 1));
@@ -211,7 +212,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string): Promise<number> => {
     const method = request.method ?? 'GET';
     // Split by hand: `new URL` reads a target starting with `//` as a host and throws on one like `//x:abc`.
-    const target = request.url ?? '/';
+    // A fragment is the client's own and never part of a request; one sent anyway is dropped, as a URL parser would.
+    const target = (request.url ?? '/').split('#')[0]!;
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
@@ -250,7 +252,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       let lines = 0;
       for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'authorization') lines++;
       if (!token || lines > 1) {
-        sendGatewayError(response, requestId, 'UNAUTHORIZED');
+        sendGatewayError(response, requestId, 'UNAUTHORIZED', undefined, lines > 1 ? 'Send one Authorization header: this request has several' : undefined);
         return 401;
       }
       let result = cache.get(token);
@@ -358,7 +360,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       })
       .catch((error: unknown) => {
         // A client that hangs up mid-request is not a failure of ours.
-        if ((error as Error).message === 'aborted' || (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+        if ((error as Error | undefined)?.message === 'aborted' || (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') {
           options.log?.({ level: 'INFO', message: 'client went away', request_id: requestId });
           response.destroy();
           return;
@@ -370,22 +372,33 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,
   // conflicting lengths) gets the envelope too, with a request id, instead of Node's bare 400 or 431.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable || error.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
     const requestId = randomUUID();
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = JSON.stringify(
-      errorEnvelope(gatewayResponse('DEFAULT_4XX').code, tooLarge ? 'The request line and headers are over 16 KB' : 'The request is not valid HTTP', requestId),
-    );
+    // Node's own statuses for these, with the envelope's code and a message that says which.
+    const [status, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `The request line and headers are over ${Math.round(maxHeaderSize / 1024)} KB`]
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'The request took too long to arrive']
+          : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
+            ? [413, 'The chunk extensions are too large']
+            : [400, 'The request is not valid HTTP'];
+    const body = JSON.stringify(errorEnvelope(gatewayResponse('DEFAULT_4XX').code, message, requestId));
     options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', status, request_id: requestId, error: error.code ?? error.message });
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const answer = () =>
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    // On a kept-alive connection an earlier request may still be answering: its answer goes first, or the client would
+    // read this refusal as that request's answer.
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && !pending.writableFinished) pending.once('finish', answer);
+    else answer();
   });
   return server;
 }

@@ -4,8 +4,8 @@
  * `4503599627370498`. Such a number is refused (422) rather than stored rounded to a whole number; what any binary
  * double does to a decimal fraction (0.1) is JSON's own and not a rounding to a different kind of number.
  *
- * JSON.parse gives a reviver each number's source text (Node 21+). The reviver is slow on every value, so it runs only
- * on texts with a run of 16 digits somewhere, the fewest a number must have to be rounded that way.
+ * JSON.parse gives a reviver each number's source text (Node 21+; the functions and the tests run on Node 24). The
+ * reviver is slow on every value, so it runs only on texts that may hold such a number (below).
  */
 
 /** A JSON number whose text names a fraction but parses to a whole number: refused where it is validated. */
@@ -25,7 +25,11 @@ export function isWholeDecimal(text: string): boolean {
   return !/[1-9]/.test(after);
 }
 
-const mayRoundToWhole = /\d{16}/;
+/**
+ * Texts that may hold such a number: 16 digits, a point anywhere among them (`450359962737049.65e1`), or an exponent
+ * of three digits below zero (`1e-400` is 0).
+ */
+const mayRoundToWhole = /(?:\d\.?){16}|[eE]-\d{3}/;
 
 function markInexact(_key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value === 'number' && Number.isInteger(value) && context?.source !== undefined && !isWholeDecimal(context.source)) {

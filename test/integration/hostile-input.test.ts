@@ -203,7 +203,9 @@ describe('what reaches the gateway before any handler', () => {
       const socket = connect({ host: hostname, port: Number(port) });
       let received = '';
       socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
-      socket.on('error', reject);
+      // A reset after the answer arrived (the server closes while the rest of an oversized request is still on its way)
+      // ends the exchange like a close; one before any answer fails it.
+      socket.on('error', (error) => (received === '' ? reject(error) : undefined));
       socket.on('close', () => {
         const [head = '', body = ''] = received.split('\r\n\r\n');
         resolve({ status: Number(head.split(' ')[1]), head, body });

@@ -6,6 +6,12 @@ describe('parseExactJson', () => {
     const parsed = parseExactJson('{"a": 4503599627370497.5, "b": [1, {"c": 45035996273704975e-1}], "d": "4503599627370497.5"}') as Record<string, unknown>;
     expect(parsed.a).toEqual(new InexactNumber('4503599627370497.5'));
     expect((parsed.b as unknown[])[1]).toEqual({ c: new InexactNumber('45035996273704975e-1') });
+    // The digits split by the point, and a value too small for a double, which would be stored as 0.
+    expect(parseExactJson('{"a": 450359962737049.65e1, "b": 4503.5996273704965e12, "c": 1e-400}')).toEqual({
+      a: new InexactNumber('450359962737049.65e1'),
+      b: new InexactNumber('4503.5996273704965e12'),
+      c: new InexactNumber('1e-400'),
+    });
     // A string of digits is a string.
     expect(parsed.d).toBe('4503599627370497.5');
   });

@@ -174,4 +174,15 @@ describe('the request a handler receives', () => {
     expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
     expect(JSON.stringify(out)).not.toContain(key);
   });
+
+  it('refuses a request with two Authorization lines in any spelling, whichever one the authorizer was given', async () => {
+    let handlerRan = false;
+    const handler = httpHandler(async () => ((handlerRan = true), jsonResponse(200, {})));
+    for (const multiValueHeaders of [{ Authorization: [`Token ${key}`, 'Token gth_other'] }, { Authorization: [`Token ${key}`], authorization: ['Token gth_other'] }]) {
+      let response: { statusCode: number; body: string } | undefined;
+      await capture(async () => (response = (await handler({ ...event('GET', '/models/{model}/records'), multiValueHeaders }, context)) as { statusCode: number; body: string }));
+      expect([response!.statusCode, JSON.parse(response!.body).error.code]).toEqual([401, 'unauthorized']);
+    }
+    expect(handlerRan).toBe(false);
+  });
 });

@@ -29,6 +29,8 @@ describe('the OpenAPI document', () => {
     expect(upsert.responses['201'].headers.ETag).toBeDefined();
     expect(upsert.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop())).toEqual(['model', 'ifMatch', 'ifNoneMatch', 'idempotencyKey']);
     expect(document.components.headers.RetryAfter).toBeDefined();
+    // A bearer scheme, so consoles and generated clients send "Bearer <key>" (an apiKey scheme made them send the bare key).
+    expect(document.components.securitySchemes.ApiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(document.components.schemas.ErrorBody.properties.code.enum).toEqual(expect.arrayContaining(['validation_failed', 'precondition_failed', 'unavailable']));
   });
 
