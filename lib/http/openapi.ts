@@ -174,12 +174,12 @@ const error = (description: string, retry?: 'RetryAfter' | 'RetryAfterWhenInProg
 const commonErrors = {
   '400': error('A malformed request: body, header, path or parameter.'),
   '401': error('No key, or a malformed, unknown or revoked key.'),
-  '403': error('The key lacks the scope this route needs.'),
+  '403': error("The key lacks the scope this route needs, or (on a stage) its workspace is in no usage plan."),
   '404': error('No such record, model or route.'),
   '413': error('The body is too large.'),
-  '415': error('The body is neither JSON nor form-encoded (or not UTF-8).'),
+  '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
   '422': error('A field, value or parameter breaks a rule; details name each.'),
-  '429': error("The workspace's rate limit.", 'RetryAfter'),
+  '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),
   '431': error('The request line and headers are too large (refused by the gateway).'),
   '500': error('A defect; the request_id finds it in the logs.'),
   '502': error('A defect in a function; the request_id finds it in the logs.'),
@@ -199,7 +199,12 @@ const publicErrors = {
 };
 
 const writeErrors = {
-  '409': error('A request with this Idempotency-Key is still in progress, or the model is not empty / is standard.', 'RetryAfterWhenInProgress'),
+  '409': error('A request with this Idempotency-Key is still in progress.', 'RetryAfterWhenInProgress'),
+};
+
+/** The model routes can also refuse a change to a model that has records, or to a standard model. */
+const modelWriteErrors = {
+  '409': error('A request with this Idempotency-Key is still in progress, or the model has records / is standard.', 'RetryAfterWhenInProgress'),
 };
 
 /** Only the routes that take If-Match and If-None-Match (`conditionalWrites` in lib/routes.ts) can answer 412. */
@@ -288,14 +293,14 @@ const operations: Record<string, Operation> = {
     responses: {
       '200': { description: 'The model existed; its new definition.', content: jsonContent(ref('Model')) },
       '201': { description: 'The model was created.', content: jsonContent(ref('Model')) },
-      ...writeErrors,
+      ...modelWriteErrors,
     },
     curl: curl('PUT', '/models/subscription', ` -H "Content-Type: application/json" -d '{"unique_field":"external_id","fields":{"price":{"type":"number"}}}'`),
   },
   DeleteModel: {
     summary: 'Delete a custom model without records',
     parameters: [p('model'), p('idempotencyKey')],
-    responses: { '204': { description: 'Deleted.' }, ...writeErrors },
+    responses: { '204': { description: 'Deleted.' }, ...modelWriteErrors },
     curl: curl('DELETE', '/models/subscription'),
   },
 };

@@ -46,7 +46,9 @@ try {
   stack = await startLocalStack({
     port,
     dataDir,
-    ...(process.env.HOST ? { host: process.env.HOST } : {}),
+    // Not HOST: shells and CI images often export that as the machine's name, which would serve the full-scope dev key
+    // beyond this machine without anyone asking for it.
+    ...(process.env.GATHER_HOST ? { host: process.env.GATHER_HOST } : {}),
     authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
     ...(workspaceRateLimit ? { workspaceRateLimit } : {}),
     // Tests only: a longer function timeout than the stack's, for a slow CI machine (lib/local/gateway.ts).
