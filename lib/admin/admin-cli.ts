@@ -39,9 +39,13 @@ export function parseScopeList(value: string): Scope[] {
  */
 const terminalHazards = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
 
-/** A cell as the terminal will show it: a control, format or line-separator character (a name stored before key names
- * were checked may hold one) is shown as U+FFFD, never sent to the terminal. */
-const printable = (text: string) => text.replace(new RegExp(terminalHazards.source, 'gu'), '\uFFFD');
+const everyTerminalHazard = new RegExp(terminalHazards.source, 'gu');
+
+/**
+ * A cell as the terminal will show it: each of those characters (a name stored before key names were checked may hold
+ * one) is shown as U+FFFD, never sent to the terminal.
+ */
+const printable = (text: string) => text.replace(everyTerminalHazard, '\uFFFD');
 
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = [
@@ -141,7 +145,6 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 
   const token = program.command('token').description('create, list and revoke API keys');
   const maxKeyNameLength = 200;
-  const unprintable = terminalHazards;
   token
     .command('create')
     .description('create an API key; it is printed once and never stored')
@@ -152,7 +155,7 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .action(async (opts: { workspace: string; scopes: string; name?: string }, command: Command) => {
       const scopes = parseScopeList(opts.scopes);
       // `token list` prints names in a table on an operator's terminal: no newline, tab or escape sequence gets there.
-      if (opts.name !== undefined && ([...opts.name].length < 1 || [...opts.name].length > maxKeyNameLength || unprintable.test(opts.name))) {
+      if (opts.name !== undefined && ([...opts.name].length < 1 || [...opts.name].length > maxKeyNameLength || terminalHazards.test(opts.name))) {
         throw new AdminError(`--name must be 1 to ${maxKeyNameLength} characters without control characters, line separators or bidirectional controls`);
       }
       await withTarget(command, async ({ store }, options) => {

@@ -1,8 +1,9 @@
 /**
  * `Idempotency-Key` on every write route, with Powertools for AWS Lambda's idempotency utility: the same key and the
- * same request (method, path, query string, body, conditional headers) within 24 h replays the first response without a second write; the same key with
- * another request is a 422; a second request while the first is in flight is a 409. Keys are scoped to the workspace
- * (two workspaces may use the same key) and expire through DynamoDB TTL on the idempotency table.
+ * same request (method, path, query string, body, conditional headers) within 24 h replays the first response without
+ * a second write; the same key with another request is a 422; a second request while the first is in flight is a 409.
+ * Keys are scoped to the workspace (two workspaces may use the same key) and expire through DynamoDB TTL on the
+ * idempotency table.
  *
  * The wrapper fixes what Powertools' middy middleware gets wrong for an HTTP API:
  * - its onError deletes the key's record whatever failed, so a request refused as "in progress" or "different payload"

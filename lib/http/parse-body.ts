@@ -144,8 +144,8 @@ function decodeBody(raw: RawBody, options: ParseBodyOptions, what: string): Deco
   // for the missing unique field) and empty JSON as JSON that does not parse.
   if (bytes.length === 0) throw malformed('A body is required');
   // A gzip body read as UTF-8 would be a puzzling 400, and a `br` header on a plain body would be stored as if it were
-  // not there; RFC 9110 answers a coding the server does not take with 415.
-  // An empty value names no coding; lines sent more than once arrive joined (`br, identity`), never as the last alone.
+  // not there; RFC 9110 answers a coding the server does not take with 415. An empty value names no coding; lines sent
+  // more than once arrive joined (`br, identity`), never as the last alone.
   const coding = raw.contentEncoding?.trim().toLowerCase();
   if (coding !== undefined && coding !== '' && coding !== 'identity') {
     throw new HttpError(415, 'unsupported_media_type', `Content-Encoding ${raw.contentEncoding} is not accepted; send the body uncompressed`);

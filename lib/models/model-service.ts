@@ -157,9 +157,8 @@ export class ModelService {
   /**
    * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response:
    * a definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts), and make it larger,
-   * is a 422. Nothing
-   * else limits how many models a workspace has. Concurrent PUTs of different models can each pass this check
-   * together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
+   * is a 422. Nothing else limits how many models a workspace has. Concurrent PUTs of different models can each pass
+   * this check together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
    */
   private async checkModelsFitOneAnswer(workspace: string, definition: StoredModelDefinition): Promise<void> {
     const stored = await this.definitions.listModels(workspace);
