@@ -63,7 +63,6 @@ function nestedKeyIssue(key: string): string | undefined {
 export function valueIssue(value: unknown, depth = 0): string | undefined {
   if (value === null || typeof value === 'boolean') return undefined;
   if (typeof value === 'string') return value.isWellFormed() ? undefined : 'strings must be well-formed Unicode';
-  if (value instanceof InexactNumber) return inexactNumberIssue;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return 'numbers must be finite';
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
@@ -73,6 +72,8 @@ export function valueIssue(value: unknown, depth = 0): string | undefined {
     return undefined;
   }
   if (typeof value === 'object') {
+    // Checked among objects only, so strings and numbers, nearly every value, pay nothing for it.
+    if (value instanceof InexactNumber) return inexactNumberIssue;
     if (depth >= limits.maxNestingDepth) return `values may be nested at most ${limits.maxNestingDepth} deep`;
     const entries = Array.isArray(value) ? value.map((item, i) => [String(i), item] as const) : Object.entries(value);
     for (const [key, item] of entries) {
@@ -90,7 +91,8 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
   const issues: FieldIssue[] = [];
   const set: [string, unknown][] = [];
   const unset: string[] = [];
-  const removedByNull: string[] = [];
+  // Made only when a form `json` field holds null.
+  let removedByNull: string[] | undefined;
   const seen = new Set<string>();
 
   // Distinct names can be too many only when the entries are, so they are counted only then.
@@ -122,7 +124,7 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
       // A form `json` field of `null`: JSON null, which removes a field here as it does in a JSON body.
       if (value === null) {
         seen.delete(name);
-        removedByNull.push(name);
+        (removedByNull ??= []).push(name);
         continue;
       }
     }
@@ -134,7 +136,7 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
     set.push([name, value]);
   }
 
-  for (const name of new Set(removedByNull.length > 0 ? [...payload.unset, ...removedByNull] : payload.unset)) {
+  for (const name of new Set(removedByNull ? [...payload.unset, ...removedByNull] : payload.unset)) {
     const nameIssue = fieldNameIssue(name);
     if (nameIssue) issues.push({ field: name, issue: nameIssue });
     else if (seen.has(name)) issues.push({ field: name, issue: 'field is both set and removed in one payload' });
