@@ -196,8 +196,11 @@ describe("DynamoDB's limits, each with its own answer", () => {
 });
 
 describe('what reaches the gateway before any handler', () => {
-  /** One raw exchange on its own connection: bytes no HTTP client would send. */
-  const exchange = (text: string) =>
+  /**
+   * One raw exchange on its own connection: bytes no HTTP client would send. With `keepOpen` the client does not
+   * half-close after writing, and waits for the server to close, as a pipelining client does.
+   */
+  const exchange = (text: string, keepOpen = false) =>
     new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
       const { hostname, port } = new URL(devStack().baseUrl);
       const socket = connect({ host: hostname, port: Number(port) });
@@ -210,7 +213,8 @@ describe('what reaches the gateway before any handler', () => {
         const [head = '', body = ''] = received.split('\r\n\r\n');
         resolve({ status: Number(head.split(' ')[1]), head, body });
       });
-      socket.end(text);
+      if (keepOpen) socket.write(text);
+      else socket.end(text);
     });
   const envelope = (answer: { head: string; body: string }) => {
     const requestId = /x-amzn-requestid: (\S+)/i.exec(answer.head)?.[1];
@@ -231,6 +235,18 @@ describe('what reaches the gateway before any handler', () => {
       const answer = await exchange(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
       expect([path, answer.status, envelope(answer)]).toEqual([path, 404, 'route_not_found']);
     }
+  });
+
+  it('answers a malformed request pipelined behind a slow one only after the slow one has its own answer', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const body = JSON.stringify({ records: Array.from({ length: 300 }, (_, i) => ({ name: `piped-${i}` })) });
+    const first = `POST /models/account/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const answer = await exchange(`${first}get /health HTTP/1.1\r\nHost: x\r\n\r\n`, true);
+    // The batch's 200 comes first, whole; the parser's 400 after it, never in its place.
+    expect(answer.status).toBe(200);
+    const second = answer.body.indexOf('HTTP/1.1 400');
+    expect(second).toBeGreaterThan(0);
+    expect((JSON.parse(answer.body.slice(0, second)) as { results: unknown[] }).results).toHaveLength(300);
   });
 
   it('refuses a query string that is not valid percent-encoded UTF-8, rather than decoding it to another id', async () => {
