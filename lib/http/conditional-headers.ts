@@ -12,14 +12,15 @@
  */
 import type { WriteConditions } from '../records/record-service.js';
 import { maxIfMatchVersions } from '../store/upsert-expression.js';
-import { HttpError } from './http-error.js';
+import { HttpError, malformedHeader } from './http-error.js';
 
 export function etag(version: number): string {
   return `"${version}"`;
 }
 
-function malformedHeader(name: string, detail: string): HttpError {
-  return new HttpError(400, 'malformed_header', `${name}: ${detail}`, [{ field: name, issue: detail }]);
+/** A header this parser cannot read: the message names the header, `details` says what it must be. */
+function malformedCondition(name: string, detail: string): HttpError {
+  return malformedHeader(name, `${name}: ${detail}`, detail);
 }
 
 /**
@@ -34,7 +35,7 @@ const versionText = /^[1-9]\d{0,14}$/;
 
 function parseIfMatch(header: string): '*' | number[] {
   if (header.trim() === '*') return '*';
-  const malformed = () => malformedHeader('If-Match', 'must be * or ETags as the API returns them, e.g. "3" (a list: "3", "4")');
+  const malformed = () => malformedCondition('If-Match', 'must be * or ETags as the API returns them, e.g. "3" (a list: "3", "4")');
   const tags: string[] = [];
   let at = 0;
   while (at < header.length) {
@@ -50,7 +51,7 @@ function parseIfMatch(header: string): '*' | number[] {
     at = listElement.lastIndex;
   }
   if (tags.length === 0) throw malformed();
-  if (tags.length > maxIfMatchVersions) throw malformedHeader('If-Match', `names at most ${maxIfMatchVersions} ETags`);
+  if (tags.length > maxIfMatchVersions) throw malformedCondition('If-Match', `names at most ${maxIfMatchVersions} ETags`);
   const versions = tags.filter((text) => versionText.test(text)).map(Number);
   if (versions.length === 0) {
     throw new HttpError(412, 'precondition_failed', 'If-Match names no ETag this API returns ("<version>"), so no record can match it');
@@ -64,7 +65,7 @@ export function parseWriteConditions(headers: Readonly<Record<string, string | u
   const conditions: { ifMatch?: '*' | number[]; createOnly?: boolean } = {};
   if (ifMatch !== undefined) conditions.ifMatch = parseIfMatch(ifMatch);
   if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch.trim() !== '*') throw malformedHeader('If-None-Match', 'only * is supported');
+    if (ifNoneMatch.trim() !== '*') throw malformedCondition('If-None-Match', 'only * is supported');
     conditions.createOnly = true;
   }
   return conditions;

@@ -13,3 +13,8 @@ export class HttpError extends Error {
     this.name = 'HttpError';
   }
 }
+
+/** The 400 `malformed_header` every header check answers: the message, and the header named in `details`. */
+export function malformedHeader(name: string, message: string, issue: string): HttpError {
+  return new HttpError(400, 'malformed_header', message, [{ field: name, issue }]);
+}

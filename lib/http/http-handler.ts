@@ -11,7 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
-import { HttpError } from './http-error.js';
+import { HttpError, malformedHeader } from './http-error.js';
 import { logger, observabilityHooks } from './observability.js';
 
 export interface HttpRequest {
@@ -76,7 +76,7 @@ function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string 
   for (const name of event.httpMethod === 'GET' ? [] : singletonHeaders) {
     const lines = multi[name];
     if (lines && lines.length > 1 && new Set(lines).size > 1) {
-      throw new HttpError(400, 'malformed_header', `${name} was sent more than once, with different values`, [{ field: name, issue: 'sent more than once' }]);
+      throw malformedHeader(name, `${name} was sent more than once, with different values`, 'sent more than once');
     }
   }
   if (!joined) return headers;
@@ -131,9 +131,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
   // every item unconditionally. Reads ignore them, as they ignore other caching headers.
   if (!route.conditionalWrites && route.method !== 'GET' && (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined)) {
     const name = headers['if-match'] !== undefined ? 'If-Match' : 'If-None-Match';
-    throw new HttpError(400, 'malformed_header', `${name} applies to single-record upserts and deletes; this route does not take it`, [
-      { field: name, issue: 'not supported on this route' },
-    ]);
+    throw malformedHeader(name, `${name} applies to single-record upserts and deletes; this route does not take it`, 'not supported on this route');
   }
   return {
     event,

@@ -24,7 +24,7 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
-import { HttpError } from './http-error.js';
+import { malformedHeader } from './http-error.js';
 import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
 
@@ -156,9 +156,7 @@ export function idempotencyMiddleware(): Middleware {
       const key = request.event.headers?.[idempotencyHeader];
       if (request.event.httpMethod === 'GET' || key === undefined) return undefined;
       if (!keyPattern.test(key)) {
-        throw new HttpError(400, 'malformed_header', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [
-          { field: 'Idempotency-Key', issue: 'must be 1 to 255 visible ASCII characters' },
-        ]);
+        throw malformedHeader('Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 'must be 1 to 255 visible ASCII characters');
       }
       return claim(request);
     },

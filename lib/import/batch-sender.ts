@@ -11,6 +11,8 @@
  * as a whole moves at the limit's pace. Such a batch waits and tries again until it has waited `maxRateLimitedMs` in a
  * row (10 minutes by default), which only an API refusing everything reaches.
  */
+import { retryAfterSeconds } from '../http/retry-after.js';
+
 export interface BatchItemResult {
   readonly op: 'upsert' | 'delete';
   readonly index: number;
@@ -64,7 +66,7 @@ function settingsOf(options: SenderOptions) {
 
 function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: number): number {
   const backoff = Math.min(maxDelayMs, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-  const seconds = retryAfter !== null && /^\d+$/.test(retryAfter.trim()) ? Number(retryAfter) : undefined;
+  const seconds = retryAfterSeconds(retryAfter);
   // Honour Retry-After, and never retry sooner than the backoff says either.
   return Math.min(maxDelayMs, Math.max(seconds !== undefined ? seconds * 1000 : 0, backoff));
 }

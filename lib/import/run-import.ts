@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { apiTarget, devJsonUnlessGiven } from '../local/dev-json.js';
+import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
@@ -81,13 +81,7 @@ try {
   const options = program.opts<{
     model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
   }>();
-  let local: ReturnType<typeof devJsonUnlessGiven>;
-  try {
-    local = devJsonUnlessGiven(options);
-  } catch (error) {
-    throw new FatalImportError((error as Error).message);
-  }
-  const { baseUrl, token, problem } = apiTarget(options, local, process.env.GATHER_TOKEN);
+  const { baseUrl, token, problem } = apiTarget(options, process.env.GATHER_TOKEN);
   if (problem !== undefined || !baseUrl || !token) throw new FatalImportError(`Nothing to import into: ${problem}`);
   // npm runs scripts from the package's root; paths are the caller's, from where `npm run` was typed (INIT_CWD).
   const file = fromCaller(options.file);

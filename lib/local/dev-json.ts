@@ -40,20 +40,26 @@ function isLocalStack(url: string, local: DevStackInfo): boolean {
 }
 
 /**
- * The API and key a CLI uses: those given (the key also from GATHER_TOKEN), else the local stack's. The local dev key
+ * The API and key a CLI uses: those given (the key also from GATHER_TOKEN), else the local stack's (dev.json, read only
+ * when something is missing; a dev.json that does not parse is the problem then). The local dev key
  * goes to the local stack only: with a --base-url that names another API and no key given, there is no key, and the
  * CLI says so, rather than sending the dev key to a server that is not ours.
  */
 export function apiTarget(
   given: { readonly baseUrl?: string | undefined; readonly token?: string | undefined },
-  local: DevStackInfo | undefined,
   envToken: string | undefined,
 ): { readonly baseUrl: string | undefined; readonly token: string | undefined; readonly problem: string | undefined } {
+  let local: DevStackInfo | undefined;
+  try {
+    local = devJsonUnlessGiven(given);
+  } catch (error) {
+    return { baseUrl: undefined, token: undefined, problem: (error as Error).message };
+  }
   // An empty value counts as not given.
   const givenUrl = given.baseUrl || undefined;
   const baseUrl = givenUrl ?? local?.baseUrl;
   const toLocal = local !== undefined && (givenUrl === undefined || isLocalStack(givenUrl, local));
-  const token = (given.token || undefined) ?? (envToken || undefined) ?? (toLocal ? local.token : undefined);
+  const token = (given.token || undefined) ?? (envToken || undefined) ?? (toLocal ? local?.token : undefined);
   const problem = !baseUrl
     ? 'no API: start the local stack with "npm start", or give --base-url and --token'
     : !token

@@ -4,7 +4,7 @@
  * failure, saying what was expected and what came back.
  */
 import { Command } from 'commander';
-import { apiTarget, devJsonUnlessGiven } from '../local/dev-json.js';
+import { apiTarget } from '../local/dev-json.js';
 import { runScenario } from './scenario.js';
 
 const program = new Command('smoke')
@@ -14,14 +14,7 @@ const program = new Command('smoke')
   .parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 
-let local: ReturnType<typeof devJsonUnlessGiven>;
-try {
-  local = devJsonUnlessGiven(options);
-} catch (error) {
-  console.error(`error: ${(error as Error).message}`);
-  process.exit(2);
-}
-const { baseUrl, token, problem } = apiTarget(options, local, process.env.GATHER_TOKEN);
+const { baseUrl, token, problem } = apiTarget(options, process.env.GATHER_TOKEN);
 if (problem !== undefined || !baseUrl || !token) {
   console.error(`error: nothing to test: ${problem}`);
   process.exit(2);

@@ -6,6 +6,7 @@
  * outage; a clean-up that still fails is reported with the record it left behind.
  */
 import { randomUUID } from 'node:crypto';
+import { retryAfterSeconds } from '../http/retry-after.js';
 
 export interface StepResult {
   readonly name: string;
@@ -82,8 +83,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     let response = await attempt();
     let retried = false;
     for (let retry = 0; retry < retriesOfThrottling && (response.status === 429 || response.status === 503); retry++) {
-      const asked = Number(response.headers.get('retry-after'));
-      const wait = Math.min(Number.isFinite(asked) && asked > 0 ? asked * 1000 : 1000, longestRetryWaitMs);
+      const asked = retryAfterSeconds(response.headers.get('retry-after'));
+      const wait = Math.min(asked ? asked * 1000 : 1000, longestRetryWaitMs);
       if (wait + 1000 > left()) break;
       await response.text();
       await sleep(wait);
