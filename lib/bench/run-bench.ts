@@ -116,9 +116,9 @@ const sdkOnly = "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; expo
 const baselineFile = await bundle('sdk-only', { contents: `${sdkOnly} export const handler = async () => client;` });
 // What the libraries cost at cold start: the SDK-only bundle plus one of them, each used as the functions use it.
 const componentFiles = new Map<string, string>([
-  ['sdk + middy (core, header normalizer)', await bundle('with-middy', {
-    contents: `${sdkOnly} import middy from '@middy/core'; import normalizer from '@middy/http-header-normalizer';
-      export const handler = middy().use(normalizer()).handler(async () => client);`,
+  ['sdk + middy (core)', await bundle('with-middy', {
+    contents: `${sdkOnly} import middy from '@middy/core';
+      export const handler = middy().handler(async () => client);`,
   })],
   ['sdk + Powertools logger and metrics', await bundle('with-powertools-observability', {
     contents: `${sdkOnly} import { Logger } from '@aws-lambda-powertools/logger';

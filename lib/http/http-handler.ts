@@ -1,18 +1,18 @@
 /**
  * The one middy stack every HTTP function uses: a log line and metrics for every request (lib/http/observability.ts),
- * header normalization, the caller's identity from the authorizer context, the route's scope check, and the error
+ * the request's headers read once (lib/http/request-headers.ts), the caller's identity from the authorizer context, the route's scope check, and the error
  * envelope. Handlers receive an {@link HttpRequest} and return a response; they never catch errors themselves. Write
  * functions add Idempotency-Key on top (lib/http/write-handler.ts); read functions do not import it, so their bundles
  * carry neither Powertools idempotency nor, for /health and /openapi.json, the AWS SDK.
  */
 import middy, { type MiddlewareObj } from '@middy/core';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
 import { errorResponse, mapError } from './error-envelope.js';
 import { HttpError, malformedHeader } from './http-error.js';
 import { logger, observabilityHooks } from './observability.js';
+import { readRequestHeaders, type RequestHeaders } from './request-headers.js';
 
 export interface HttpRequest {
   readonly event: APIGatewayProxyEvent;
@@ -21,8 +21,8 @@ export interface HttpRequest {
   /** The caller's workspace, from the authorizer context only; empty on public routes. */
   readonly workspace: string;
   readonly scopes: readonly Scope[];
-  /** Header names are lower-case. */
-  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Header names are lower-case; lib/http/request-headers.ts reads them. */
+  readonly headers: RequestHeaders;
   /** A path parameter, percent-decoded exactly once (API Gateway REST passes them as the client sent them). */
   pathParameter(name: string): string;
   /** A query-string parameter as API Gateway decoded it. */
@@ -46,74 +46,6 @@ function decodePathParameter(name: string, raw: string | undefined): string {
   }
 }
 
-/** Headers that are lists (RFC 9110 section 5.3: repeated lines are one comma-joined list), and headers that are one value. */
-const listHeaders = ['if-match', 'if-none-match', 'content-encoding'] as const;
-const singletonHeaders = ['idempotency-key', 'content-type'] as const;
-/**
- * Two Authorization lines are two identities, and which one the authorizer was given is API Gateway's choice: the
- * request is refused (401), as the local gateway refuses it before its authorizer.
- */
-const identityHeader = 'authorization';
-
-/**
- * The request's headers as the handlers read them. API Gateway's `headers` keeps only the last line of a header sent
- * more than once (`multiValueHeaders` has them all): a list header's lines are joined, as RFC 9110 says they mean,
- * and a header that holds one value, sent twice with different values, is refused rather than read as its last line.
- */
-function headersOf(event: APIGatewayProxyEvent): Readonly<Record<string, string | undefined>> {
-  const headers = event.headers ?? {};
-  const multi = event.multiValueHeaders;
-  if (!multi) return headers;
-  const identities = multi[identityHeader];
-  if (identities && identities.length > 1) {
-    throw new HttpError(401, 'unauthorized', 'Send one Authorization header: this request has several', [{ field: 'Authorization', issue: 'sent more than once' }]);
-  }
-  let joined: Record<string, string | undefined> | undefined;
-  for (const name of listHeaders) {
-    const lines = multi[name];
-    if (lines && lines.length > 1) (joined ??= { ...headers })[name] = lines.join(', ');
-  }
-  for (const name of event.httpMethod === 'GET' ? [] : singletonHeaders) {
-    const lines = multi[name];
-    if (lines && lines.length > 1 && new Set(lines).size > 1) {
-      throw malformedHeader(name, `${name} was sent more than once, with different values`, 'sent more than once');
-    }
-  }
-  if (!joined) return headers;
-  // Written back, so what reads the event (the Idempotency-Key step's request fingerprint) sees the same headers.
-  event.headers = joined as APIGatewayProxyEvent['headers'];
-  return joined;
-}
-
-/**
- * Before @middy/http-header-normalizer, which lower-cases the names of both header maps and keeps, for a name sent in
- * two spellings (`If-Match` and `if-match`), only the last: the lines of every spelling of a header read above are
- * gathered under each of its spellings first, so none is lost. Only names of the right length are compared, so a request
- * without such repeats costs a few length checks.
- */
-function gatherSpellings(event: APIGatewayProxyEvent): void {
-  const multi = event.multiValueHeaders;
-  if (!multi) return;
-  let spellings: Map<string, string[]> | undefined;
-  for (const key in multi) {
-    if (!watchedLengths.has(key.length)) continue;
-    const lower = key.toLowerCase();
-    if (!watchedHeaders.has(lower)) continue;
-    spellings ??= new Map();
-    const seen = spellings.get(lower);
-    if (seen) seen.push(key);
-    else spellings.set(lower, [key]);
-  }
-  if (!spellings) return;
-  for (const keys of spellings.values()) {
-    if (keys.length < 2) continue;
-    const lines = keys.flatMap((key) => multi[key] ?? []);
-    for (const key of keys) multi[key] = lines;
-  }
-}
-const watchedHeaders = new Set<string>([...listHeaders, ...singletonHeaders, identityHeader]);
-const watchedLengths = new Set([...watchedHeaders].map((name) => name.length));
-
 function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpRequest {
   const route = findRoute(event.httpMethod, event.resource);
   if (!route) throw new Error(`No route in lib/routes.ts for ${event.httpMethod} ${event.resource}`);
@@ -126,7 +58,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
       throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
     }
   }
-  const headers = headersOf(event);
+  const headers = readRequestHeaders(event);
   // A write route that cannot apply a condition must not pretend to: a batch sent with If-Match would otherwise write
   // every item unconditionally. Reads ignore them, as they ignore other caching headers.
   if (!route.conditionalWrites && route.method !== 'GET' && (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined)) {
@@ -139,7 +71,6 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
     requestId: event.requestContext?.requestId ?? 'unknown',
     workspace,
     scopes,
-    // @middy/http-header-normalizer ran first: the names are already lower-case.
     headers,
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
     queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
@@ -175,8 +106,6 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
         request.response = errorResponse(mapped);
       },
     })
-    .use({ before: (request) => gatherSpellings(request.event) })
-    .use(httpHeaderNormalizer())
     // Identity and scope first: a request that may not use the route leaves no trace, not even an idempotency record.
     // Synchronous (as are the other middlewares that need no I/O): middy awaits only what returns a promise.
     .use({ before: (request) => void prepared.set(request.event, requestFromEvent(request.event, request.context)) })
