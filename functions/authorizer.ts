@@ -6,7 +6,7 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent } from 'aws-lambda';
 import { hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../lib/auth/api-key.js';
-import { logKeyLookupFailure } from '../lib/auth/key-lookup-failure.js';
+import { logKeyLookupFailure, logLastUseNotRecorded } from '../lib/auth/authorizer-log.js';
 import { allowPolicy } from '../lib/auth/policy.js';
 import { formatScopes } from '../lib/auth/scopes.js';
 import { apiKeys } from '../lib/services.js';
@@ -31,8 +31,8 @@ export const handler = async (event: APIGatewayTokenAuthorizerEvent): Promise<AP
   try {
     await store.touchLastUsed(keyHash, identity);
   } catch (error) {
-    // Bookkeeping must never refuse a valid key. The token id names the key without revealing it.
-    console.warn(JSON.stringify({ level: 'WARN', message: 'could not record last use', token_id: identity.tokenId, error: String(error) }));
+    // Bookkeeping must never refuse a valid key.
+    logLastUseNotRecorded(identity.tokenId, error);
   }
   const result = allowPolicy(identity.tokenId, event.methodArn, {
     workspace: identity.workspace,

@@ -10,7 +10,7 @@ import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-log
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
+import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
 import { smokeSuccessMetric } from './scheduled-tests.js';
 
 export interface MonitoringProps {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
 import { defaultStageConfig, stageConfig } from '../../infra/stage-config.js';
-import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
+import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
 import { functionsByEntry } from '../../lib/routes.js';
 import { temporary } from '../support/temporary-cdk-apps.js';
 

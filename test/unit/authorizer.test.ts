@@ -7,7 +7,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { APIGatewayAuthorizerResult, APIGatewayTokenAuthorizerEvent, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { generateApiKey, hashApiKey } from '../../lib/auth/api-key.js';
-import { keyLookupFailedMessage } from '../../lib/auth/key-lookup-failure.js';
+import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
 
 process.env.TABLE_NAME = 'unit-test-table';
 process.env.DYNAMODB_ENDPOINT = 'http://127.0.0.1:9';
@@ -73,14 +73,25 @@ describe('the authorizer', () => {
   it('records the last use when it is older than an hour, and still allows when that write fails', async () => {
     ddb.on(GetCommand).resolves({ Item: { token_id: 'tok_1', workspace: 'acme', scopes: ['records:read'], last_used_at: '2020-01-01T00:00:00.000Z' } });
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
-    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    // One JSON line straight to stdout, as the failure line below: console.warn's output would get Lambda's prefix.
+    const written: string[] = [];
+    const logged = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
     const key = generateApiKey();
-    const result = await authorize(`Token ${key}`);
+    let result: APIGatewayAuthorizerResult;
+    try {
+      result = await authorize(`Token ${key}`);
+    } finally {
+      logged.mockRestore();
+    }
     expect(result.context?.workspace).toBe('acme');
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0]![0])).not.toContain(key);
-    warn.mockRestore();
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^\{.*\}\n$/);
+    expect(JSON.parse(written[0]!)).toMatchObject({ level: 'WARN', message: 'could not record last use', token_id: 'tok_1' });
+    expect(written[0]).not.toContain(key.slice(4, 16));
   });
 
   it('fails (so API Gateway answers 503) when the table cannot be read, with the one log line the alarm counts', async () => {
