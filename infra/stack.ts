@@ -39,7 +39,7 @@ export class GatherStack extends Stack {
       table: this.table.table,
       functions,
       authorizer: this.api.authorizerFunction,
-      authorizerLogGroup: this.api.authorizerFunction.functionLogGroup,
+      authorizerLogGroup: this.api.authorizerFunction.logGroup,
       ...(props.config.alarmEmail ? { alarmEmail: props.config.alarmEmail } : {}),
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });

@@ -32,9 +32,6 @@ export interface ApiFunctionProps {
  * tracing and its own log group with retention.
  */
 export class ApiFunction extends NodejsFunction {
-  /** The function's own log group (metric filters read it). */
-  readonly functionLogGroup: LogGroup;
-
   constructor(scope: Construct, id: string, props: ApiFunctionProps) {
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: retentionDays(props.logRetentionDays ?? 30),
@@ -68,8 +65,8 @@ export class ApiFunction extends NodejsFunction {
         banner: functionBundling.banner,
       },
     };
+    // Its log group (metric filters read it) is the function's own `logGroup`, which CDK returns as given here.
     super(scope, id, functionProps);
-    this.functionLogGroup = logGroup;
     this.addEnvironment('GATHER_STAGE', props.stage);
   }
 

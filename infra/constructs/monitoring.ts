@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -87,7 +87,7 @@ export class Monitoring extends Construct {
     }
     // Not the authorizer's Lambda `Errors`: a refused key is a thrown `Unauthorized` and counts there, so every typo or
     // scanner would page. What makes clients get 503 is a key table that cannot be read, which the authorizer logs.
-    new MetricFilter(this, 'AuthorizerFailureFilter', {
+    const authorizerFailureFilter = new MetricFilter(this, 'AuthorizerFailureFilter', {
       logGroup: props.authorizerLogGroup,
       filterPattern: FilterPattern.stringValue('$.message', '=', keyLookupFailedMessage),
       metricNamespace: 'Gather',
@@ -96,7 +96,7 @@ export class Monitoring extends Construct {
       // The line names its stage, so stages that share an account keep their own counts.
       dimensions: { stage: '$.stage' },
     });
-    const authorizerFailures = new Metric({ namespace: 'Gather', metricName: 'AuthorizerFailures', dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
+    const authorizerFailures = authorizerFailureFilter.metric({ dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
     alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
     alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
 
