@@ -5,6 +5,7 @@
  * own retries is retried per item with backoff before that item is reported 503.
  */
 import type { ModelDefinition } from '../models/model-definition.js';
+import type { RecordKey } from '../store/record-store.js';
 import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
@@ -127,20 +128,26 @@ export class BatchService {
         results[slot] = { op: 'delete', index, error: new ValidationError('Each item of "delete" is an id string', [{ field: `delete[${index}]`, issue: 'must be a string' }]) };
         return;
       }
+      // An id no record can have answers its 404 at once, naming the id as sent: there is nothing to ask DynamoDB.
+      let key: RecordKey;
+      try {
+        key = this.records.keyOf(model, request.workspace, id);
+      } catch (error) {
+        results[slot] = { op: 'delete', index, id, error };
+        return;
+      }
       // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other. Every
-      // answer names the id as normalized, as an upsert's does, whatever it was (a 404 too), so a client can match them.
-      const normalized = normalizeRecordId(model, id);
-      const answerId = normalized.ok ? normalized.id : id;
+      // answer names the id as normalized, as an upsert's does (a 404 too), so a client can match them.
       deleteTasks.push({
-        key: answerId,
+        key: key.id,
         slot,
-        describe: { op: 'delete', index, id: answerId },
+        describe: { op: 'delete', index, id: key.id },
         run: async () => {
           try {
-            const normalized = await withItemRetries(() => this.records.delete({ workspace: request.workspace, model: model.name, id }), this.sleep, pastDeadline);
-            return { op: 'delete', index, id: normalized, outcome: 'deleted' };
+            await withItemRetries(() => this.records.deleteKey(model, key), this.sleep, pastDeadline);
+            return { op: 'delete', index, id: key.id, outcome: 'deleted' };
           } catch (error) {
-            return { op: 'delete', index, id: answerId, error };
+            return { op: 'delete', index, id: key.id, error };
           }
         },
       });

@@ -227,6 +227,19 @@ export class RecordService {
   /** Deletes one record and returns its (normalized) id. */
   async delete(address: RecordAddress, conditions: WriteConditions = {}): Promise<string> {
     const { model, key } = await this.locate(address);
+    return this.deleteKey(model, key, conditions);
+  }
+
+  /**
+   * The key a client's id names in a model, for a caller that has the model already (a batch); an id that no record
+   * can have is a 404 {@link RecordNotFoundError}, as on the single-record routes.
+   */
+  keyOf(model: ModelDefinition, workspace: string, id: string): RecordKey {
+    return keyIn(model, workspace, id);
+  }
+
+  /** Deletes the record a {@link keyOf} key names and returns its id. */
+  async deleteKey(model: ModelDefinition, key: RecordKey, conditions: WriteConditions = {}): Promise<string> {
     const deleted = await this.store.delete({
       key,
       ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),

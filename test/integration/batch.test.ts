@@ -20,8 +20,8 @@ describe('batch', () => {
         { email: 'old@x.io', title: 'updated' },
         { email: ' X@X.IO ', _bad: 1 },
       ],
-      // A delete's answer names the id as normalized, a 404's too, as an upsert's does.
-      delete: [' GONE@X.IO ', 'old@x.io', 42],
+      // A delete's answer names the id as normalized, a 404's too, as an upsert's does; an id no record can have, as sent.
+      delete: [' GONE@X.IO ', 'old@x.io', 42, 'Not An Email'],
     });
     expect(response.status).toBe(200);
     expect(response.body.results).toEqual([
@@ -35,6 +35,7 @@ describe('batch', () => {
       { op: 'delete', index: 0, status: 404, id: 'gone@x.io', error: expect.objectContaining({ code: 'record_not_found' }) },
       { op: 'delete', index: 1, status: 204, id: 'old@x.io' },
       { op: 'delete', index: 2, status: 422, error: expect.objectContaining({ code: 'validation_failed' }) },
+      { op: 'delete', index: 3, status: 404, id: 'Not An Email', error: expect.objectContaining({ code: 'record_not_found', details: [{ field: 'id', issue: 'must be an e-mail address' }] }) },
     ]);
     expect((await call('GET', '/models/customer/records/new@x.io', { token })).body.links.account).toEqual({ id: 'Acme', exists: false });
     expect((await call('GET', '/models/customer/records/old@x.io', { token })).status).toBe(404);
