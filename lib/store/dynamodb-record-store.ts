@@ -351,12 +351,19 @@ export class DynamoDbRecordStore implements RecordStore {
     return { records: page.records };
   }
 
-  /** The first shard from `from` on whose listing partition holds a record of the model, if any (one query per shard, together). */
+  /**
+   * The first shard from `from` on whose listing partition holds a record of the model, if any. Records spread evenly
+   * over the shards, so in a model of more than a few records the shard `from` holds some and one query of `Limit` 1
+   * answers; only when it is empty are the shards after it asked, together, so the answer never takes more than two
+   * round trips.
+   */
   private async firstShardWithRecords(workspace: string, model: string, from: number): Promise<number | undefined> {
-    const shards = Array.from({ length: tableDefinition.listShards - from }, (_, i) => from + i);
-    const found = await Promise.all(
-      shards.map(async (shard) => (await this.queryIndex({ index: 'list', partition: listShardPartition(workspace, model, shard), limit: 1 })).items.length > 0),
-    );
+    const holdsRecords = async (shard: number) =>
+      (await this.queryIndex({ index: 'list', partition: listShardPartition(workspace, model, shard), limit: 1 })).items.length > 0;
+    if (from >= tableDefinition.listShards) return undefined;
+    if (await holdsRecords(from)) return from;
+    const shards = Array.from({ length: tableDefinition.listShards - from - 1 }, (_, i) => from + 1 + i);
+    const found = await Promise.all(shards.map(holdsRecords));
     const index = found.indexOf(true);
     return index === -1 ? undefined : shards[index];
   }

@@ -8,12 +8,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
 import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { FaultRule } from '../../lib/local/fault-proxy.js';
+import { tableDefinition } from '../../lib/store/table-definition.js';
 
 describe('faults toward DynamoDB', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gather-faults-'));
@@ -89,6 +91,27 @@ describe('faults toward DynamoDB', () => {
     });
     expect(await callsOf(() => expectStatus(200)(api('GET', '/models/account/records/calls-acme')))).toEqual({ GetItem: 1 });
     expect(await callsOf(() => expectStatus(204)(api('DELETE', '/models/account/records/calls-acme')))).toEqual({ DeleteItem: 1 });
+  });
+
+  it('asks one query of the next shard when a listing page fills up exactly at the end of a shard that has a successor with records', async () => {
+    // Ids placed by the listing's shard function (lib/store/keys.ts, crc32 of the id): three in shard 0, one in shard 1.
+    const inShard = (shard: number, count: number) => {
+      const ids: string[] = [];
+      for (let i = 0; ids.length < count; i += 1) if (crc32(`walk-${i}`) % tableDefinition.listShards === shard) ids.push(`walk-${i}`);
+      return ids;
+    };
+    const first = inShard(0, 3);
+    const [next] = inShard(1, 1);
+    expect((await api('PUT', '/models/shardwalk', { unique_field: 'ref' })).status).toBe(201);
+    for (const ref of [...first, next]) expect((await api('POST', '/models/shardwalk/records', { ref })).status).toBe(201);
+    expect((await api('GET', '/models/shardwalk/records?limit=1')).status).toBe(200); // the model definition, cached
+    let page: { status: number; body: { records: { id: string }[]; next_cursor: string | null } } | undefined;
+    // Shard 0's query returns its three records and no more; then one query finds shard 1 holds one, not fifteen.
+    expect(await callsOf(async () => (page = await api('GET', '/models/shardwalk/records?limit=3')))).toEqual({ Query: 2 });
+    expect(page!.body.records.map((r) => r.id).sort()).toEqual([...first].sort());
+    expect(page!.body.next_cursor).toEqual(expect.any(String));
+    const rest = await api('GET', `/models/shardwalk/records?limit=3&cursor=${encodeURIComponent(page!.body.next_cursor!)}`);
+    expect([rest.body.records.map((r: { id: string }) => r.id), rest.body.next_cursor]).toEqual([[next], null]);
   });
 
   it('answers 503 unavailable with Retry-After when the authorizer cannot read the key table, then serves the key', async () => {
