@@ -160,13 +160,12 @@ function recordBytes(record: StoredRecord, linkFields: readonly string[] = []): 
 /**
  * One page being filled, for both listings: records up to the limit and the byte budget. `take` reports whether more
  * records follow the page than it holds: the record after a full page (each query asks for one more than the page
- * still needs), or one that would take the page past its byte budget, which then starts the next page.
+ * still needs), or one that would take the page past its byte budget, which then starts the next page. It also gives
+ * the id of the last record it took from those items, if it took any: where a walk of their partition resumes.
  */
 class PageFill {
   readonly records: StoredRecord[] = [];
   private bytes = 0;
-  /** The id of the last record taken from the current query's partition, where the next page resumes. */
-  lastId: string | undefined;
 
   constructor(
     private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number; readonly linkFields?: readonly string[] },
@@ -181,17 +180,19 @@ class PageFill {
     return this.command.limit - this.records.length + 1;
   }
 
-  take(items: readonly RawItem[]): boolean {
+  take(items: readonly RawItem[]): { readonly more: boolean; readonly lastId?: string } {
+    let lastId: string | undefined;
+    const taken = (more: boolean) => (lastId === undefined ? { more } : { more, lastId });
     for (const item of items) {
-      if (this.isFull()) return true;
+      if (this.isFull()) return taken(true);
       const record = indexedRecord(this.command, item);
       const size = recordBytes(record, this.command.linkFields);
-      if (this.records.length > 0 && this.bytes + size > this.command.maxBytes) return true;
+      if (this.records.length > 0 && this.bytes + size > this.command.maxBytes) return taken(true);
       this.records.push(record);
-      this.lastId = record.key.id;
+      lastId = record.key.id;
       this.bytes += size;
     }
-    return false;
+    return taken(false);
   }
 }
 
@@ -338,14 +339,13 @@ export class DynamoDbRecordStore implements RecordStore {
       }
       const partition = listShardPartition(command.workspace, command.model, shard);
       const result = await this.queryIndex({ index: 'list', partition, ...(after !== undefined ? { after } : {}), limit: page.wanted() });
-      const more = page.take(result.items);
+      const { more, lastId } = page.take(result.items);
       // More records than fit follow: the next page resumes after the last id returned, in this shard.
-      after = page.lastId ?? after;
+      after = lastId ?? after;
       if (more) return { records: page.records, next: { shard, ...(after !== undefined ? { after } : {}) } };
       if (!result.more) {
         shard += 1;
         after = undefined;
-        page.lastId = undefined;
       }
     }
     return { records: page.records };
@@ -381,8 +381,8 @@ export class DynamoDbRecordStore implements RecordStore {
         between: [after !== undefined ? `${prefix}${after}\u0000` : prefix, `${command.model}$`],
         limit: page.wanted(),
       });
-      const more = page.take(result.items);
-      after = page.lastId ?? after;
+      const { more, lastId } = page.take(result.items);
+      after = lastId ?? after;
       if (more) return { records: page.records, ...(after !== undefined ? { next: after } : {}) };
       if (!result.more) return { records: page.records };
     }
