@@ -29,6 +29,7 @@ export class GatherStack extends Stack {
       idempotencyTable: this.table.idempotencyTable,
       authorizerCacheTtlSeconds: props.config.authorizerCacheTtlSeconds,
       logRetentionDays: props.config.logRetentionDays,
+      retainData: props.config.retainData,
       throttle: props.config.throttle,
       workspaceThrottle: props.config.workspaceThrottle,
     });

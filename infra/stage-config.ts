@@ -7,7 +7,7 @@
 export interface StageConfig {
   /** How long API Gateway caches the authorizer's answer for one key; a revoked key works at most this long. @default 60 */
   readonly authorizerCacheTtlSeconds: number;
-  /** Keep the table (and protect it from deletion) when the stack is deleted. @default false */
+  /** Keep the table (and protect it from deletion), and the API's access logs, when the stack is deleted. @default false */
   readonly retainData: boolean;
   /** Days of Lambda and API logs. @default 30 */
   readonly logRetentionDays: number;

@@ -29,6 +29,8 @@ export interface RecordsApiProps {
   readonly authorizerCacheTtlSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /** The stage keeps its data when the stack is deleted: the access logs, the record of who called what, stay too. @default false */
+  readonly retainData?: boolean;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Each workspace's own rate and burst: the usage plan every workspace's usage key joins. */
   readonly workspaceThrottle: { readonly rateLimit: number; readonly burstLimit: number };
@@ -63,7 +65,11 @@ export class RecordsApi extends Construct {
     });
 
     // The stage's retention, as the functions' logs have (docs/operations.md: `logRetentionDays` is Lambda and API logs).
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: retentionDays(logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
+    // Where the stage retains its data, a deleted stack leaves its access logs behind too, to age out by that retention.
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: retentionDays(logRetentionDays),
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     this.api = new RestApi(this, 'Api', {
       restApiName: `gather-${props.stage}`,
       description: 'Gather records API',

@@ -193,6 +193,10 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     const retained = stageName === 'prod';
     expect(table.DeletionPolicy).toBe(retained ? 'Retain' : 'Delete');
     expect(table.Properties.Replicas[0].DeletionProtectionEnabled ?? false).toBe(retained);
+    // The access logs, who called what, stay with the data (and age out by their retention).
+    const accessLogs = ofType(resources, 'AWS::Logs::LogGroup').filter(([id]) => id.includes('AccessLogs'));
+    expect(accessLogs).toHaveLength(1);
+    expect(accessLogs[0]![1].DeletionPolicy).toBe(retained ? 'Retain' : 'Delete');
   });
 
   it('rewrites every API Gateway error to the error envelope', () => {
