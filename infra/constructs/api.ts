@@ -29,7 +29,10 @@ export interface RecordsApiProps {
   readonly authorizerCacheTtlSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
-  /** The stage keeps its data when the stack is deleted: the access logs, the record of who called what, stay too. @default false */
+  /**
+   * The stage keeps its data when the stack is deleted: the access logs, the record of who called what, stay too.
+   * @default false
+   */
   readonly retainData?: boolean;
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Each workspace's own rate and burst: the usage plan every workspace's usage key joins. */

@@ -1,8 +1,8 @@
 /**
  * The authorizer's log lines. Its bundle carries no Powertools (the SDK and our code only), so it writes its two lines
- * itself, in the same shape: one JSON object per line, straight to stdout, as Powertools writes. Lambda's runtime prefixes whatever `console.*` prints with a timestamp, the request id and the
- * level, and neither a CloudWatch JSON filter pattern nor Logs Insights' automatic JSON fields read such a line. No line
- * ever holds the key.
+ * itself, in the same shape: one JSON object per line, straight to stdout, as Powertools writes. Lambda's runtime
+ * prefixes whatever `console.*` prints with a timestamp, the request id and the level, and neither a CloudWatch JSON
+ * filter pattern nor Logs Insights' automatic JSON fields read such a line. No line ever holds the key.
  */
 
 /**

@@ -1,9 +1,10 @@
 /**
  * The one middy stack every HTTP function uses: a log line and metrics for every request (lib/http/observability.ts),
- * the request's headers read once (lib/http/request-headers.ts), the caller's identity from the authorizer context, the route's scope check, and the error
- * envelope. Handlers receive an {@link HttpRequest} and return a response; they never catch errors themselves. Write
- * functions add Idempotency-Key on top (lib/http/write-handler.ts); read functions do not import it, so their bundles
- * carry neither Powertools idempotency nor, for /health and /openapi.json, the AWS SDK.
+ * the request's headers read once (lib/http/request-headers.ts), the caller's identity from the authorizer context, the
+ * route's scope check, and the error envelope. Handlers receive an {@link HttpRequest} and return a response; they
+ * never catch errors themselves. Write functions add Idempotency-Key on top (lib/http/write-handler.ts); read functions
+ * do not import it, so their bundles carry neither Powertools idempotency nor, for /health and /openapi.json, the AWS
+ * SDK.
  */
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
