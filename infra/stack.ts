@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { RecordsApi } from './constructs/api.js';
 import { RecordsTable } from './constructs/table.js';
@@ -38,14 +38,24 @@ export class GatherStack extends Stack {
       stage: props.stage,
       api: this.api.api,
       table: this.table.table,
+      idempotencyTable: this.table.idempotencyTable,
       functions,
       authorizer: this.api.authorizerFunction,
       authorizerLogGroup: this.api.authorizerFunction.logGroup,
       ...(props.config.alarmEmail ? { alarmEmail: props.config.alarmEmail } : {}),
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });
-    // One address may send what the whole stage may: the per-IP rule never refuses what the throttles allow (one
-    // integrator's server syncing several workspaces is one address), and stops only a flood beyond them.
+    // A stage that keeps data or runs the scheduled test is one someone must hear about: without a subscriber its
+    // alarms go to a topic nobody reads. A warning, not an error: the topic can be subscribed to outside the stack.
+    if (!props.config.alarmEmail && (props.config.retainData || props.config.scheduledTestMinutes > 0)) {
+      Annotations.of(this).addWarningV2(
+        'gather:alarmsWithoutSubscriber',
+        `Stage ${props.stage} has no alarmEmail: its alarms reach the AlarmTopicArn topic and nobody else. Set stages.${props.stage}.alarmEmail in cdk.json, or subscribe to the topic after deploying (docs/operations.md).`,
+      );
+    }
+    // One address may send what one route of the stage may (API Gateway throttles each method separately): far more
+    // than a workspace's usage plan allows, so one integrator's server syncing several workspaces, one address, is
+    // refused by their plans before this rule; it stops a flood spread over every route.
     if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage, ipRateLimit: props.config.throttle.rateLimit * 300 });
     if (props.config.scheduledTestMinutes > 0) {
       this.scheduledTests = new ScheduledTests(this, 'ScheduledTests', {

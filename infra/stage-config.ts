@@ -11,7 +11,11 @@ export interface StageConfig {
   readonly retainData: boolean;
   /** Days of Lambda and API logs. @default 30 */
   readonly logRetentionDays: number;
-  /** Stage-wide steady-state request rate and burst. */
+  /**
+   * Each method's steady-state request rate and burst on the stage: API Gateway applies a stage's throttle to every
+   * method (route) separately, so the stage as a whole can take this on each route at once, up to the account's
+   * regional quota, which all stages in the account share.
+   */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Each workspace's own rate and burst (the usage plan that every workspace's usage key joins). */
   readonly workspaceThrottle: { readonly rateLimit: number; readonly burstLimit: number };

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -17,6 +17,8 @@ export interface MonitoringProps {
   readonly stage: string;
   readonly api: RestApi;
   readonly table: ITableV2;
+  /** The Idempotency-Key table: when it throttles, keyed writes answer 503. */
+  readonly idempotencyTable: ITableV2;
   /** Every API function, by a short name for its alarms. */
   readonly functions: ReadonlyMap<string, IFunction>;
   readonly authorizer: IFunction;
@@ -100,13 +102,35 @@ export class Monitoring extends Construct {
     alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
     alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
 
+    // DynamoDB publishes ThrottledRequests and SystemErrors only for periods that had some, and CloudWatch keeps an
+    // alarm on an AWS/DynamoDB metric in its current state while the metric is missing, whatever TreatMissingData
+    // says: summed as they are, the alarms would go to ALARM and never back to OK. Each operation's series is filled
+    // with 0 before the sum, so every period has a value for every operation (not verifiable here: no AWS account).
+    // The ids get a prefix per table, so both tables' sums can share a dashboard graph.
+    const filledSum = (metric: MathExpression, prefix: string, label: string) => {
+      const usingMetrics = Object.fromEntries(Object.entries(metric.usingMetrics).map(([id, m]) => [`${prefix}${id}`, m]));
+      return new MathExpression({
+        expression: Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(' + '),
+        usingMetrics,
+        period: fiveMinutes,
+        label,
+      });
+    };
     const operations = ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'PutItem'];
-    const throttled = props.table.metricThrottledRequestsForOperations({ operations: operations as never, period: fiveMinutes });
-    const systemErrors = props.table.metricSystemErrorsForOperations({ operations: operations as never, period: fiveMinutes });
-    alarm('DynamoDbThrottles', throttled, 1, 'DynamoDB throttled requests of the records table.');
-    alarm('DynamoDbSystemErrors', systemErrors, 1, 'DynamoDB answered requests of the records table with system errors.');
+    const tableMetrics = (table: ITableV2, ops: readonly string[], prefix: string, name: string) => ({
+      throttled: filledSum(table.metricThrottledRequestsForOperations({ operations: ops as never, period: fiveMinutes }) as MathExpression, prefix, name),
+      systemErrors: filledSum(table.metricSystemErrorsForOperations({ operations: ops as never, period: fiveMinutes }) as MathExpression, prefix, name),
+    });
+    const records = tableMetrics(props.table, operations, 'records_', 'records table');
+    alarm('DynamoDbThrottles', records.throttled, 1, 'DynamoDB throttled requests of the records table.');
+    alarm('DynamoDbSystemErrors', records.systemErrors, 1, 'DynamoDB answered requests of the records table with system errors.');
+    // Powertools' idempotency store: GetItem, PutItem, UpdateItem and DeleteItem on its own table.
+    const keys = tableMetrics(props.idempotencyTable, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], 'keys_', 'Idempotency-Key table');
+    alarm('IdempotencyTableThrottles', keys.throttled, 1, 'DynamoDB throttled requests of the Idempotency-Key table: keyed writes answer 503.');
+    alarm('IdempotencyTableSystemErrors', keys.systemErrors, 1, 'DynamoDB answered requests of the Idempotency-Key table with system errors.');
 
-    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `gather-${props.stage}` });
+    // Dashboards are global to the account, not regional: the region in the name lets one stage run in two regions.
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `gather-${props.stage}-${Stack.of(this).region}` });
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Requests and 5xx %', left: [props.api.metricCount({ period: fiveMinutes })], right: [serverErrorRate] }),
       new GraphWidget({ title: 'Latency p50 / p99 (ms)', left: [props.api.metricLatency({ statistic: 'p50' }), props.api.metricLatency({ statistic: 'p99' })] }),
@@ -115,8 +139,8 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new GraphWidget({ title: 'Function errors', left: functionErrors }),
       new GraphWidget({ title: 'Function throttles', left: functionThrottles }),
-      new GraphWidget({ title: 'DynamoDB throttled requests', left: [throttled] }),
-      new GraphWidget({ title: 'DynamoDB system errors', left: [systemErrors] }),
+      new GraphWidget({ title: 'DynamoDB throttled requests', left: [records.throttled, keys.throttled] }),
+      new GraphWidget({ title: 'DynamoDB system errors', left: [records.systemErrors, keys.systemErrors] }),
     );
     // What the runbook asks an operator to look at: refusals by error code (503s against 500s), the authorizer's
     // failures, and the scheduled end-to-end test (on stages that run it).

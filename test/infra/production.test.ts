@@ -1,6 +1,6 @@
 /** Issue 6, on the synthesized templates: stages, monitoring, per-workspace limits, WAF, logging and outputs. */
 import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
 import { defaultStageConfig, stageConfig } from '../../infra/stage-config.js';
 import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
@@ -13,7 +13,7 @@ function synth(stage: string, overrides: Record<string, unknown> = {}) {
   const stages = { ...(cdkJson.context.stages as Record<string, object>) };
   stages[stage] = { ...stages[stage], ...overrides };
   const { stack, app } = temporary(createApp({ ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] }));
-  return { template: Template.fromStack(stack), app };
+  return { template: Template.fromStack(stack), app, stack };
 }
 
 describe.each(['dev', 'prod'])('the %s stage', (stage) => {
@@ -38,7 +38,16 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   it('alarms on API 5xx rate and p99 latency, each function, the authorizer and DynamoDB, into the topic', () => {
     const alarms = template.findResources('AWS::CloudWatch::Alarm') as Record<string, { Properties: { AlarmName: string; AlarmActions: unknown[] } }>;
     const names = Object.values(alarms).map((a) => a.Properties.AlarmName);
-    const expected = ['Api5xxRate', 'ApiLatencyP99', 'AuthorizerFailures', 'AuthorizerThrottles', 'DynamoDbThrottles', 'DynamoDbSystemErrors'];
+    const expected = [
+      'Api5xxRate',
+      'ApiLatencyP99',
+      'AuthorizerFailures',
+      'AuthorizerThrottles',
+      'DynamoDbThrottles',
+      'DynamoDbSystemErrors',
+      'IdempotencyTableThrottles',
+      'IdempotencyTableSystemErrors',
+    ];
     if (config.scheduledTestMinutes > 0) expected.push('SmokeFailing');
     for (const [, entryRoutes] of functionsByEntry()) expected.push(`${entryRoutes[0]!.name}Errors`, `${entryRoutes[0]!.name}Throttles`);
     expect(names.sort()).toEqual(expected.map((n) => `gather-${stage}-${n}`).sort());
@@ -46,6 +55,33 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `gather-${stage}-ApiLatencyP99`, Threshold: config.latencyAlarmP99Ms, ExtendedStatistic: 'p99' });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('fills every DynamoDB operation series with 0 before summing, so its alarms have data in every period and go back to OK', () => {
+    // CloudWatch keeps an alarm on AWS/DynamoDB metrics in its state while they are missing, whatever TreatMissingData.
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmName: string; Metrics?: { Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string } } }[] } }[];
+    const dynamo = alarms.filter((a) => /DynamoDb|IdempotencyTable/.test(a.Properties.AlarmName));
+    expect(dynamo).toHaveLength(4);
+    for (const alarm of dynamo) {
+      const metrics = alarm.Properties.Metrics!;
+      const ids = metrics.filter((m) => m.MetricStat?.Metric.Namespace === 'AWS/DynamoDB').map((m) => m.Id);
+      const [expression] = metrics.filter((m) => m.Expression).map((m) => m.Expression!);
+      expect(ids.length).toBeGreaterThanOrEqual(4);
+      expect(expression!.split(' + ').sort()).toEqual(ids.map((id) => `FILL(${id}, 0)`).sort());
+    }
+  });
+
+  it('logs who called what: the token id and workspace of every request, the route as a template, never a record id', () => {
+    const [stageResource] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { AccessLogSetting: { Format: string } } }[];
+    const format = JSON.parse(stageResource!.Properties.AccessLogSetting.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      tokenId: '$context.authorizer.principalId',
+      workspace: '$context.authorizer.workspace',
+      resourcePath: '$context.resourcePath',
+      status: '$context.status',
+      errorType: '$context.error.responseType',
+    });
+    expect(Object.values(format)).not.toContain('$context.path');
   });
 
   it("alarms on the authorizer's key-table failures from its log, not on Lambda Errors, which every refused key raises", () => {
@@ -162,6 +198,15 @@ describe('stage settings', () => {
     template.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     expect(() => app.synth()).not.toThrow();
     expect(() => synth('prod', { waf: false }).app.synth()).not.toThrow();
+  });
+
+  it('warns at synth when a stage that keeps data or runs the scheduled test has no alarm e-mail, and only then', () => {
+    const warnings = (stage: string, overrides: Record<string, unknown> = {}) =>
+      Annotations.fromStack(synth(stage, overrides).stack).findWarning('*', Match.stringLikeRegexp('no alarmEmail'));
+    expect(warnings('prod')).toHaveLength(1);
+    expect(warnings('stage')).toHaveLength(1);
+    expect(warnings('prod', { alarmEmail: 'ops@example.com' })).toHaveLength(0);
+    expect(warnings('dev')).toHaveLength(0);
   });
 
   it('blocks only oversized bodies (413) and one IP over its rate (429 with Retry-After), each in the error envelope', () => {
