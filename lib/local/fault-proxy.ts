@@ -1,15 +1,16 @@
 /**
  * A small HTTP proxy in front of DynamoDB Local that can answer with DynamoDB's own error responses, because DynamoDB
  * Local never throttles or fails. Tests start a local stack with it (GATHER_FAULT_PROXY=1) and steer it through
- * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable", "count"?: n,
+ * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable" | "stall", "count"?: n,
  * "operations"?: ["UpdateItem", ...]}` fails the next n matching calls (every matching call when count is absent);
+ * `stall` never answers them, as a DynamoDB that stopped responding without closing its connections;
  * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
  * operation (`operations`), so a test can count what one request costs.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'throttle' | 'internal' | 'unavailable';
+export type FaultKind = 'throttle' | 'internal' | 'unavailable' | 'stall';
 
 export interface FaultRule {
   readonly error: FaultKind;
@@ -22,7 +23,7 @@ export interface FaultRule {
 }
 
 /** The status and body DynamoDB itself sends for each kind of failure. */
-const responses: Record<FaultKind, { status: number; type: string; message: string }> = {
+const responses: Record<Exclude<FaultKind, 'stall'>, { status: number; type: string; message: string }> = {
   throttle: {
     status: 400,
     type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
@@ -82,6 +83,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const fail = () => {
       if (rule!.remaining !== undefined) rule!.remaining -= 1;
       stats.failed += 1;
+      // Held open without an answer until the caller gives up (or the proxy closes).
+      if (rule!.error === 'stall') return;
       const fault = responses[rule!.error];
       response.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': `fault-${stats.failed}` });
       response.end(JSON.stringify({ __type: fault.type, message: fault.message }));

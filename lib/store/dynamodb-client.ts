@@ -60,6 +60,10 @@ export function createDynamoDbClient(options: DynamoDbClientOptions = {}): Dynam
     requestHandler: {
       connectionTimeout: options.connectionTimeoutMs ?? dynamoDbCallBudget.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs ?? optionalIntEnv('DYNAMODB_REQUEST_TIMEOUT_MS', dynamoDbCallBudget.requestTimeoutMs),
+      // Without it, @smithy/node-http-handler 4.x only logs a warning when a request outlives requestTimeout and keeps
+      // waiting: a DynamoDB that stops answering (rather than refusing connections) held every call until the
+      // function's own timeout (a 504 after 20 s) instead of failing the attempt, retrying, and answering 503.
+      throwOnRequestTimeout: true,
     },
   });
 }

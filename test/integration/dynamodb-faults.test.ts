@@ -178,6 +178,18 @@ describe('faults toward DynamoDB', () => {
     expect((await api('GET', '/models/account/records/k1')).body.version).toBe(1);
   });
 
+  it('answers 503 with Retry-After, within the retry budget, when DynamoDB stops answering without closing its connections', async () => {
+    expect((await api('POST', '/models/account/records', { name: 'stalled', n: 1 })).status).toBe(201);
+    // Every GetItem is held open and never answered: each attempt must time out (2 s), not wait for the function's end.
+    await faults({ error: 'stall', operations: ['GetItem'] });
+    // Three attempts of 2 s and their backoffs (lib/store/dynamodb-client.ts), then 503: not the function's own 504 at
+    // its 20 s timeout, which is what a request timeout that only warned gave.
+    const refused = await api('GET', '/models/account/records/stalled');
+    expect([refused.status, refused.body.error.code, refused.headers.get('retry-after')]).toEqual([503, 'unavailable', '1']);
+    await faults();
+    expect((await api('GET', '/models/account/records/stalled')).status).toBe(200);
+  });
+
   it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {
     const keyed = () =>
       fetch(`${info.baseUrl}/models/account/records`, {
