@@ -8,8 +8,19 @@ import type { FieldType } from './model-definition.js';
 export type BodySource = 'json' | 'form';
 export type Coercion = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly issue: string };
 
-// No blanks and no control characters anywhere: an address with a bell or a NUL in it is no address.
-const emailPattern = /^[^\s@\u0000-\u001f\u007f-\u009f]+@[^\s@\u0000-\u001f\u007f-\u009f]+\.[^\s@\u0000-\u001f\u007f-\u009f]+$/;
+/**
+ * An e-mail address as mail systems take it (RFC 5322's dot-atom on both sides of one `@`, RFC 6531's non-ASCII
+ * characters included): the local part is runs of letters, digits and ``!#$%&'*+/=?^_`{|}~-`` joined by single dots;
+ * the domain is two or more labels of letters, digits and inner hyphens, each at most 63 characters. Non-ASCII letters
+ * count as letters (`élodie@exämple.com`); blanks and control characters never do. Not accepted, though RFC 5322 has
+ * them: quoted local parts (`"a b"@x.io`), comments and address literals (`a@[192.0.2.1]`), which no customer record
+ * needs and which turn ids into something other than an address (`mailto:a@x.io` was an id before this check).
+ */
+const nonAsciiLetter = String.raw`[^\x00-\x7f\s\u0080-\u009f]`;
+const localCharacter = String.raw`(?:[\w!#$%&'*+/=?^\x60{|}~-]|${nonAsciiLetter})`;
+const labelCharacter = String.raw`(?:[A-Za-z0-9]|${nonAsciiLetter})`;
+const label = String.raw`${labelCharacter}(?:(?:${labelCharacter}|-)*${labelCharacter})?`;
+const emailPattern = new RegExp(String.raw`^${localCharacter}+(?:\.${localCharacter}+)*@${label}(?:\.${label})+$`, 'u');
 const numberPattern = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 const datetimePattern =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
@@ -18,7 +29,7 @@ const ok = (value: unknown): Coercion => ({ ok: true, value });
 const fail = (issue: string): Coercion => ({ ok: false, issue });
 
 export function isEmailAddress(value: string): boolean {
-  return value.length <= 254 && emailPattern.test(value);
+  return value.length <= 254 && emailPattern.test(value) && value.slice(value.indexOf('@') + 1).split('.').every((part) => part.length <= 63);
 }
 
 function daysInMonth(year: number, month: number): number {

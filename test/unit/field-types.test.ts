@@ -41,6 +41,18 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue(' Ann@Example.com ', 'email', 'form')).toEqual({ ok: true, value: 'Ann@Example.com' });
   });
 
+  it('takes an e-mail address as mail systems do, and refuses what only looks like one', () => {
+    const refused = [
+      'mailto:don@x.com', 'a..b@c.com', '.a@b.com', 'a.@b.com', 'a(b)@c.com', 'a,b@c.com', 'a;b@c.com', 'a<b@c.com', 'a@b_c.com',
+      'a@-b.com', 'a@b-.com', 'a@b..com', 'a@b.c-', 'a@[192.0.2.1]', 'a@b', '"a b"@x.io', 'a@@b.io', 'a@b.io.', `a@${'x'.repeat(64)}.io`,
+    ];
+    for (const value of refused) expect([value, coerceFieldValue(value, 'email', 'json').ok]).toEqual([value, false]);
+    const taken = ['don@sc.com', 'ann+tag@crm.io', "o'brien@x.ie", 'a_b@c-d.e-f.io', '{x}|~^@x.io', 'élodie@exämple.com', 'user@例え.jp', `a@${'x'.repeat(63)}.io`];
+    for (const value of taken) expect([value, coerceFieldValue(value, 'email', 'json').ok]).toEqual([value, true]);
+    // The same check for an e-mail id, after it is trimmed, lower-cased and NFC-normalized.
+    expect(normalizeId(' Mailto:Don@X.com', 'email')).toEqual({ ok: false, issue: 'must be an e-mail address' });
+  });
+
   it('refuses what cannot be coerced', () => {
     for (const [value, type] of [['5O', 'number'], ['', 'number'], ['yes', 'boolean'], ['{', 'json'], ['2026-02-30', 'datetime'], ['tomorrow', 'datetime'], ['x@', 'email']] as const) {
       expect(coerceFieldValue(value, type, 'form').ok).toBe(false);
