@@ -2,7 +2,7 @@
  * Field types and coercion (SPEC section 4, "Request bodies"). Form values arrive as strings and are coerced to the
  * declared type; JSON values must already have the type (a datetime is normalised to a UTC ISO string either way).
  */
-import { inexactNumberIssue, isWholeDecimal, parseExactJson } from '../records/exact-json.js';
+import { InexactNumber, inexactNumberIssue, isWholeDecimal, parseExactJson } from '../records/exact-json.js';
 import type { FieldType } from './model-definition.js';
 
 export type BodySource = 'json' | 'form';
@@ -11,14 +11,16 @@ export type Coercion = { readonly ok: true; readonly value: unknown } | { readon
 /**
  * An e-mail address as mail systems take it (RFC 5322's dot-atom on both sides of one `@`, RFC 6531's non-ASCII
  * characters included): the local part is runs of letters, digits and ``!#$%&'*+/=?^_`{|}~-`` joined by single dots;
- * the domain is two or more labels of letters, digits and inner hyphens, each at most 63 characters. Non-ASCII letters
- * count as letters (`élodie@exämple.com`); blanks and control characters never do. Not accepted, though RFC 5322 has
- * them: quoted local parts (`"a b"@x.io`), comments and address literals (`a@[192.0.2.1]`), which no customer record
- * needs and which turn ids into something other than an address (`mailto:a@x.io` was an id before this check).
+ * the domain is two or more labels of letters, digits and inner hyphens, each at most 63 characters. Non-ASCII letters,
+ * marks and digits count (`élodie@exämple.com`, `user@例え.jp`); nothing else outside ASCII does: no blank, control,
+ * zero-width or text-direction character and no symbol, so an id cannot look like another address than it is. Not
+ * accepted, though RFC 5322 has them: quoted local parts (`"a b"@x.io`), comments and address literals
+ * (`a@[192.0.2.1]`), which no customer record needs and which turn ids into something other than an address
+ * (`mailto:a@x.io` was an id before this check).
  */
-const nonAsciiLetter = String.raw`[^\x00-\x7f\s\u0080-\u009f]`;
-const localCharacter = String.raw`(?:[\w!#$%&'*+/=?^\x60{|}~-]|${nonAsciiLetter})`;
-const labelCharacter = String.raw`(?:[A-Za-z0-9]|${nonAsciiLetter})`;
+const nonAsciiWordCharacter = String.raw`(?![\x00-\x7f])[\p{L}\p{M}\p{N}]`;
+const localCharacter = String.raw`(?:[\w!#$%&'*+/=?^\x60{|}~-]|${nonAsciiWordCharacter})`;
+const labelCharacter = String.raw`(?:[A-Za-z0-9]|${nonAsciiWordCharacter})`;
 const label = String.raw`${labelCharacter}(?:(?:${labelCharacter}|-)*${labelCharacter})?`;
 const emailPattern = new RegExp(String.raw`^${localCharacter}+(?:\.${localCharacter}+)*@${label}(?:\.${label})+$`, 'u');
 const numberPattern = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
@@ -88,7 +90,10 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
         if (Number.isInteger(number) && !isWholeDecimal(text)) return fail(inexactNumberIssue);
         return ok(number);
       }
-      return typeof value === 'number' ? ok(value) : fail('must be a number');
+      if (typeof value === 'number') return ok(value);
+      // A JSON number the body's parser marked as one a double cannot hold (lib/records/exact-json.ts): a number, but
+      // refused for its precision, as in an undeclared field.
+      return fail(value instanceof InexactNumber ? inexactNumberIssue : 'must be a number');
     }
     case 'boolean': {
       if (source === 'form' && typeof value === 'string') {

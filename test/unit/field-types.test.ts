@@ -45,6 +45,8 @@ describe('coerceFieldValue', () => {
     const refused = [
       'mailto:don@x.com', 'a..b@c.com', '.a@b.com', 'a.@b.com', 'a(b)@c.com', 'a,b@c.com', 'a;b@c.com', 'a<b@c.com', 'a@b_c.com',
       'a@-b.com', 'a@b-.com', 'a@b..com', 'a@b.c-', 'a@[192.0.2.1]', 'a@b', '"a b"@x.io', 'a@@b.io', 'a@b.io.', `a@${'x'.repeat(64)}.io`,
+      // Outside ASCII only letters, marks and digits: no zero-width or text-direction character, no symbol.
+      'don@sterlingcooper\u200b.com', 'd\u202eon@x.com', '\u{1F600}@x.com', 'a\u00a0b@x.com',
     ];
     for (const value of refused) expect([value, coerceFieldValue(value, 'email', 'json').ok]).toEqual([value, false]);
     const taken = ['don@sc.com', 'ann+tag@crm.io', "o'brien@x.ie", 'a_b@c-d.e-f.io', '{x}|~^@x.io', 'élodie@exämple.com', 'user@例え.jp', `a@${'x'.repeat(63)}.io`];

@@ -1,6 +1,7 @@
 import { MissingUniqueFieldError, RecordTooLargeError, ValidationError } from '../../lib/records/errors.js';
 import { fieldNameIssue, validateUpsertPayload, valueIssue } from '../../lib/records/payload.js';
 import { standardModels } from '../../lib/models/standard-models.js';
+import { inexactNumberIssue, parseExactJson } from '../../lib/records/exact-json.js';
 
 const account = standardModels.account!;
 const customer = standardModels.customer!;
@@ -58,6 +59,15 @@ describe('validateUpsertPayload', () => {
     const result = validateUpsertPayload(customer, json({ email: ' Don@SC.com ', account: ' Sterling Cooper ' }));
     expect(result.id).toBe('don@sc.com');
     expect(Object.fromEntries(result.set)).toEqual({ email: 'don@sc.com', account: 'Sterling Cooper' });
+  });
+
+  it('names the precision, not the type, for a too-precise number in a declared number field, as in an undeclared one', () => {
+    const plan = { ...account, fields: { ...account.fields, price: { type: 'number' as const } } };
+    const body = parseExactJson('{"name":"acme","price":4503599627370497.5,"other":4503599627370497.5}') as Record<string, unknown>;
+    expect(issuesOf(() => validateUpsertPayload(plan, json(body)))).toEqual([
+      { field: 'price', issue: inexactNumberIssue },
+      { field: 'other', issue: inexactNumberIssue },
+    ]);
   });
 
   it('requires the unique field', () => {
