@@ -19,8 +19,8 @@ export function authorizedPostEvent(options: {
   readonly scopes: string;
 }): APIGatewayProxyEvent {
   const body = JSON.stringify(options.json);
-  // The headers a client's request arrives with through API Gateway (REST, edge-optimized): what the header
-  // normalizer, the repeated-header checks and the identity step walk on every request.
+  // The headers a client's request arrives with through API Gateway (REST, edge-optimized): what the header reading
+  // (lib/http/request-headers.ts) and the identity step walk on every request.
   const headers: Record<string, string> = {
     Accept: '*/*',
     Authorization: 'Token gth_bench0000000000000000000000000000000000',

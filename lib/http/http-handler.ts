@@ -59,7 +59,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
       throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
     }
   }
-  const headers = readRequestHeaders(event);
+  const headers = readRequestHeaders(event, { takesKey: route.scope !== null });
   // A write route that cannot apply a condition must not pretend to: a batch sent with If-Match would otherwise write
   // every item unconditionally. Reads ignore them, as they ignore other caching headers.
   if (!route.conditionalWrites && route.method !== 'GET' && (headers['if-match'] !== undefined || headers['if-none-match'] !== undefined)) {

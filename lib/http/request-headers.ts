@@ -22,8 +22,9 @@ const listHeaders = ['if-match', 'if-none-match', 'content-encoding'] as const;
 /** Headers that hold one value: two lines with different values are refused, not read as the last one. */
 const singletonHeaders = ['idempotency-key', 'content-type'] as const;
 /**
- * Two Authorization lines are two identities, and which one the authorizer was given is API Gateway's choice: the
- * request is refused (401), as the local gateway refuses it before its authorizer.
+ * Two Authorization lines are two identities, and which one the authorizer was given is API Gateway's choice: a request
+ * to a route that takes a key is refused (401), as the local gateway refuses it before its authorizer. A public route
+ * (`/health`, `/openapi.json`) reads no identity, so there they mean nothing.
  */
 const identityHeader = 'authorization';
 
@@ -37,12 +38,12 @@ const watchedLengths = new Set([...watchedBits.keys()].map((name) => name.length
  * after this (the Idempotency-Key step's key and request fingerprint) sees the same headers. `multiValueHeaders` is
  * left as API Gateway sent it. GET requests are not held to the one-value rule: a read takes neither a body nor a key.
  */
-export function readRequestHeaders(event: APIGatewayProxyEvent): RequestHeaders {
+export function readRequestHeaders(event: APIGatewayProxyEvent, options: { readonly takesKey: boolean }): RequestHeaders {
   const headers: Record<string, string | undefined> = {};
   const source = event.headers;
   if (source) for (const name in source) headers[name.toLowerCase()] = source[name];
   const multi = event.multiValueHeaders;
-  if (multi && hasRepeatedLines(multi)) applyRepeatedLines(headers, gatherLines(multi), event.httpMethod !== 'GET');
+  if (multi && hasRepeatedLines(multi)) applyRepeatedLines(headers, gatherLines(multi), { isWrite: event.httpMethod !== 'GET', takesKey: options.takesKey });
   event.headers = headers as APIGatewayProxyEvent['headers'];
   return headers;
 }
@@ -71,8 +72,12 @@ function gatherLines(multi: NonNullable<APIGatewayProxyEvent['multiValueHeaders'
   return lines;
 }
 
-function applyRepeatedLines(headers: Record<string, string | undefined>, lines: Map<string, readonly string[]>, isWrite: boolean): void {
-  if ((lines.get(identityHeader)?.length ?? 0) > 1) {
+function applyRepeatedLines(
+  headers: Record<string, string | undefined>,
+  lines: Map<string, readonly string[]>,
+  { isWrite, takesKey }: { readonly isWrite: boolean; readonly takesKey: boolean },
+): void {
+  if (takesKey && (lines.get(identityHeader)?.length ?? 0) > 1) {
     throw new HttpError(401, 'unauthorized', 'Send one Authorization header: this request has several', [{ field: 'Authorization', issue: 'sent more than once' }]);
   }
   for (const name of listHeaders) {
