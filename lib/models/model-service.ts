@@ -96,6 +96,24 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
   return { ...(typeof uniqueField === 'string' ? { uniqueField } : {}), fields };
 }
 
+/**
+ * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response: a
+ * definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts), and make it larger, is a
+ * 422. Nothing else limits how many models a workspace has. Concurrent PUTs of different models can each pass this check
+ * together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
+ */
+function checkModelsFitOneAnswer(stored: readonly StoredModelDefinition[], definition: StoredModelDefinition): void {
+  const weigh = (models: readonly StoredModelDefinition[]) => responseBytes(JSON.stringify({ models: documentsOf(models) }));
+  const weight = weigh([...stored.filter((model) => model.name !== definition.name), definition]);
+  // A PUT that makes the answer no larger is taken even over the limit (a workspace that got there through concurrent
+  // PUTs can still shrink or re-apply its definitions).
+  if (weight > maxResponseBytes && weight > weigh(stored)) {
+    throw new ValidationError(`The workspace's model definitions would take ${weight} bytes in GET /models, over its ${maxResponseBytes}`, [
+      { field: 'fields', issue: 'the workspace has too many or too large model definitions; delete a model or declare fewer fields' },
+    ]);
+  }
+}
+
 /** `GET /models`'s list: the standard models first (with a workspace's extension), then the custom ones by name. */
 function documentsOf(stored: readonly StoredModelDefinition[]): ModelDocument[] {
   const byName = new Map(stored.map((model) => [model.name, model]));
@@ -138,9 +156,12 @@ export class ModelService {
     }
     const parsed = parseModelBody(name, body);
     for (let attempt = 0; attempt < maxDefineAttempts; attempt++) {
-      const existing = await this.definitions.getModel(workspace, name);
+      // One consistent read of the workspace's definitions serves both the definition this PUT replaces and the size
+      // check of GET /models' answer.
+      const stored = await this.definitions.listModels(workspace);
+      const existing = stored.find((model) => model.name === name);
       const definition = await this.nextDefinition(workspace, name, parsed, existing);
-      await this.checkModelsFitOneAnswer(workspace, definition);
+      checkModelsFitOneAnswer(stored, definition);
       if (!(await this.definitions.putModel(workspace, definition, existing))) {
         // Another PUT wrote first: read its definition again, after a random pause, so racing PUTs spread out.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * (attempt + 1)));
@@ -152,25 +173,6 @@ export class ModelService {
       return { created: !existing && !standard, model: toDocument(model, definition) };
     }
     throw new UnavailableError(`Model "${name}" kept changing while this definition was written; retry after a pause`);
-  }
-
-  /**
-   * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response:
-   * a definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts), and make it larger,
-   * is a 422. Nothing else limits how many models a workspace has. Concurrent PUTs of different models can each pass
-   * this check together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
-   */
-  private async checkModelsFitOneAnswer(workspace: string, definition: StoredModelDefinition): Promise<void> {
-    const stored = await this.definitions.listModels(workspace);
-    const weigh = (models: readonly StoredModelDefinition[]) => responseBytes(JSON.stringify({ models: documentsOf(models) }));
-    const weight = weigh([...stored.filter((model) => model.name !== definition.name), definition]);
-    // A PUT that makes the answer no larger is taken even over the limit (a workspace that got there through
-    // concurrent PUTs can still shrink or re-apply its definitions).
-    if (weight > maxResponseBytes && weight > weigh(stored)) {
-      throw new ValidationError(`The workspace's model definitions would take ${weight} bytes in GET /models, over its ${maxResponseBytes}`, [
-        { field: 'fields', issue: 'the workspace has too many or too large model definitions; delete a model or declare fewer fields' },
-      ]);
-    }
   }
 
   /** What a PUT makes of the stored definition, or throws when the change is not allowed. */
