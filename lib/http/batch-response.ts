@@ -23,7 +23,8 @@ interface ItemError {
   readonly details?: readonly FieldIssue[];
 }
 
-interface ItemResult {
+/** One item of a batch answer's `results`, as the client reads it (the importer, lib/import/batch-sender.ts, too). */
+export interface ItemResult {
   readonly op: 'upsert' | 'delete';
   readonly index: number;
   readonly status: number;

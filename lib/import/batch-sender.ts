@@ -11,15 +11,8 @@
  * as a whole moves at the limit's pace. Such a batch waits and tries again until it has waited `maxRateLimitedMs` in a
  * row (10 minutes by default), which only an API refusing everything reaches.
  */
+import type { ItemResult } from '../http/batch-response.js';
 import { retryAfterSeconds } from '../http/retry-after.js';
-
-export interface BatchItemResult {
-  readonly op: 'upsert' | 'delete';
-  readonly index: number;
-  readonly status: number;
-  readonly id?: string;
-  readonly error?: { readonly code: string; readonly message: string; readonly details?: unknown };
-}
 
 export interface SenderOptions {
   readonly baseUrl: string;
@@ -75,16 +68,16 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
  * An item the API could not write this time: throttled after its own retries (503, or 429), or not started before the
  * batch's deadline (503). A 500 is the API's defect and would answer the same again: that row goes to the rejects file.
  */
-const retryableItem = (result: BatchItemResult) => result.status === 429 || result.status === 503;
+const retryableItem = (result: ItemResult) => result.status === 429 || result.status === 503;
 
-export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
+export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
   const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
   const recordKey = options.recordKey ?? ((_record, index) => `#${index}`);
-  const results: BatchItemResult[] = [];
+  const results: ItemResult[] = [];
   // Each item's first answer that wrote it: a row created on the first try and written again with a retried row of its
   // record still counts as created.
-  const firstWrite: (BatchItemResult | undefined)[] = [];
-  const answer = (result: BatchItemResult) => {
+  const firstWrite: (ItemResult | undefined)[] = [];
+  const answer = (result: ItemResult) => {
     results[result.index] = result;
     if (result.status < 300) firstWrite[result.index] ??= result;
   };
@@ -121,7 +114,7 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
 }
 
 /** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
-async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<BatchItemResult[]> {
+async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
   const doFetch = options.fetch ?? fetch;
   const { sleep, maxAttempts, maxDelayMs, maxRateLimitedMs } = settingsOf(options);
   const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
@@ -143,7 +136,7 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
       status = response.status;
       retryAfter = response.headers.get('retry-after');
       const text = await response.text();
-      if (status === 200) return (JSON.parse(text) as { results: BatchItemResult[] }).results;
+      if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
       if (status === 413 && records.length > 1) {
         const half = Math.ceil(records.length / 2);
         const first = await postBatch(records.slice(0, half), options);
