@@ -44,11 +44,15 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
 
 /** The CSV's header row, its names trimmed; empty for an empty file, or one whose quoting countRows will report. */
 export async function csvHeader(file: string): Promise<string[]> {
+  const input = createReadStream(file);
   try {
-    const parser = createReadStream(file).pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, to: 1 }));
+    const parser = input.pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, to: 1 }));
     for await (const record of parser as AsyncIterable<string[]>) return record.map((name) => name.trim());
   } catch {
     // Reported, with its line, when the rows are counted.
+  } finally {
+    // `pipe` does not close its source when the parser stops after one record: the file stays open otherwise.
+    input.destroy();
   }
   return [];
 }
