@@ -53,7 +53,9 @@ describe('recordFromItem', () => {
       fc.uniqueArray(fc.string(), { minLength: 1 }).map((SS) => ({ SS })),
       fc.uniqueArray(fc.integer().map(String), { minLength: 1 }).map((NS) => ({ NS })),
       fc.array(tie('value'), { maxLength: 3 }).map((L) => ({ L })),
-      fc.dictionary(fc.string(), tie('value'), { maxKeys: 3 }).map((M) => ({ M })),
+      // No `__proto__` key in a map either: unmarshall would set a prototype with it, and the API refuses such keys at
+      // any depth (lib/records/payload.ts), so no stored record has one.
+      fc.dictionary(fc.string().filter((name) => name !== '__proto__'), tie('value'), { maxKeys: 3 }).map((M) => ({ M })),
     ),
   })).value;
 
