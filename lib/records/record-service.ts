@@ -8,7 +8,7 @@ import type { IfMatch, ListPosition, RecordKey, RecordStore, StoredRecord, Uncon
 import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
-import { linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
+import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { NoSuchListingError, RecordNotFoundError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
@@ -18,7 +18,6 @@ export const maxPageBytes = 4 * 1024 * 1024;
 export const listLimits = { default: 100, max: 1000 } as const;
 
 /** The fields whose values a record's envelope repeats under `links`. */
-const linkFieldsOf = (model: ModelDefinition) => Object.keys(model.fields).filter((field) => model.fields[field]!.linksTo !== undefined);
 
 export interface ListRequest {
   readonly workspace: string;
@@ -60,11 +59,6 @@ function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey
   return { workspace, model: model.name, id: normalized.id };
 }
 
-/** The one link field of a model and the model it points at, if it has one. */
-function linkField(model: ModelDefinition): { field: string; target: string } | undefined {
-  for (const [field, definition] of Object.entries(model.fields)) if (definition.linksTo) return { field, target: definition.linksTo };
-  return undefined;
-}
 
 export interface WriteConditions {
   /** If-Match: apply only to an existing record (`*`) or to one of these versions. */
@@ -115,7 +109,7 @@ export class RecordService {
     workspace: string,
     model: ModelDefinition,
     payload: ValidatedUpsert,
-    link = linkField(model),
+    link = linkFieldOf(model),
   ): UnconditionalUpsertCommand {
     const key: RecordKey = { workspace, model: model.name, id: payload.id };
     let linkTarget: RecordKey | null | undefined;
@@ -135,7 +129,7 @@ export class RecordService {
 
   /** Writes a validated payload and answers the record, its links resolved. */
   private async upsertValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, conditions: WriteConditions | undefined): Promise<UpsertResponse> {
-    const link = linkField(model);
+    const link = linkFieldOf(model);
     const command = this.upsertCommand(workspace, model, payload, link);
     const write = this.store.upsert({
       ...command,
@@ -174,7 +168,7 @@ export class RecordService {
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `records:${model.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, isListPosition) : undefined;
-    const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, linkFields: linkFieldsOf(model), ...(from ? { from } : {}) });
+    const page = await this.store.list({ workspace: request.workspace, model: model.name, limit, maxBytes: maxPageBytes, weigh: envelopeWeigher(model), ...(from ? { from } : {}) });
     return {
       records: await this.envelopes(model, page.records),
       next_cursor: page.next ? encodeCursor(cursorScope, page.next) : null,
@@ -185,7 +179,7 @@ export class RecordService {
   async listLinking(request: ListRequest & { readonly id: string; readonly linking: string }): Promise<RecordPage> {
     // Whether the listing exists depends on the models only, so it is decided before the id is even looked at.
     const [model, linking] = await Promise.all([this.models.resolve(request.workspace, request.model), this.models.resolve(request.workspace, request.linking)]);
-    if (linkField(linking)?.target !== model.name) {
+    if (linkFieldOf(linking)?.target !== model.name) {
       throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${model.name}", so there is no such listing`);
     }
     const key = keyIn(model, request.workspace, request.id);
@@ -193,10 +187,10 @@ export class RecordService {
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
     const [page, targetExists] = await Promise.all([
-      this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, linkFields: linkFieldsOf(linking), ...(from !== undefined ? { from } : {}) }),
+      this.store.listLinking({ workspace: request.workspace, model: linking.name, target: key, limit, maxBytes: maxPageBytes, weigh: envelopeWeigher(linking), ...(from !== undefined ? { from } : {}) }),
       this.store.exists(key),
     ]);
-    const links = new Map([[linkField(linking)!.field, { id: key.id, exists: targetExists }]]);
+    const links = new Map([[linkFieldOf(linking)!.field, { id: key.id, exists: targetExists }]]);
     return {
       records: page.records.map((record) => toEnvelope(linking, record, links)),
       next_cursor: page.next !== undefined ? encodeCursor(cursorScope, page.next) : null,

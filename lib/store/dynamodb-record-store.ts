@@ -26,7 +26,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
-import { responseBytes } from '../records/response-size.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
 import {
@@ -144,20 +143,6 @@ function indexedRecord({ workspace, model }: { readonly workspace: string; reado
 }
 
 /**
- * A record's size as it will travel in Lambda's response: its fields and ids as JSON, escaped once more inside the
- * result (lib/records/response-size.ts), each link field again as `links.<field>.id`, plus room for the envelope.
- */
-function recordBytes(record: StoredRecord, linkFields: readonly string[] = []): number {
-  let bytes = responseBytes(JSON.stringify(record.fields)) + 2 * responseBytes(JSON.stringify(record.key.id)) + 300;
-  for (const field of linkFields) {
-    const value = Object.hasOwn(record.fields, field) ? record.fields[field] : undefined;
-    if (value !== undefined) bytes += responseBytes(JSON.stringify(field)) + responseBytes(JSON.stringify(value)) + 40;
-  }
-  return bytes;
-}
-
-
-/**
  * One page being filled, for both listings: records up to the limit and the byte budget. `take` reports whether more
  * records follow the page than it holds: the record after a full page (each query asks for one more than the page
  * still needs), or one that would take the page past its byte budget, which then starts the next page. It also gives
@@ -168,7 +153,7 @@ class PageFill {
   private bytes = 0;
 
   constructor(
-    private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number; readonly linkFields?: readonly string[] },
+    private readonly command: { readonly workspace: string; readonly model: string; readonly limit: number; readonly maxBytes: number; readonly weigh: (record: StoredRecord) => number },
   ) {}
 
   isFull(): boolean {
@@ -186,7 +171,7 @@ class PageFill {
     for (const item of items) {
       if (this.isFull()) return taken(true);
       const record = indexedRecord(this.command, item);
-      const size = recordBytes(record, this.command.linkFields);
+      const size = this.command.weigh(record);
       if (this.records.length > 0 && this.bytes + size > this.command.maxBytes) return taken(true);
       this.records.push(record);
       lastId = record.key.id;

@@ -78,10 +78,10 @@ export interface ListCommand<P> {
   readonly model: string;
   readonly limit: number;
   readonly from?: P;
-  /** Stop adding records once their size in the answer passes this, so a page fits a Lambda response. */
+  /** Stop adding records once their weight in the answer passes this, so a page fits a Lambda response. */
   readonly maxBytes: number;
-  /** The model's link fields, whose values each record's envelope repeats under `links`: they weigh twice. */
-  readonly linkFields?: readonly string[];
+  /** A record's weight in the answer (lib/records/envelope.ts `envelopeWeigher`: the store does not know its shape). */
+  readonly weigh: (record: StoredRecord) => number;
 }
 
 export interface RecordStore {
