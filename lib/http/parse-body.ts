@@ -76,14 +76,26 @@ function formComponentBytes(component: string): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-export function parseForm(text: string): RecordPayload {
-  const values = new Map<string, string[]>();
-  const unset: string[] = [];
+/**
+ * `a=1&b&c=3` as its key and value pairs, still encoded: a pair without `=` has an empty value, and empty pairs are
+ * skipped. Form bodies and (in the local gateway) query strings split the same way and decode differently.
+ */
+export function encodedPairs(text: string): Array<readonly [string, string]> {
+  const pairs: Array<readonly [string, string]> = [];
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const key = decodeUtf8(formComponentBytes(eq === -1 ? pair : pair.slice(0, eq)), 'form body');
-    const value = decodeUtf8(formComponentBytes(eq === -1 ? '' : pair.slice(eq + 1)), 'form body');
+    pairs.push(eq === -1 ? [pair, ''] : [pair.slice(0, eq), pair.slice(eq + 1)]);
+  }
+  return pairs;
+}
+
+export function parseForm(text: string): RecordPayload {
+  const values = new Map<string, string[]>();
+  const unset: string[] = [];
+  for (const [encodedKey, encodedValue] of encodedPairs(text)) {
+    const key = decodeUtf8(formComponentBytes(encodedKey), 'form body');
+    const value = decodeUtf8(formComponentBytes(encodedValue), 'form body');
     if (key === unsetParameter) {
       unset.push(value);
       continue;

@@ -22,6 +22,7 @@ import type {
 } from 'aws-lambda';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
+import { encodedPairs } from '../http/parse-body.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
@@ -139,14 +140,13 @@ function decodeQueryComponent(text: string): string | undefined {
  * name the record `\uFFFD(`, and a DELETE by any of them would delete it.
  */
 function queryMaps(search: string) {
-  const pairs = search.slice(1).split('&').filter((pair) => pair !== '');
+  const pairs = encodedPairs(search.slice(1));
   if (pairs.length === 0) return { queryStringParameters: null, multiValueQueryStringParameters: null };
   const single = dictionary<string>();
   const multi = dictionary<string[]>();
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    const key = decodeQueryComponent(eq === -1 ? pair : pair.slice(0, eq));
-    const value = decodeQueryComponent(eq === -1 ? '' : pair.slice(eq + 1));
+  for (const [encodedKey, encodedValue] of pairs) {
+    const key = decodeQueryComponent(encodedKey);
+    const value = decodeQueryComponent(encodedValue);
     if (key === undefined || value === undefined) return undefined;
     single[key] = value;
     (multi[key] ??= []).push(value);
