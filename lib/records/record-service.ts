@@ -17,8 +17,6 @@ import { normalizeRecordId } from './record-id.js';
 export const maxPageBytes = 4 * 1024 * 1024;
 export const listLimits = { default: 100, max: 1000 } as const;
 
-/** The fields whose values a record's envelope repeats under `links`. */
-
 export interface ListRequest {
   readonly workspace: string;
   readonly model: string;
@@ -58,7 +56,6 @@ function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey
   }
   return { workspace, model: model.name, id: normalized.id };
 }
-
 
 export interface WriteConditions {
   /** If-Match: apply only to an existing record (`*`) or to one of these versions. */

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { apiTarget } from '../local/dev-json.js';
-import { runScenario } from './scenario.js';
+import { runScenario, scenarioStepCount } from './scenario.js';
 
 const program = new Command('smoke')
   .description('Run the end-to-end scenario against the API')
@@ -31,6 +31,6 @@ const result = await runScenario({
   },
 });
 const passed = result.steps.filter((s) => s.ok).length;
-console.log(`${result.ok ? 'PASSED' : 'FAILED'}: ${passed} of 9 steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`);
+console.log(`${result.ok ? 'PASSED' : 'FAILED'}: ${passed} of ${scenarioStepCount} steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`);
 for (const leftover of result.leftovers) console.log(`  could not clean up: ${leftover}`);
 process.exitCode = result.ok ? 0 : 1;

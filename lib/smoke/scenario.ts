@@ -46,6 +46,9 @@ const requestTimeoutMs = 10_000;
 const retriesOfThrottling = 3;
 const longestRetryWaitMs = 5000;
 
+/** How many steps a run has: it passed when every one of them did. */
+export const scenarioStepCount = 9;
+
 class StepFailure extends Error {}
 
 interface Answer {
@@ -168,7 +171,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   } catch (error) {
     if (!(error instanceof StepFailure)) unexpected = error;
   }
-  const passed = steps.length === 9 && steps.every((s) => s.ok);
+  const passed = steps.length === scenarioStepCount && steps.every((s) => s.ok);
   // Clean up whatever a failed run left behind, whatever stopped it; a 404 means there was nothing left. A run that
   // passed has confirmed both records gone in its last step, so it sends nothing more.
   const leftovers: string[] = [];

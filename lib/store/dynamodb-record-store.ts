@@ -12,7 +12,6 @@
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
-  ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
   QueryCommand,
@@ -27,7 +26,7 @@ import {
 import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
 import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
-import { mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
+import { isConditionFailure, mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
 import {
   describeIfMatch,
   versionMatches,
@@ -179,11 +178,6 @@ class PageFill {
     }
     return taken(false);
   }
-}
-
-/** Caught by class or by name, so a second copy of the SDK in a bundle cannot hide it. */
-function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
-  return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }
 
 /** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */

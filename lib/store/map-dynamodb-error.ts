@@ -3,6 +3,7 @@
  * retries become UnavailableError (503 with Retry-After); an item over DynamoDB's size limit becomes
  * RecordTooLargeError (413). Anything else is a defect and is rethrown as it is.
  */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { RecordTooLargeError, UnavailableError } from '../records/errors.js';
 
 const unavailableNames = new Set([
@@ -48,4 +49,12 @@ export async function withErrorMapping<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw mapDynamoDbError(error);
   }
+}
+
+/**
+ * A write whose condition failed, which callers answer themselves (not a fault, so never mapped above). Caught by class
+ * or by name, so a second copy of the SDK in a bundle, or the document client's, cannot hide it.
+ */
+export function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
+  return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }

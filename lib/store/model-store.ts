@@ -5,7 +5,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
 import { workspaceItemKey } from './keys.js';
-import { withErrorMapping } from './map-dynamodb-error.js';
+import { isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
 
 export interface StoredModelDefinition {
   readonly name: string;
@@ -118,7 +118,7 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
       );
       return true;
     } catch (error) {
-      if ((error as Error | undefined)?.name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailure(error)) return false;
       throw error;
     }
   }
