@@ -28,9 +28,16 @@ describe('npm run smoke', () => {
 
   it('never collides with a concurrent run, and cleans up after a failed step', async () => {
     const { baseUrl, token } = devStack();
-    const [a, b] = await Promise.all([runScenario({ baseUrl, token }), runScenario({ baseUrl, token })]);
+    // A passing run deletes each record once, in its step: its last step saw both gone, so it has nothing to clean up.
+    const deletes: string[] = [];
+    const counting = ((url: string, init: RequestInit) => {
+      if (init.method === 'DELETE') deletes.push(url);
+      return fetch(url, init);
+    }) as typeof fetch;
+    const [a, b] = await Promise.all([runScenario({ baseUrl, token, fetch: counting }), runScenario({ baseUrl, token })]);
     expect([a.ok, b.ok]).toEqual([true, true]);
     expect(a.runId).not.toBe(b.runId);
+    expect(deletes).toHaveLength(2);
 
     // Break one answer on its way back: the scenario stops there, and still deletes what it made.
     let made: string | undefined;
