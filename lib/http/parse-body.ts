@@ -11,7 +11,12 @@ import { parseExactJson } from '../records/exact-json.js';
 import type { RecordPayload } from '../records/payload.js';
 import { HttpError } from './http-error.js';
 
+// A body may start with a byte-order mark, a signature of its encoding and not part of its text: the body's decoder
+// drops it. Inside a form, every key and value is decoded on its own, and a U+FEFF at the start of one is a character
+// the client percent-encoded on purpose, kept as the URL Standard's form parsing keeps it ("UTF-8 decode without
+// BOM"); dropping it there would store `%EF%BB%BFhello` as `hello` and merge `%EF%BB%BFnote` into `note`.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const strictUtf8KeepingBom = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export const unsetParameter = '_unset';
 
@@ -40,9 +45,9 @@ function malformed(message: string): HttpError {
   return new HttpError(400, 'malformed_body', message);
 }
 
-function decodeUtf8(bytes: Uint8Array, what: string): string {
+function decodeUtf8(bytes: Uint8Array, what: string, decoder = strictUtf8): string {
   try {
-    return strictUtf8.decode(bytes);
+    return decoder.decode(bytes);
   } catch {
     throw malformed(`The ${what} is not valid UTF-8`);
   }
@@ -94,8 +99,8 @@ export function parseForm(text: string): RecordPayload {
   const values = new Map<string, string[]>();
   const unset: string[] = [];
   for (const [encodedKey, encodedValue] of encodedPairs(text)) {
-    const key = decodeUtf8(formComponentBytes(encodedKey), 'form body');
-    const value = decodeUtf8(formComponentBytes(encodedValue), 'form body');
+    const key = decodeUtf8(formComponentBytes(encodedKey), 'form body', strictUtf8KeepingBom);
+    const value = decodeUtf8(formComponentBytes(encodedValue), 'form body', strictUtf8KeepingBom);
     if (key === unsetParameter) {
       unset.push(value);
       continue;

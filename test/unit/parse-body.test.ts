@@ -40,6 +40,16 @@ describe('form bodies', () => {
   it('never create nested keys', () => {
     expect(parseForm('a[b]=1&a.c=2').set).toEqual([['a[b]', '1'], ['a.c', '2']]);
   });
+  it('keep a U+FEFF that starts a key or a value, as sent: only the body may start with a byte-order mark', () => {
+    expect(parseForm('note=%EF%BB%BFhello&%EF%BB%BFnote=b&_unset=%EF%BB%BFx').set).toEqual([
+      ['note', '\uFEFFhello'],
+      ['\uFEFFnote', 'b'],
+    ]);
+    expect(parseForm('_unset=%EF%BB%BFx').unset).toEqual(['\uFEFFx']);
+    // The body's own byte-order mark is its encoding's signature, not part of the first key.
+    expect(parseRecordBody(body('\uFEFFname=x', 'application/x-www-form-urlencoded'), { maxBytes: 100 }).set).toEqual([['name', 'x']]);
+    expect(parseRecordBody(body('\uFEFF{"name":"x"}', 'application/json'), { maxBytes: 100 }).set).toEqual([['name', 'x']]);
+  });
 });
 
 describe('JSON bodies', () => {
