@@ -7,7 +7,9 @@
  * what those do not give: strict UTF-8 (also inside percent-escapes), repeated form keys as arrays without `a[b]`
  * nesting, JSON null and `_unset` as removals, and its own error envelope.
  */
-import { parseExactJson } from '../records/exact-json.js';
+import { ValidationError } from '../records/errors.js';
+import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
+import { nestingIssue } from '../records/limits.js';
 import type { RecordPayload } from '../records/payload.js';
 import { HttpError } from './http-error.js';
 
@@ -118,6 +120,8 @@ function parseJsonText(text: string): unknown {
   try {
     return parseExactJson(text);
   } catch (error) {
+    // Valid JSON, refused for its nesting (a 422, as a value nested 17 deep is), not for its syntax.
+    if (error instanceof TooDeepToRevive) throw new ValidationError(error.message, [{ field: 'body', issue: nestingIssue }]);
     throw malformed(`The body is not valid JSON: ${(error as Error).message}`);
   }
 }

@@ -38,7 +38,65 @@ function markInexact(_key: string, value: unknown, context?: { source?: string }
   return value;
 }
 
-/** JSON.parse, with every number rounded to a whole number replaced by an {@link InexactNumber}. */
+/** A number rounded to a whole number, as JSON.parse reads the number's text. */
+const roundsToWhole = (source: string) => Number.isInteger(Number(source)) && !isWholeDecimal(source);
+
+/**
+ * Nesting at which a body with such a number is refused before its reviver runs: JSON.parse recurses once per level to
+ * call a reviver and overflows the stack at about 3,000 levels here, where without one it parses any depth. Values
+ * may be nested 16 deep (lib/records/limits.ts), a batch adds three levels around them, so nothing valid comes near.
+ */
+export const maxRevivedDepth = 1000;
+
+/** A body whose exact numbers could not be checked: nested deeper than {@link maxRevivedDepth}. Refused with a 422. */
+export class TooDeepToRevive extends Error {
+  constructor(readonly depth: number) {
+    super(`The body nests values more than ${maxRevivedDepth} deep`);
+  }
+}
+
+/**
+ * One pass over the text outside its strings: whether a number in it rounds to a whole number, and how deep its
+ * arrays and objects nest (counted up to the first level past {@link maxRevivedDepth}).
+ */
+function scanNumbers(text: string): { readonly inexact: boolean; readonly depth: number } {
+  let inexact = false;
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escaped characters.
+      for (i += 1; i < text.length && text.charCodeAt(i) !== 0x22; i += 1) if (text.charCodeAt(i) === 0x5c) i += 1;
+    } else if (c === 0x5b || c === 0x7b) {
+      depth += 1;
+      if (depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) depth -= 1;
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      while (end < text.length && /[-+.eE0-9]/.test(text[end]!)) end += 1;
+      if (!inexact && roundsToWhole(text.slice(i, end))) inexact = true;
+      i = end - 1;
+    }
+    if (inexact && deepest > maxRevivedDepth) break;
+  }
+  return { inexact, depth: deepest };
+}
+
+/**
+ * JSON.parse, with every number rounded to a whole number replaced by an {@link InexactNumber}. Throws what
+ * JSON.parse throws for text that is not JSON, and {@link TooDeepToRevive} for a body that holds such a number and
+ * nests deeper than a reviver can walk.
+ */
 export function parseExactJson(text: string): unknown {
-  return mayRoundToWhole.test(text) ? JSON.parse(text, markInexact as (key: string, value: unknown) => unknown) : JSON.parse(text);
+  if (!mayRoundToWhole.test(text)) return JSON.parse(text);
+  // The digits may sit in strings, or name numbers a double holds: then nothing needs marking.
+  const { inexact, depth } = scanNumbers(text);
+  if (!inexact) return JSON.parse(text);
+  if (depth > maxRevivedDepth) {
+    // Not JSON at all stays a malformed body; JSON this deep is refused for its nesting, as shallower nesting is.
+    JSON.parse(text);
+    throw new TooDeepToRevive(depth);
+  }
+  return JSON.parse(text, markInexact as (key: string, value: unknown) => unknown);
 }

@@ -16,3 +16,6 @@ export const limits = {
   /** The stored record, measured the way DynamoDB measures an item; DynamoDB's own ceiling is 400 KB. */
   maxRecordBytes: 350 * 1024,
 } as const;
+
+/** What a value nested deeper than {@link limits.maxNestingDepth} is refused for. */
+export const nestingIssue = `values may be nested at most ${limits.maxNestingDepth} deep`;

@@ -6,7 +6,7 @@ import { coerceFieldValue, type BodySource } from '../models/field-types.js';
 import type { ModelDefinition } from '../models/model-definition.js';
 import { MissingUniqueFieldError, RecordTooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { InexactNumber, inexactNumberIssue } from './exact-json.js';
-import { limits } from './limits.js';
+import { limits, nestingIssue } from './limits.js';
 import { normalizeId } from './record-id.js';
 
 /** A parsed request body: fields to set (in order) and fields to remove (JSON null, form `_unset`). */
@@ -74,7 +74,7 @@ export function valueIssue(value: unknown, depth = 0): string | undefined {
   if (typeof value === 'object') {
     // Checked among objects only, so strings and numbers, nearly every value, pay nothing for it.
     if (value instanceof InexactNumber) return inexactNumberIssue;
-    if (depth >= limits.maxNestingDepth) return `values may be nested at most ${limits.maxNestingDepth} deep`;
+    if (depth >= limits.maxNestingDepth) return nestingIssue;
     const entries = Array.isArray(value) ? value.map((item, i) => [String(i), item] as const) : Object.entries(value);
     for (const [key, item] of entries) {
       const keyIssue = Array.isArray(value) ? undefined : nestedKeyIssue(key);

@@ -1,5 +1,5 @@
 /** JSON numbers a double would round into a whole number are marked, never stored rounded (SPEC: never silent rounding). */
-import { InexactNumber, isWholeDecimal, parseExactJson } from '../../lib/records/exact-json.js';
+import { InexactNumber, isWholeDecimal, maxRevivedDepth, parseExactJson, TooDeepToRevive } from '../../lib/records/exact-json.js';
 
 describe('parseExactJson', () => {
   it('marks a fraction that parses to a whole number, wherever it sits', () => {
@@ -29,5 +29,18 @@ describe('parseExactJson', () => {
   it('tells a whole decimal from a fraction, its exponent applied', () => {
     for (const text of ['7', '7.000', '-0.0', '12.5e1', '1250e-1', '5.', '1e3', '0e-5']) expect([text, isWholeDecimal(text)]).toEqual([text, true]);
     for (const text of ['0.5', '.5', '2.5', '1e-400', '4503599627370497.5', '45035996273704975e-1', '1251e-1']) expect([text, isWholeDecimal(text)]).toEqual([text, false]);
+  });
+
+  it('parses a body nested far deeper than any valid one, and refuses it for its depth only when it holds such a number', () => {
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    // 16 digits in a string, or a number a double holds: nothing to mark, so the deep body parses as it is (and is
+    // refused later, by field, for its nesting).
+    expect(() => parseExactJson(`{"s":"1234567890123456","n":1234567890123456,"v":${nested(10_000)}}`)).not.toThrow();
+    // A number to mark beside nesting a reviver cannot walk (it overflowed the stack, a 400 "not valid JSON").
+    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}}`)).toThrow(TooDeepToRevive);
+    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxRevivedDepth + 1)}}`)).toThrow(TooDeepToRevive);
+    expect(parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxRevivedDepth - 1)}}`)).toMatchObject({ n: new InexactNumber('4503599627370497.5') });
+    // Text that is not JSON stays a syntax error, however deep.
+    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}`)).toThrow(SyntaxError);
   });
 });
