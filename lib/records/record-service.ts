@@ -32,10 +32,11 @@ export interface RecordPage {
 /**
  * A sort-key value a cursor may carry: DynamoDB refuses an empty one or one over 1,024 bytes in a key condition with a
  * ValidationException, which would surface as a 500, so a tampered cursor holding one is refused here as any other.
- * `extraBytes` is what the store adds around the position in its condition.
+ * A lone surrogate is refused too: no id holds one (ids must be well-formed Unicode), and what DynamoDB makes of one in
+ * a key condition cannot be checked here. `extraBytes` is what the store adds around the position in its condition.
  */
 const isSortKeyValue = (value: unknown, extraBytes = 0): value is string =>
-  typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') + extraBytes <= 1024;
+  typeof value === 'string' && value.length > 0 && value.isWellFormed() && Buffer.byteLength(value, 'utf8') + extraBytes <= 1024;
 
 /** The store resumes a links listing after `<model>#<position>` and a NUL (lib/store/dynamodb-record-store.ts). */
 const linkCursorBytes = (linkingModel: string) => Buffer.byteLength(linkSortKey(linkingModel, ''), 'utf8') + 1;

@@ -105,7 +105,7 @@ describe('listing records', () => {
     expect(response.body.error.details).toEqual([{ field: 'cursor', issue: expect.any(String) }]);
   });
 
-  it('refuses with a 422, not a 500, a forged cursor whose position DynamoDB would refuse (empty, over 1,024 bytes)', async () => {
+  it('refuses with a 422, not a 500, a forged cursor whose position DynamoDB would refuse (empty, over 1,024 bytes) or no id can hold (a lone surrogate)', async () => {
     const forged = (list: string, position: unknown) => encodeCursor({ workspace, list }, position);
     const cursors: [string, string][] = [
       ['/models/account/records', forged('records:account', { shard: 0, after: '' })],
@@ -115,6 +115,8 @@ describe('listing records', () => {
       ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', 'y'.repeat(3000))],
       // The store resumes after "customer#<position>" and a NUL: 10 bytes more, so 1,015 bytes are already too many.
       ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', 'y'.repeat(1015))],
+      ['/models/account/records', forged('records:account', { shard: 0, after: 'a\ud800' })],
+      ['/models/account/records/Acme/customers', forged('links:account:Acme:customer', '\udc00b')],
     ];
     for (const [path, cursor] of cursors) {
       const response = await call('GET', `${path}?cursor=${cursor}`, { token });
