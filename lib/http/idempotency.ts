@@ -81,12 +81,14 @@ export function replayedAnswer(stored: unknown): unknown {
 }
 
 /**
- * The prefix of every key's record: Powertools' own (the function's name), versioned. Stored answers and the request
- * fingerprint changed with v2 (gzipped bodies, the query string); a new prefix means a key stored by the code before
- * simply runs again after a deploy, rather than failing its fingerprint (422), and a rollback never replays a
- * gzipped body it cannot read.
+ * The prefix of every key's record, the same in every function: a key belongs to the workspace, whatever route it
+ * was first sent to, so the same key on another route is a reuse (422) on a stage as it is locally. Powertools'
+ * default, the function's name, gave each function its own keys on a stage, while the local gateway, one process
+ * with no function name, shared them. Versioned: stored answers and the request fingerprint changed with v2 (gzipped
+ * bodies, the query string); a new prefix means a key stored by the code before simply runs again after a deploy,
+ * rather than failing its fingerprint (422), and a rollback never replays a gzipped body it cannot read.
  */
-const keyPrefix = `${process.env.AWS_LAMBDA_FUNCTION_NAME ?? ''}#v2`;
+const keyPrefix = 'gather#v2';
 
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({

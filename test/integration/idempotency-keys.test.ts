@@ -37,6 +37,9 @@ describe('Idempotency-Key', () => {
     expect(errorCode(reused)).toBe('idempotency_key_reused');
     const elsewhere = await call('POST', '/models/customer/records', { json: { email: `${name}@x.io` }, token, headers: { 'Idempotency-Key': key } });
     expect(elsewhere.status).toBe(422);
+    // Another route, served by another function on a stage: a key belongs to the workspace, not to one function.
+    const deleted = await call('DELETE', `/models/account/records/${name}`, { token, headers: { 'Idempotency-Key': key } });
+    expect([deleted.status, errorCode(deleted)]).toEqual([422, 'idempotency_key_reused']);
     expect((await call('GET', `/models/account/records/${name}`, { token })).body.fields.n).toBe(1);
     // The refused reuse did not disturb the first request's record: it still replays.
     expect((await post({ name, n: 1 }, key)).status).toBe(201);
