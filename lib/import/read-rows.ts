@@ -27,6 +27,13 @@ export function formatOf(file: string, explicit?: string): ImportFormat {
   return /\.(jsonl|ndjson)$/i.test(file) ? 'jsonl' : 'csv';
 }
 
+/**
+ * How every CSV read here is parsed. Rows may end in CRLF, LF or CR, and in one file in more than one of them: left to
+ * itself, csv-parse takes the first line's ending for the whole file, so a CRLF header over LF rows read the file as
+ * one row, and an LF header over CRLF rows left a carriage return at the end of every row's last cell.
+ */
+const csvOptions = { bom: true, relax_column_count: true, skip_empty_lines: true, record_delimiter: ['\r\n', '\n', '\r'] };
+
 async function* csvRows(file: string): AsyncGenerator<Row> {
   const read = { lastLine: 0 };
   try {
@@ -46,7 +53,7 @@ async function* csvRows(file: string): AsyncGenerator<Row> {
 export async function csvHeader(file: string): Promise<string[]> {
   const input = createReadStream(file);
   try {
-    const parser = input.pipe(parse({ bom: true, skip_empty_lines: true, relax_column_count: true, to: 1 }));
+    const parser = input.pipe(parse({ ...csvOptions, to: 1 }));
     for await (const record of parser as AsyncIterable<string[]>) return record.map((name) => name.trim());
   } catch {
     // Reported, with its line, when the rows are counted.
@@ -58,7 +65,7 @@ export async function csvHeader(file: string): Promise<string[]> {
 }
 
 async function* csvRecords(file: string, read: { lastLine: number }): AsyncGenerator<Row> {
-  const parser = createReadStream(file).pipe(parse({ bom: true, info: true, relax_column_count: true, skip_empty_lines: true }));
+  const parser = createReadStream(file).pipe(parse({ ...csvOptions, info: true }));
   let header: string[] | undefined;
   // csv-parse counts a CRLF inside a quoted field as two lines; `overcount` undoes that, so lines match an editor's.
   let overcount = 0;

@@ -53,6 +53,17 @@ describe('npm run import', () => {
     expect(joan.body.fields).toEqual({ email: 'joan@sc.com', title: 'Office Manager', note: 'Zürich — ünïcode' });
   });
 
+  it('reads a CSV whose rows end in CRLF, LF and CR mixed, each row on its own line', async () => {
+    const file = join(dir, 'mixed-endings.csv');
+    // A CRLF header over LF rows read as one row; an LF header over CRLF rows kept a CR in every last cell.
+    writeFileSync(file, 'email,name\r\nmix1@q.io,A\nmix2@q.io,B\r\nnot-an-email,C\nmix3@q.io,"D\r\nE"\rmix4@q.io,F\n');
+    const run = await importer(['--model', 'customer', '--file', file, '--token', token]);
+    expect(run.stdout).toMatch(/Whole file: 5 rows, 4 created, 0 updated or unchanged, 1 rejected/);
+    expect(readRejects(`${file}.rejects.jsonl`).map((r) => [r.line, r.error.code])).toEqual([[4, 'validation_failed']]);
+    const names = await Promise.all(['mix1', 'mix2', 'mix3', 'mix4'].map(async (id) => (await call('GET', `/models/customer/records/${id}@q.io`, { token })).body.fields.name));
+    expect(names).toEqual(['A', 'B', 'D\r\nE', 'F']);
+  });
+
   it('imports JSON Lines into a custom model, CSV strings coerced to the declared types', async () => {
     await call('PUT', '/models/subscription', { json: { unique_field: 'external_id', fields: { price: { type: 'number' }, active: { type: 'boolean' } } }, token });
     const jsonl = join(dir, 'subs.jsonl');
