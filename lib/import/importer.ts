@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
+import type { FieldIssue } from '../records/errors.js';
 import { envelopeError, FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
@@ -126,16 +127,22 @@ function nonFiniteField(value: unknown, path = ''): string | undefined {
   return undefined;
 }
 
-/** CSV cells are strings: turn each into its declared type, as the API does for form bodies; leave it when it will not go. */
-function coerceRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): Record<string, unknown> {
-  if (format !== 'csv') return record;
+/**
+ * CSV cells are strings: each is turned into its declared type as the API turns a form value, or the row is refused
+ * with every cell that will not go, as the API refuses such a form. Sent as it was, a cell that is no JSON in a `json`
+ * field would have been stored as a string: in the batch's JSON body any value is JSON.
+ */
+function coerceRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): { record: Record<string, unknown> } | { issues: FieldIssue[] } {
+  if (format !== 'csv') return { record };
   const out: Record<string, unknown> = {};
+  const issues: FieldIssue[] = [];
   for (const [name, value] of Object.entries(record)) {
     const type = Object.hasOwn(types, name) ? types[name] : undefined;
     const coerced = type ? coerceFieldValue(value, type, 'form') : undefined;
+    if (coerced && !coerced.ok) issues.push({ field: name, issue: coerced.issue });
     out[name] = coerced?.ok ? coerced.value : value;
   }
-  return out;
+  return issues.length > 0 ? { issues } : { record: out };
 }
 
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
@@ -250,7 +257,13 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       reject(rowIndex, row, 400, { code: 'malformed_row', message: `Line ${row.line} ${row.problem}` });
       continue;
     }
-    const record = coerceRow(row.record, types, options.format);
+    const coerced = coerceRow(row.record, types, options.format);
+    if ('issues' in coerced) {
+      const named = coerced.issues.map(({ field, issue }) => `${field} ${issue}`).join('; ');
+      reject(rowIndex, row, 422, { code: 'validation_failed', message: `Line ${row.line}: ${named}`, details: coerced.issues });
+      continue;
+    }
+    const { record } = coerced;
     const infinite = nonFiniteField(record);
     if (infinite !== undefined) {
       reject(rowIndex, row, 422, {

@@ -53,6 +53,25 @@ describe('npm run import', () => {
     expect(joan.body.fields).toEqual({ email: 'joan@sc.com', title: 'Office Manager', note: 'Zürich — ünïcode' });
   });
 
+  it('refuses a CSV row whose cells will not take their declared types, naming every such cell, as the API refuses a form', async () => {
+    await call('PUT', '/models/plan', { json: { unique_field: 'code', fields: { meta: { type: 'json' }, seats: { type: 'number' } } }, token });
+    const file = join(dir, 'plans.csv');
+    writeFileSync(file, 'code,meta,seats\np1,"{""tier"":2}",5\np2,{bad,5\np3,hello world,many\np4,null,7\n');
+    const run = await importer(['--model', 'plan', '--file', file, '--token', token]);
+    expect(run.stdout).toMatch(/Whole file: 4 rows, 2 created, 0 updated or unchanged, 2 rejected/);
+    expect(readRejects(`${file}.rejects.jsonl`).map((r) => [r.line, r.status, r.error.code, r.error.details])).toEqual([
+      [3, 422, 'validation_failed', [{ field: 'meta', issue: 'must be a JSON document' }]],
+      [4, 422, 'validation_failed', [{ field: 'meta', issue: 'must be a JSON document' }, { field: 'seats', issue: 'must be a number' }]],
+    ]);
+    // What the same cell gets through the API as a form value.
+    const form = await call('POST', '/models/plan/records', { form: 'code=f1&meta=%7Bbad', token });
+    expect([form.status, form.body.error.details]).toEqual([422, [{ field: 'meta', issue: 'must be a JSON document' }]]);
+    expect((await call('GET', '/models/plan/records/p1', { token })).body.fields).toEqual({ code: 'p1', meta: { tier: 2 }, seats: 5 });
+    // A json cell `null` removes the field, as a form's does: nothing to store.
+    expect((await call('GET', '/models/plan/records/p4', { token })).body.fields).toEqual({ code: 'p4', seats: 7 });
+    for (const id of ['p2', 'p3']) expect((await call('GET', `/models/plan/records/${id}`, { token })).status).toBe(404);
+  });
+
   it('reads a CSV whose rows end in CRLF, LF and CR mixed, each row on its own line', async () => {
     const file = join(dir, 'mixed-endings.csv');
     // A CRLF header over LF rows read as one row; an LF header over CRLF rows kept a CR in every last cell.
