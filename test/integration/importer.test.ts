@@ -11,7 +11,7 @@ const importer = (args: string[], onStderr?: (text: string, kill: () => void) =>
   runScript('lib/import/run-import.ts', ['--base-url', devStack().baseUrl, ...args], onStderr ? { onStderr } : {});
 
 const readRejects = (file: string) =>
-  readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { line: number; status: number; error: { code: string } });
+  readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { line: number; status: number; error: { code: string; details?: unknown } });
 
 describe('npm run import', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gather-import-'));
