@@ -89,12 +89,27 @@ describe('the scenario under throttling', () => {
 
   it('starts no retry past its deadline, so a scheduled run always reports in time', async () => {
     const waits: number[] = [];
-    const down = (async () => throttled()) as typeof fetch;
+    // A 503, unlike a 429, may hide an applied write.
+    const down = (async () => new Response(JSON.stringify({ error: { code: 'unavailable', message: 'down' } }), { status: 503, headers: { 'Retry-After': '2' } })) as typeof fetch;
     const result = await runScenario({ baseUrl, token, fetch: down, sleep: async (ms) => void waits.push(ms), deadline: Date.now() + 1500 });
     expect(result.ok).toBe(false);
     expect(result.steps).toHaveLength(1);
     expect(waits).toEqual([]);
-    expect(result.leftovers).toHaveLength(2);
+    // The account's create answered 503 and may have been applied; the customer's was never sent.
+    expect(result.leftovers).toEqual([expect.stringMatching(/^account Smoke Co .*\(DELETE answered 503\)$/)]);
+  });
+
+  it('reports nothing left behind, and sends no DELETE, when its creates were refused (a wrong key, a read-only key)', async () => {
+    const { token: readOnly } = await workspaceWithKey(['records:read']);
+    for (const key of ['gth_wrongwrong', readOnly]) {
+      const methods: string[] = [];
+      const recording = (async (url: string, init: RequestInit) => {
+        methods.push(String(init.method));
+        return fetch(url, init);
+      }) as typeof fetch;
+      const result = await runScenario({ baseUrl, token: key, fetch: recording });
+      expect([key, result.ok, result.steps.length, result.leftovers, methods]).toEqual([key, false, 1, [], ['POST']]);
+    }
   });
 
   it('reports what its clean-up could not delete, and gives up on a request that stays throttled', async () => {
