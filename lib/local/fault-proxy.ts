@@ -3,14 +3,16 @@
  * Local never throttles or fails. Tests start a local stack with it (GATHER_FAULT_PROXY=1) and steer it through
  * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable" | "stall", "count"?: n,
  * "operations"?: ["UpdateItem", ...]}` fails the next n matching calls (every matching call when count is absent);
- * `stall` never answers them, as a DynamoDB that stopped responding without closing its connections;
+ * `stall` never answers them, as a DynamoDB that stopped responding without closing its connections; `lost-answer`
+ * forwards them and cuts the connection once DynamoDB has answered, as a network that loses a reply (or an answer
+ * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
  * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
  * operation (`operations`), so a test can count what one request costs.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'throttle' | 'internal' | 'unavailable' | 'stall';
+export type FaultKind = 'throttle' | 'internal' | 'unavailable' | 'stall' | 'lost-answer';
 
 export interface FaultRule {
   readonly error: FaultKind;
@@ -23,7 +25,7 @@ export interface FaultRule {
 }
 
 /** The status and body DynamoDB itself sends for each kind of failure. */
-const responses: Record<Exclude<FaultKind, 'stall'>, { status: number; type: string; message: string }> = {
+const responses: Record<Exclude<FaultKind, 'stall' | 'lost-answer'>, { status: number; type: string; message: string }> = {
   throttle: {
     status: 400,
     type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
@@ -80,21 +82,31 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       (rule.remaining === undefined || rule.remaining > 0) &&
       (!rule.operations || rule.operations.includes(operation)) &&
       (!rule.tables || rule.tables.includes(table() ?? ''));
-    const fail = () => {
+    const fail = (body?: Buffer) => {
       if (rule!.remaining !== undefined) rule!.remaining -= 1;
       stats.failed += 1;
       // Held open without an answer until the caller gives up (or the proxy closes).
       if (rule!.error === 'stall') return;
+      if (rule!.error === 'lost-answer') {
+        forward(body, true);
+        return;
+      }
       const fault = responses[rule!.error];
       response.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': `fault-${stats.failed}` });
       response.end(JSON.stringify({ __type: fault.type, message: fault.message }));
     };
-    const forward = (body?: Buffer) => {
+    const forward = (body?: Buffer, loseAnswer = false) => {
       stats.forwarded += 1;
       stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
       const upstreamRequest = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
         (upstreamResponse) => {
+          if (loseAnswer) {
+            // DynamoDB has done the call; its answer is read to the end and never reaches the caller.
+            upstreamResponse.resume();
+            upstreamResponse.on('end', () => response.destroy());
+            return;
+          }
           response.writeHead(upstreamResponse.statusCode ?? 502, upstreamResponse.headers);
           upstreamResponse.pipe(response);
         },
@@ -115,7 +127,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
               return undefined;
             }
           };
-          if (matches(table)) fail();
+          if (matches(table)) fail(body);
           else forward(body);
         },
         () => response.destroy(),
@@ -123,6 +135,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     if (matches(() => undefined)) {
+      if (rule!.error === 'lost-answer') {
+        readAll(request).then((body) => fail(body), () => response.destroy());
+        return;
+      }
       request.resume();
       fail();
       return;

@@ -9,6 +9,7 @@
  * 0.04 to 0.07 ms per upsert on DynamoDB Local (issue 9, docs/capacity.md). The model and key stores, off the hot
  * path, keep the document client.
  */
+import { randomUUID } from 'node:crypto';
 import {
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
@@ -180,12 +181,20 @@ class PageFill {
   }
 }
 
-/** The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). */
-export function upsertRequest(tableName: string, command: UpsertCommand): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
-  const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
+/**
+ * The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). It
+ * writes `writeToken` into the item beside the changes (see recordAttributes.writeToken).
+ */
+export function upsertRequest(
+  tableName: string,
+  command: UpsertCommand,
+  writeToken: string = randomUUID(),
+): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
+  const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask, writeToken: wt } = recordAttributes;
   const systemSet: [SystemAttribute, string][] = [
     [lpk, listPartition(command.key)],
     [lsk, command.key.id],
+    [wt, writeToken],
   ];
   const systemRemove: SystemAttribute[] = [];
   if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
@@ -228,11 +237,12 @@ export class DynamoDbRecordStore implements RecordStore {
   }
 
   async upsert(command: UpsertCommand): Promise<UpsertResult> {
+    const writeToken = randomUUID();
     try {
       const result = await withErrorMapping(() =>
         this.client.send(
           new UpdateItemCommand({
-            ...upsertRequest(this.tableName, command),
+            ...upsertRequest(this.tableName, command, writeToken),
             ReturnValues: ReturnValue.ALL_NEW,
             ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
           }),
@@ -244,6 +254,13 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = error.Item;
+      if (old?.[recordAttributes.writeToken]?.S === writeToken) {
+        // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat
+        // found its own change (If-Match no longer matching, the record existing, nothing left to change). It happened,
+        // so it is answered as it would have been: never a 412, and a 201 if it made the record.
+        const record = recordFromItem(command.key, old);
+        return { outcome: record.version === 1 ? 'created' : 'updated', record };
+      }
       if (command.createOnly && old) {
         throw new PreconditionFailedError('The record already exists (If-None-Match: *)');
       }

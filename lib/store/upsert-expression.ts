@@ -33,6 +33,12 @@ export const recordAttributes = {
   /** Link index keys (sparse): `<workspace>#<linked model>#<linked id>` and `<model>#<id>`. */
   linkPartition: 'apk',
   linkSort: 'ask',
+  /**
+   * A token unique to the upsert that last changed the record: when an attempt's answer is lost (a timeout, a cut
+   * connection) and the SDK sends the same request again, the repeat's failed condition returns the item, and this
+   * token tells the store that the write it finds is its own.
+   */
+  writeToken: 'wt',
 } as const;
 
 /** The name of one of the item's own attributes: only these are written into an expression without a placeholder. */

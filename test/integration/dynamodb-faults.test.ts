@@ -190,6 +190,38 @@ describe('faults toward DynamoDB', () => {
     expect((await api('GET', '/models/account/records/stalled')).status).toBe(200);
   });
 
+  it('answers an upsert whose first answer was lost, and which the SDK sent again, as the write it was: never a 412, a 201 when it made the record', async () => {
+    const upsert = async (json: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      const response = await fetch(`${info.baseUrl}/models/account/records`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify(json),
+      });
+      const body = (await response.json()) as { version?: number; fields?: Record<string, unknown>; error?: { code: string } };
+      return [response.status, body.version ?? body.error?.code, body.fields?.x];
+    };
+    const lostOnce = async (send: () => Promise<unknown[]>) => {
+      // DynamoDB applies the first UpdateItem, its answer never arrives, and the SDK's retry finds the write done.
+      await faults({ error: 'lost-answer', count: 1, operations: ['UpdateItem'] });
+      let answer: unknown[] = [];
+      const calls = await callsOf(async () => (answer = await send()));
+      expect(calls.UpdateItem).toBe(2);
+      return answer;
+    };
+    expect(await upsert({ name: 'lost-1', x: 0 })).toEqual([201, 1, 0]);
+    // If-Match "1": the retry's condition fails on the version its own first attempt wrote (a 412 before).
+    expect(await lostOnce(() => upsert({ name: 'lost-1', x: 1 }, { 'If-Match': '"1"' }))).toEqual([200, 2, 1]);
+    // If-None-Match: *: the retry finds the record its first attempt made (a 412 "already exists" before).
+    expect(await lostOnce(() => upsert({ name: 'lost-2', x: 2 }, { 'If-None-Match': '*' }))).toEqual([201, 1, 2]);
+    // No condition: the retry's change test finds nothing left to change (a 200 "unchanged" before, for a create).
+    expect(await lostOnce(() => upsert({ name: 'lost-3', x: 3 }))).toEqual([201, 1, 3]);
+    await faults();
+    // Someone else's write is still someone else's: a stale If-Match is a 412, an existing record refuses If-None-Match.
+    expect(await upsert({ name: 'lost-1', x: 9 }, { 'If-Match': '"1"' })).toEqual([412, 'precondition_failed', undefined]);
+    expect(await upsert({ name: 'lost-2', x: 9 }, { 'If-None-Match': '*' })).toEqual([412, 'precondition_failed', undefined]);
+    expect(await upsert({ name: 'lost-3', x: 3 })).toEqual([200, 1, 3]);
+  });
+
   it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {
     const keyed = () =>
       fetch(`${info.baseUrl}/models/account/records`, {
