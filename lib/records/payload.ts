@@ -149,8 +149,10 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
   const uniqueIndex = set.findIndex(([name]) => name === model.uniqueField);
   const uniqueInvalid = issues.some((i) => i.field === model.uniqueField);
   if (uniqueIndex === -1 && !uniqueInvalid && !payload.unset.includes(model.uniqueField)) {
+    // Its own code (SPEC), with every other bad field of the payload named beside it, as a validation_failed names all.
     throw new MissingUniqueFieldError(`The unique field "${model.uniqueField}" of model "${model.name}" is required`, [
       { field: model.uniqueField, issue: 'is required' },
+      ...issues,
     ]);
   }
   for (let i = 0; i < set.length; i += 1) {

@@ -70,8 +70,21 @@ describe('validateUpsertPayload', () => {
     ]);
   });
 
-  it('requires the unique field', () => {
+  it('requires the unique field, and names every other bad field beside it', () => {
     expect(() => validateUpsertPayload(account, json({ size: 1 }))).toThrow(MissingUniqueFieldError);
+    const plan = { ...account, fields: { ...account.fields, price: { type: 'number' as const } } };
+    let details: unknown;
+    try {
+      validateUpsertPayload(plan, json({ price: 'ten', _secret: 1, ok: 2 }));
+    } catch (error) {
+      expect(error).toBeInstanceOf(MissingUniqueFieldError);
+      details = (error as MissingUniqueFieldError).details;
+    }
+    expect(details).toEqual([
+      { field: 'name', issue: 'is required' },
+      { field: 'price', issue: 'must be a number' },
+      { field: '_secret', issue: expect.any(String) },
+    ]);
   });
 
   it('refuses to remove the unique field, and a field both set and removed', () => {
