@@ -17,6 +17,7 @@ import { ensureIdempotencyTable, ensureTable } from './create-table.js';
 import { idempotencyTableName } from '../store/table-definition.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startFaultProxy } from './fault-proxy.js';
+import { claimDataDir } from './data-dir-lock.js';
 import { devJsonPath } from './dev-json.js';
 import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
 import type { RateLimit } from './workspace-rate-limit.js';
@@ -110,6 +111,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   // stack's dev.json (the admin, import and smoke CLIs find that stack through it).
   const server = createLocalGatewayPlaceholder();
   const port = await listen(server.placeholder, options.port ?? 3000, host);
+  // The data directory next: a second stack on it, on another port, must not run a second DynamoDB Local on its files.
+  let releaseDataDir: () => void;
+  try {
+    releaseDataDir = claimDataDir(dataDir);
+  } catch (error) {
+    server.placeholder.close();
+    throw error;
+  }
   rmSync(devJson, { force: true });
 
   let dynamoDb: DynamoDbLocal | undefined;
@@ -169,11 +178,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         client.destroy();
         await closeProxy();
         await db.stop();
+        releaseDataDir();
       },
     };
   } catch (error) {
     server.placeholder.close();
     await dynamoDb?.stop();
+    releaseDataDir();
     throw error;
   }
 }

@@ -5,6 +5,7 @@
  * also while it is still starting.
  */
 import { optionalIntEnv } from '../config.js';
+import { DataDirInUseError } from './data-dir-lock.js';
 import { PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
 import { parseRateLimit, type RateLimit } from './workspace-rate-limit.js';
 
@@ -72,6 +73,8 @@ Settings for scripts are in ${dataDir}/dev.json.${workspaceRateLimit ? ` Each wo
 } catch (error) {
   if (error instanceof PortInUseError) {
     console.error(`${error.message}: is another "npm start" running? Stop it, or choose another port: PORT=3001 npm start`);
+  } else if (error instanceof DataDirInUseError) {
+    console.error(error.message);
   } else {
     console.error(`Could not start the local stack: ${(error as Error).stack ?? String(error)}`);
   }

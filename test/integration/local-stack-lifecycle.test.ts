@@ -1,6 +1,6 @@
 /**
  * `npm start` as a user meets it: data and the dev key survive a restart, Ctrl-C (SIGINT) stops everything with Java,
- * and a second start on a busy port says so at once. Each start here is its own process with its own data directory.
+ * and a second start on a busy port, or on a data directory in use, says so at once. Each start here is its own process with its own data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -80,6 +80,12 @@ describe('npm start', () => {
     running.push(second.child);
     expect(await second.closed).toBe(1);
     expect(second.output()).toMatch(/already in use.*another "npm start"/s);
+    expect(readFileSync(join(dataDir, 'dev.json'), 'utf8')).toBe(devJsonBefore);
+    // So does one on another port with the same data directory, which ran a second DynamoDB Local on the same files.
+    const elsewhere = start(dataDir);
+    running.push(elsewhere.child);
+    expect(await elsewhere.closed).toBe(1);
+    expect(elsewhere.output()).toMatch(/is in use by another "npm start" \(pid \d+\).*DATA_DIR=/s);
     expect(readFileSync(join(dataDir, 'dev.json'), 'utf8')).toBe(devJsonBefore);
 
     first.child.kill('SIGINT');

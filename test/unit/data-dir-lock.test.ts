@@ -1,0 +1,32 @@
+/** One local stack per data directory (lib/local/data-dir-lock.ts): a live owner refuses, a dead one's lock is taken. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { claimDataDir, DataDirInUseError } from '../../lib/local/data-dir-lock.js';
+
+describe('claimDataDir', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gather-lock-'));
+  const lock = join(dir, 'stack.lock');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('claims a free directory, refuses a second claim while held, and frees it on release', () => {
+    const release = claimDataDir(dir);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    expect(() => claimDataDir(dir)).toThrow(DataDirInUseError);
+    release();
+    expect(existsSync(lock)).toBe(false);
+    claimDataDir(dir)();
+  });
+
+  it("refuses a directory a running process holds, and takes over the lock of one that is gone (a stack killed with SIGKILL)", () => {
+    writeFileSync(lock, String(process.ppid));
+    expect(() => claimDataDir(dir)).toThrow(new RegExp(`in use by another "npm start" \\(pid ${process.ppid}\\)`));
+    // A process that has ended: its pid is free (reused only after the kernel wraps around).
+    const ended = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(lock, ended.stdout);
+    const release = claimDataDir(dir);
+    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+    release();
+  });
+});
