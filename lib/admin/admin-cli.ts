@@ -125,6 +125,10 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { usagePlan: string }, command: Command) =>
       withTarget(command, async ({ store }, options) => {
+        // As for create: the local stack has no usage plan (API Gateway's SDK then failed with "Region is missing").
+        if (options.table === undefined) {
+          throw new AdminError('attach-usage-plan adds the workspace to a deployed stage\'s usage plan: give that stage\'s table with --table');
+        }
         const usageKey = await store.usageKeyOf(id);
         if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`);
         if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`);

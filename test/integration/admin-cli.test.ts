@@ -162,9 +162,13 @@ describe('admin CLI and usage plans (in process, API Gateway stubbed)', () => {
     expect(await runAdmin(['--table', tableName, 'workspace', 'create', workspace, '--usage-plan', 'plan-42', '--json'], deps)).toBe(0);
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ id: workspace, usage_plan: 'plan-42', api_key_id: 'k1' });
     expect(registered).toEqual([[workspace, expect.stringMatching(/^uk_[0-9A-Za-z]{32}$/), 'plan-42']]);
-    expect(await runAdmin(['workspace', 'attach-usage-plan', workspace, '--usage-plan', 'plan-42'], deps)).toBe(0);
+    // So does attaching one: the local stack has no usage plan to join.
+    expect(await runAdmin(['workspace', 'attach-usage-plan', workspace, '--usage-plan', 'plan-42'], deps)).toBe(1);
+    expect(out.at(-1)).toMatch(/give that stage's table with --table/);
+    expect(registered).toHaveLength(1);
+    expect(await runAdmin(['--table', tableName, 'workspace', 'attach-usage-plan', workspace, '--usage-plan', 'plan-42'], deps)).toBe(0);
     expect(registered[1]).toEqual(registered[0]);
-    expect(await runAdmin(['workspace', 'attach-usage-plan', 'no-such-ws', '--usage-plan', 'plan-42'], deps)).toBe(1);
+    expect(await runAdmin(['--table', tableName, 'workspace', 'attach-usage-plan', 'no-such-ws', '--usage-plan', 'plan-42'], deps)).toBe(1);
 
     // A plan that cannot be joined: the workspace exists, and the operator is told the one command that finishes.
     const failing = { ...deps, usagePlans: () => ({ register: async () => Promise.reject(new Error('Invalid usage plan ID specified')) }) };
