@@ -65,6 +65,16 @@ interface State {
 
 export const stateFileOf = (file: string) => `${file}.import-state.json`;
 
+/** How many rows an interrupted import's state file says were acknowledged: 0 when there is none, or it is unreadable. */
+export function acknowledgedRows(statePath: string): number {
+  try {
+    const { acknowledged } = JSON.parse(readFileSync(statePath, 'utf8')) as Partial<State>;
+    return typeof acknowledged === 'number' ? acknowledged : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function writeState(path: string, state: State): void {
   writeFileSync(`${path}.tmp`, JSON.stringify(state));
   renameSync(`${path}.tmp`, path);
@@ -291,7 +301,11 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
 
   const seconds = (performance.now() - started) / 1000;
   const processed = total - skipped;
-  if (state.acknowledged >= total) rmSync(statePath, { force: true });
+  if (state.acknowledged >= total) {
+    rmSync(statePath, { force: true });
+    // A finished import that rejected nothing leaves no empty rejects file behind.
+    if (state.rejected === 0) rmSync(options.rejectsFile, { force: true });
+  }
   return {
     total,
     skipped,

@@ -87,6 +87,12 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
       yield { line, problem: `has ${record.length} fields; the header has ${header.length}`, raw: record };
       continue;
     }
+    // A value under a column the header does not name has no field to go to (the API refuses an empty field name).
+    const unnamed = header.findIndex((name, i) => name === '' && record[i] !== '');
+    if (unnamed !== -1) {
+      yield { line, problem: `has a value in column ${unnamed + 1}, which the header does not name`, raw: record };
+      continue;
+    }
     // An empty cell sends nothing for that field, so an import never blanks a stored value.
     const entries = header.map((name, i) => [name, record[i]!] as const).filter(([, value]) => value !== '');
     yield { line, record: Object.fromEntries(entries) };

@@ -9,7 +9,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
-import { runImport, stateFileOf, type ImportProgress } from './importer.js';
+import { acknowledgedRows, runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
 
 function progressBar(): ImportProgress {
@@ -137,9 +137,11 @@ try {
   if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 2;
   else {
     console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
-    // Only an import that started has somewhere to continue from, and not when the resume itself was refused.
+    // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
+    // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
     const { file, resume } = program.opts<{ file?: string; resume?: boolean }>();
-    if (file !== undefined && !resume && existsSync(stateFileOf(fromCaller(file)))) console.error('The import can continue where it stopped: run the same command with --resume');
+    const acknowledged = file !== undefined && !resume ? acknowledgedRows(stateFileOf(fromCaller(file))) : 0;
+    if (acknowledged > 0) console.error(`The import can continue where it stopped (${acknowledged} rows acknowledged): run the same command with --resume`);
     process.exitCode = 2;
   }
 }

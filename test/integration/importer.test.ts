@@ -72,6 +72,17 @@ describe('npm run import', () => {
     for (const id of ['p2', 'p3']) expect((await call('GET', `/models/plan/records/${id}`, { token })).status).toBe(404);
   });
 
+  it('refuses a row with a value under a column the header does not name, and ignores such a column where it is empty', async () => {
+    const file = join(dir, 'unnamed.csv');
+    writeFileSync(file, 'email,,name,\nun1@q.io,,A,\nun2@q.io,stray,B,\n');
+    const run = await importer(['--model', 'customer', '--file', file, '--token', token]);
+    expect(run.stdout).toMatch(/Whole file: 2 rows, 1 created, 0 updated or unchanged, 1 rejected/);
+    expect(readRejects(`${file}.rejects.jsonl`).map((r) => [r.line, r.status, r.error.code, (r.error as { message?: string }).message])).toEqual([
+      [3, 400, 'malformed_row', 'Line 3 has a value in column 2, which the header does not name'],
+    ]);
+    expect((await call('GET', '/models/customer/records/un1@q.io', { token })).body.fields).toEqual({ email: 'un1@q.io', name: 'A' });
+  });
+
   it('reads a CSV whose rows end in CRLF, LF and CR mixed, each row on its own line', async () => {
     const file = join(dir, 'mixed-endings.csv');
     // A CRLF header over LF rows read as one row; an LF header over CRLF rows kept a CR in every last cell.
@@ -125,6 +136,8 @@ describe('npm run import', () => {
     expect(Number(created) + Number(updated)).toBe(1500);
     expect(Number(updated)).toBeLessThanOrEqual(50);
     expect(existsSync(stateFile)).toBe(false);
+    // Nothing was rejected: no empty rejects file is left behind.
+    expect(existsSync(`${file}.rejects.jsonl`)).toBe(false);
     const all = await call('GET', '/models/account/records?limit=1000', { token });
     const next = await call('GET', `/models/account/records?limit=1000&cursor=${all.body.next_cursor}`, { token });
     const names = [...all.body.records, ...next.body.records].map((r: { id: string }) => r.id).filter((id: string) => id.startsWith('Company '));
@@ -143,6 +156,11 @@ describe('npm run import', () => {
     const refused = await importer(['--model', 'account', '--file', file, '--token', reader]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/refused the batch with 403/);
+    // Nothing was acknowledged, so there is nothing to resume: the run says nothing of --resume, nor does a later one
+    // that never reaches the API.
+    expect(refused.stderr).not.toMatch(/--resume/);
+    const unreachable = await importer(['--model', 'account', '--file', file, '--token', token, '--base-url', 'http://127.0.0.1:9']);
+    expect([unreachable.code, unreachable.stderr]).toEqual([2, expect.not.stringMatching(/--resume/)]);
   });
 
   it('refuses flags it cannot honour before sending anything, and offers --resume only when there is something to resume', async () => {
@@ -252,12 +270,13 @@ describe('npm run import', () => {
 
   it('reads a relative --file from the directory npm run was typed in', async () => {
     const here = mkdtempSync(join(dir, 'cwd-'));
-    writeFileSync(join(here, 'relative.csv'), 'name\nrelative-co\n');
+    // One row of two cells is rejected, so a rejects file is written, beside the file.
+    writeFileSync(join(here, 'relative.csv'), 'name\nrelative-co\nstray,cell\n');
     const run = await runScript('lib/import/run-import.ts', ['--base-url', devStack().baseUrl, '--token', token, '--model', 'account', '--file', 'relative.csv'], {
       env: { INIT_CWD: here },
     });
-    expect(run.code).toBe(0);
-    expect(existsSync(join(here, 'relative.csv.rejects.jsonl'))).toBe(true);
+    expect(run.code).toBe(1);
+    expect(readRejects(join(here, 'relative.csv.rejects.jsonl')).map((r) => r.line)).toEqual([3]);
     expect((await call('GET', '/models/account/records/relative-co', { token })).status).toBe(200);
   });
 
