@@ -95,8 +95,9 @@ export function idempotencyMiddleware(): Middleware {
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
     eventKeyJmesPath: `headers."${idempotencyHeader}" && [requestContext.authorizer.workspace, headers."${idempotencyHeader}"]`,
     // The conditional headers are part of the request: the same key sent with another If-Match is another request.
-    // So is the query string: `DELETE /models/account/record?id=A` and `?id=B` are two requests.
-    payloadValidationJmesPath: '[httpMethod, path, queryStringParameters, body, headers."if-match", headers."if-none-match"]',
+    // So is the query string: `DELETE /models/account/record?id=A` and `?id=B` are two requests. And the body's media
+    // type: the same bytes as a form and as text/plain (a 415) are two requests, not a replay of the form's answer.
+    payloadValidationJmesPath: '[httpMethod, path, queryStringParameters, body, headers."content-type", headers."if-match", headers."if-none-match"]',
     expiresAfterSeconds: idempotencyWindowSeconds,
     throwOnNoIdempotencyKey: false,
     responseHook: (stored) => replayedAnswer(stored) as ReturnType<NonNullable<IdempotencyConfig['responseHook']>>,

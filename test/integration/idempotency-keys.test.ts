@@ -61,6 +61,17 @@ describe('Idempotency-Key', () => {
     expect([replay.status, replay.body.version]).toEqual([200, 2]);
   });
 
+  it("counts the body's media type as part of the request: the same bytes as a form and as text/plain are two requests", async () => {
+    const name = unique('idem');
+    const key = unique('key');
+    const send = (contentType: string) => call('POST', '/models/account/records', { raw: `name=${name}&n=1`, token, headers: { 'Content-Type': contentType, 'Idempotency-Key': key } });
+    expect((await send('application/x-www-form-urlencoded')).status).toBe(201);
+    // Not a replay of the form's 201 (a text/plain body is a 415): another request under the same key, so a reuse.
+    const reused = await send('text/plain');
+    expect([reused.status, errorCode(reused)]).toEqual([422, 'idempotency_key_reused']);
+    expect((await send('application/x-www-form-urlencoded')).status).toBe(201);
+  });
+
   it('answers a second request while the first is in flight with a 409', async () => {
     const key = unique('key');
     const body = { records: Array.from({ length: 400 }, (_, i) => ({ name: `${key}-${i}` })) };
