@@ -44,7 +44,7 @@ import {
   type UpsertResult,
 } from './record-store.js';
 import { tableDefinition } from './table-definition.js';
-import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, versionCondition, type SystemAttribute } from './upsert-expression.js';
+import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, versionCondition, writeStamp, type SystemAttribute } from './upsert-expression.js';
 
 type RawItem = Record<string, AttributeValue>;
 
@@ -183,18 +183,17 @@ class PageFill {
 
 /**
  * The one UpdateItem of an upsert, without its ReturnValues (exported for `npm run bench`, which sends it raw). It
- * writes `writeToken` into the item beside the changes (see recordAttributes.writeToken).
+ * leaves `writeToken` in the item's write stamp (see recordAttributes.writeStamp).
  */
 export function upsertRequest(
   tableName: string,
   command: UpsertCommand,
   writeToken: string = randomUUID(),
 ): Omit<UpdateItemCommandInput, 'ReturnValues' | 'ReturnValuesOnConditionCheckFailure'> {
-  const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask, writeToken: wt } = recordAttributes;
+  const { listPartition: lpk, listSort: lsk, linkPartition: apk, linkSort: ask } = recordAttributes;
   const systemSet: [SystemAttribute, string][] = [
     [lpk, listPartition(command.key)],
     [lsk, command.key.id],
-    [wt, writeToken],
   ];
   const systemRemove: SystemAttribute[] = [];
   if (command.link) systemSet.push([apk, linkPartition(command.link)], [ask, linkSortKey(command.key.model, command.key.id)]);
@@ -206,6 +205,7 @@ export function upsertRequest(
     set: command.set,
     unset: command.unset,
     now: command.now,
+    writeToken,
     ...(command.ifMatch !== undefined ? { ifMatch: command.ifMatch } : {}),
     ...(command.createOnly ? { createOnly: true } : {}),
   });
@@ -254,7 +254,7 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = error.Item;
-      if (old?.[recordAttributes.writeToken]?.S === writeToken) {
+      if (old?.[recordAttributes.writeStamp]?.S?.endsWith(writeStamp(writeToken))) {
         // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat
         // found its own change (If-Match no longer matching, the record existing, nothing left to change). It happened,
         // so it is answered as it would have been: never a 412, and a 201 if it made the record.

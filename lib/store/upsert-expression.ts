@@ -25,21 +25,24 @@ export const recordAttributes = {
   version: 'v',
   createdAt: 'ca',
   updatedAt: 'ua',
-  /** Digest of the payload of the last changing write, kept only when that payload was too large for the exact test. */
-  payloadDigest: 'pd',
+  /**
+   * The stamp of the last changing write: `<payload digest>.<write token>`, the digest only for a payload too large for
+   * the exact change test (which compares it), else empty. The token is unique to the upsert: when an attempt's
+   * answer is lost (a timeout, a cut connection) and the SDK sends the same request again, the repeat's failed condition
+   * returns the item, and the token tells the store that the write it finds is its own. One attribute set on every
+   * write, where a digest removed by every small write and a token of its own took two.
+   */
+  writeStamp: 'pd',
   /** Listing index keys: `<workspace>#<model>#<shard>` and the record's id (every record has both). */
   listPartition: 'lpk',
   listSort: 'lsk',
   /** Link index keys (sparse): `<workspace>#<linked model>#<linked id>` and `<model>#<id>`. */
   linkPartition: 'apk',
   linkSort: 'ask',
-  /**
-   * A token unique to the upsert that last changed the record: when an attempt's answer is lost (a timeout, a cut
-   * connection) and the SDK sends the same request again, the repeat's failed condition returns the item, and this
-   * token tells the store that the write it finds is its own.
-   */
-  writeToken: 'wt',
 } as const;
+
+/** The stamp a write with this token and (for a large payload) this digest leaves in the item. */
+export const writeStamp = (writeToken: string, digest = '') => `${digest}.${writeToken}`;
 
 /** The name of one of the item's own attributes: only these are written into an expression without a placeholder. */
 export type SystemAttribute = (typeof recordAttributes)[keyof typeof recordAttributes];
@@ -57,6 +60,8 @@ export interface UpsertExpressionInput {
   readonly unset: readonly string[];
   /** ISO timestamp of this write. */
   readonly now: string;
+  /** Unique to this upsert (not to an attempt of it): stored in the write stamp. */
+  readonly writeToken: string;
   /** Apply only when the record exists (`*`) or its version is one of these (If-Match). */
   readonly ifMatch?: IfMatch;
   /** Apply only when the record does not exist (If-None-Match: *). */
@@ -130,7 +135,7 @@ export function versionCondition(ifMatch: IfMatch, values: Record<string, unknow
 }
 
 export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpression {
-  const { version: v, createdAt: ca, updatedAt: ua, payloadDigest: pd } = recordAttributes;
+  const { version: v, createdAt: ca, updatedAt: ua, writeStamp: pd } = recordAttributes;
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {
     ':_now': input.now,
@@ -170,14 +175,11 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   // The exact test has one comparator or function per term, an AND between terms and one NOT: 2n operators.
   const exact = `NOT (${unchangedTerms.join(' AND ')})`;
   const exactFits = unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && 2 * unchangedTerms.length <= exactTestBudget.maxOperators;
-  // The digest is stored only by payloads too large for the exact test, the only ones that compare it. Any other
-  // write removes it, so a digest never outlives the write that stored it and cannot match after another change.
-  if (exactFits) {
-    removals.push(pd);
-  } else {
-    values[':_pd'] = payloadDigest(input.set, input.unset);
-    assignments.push(`${pd} = :_pd`);
-  }
+  // Every write replaces the stamp. A digest is in it only after a payload too large for the exact test, the only
+  // kind that compares it, so a digest never outlives the write that stored it and cannot match after another change.
+  const digest = exactFits ? '' : payloadDigest(input.set, input.unset);
+  values[':_pd'] = writeStamp(input.writeToken, digest);
+  assignments.push(`${pd} = :_pd`);
 
   const updateExpression = `SET ${assignments.join(', ')}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`;
 
@@ -191,7 +193,9 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
     changes = exact;
   } else {
     changeTest = 'digest';
-    changes = `NOT (${pd} = :_pd)`;
+    // The stored stamp starts with this payload's digest: the last changing write sent this very payload.
+    values[':_pdp'] = `${digest}.`;
+    changes = `NOT begins_with(${pd}, :_pdp)`;
   }
 
   let condition = changes;

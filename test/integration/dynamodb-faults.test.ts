@@ -215,6 +215,10 @@ describe('faults toward DynamoDB', () => {
     expect(await lostOnce(() => upsert({ name: 'lost-2', x: 2 }, { 'If-None-Match': '*' }))).toEqual([201, 1, 2]);
     // No condition: the retry's change test finds nothing left to change (a 200 "unchanged" before, for a create).
     expect(await lostOnce(() => upsert({ name: 'lost-3', x: 3 }))).toEqual([201, 1, 3]);
+    // A payload past the exact change test (its digest compared instead), with If-Match.
+    const wide = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`w${i}`, i]));
+    expect(await upsert({ name: 'lost-4', x: 0, ...wide })).toEqual([201, 1, 0]);
+    expect(await lostOnce(() => upsert({ name: 'lost-4', x: 4, ...wide }, { 'If-Match': '"1"' }))).toEqual([200, 2, 4]);
     await faults();
     // Someone else's write is still someone else's: a stale If-Match is a 412, an existing record refuses If-None-Match.
     expect(await upsert({ name: 'lost-1', x: 9 }, { 'If-Match': '"1"' })).toEqual([412, 'precondition_failed', undefined]);

@@ -1,7 +1,7 @@
 import { upsertRequest } from '../../lib/store/dynamodb-record-store.js';
 import { buildUpsertExpression, countOperators, expressionLimits, maxIfMatchVersions, payloadDigest } from '../../lib/store/upsert-expression.js';
 
-const base = { now: '2026-12-04T15:00:00.000Z' };
+const base = { now: '2026-12-04T15:00:00.000Z', writeToken: 'token-1' };
 
 describe('buildUpsertExpression', () => {
   it('puts every field name and value of the client behind a placeholder', () => {
@@ -24,13 +24,14 @@ describe('buildUpsertExpression', () => {
   it('sets, removes, versions and timestamps in one update', () => {
     const expression = buildUpsertExpression({ ...base, set: [['name', 'acme'], ['size', 5]], unset: ['old'] });
     expect(expression.UpdateExpression).toBe(
-      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, #0=:0, #1=:1 REMOVE #2, pd',
+      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, #0=:0, #1=:1, pd = :_pd REMOVE #2',
     );
     // The item's own attributes are named directly: the only names in the map are the client's fields.
     expect(expression.ExpressionAttributeNames).toEqual({ '#0': 'f_name', '#1': 'f_size', '#2': 'f_old' });
     expect(expression.ExpressionAttributeValues).toMatchObject({ ':0': 'acme', ':1': 5, ':_now': base.now });
-    // A payload small enough for the exact test stores no digest, and removes any digest left by a larger one.
-    expect(expression.ExpressionAttributeValues[':_pd']).toBeUndefined();
+    // A payload small enough for the exact test stores no digest in the write stamp, only its token: the stamp replaces
+    // any digest left by a larger one.
+    expect(expression.ExpressionAttributeValues[':_pd']).toBe('.token-1');
   });
 
   it('sets and removes the index keys it is given, named directly and outside the change test', () => {
@@ -42,7 +43,7 @@ describe('buildUpsertExpression', () => {
       systemRemove: ['apk', 'ask'],
     });
     expect(expression.UpdateExpression).toBe(
-      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, lpk = :_s0, lsk = :_s1, #0=:0 REMOVE apk, ask, pd',
+      'SET v = if_not_exists(v, :_zero) + :_one, ca = if_not_exists(ca, :_now), ua = :_now, lpk = :_s0, lsk = :_s1, #0=:0, pd = :_pd REMOVE apk, ask',
     );
     expect(expression.ExpressionAttributeValues).toMatchObject({ ':_s0': 'dev#account#3', ':_s1': 'acme' });
     expect(expression.ConditionExpression).toBe('NOT (#0=:0)');
@@ -101,9 +102,12 @@ describe('buildUpsertExpression', () => {
     expect(small.changeTest).toBe('exact');
     const large = buildUpsertExpression({ ...base, set: Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), unset: [] });
     expect(large.changeTest).toBe('digest');
-    expect(large.ConditionExpression).toBe('NOT (pd = :_pd)');
+    const digest = payloadDigest(Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), []);
+    // The stamp left by the last changing write starts with its payload's digest.
+    expect(large.ConditionExpression).toBe('NOT begins_with(pd, :_pdp)');
+    expect(large.ExpressionAttributeValues[':_pdp']).toBe(`${digest}.`);
     expect(large.UpdateExpression).toContain('pd = :_pd');
-    expect(large.ExpressionAttributeValues[':_pd']).toBe(payloadDigest(Array.from({ length: 300 }, (_, i) => [`f${i}`, i] as const), []));
+    expect(large.ExpressionAttributeValues[':_pd']).toBe(`${digest}.token-1`);
   });
 
   it.each([1, 7, 120, 140])('counts 2n operators for the exact test of %i fields, as DynamoDB does', (n) => {
@@ -114,7 +118,7 @@ describe('buildUpsertExpression', () => {
 
   it('counts operators as DynamoDB does for these expressions', () => {
     expect(countOperators('NOT (#0=:0 AND #1=:1 AND attribute_not_exists(#2))')).toBe(6);
-    expect(countOperators('v = :_expected AND (NOT (pd = :_pd))')).toBe(4);
+    expect(countOperators('v = :_expected AND (NOT begins_with(pd, :_pdp))')).toBe(4);
   });
 });
 
