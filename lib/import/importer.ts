@@ -1,14 +1,14 @@
 /**
- * The importer: reads a CSV or JSON Lines file, coerces CSV strings to the model's declared field types (the API's own
- * coercion code), sends batches with bounded concurrency, writes rejected rows with their line and error to a rejects
- * file, and checkpoints the acknowledged prefix of the file so `--resume` continues without resending it.
+ * The importer: reads a CSV or JSON Lines file, checks each row as the API would store it (with the API's own code:
+ * CSV strings coerced to the declared types), sends batches with bounded concurrency, writes rejected rows with their
+ * line and error to a rejects file, and checkpoints the acknowledged prefix of the file so `--resume` continues without resending it.
  */
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { coerceFieldValue } from '../models/field-types.js';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import type { FieldIssue } from '../records/errors.js';
+import { storableFieldValue } from '../records/payload.js';
 import { envelopeError, FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
@@ -124,33 +124,20 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
 }
 
 /**
- * The first field holding a number JSON cannot carry (1e400 in a CSV cell or a JSON line reads as Infinity), by its
- * path. JSON.stringify would send it as null, which the API takes as "remove the field": such a row is refused here.
+ * Each field of a row as the API would store it (lib/records/payload.ts `storableFieldValue`): a CSV cell, a string,
+ * turned into its declared type as a form value is; a JSON Lines value taken as JSON; then checked as every stored
+ * value is. A row with a field that will not go is refused here, every such field named, as the API would refuse it:
+ * sent as it was, a CSV cell that is no JSON in a `json` field, or a number JSON cannot carry (`1e400`, which would
+ * travel as null, a removal), or one too precise for a double, would have been stored as something else.
  */
-function nonFiniteField(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
-  if (typeof value !== 'object' || value === null) return undefined;
-  for (const [key, inner] of Object.entries(value)) {
-    const found = nonFiniteField(inner, path === '' ? key : `${path}.${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
-/**
- * CSV cells are strings: each is turned into its declared type as the API turns a form value, or the row is refused
- * with every cell that will not go, as the API refuses such a form. Sent as it was, a cell that is no JSON in a `json`
- * field would have been stored as a string: in the batch's JSON body any value is JSON.
- */
-function coerceRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): { record: Record<string, unknown> } | { issues: FieldIssue[] } {
-  if (format !== 'csv') return { record };
+function checkRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): { record: Record<string, unknown> } | { issues: FieldIssue[] } {
+  const source = format === 'csv' ? 'form' : 'json';
   const out: Record<string, unknown> = {};
   const issues: FieldIssue[] = [];
   for (const [name, value] of Object.entries(record)) {
-    const type = Object.hasOwn(types, name) ? types[name] : undefined;
-    const coerced = type ? coerceFieldValue(value, type, 'form') : undefined;
-    if (coerced && !coerced.ok) issues.push({ field: name, issue: coerced.issue });
-    out[name] = coerced?.ok ? coerced.value : value;
+    const stored = storableFieldValue(Object.hasOwn(types, name) ? types[name] : undefined, value, source);
+    if (stored.ok) out[name] = stored.value;
+    else issues.push({ field: name, issue: stored.issue });
   }
   return issues.length > 0 ? { issues } : { record: out };
 }
@@ -267,22 +254,13 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       reject(rowIndex, row, 400, { code: 'malformed_row', message: `Line ${row.line} ${row.problem}` });
       continue;
     }
-    const coerced = coerceRow(row.record, types, options.format);
-    if ('issues' in coerced) {
-      const named = coerced.issues.map(({ field, issue }) => `${field} ${issue}`).join('; ');
-      reject(rowIndex, row, 422, { code: 'validation_failed', message: `Line ${row.line}: ${named}`, details: coerced.issues });
+    const checked = checkRow(row.record, types, options.format);
+    if ('issues' in checked) {
+      const named = checked.issues.map(({ field, issue }) => `${field} ${issue}`).join('; ');
+      reject(rowIndex, row, 422, { code: 'validation_failed', message: `Line ${row.line}: ${named}`, details: checked.issues });
       continue;
     }
-    const { record } = coerced;
-    const infinite = nonFiniteField(record);
-    if (infinite !== undefined) {
-      reject(rowIndex, row, 422, {
-        code: 'validation_failed',
-        message: `Line ${row.line}: ${infinite} is not a finite number`,
-        details: [{ field: infinite, issue: 'numbers must be finite' }],
-      });
-      continue;
-    }
+    const { record } = checked;
     batch.push({ index: rowIndex, row, record });
     batchBytes += JSON.stringify(record).length;
     // Stay well inside the API's 1,000 items and 4 MB per batch.

@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { FatalImportError } from './batch-sender.js';
+import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
 
 export type ImportFormat = 'csv' | 'jsonl';
 
@@ -108,9 +109,10 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
     if (trimmed === '') continue;
     let value: unknown;
     try {
-      value = JSON.parse(trimmed);
+      // As the API parses a JSON body: a number too precise for a double is marked, and its row refused, not rounded.
+      value = parseExactJson(trimmed);
     } catch (error) {
-      yield { line, problem: `is not valid JSON: ${(error as Error).message}`, raw: trimmed };
+      yield { line, problem: error instanceof TooDeepToRevive ? 'nests values too deep' : `is not valid JSON: ${(error as Error).message}`, raw: trimmed };
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

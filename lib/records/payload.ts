@@ -2,8 +2,8 @@
  * Validation and normalization of an upsert payload (SPEC section 4): field names, limits, values, declared types and
  * the unique field. Every problem is collected, so one 422 names them all; a rejected payload writes nothing.
  */
-import { coerceFieldValue, type BodySource } from '../models/field-types.js';
-import type { ModelDefinition } from '../models/model-definition.js';
+import { coerceFieldValue, type BodySource, type Coercion } from '../models/field-types.js';
+import type { FieldType, ModelDefinition } from '../models/model-definition.js';
 import { MissingUniqueFieldError, RecordTooLargeError, ValidationError, type FieldIssue } from './errors.js';
 import { InexactNumber, inexactNumberIssue } from './exact-json.js';
 import { limits, nestingIssue } from './limits.js';
@@ -87,6 +87,22 @@ export function valueIssue(value: unknown, depth = 0): string | undefined {
   return 'unsupported value type';
 }
 
+/**
+ * One field's value as it would be stored: coerced to its declared type (from its body's kind), then checked as every
+ * stored value is. A `null` value is a removal (a form `json` field holding null). The importer checks its rows with
+ * it before sending them, so that a row is refused there for what the API would refuse it for.
+ */
+export function storableFieldValue(type: FieldType | undefined, raw: unknown, source: BodySource): Coercion {
+  let value = raw;
+  if (type) {
+    const coerced = coerceFieldValue(raw, type, source);
+    if (!coerced.ok || coerced.value === null) return coerced;
+    value = coerced.value;
+  }
+  const issue = valueIssue(value);
+  return issue ? { ok: false, issue } : { ok: true, value };
+}
+
 export function validateUpsertPayload(model: ModelDefinition, payload: RecordPayload): ValidatedUpsert {
   const issues: FieldIssue[] = [];
   const set: [string, unknown][] = [];
@@ -112,28 +128,18 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
       continue;
     }
     seen.add(name);
-    const declared = Object.hasOwn(model.fields, name) ? model.fields[name] : undefined;
-    let value: unknown = raw;
-    if (declared) {
-      const coerced = coerceFieldValue(raw, declared.type, payload.source);
-      if (!coerced.ok) {
-        issues.push({ field: name, issue: coerced.issue });
-        continue;
-      }
-      value = coerced.value;
-      // A form `json` field of `null`: JSON null, which removes a field here as it does in a JSON body.
-      if (value === null) {
-        seen.delete(name);
-        (removedByNull ??= []).push(name);
-        continue;
-      }
-    }
-    const issue = valueIssue(value);
-    if (issue) {
-      issues.push({ field: name, issue });
+    const stored = storableFieldValue(Object.hasOwn(model.fields, name) ? model.fields[name]!.type : undefined, raw, payload.source);
+    if (!stored.ok) {
+      issues.push({ field: name, issue: stored.issue });
       continue;
     }
-    set.push([name, value]);
+    // A form `json` field of `null`: JSON null, which removes a field here as it does in a JSON body.
+    if (stored.value === null) {
+      seen.delete(name);
+      (removedByNull ??= []).push(name);
+      continue;
+    }
+    set.push([name, stored.value]);
   }
 
   for (const name of new Set(removedByNull ? [...payload.unset, ...removedByNull] : payload.unset)) {
@@ -146,15 +152,8 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
 
   // The unique field becomes the id; link fields are normalized the same way, so they match the linked record's id.
   let id: string | undefined;
-  const uniqueIndex = set.findIndex(([name]) => name === model.uniqueField);
-  const uniqueInvalid = issues.some((i) => i.field === model.uniqueField);
-  if (uniqueIndex === -1 && !uniqueInvalid && !payload.unset.includes(model.uniqueField)) {
-    // Its own code (SPEC), with every other bad field of the payload named beside it, as a validation_failed names all.
-    throw new MissingUniqueFieldError(`The unique field "${model.uniqueField}" of model "${model.name}" is required`, [
-      { field: model.uniqueField, issue: 'is required' },
-      ...issues,
-    ]);
-  }
+  const uniqueMissing =
+    !set.some(([name]) => name === model.uniqueField) && !issues.some((i) => i.field === model.uniqueField) && !payload.unset.includes(model.uniqueField);
   for (let i = 0; i < set.length; i += 1) {
     const [name, value] = set[i]!;
     const definition = Object.hasOwn(model.fields, name) ? model.fields[name] : undefined;
@@ -168,6 +167,14 @@ export function validateUpsertPayload(model: ModelDefinition, payload: RecordPay
     if (name === model.uniqueField) id = normalized.id;
   }
 
+  if (uniqueMissing) {
+    // Its own code (SPEC), with every other bad field of the payload named beside it (link fields included), as a
+    // validation_failed names all.
+    throw new MissingUniqueFieldError(`The unique field "${model.uniqueField}" of model "${model.name}" is required`, [
+      { field: model.uniqueField, issue: 'is required' },
+      ...issues,
+    ]);
+  }
   if (issues.length > 0 || id === undefined) {
     const fields = [...new Set(issues.map((i) => i.field))].join(', ');
     throw new ValidationError(`Invalid field${issues.length === 1 ? '' : 's'}: ${fields}`, issues);

@@ -85,6 +85,13 @@ describe('validateUpsertPayload', () => {
       { field: 'price', issue: 'must be a number' },
       { field: '_secret', issue: expect.any(String) },
     ]);
+    // A link field's own issue too, found as it is normalized.
+    try {
+      validateUpsertPayload(standardModels.customer!, json({ title: 'x', account: '   ' }));
+    } catch (error) {
+      details = (error as MissingUniqueFieldError).details;
+    }
+    expect(details).toEqual([{ field: 'email', issue: 'is required' }, { field: 'account', issue: expect.any(String) }]);
   });
 
   it('refuses to remove the unique field, and a field both set and removed', () => {
