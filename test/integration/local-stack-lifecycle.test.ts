@@ -92,6 +92,8 @@ describe('npm start', () => {
     expect(await first.closed).toBe(0);
     expect(await accepts(info.dynamodbEndpoint)).toBe(false);
     expect(existsSync(join(dataDir, 'dev.json'))).toBe(false);
+    // The data directory is free again: its lock went with the stack.
+    expect(existsSync(join(dataDir, 'stack.lock'))).toBe(false);
 
     const third = start(dataDir);
     running.push(third.child);

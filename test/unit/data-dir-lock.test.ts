@@ -28,5 +28,21 @@ describe('claimDataDir', () => {
     const release = claimDataDir(dir);
     expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
     release();
+    // This process's own pid in a lock it does not hold: a stack killed before, whose pid came back after a restart.
+    writeFileSync(lock, String(process.pid));
+    const again = claimDataDir(dir);
+    expect(() => claimDataDir(dir)).toThrow(DataDirInUseError);
+    again();
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('releases the directory when the process exits, however it exits', () => {
+    const exiting = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '-e', `import('./lib/local/data-dir-lock.ts').then(({ claimDataDir }) => { claimDataDir(${JSON.stringify(dir)}); process.exit(3); })`],
+      { encoding: 'utf8' },
+    );
+    expect([exiting.status, exiting.stderr]).toEqual([3, '']);
+    expect(existsSync(lock)).toBe(false);
   });
 });
