@@ -3,7 +3,7 @@
  * CSV strings coerced to the declared types), sends batches with bounded concurrency, writes rejected rows with their
  * line and error to a rejects file, and checkpoints the acknowledged prefix of the file so `--resume` continues without resending it.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
@@ -65,15 +65,34 @@ interface State {
 
 export const stateFileOf = (file: string) => `${file}.import-state.json`;
 
-/** How many rows an interrupted import's state file says were acknowledged: 0 when there is none, or it is unreadable. */
-export function acknowledgedRows(statePath: string): number {
+/** An interrupted import's saved state: undefined when there is none, `unreadable` when it does not parse. */
+function readState(statePath: string): State | 'unreadable' | undefined {
+  if (!existsSync(statePath)) return undefined;
   try {
-    const { acknowledged } = JSON.parse(readFileSync(statePath, 'utf8')) as Partial<State>;
-    return typeof acknowledged === 'number' ? acknowledged : 0;
+    const state = JSON.parse(readFileSync(statePath, 'utf8')) as State;
+    return typeof state === 'object' && state !== null && typeof state.acknowledged === 'number' ? state : 'unreadable';
   } catch {
-    return 0;
+    return 'unreadable';
   }
 }
+
+/** How many rows an interrupted import's state file says were acknowledged: 0 when there is none, or it is unreadable. */
+export function acknowledgedRows(statePath: string): number {
+  const state = readState(statePath);
+  return typeof state === 'object' ? state.acknowledged : 0;
+}
+
+function isEmptyFile(path: string): boolean {
+  try {
+    const stats = lstatSync(path);
+    return stats.isFile() && stats.size === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** `1 row`, `2 rows`. */
+export const rowCount = (n: number) => `${n} ${n === 1 ? 'row' : 'rows'}`;
 
 function writeState(path: string, state: State): void {
   writeFileSync(`${path}.tmp`, JSON.stringify(state));
@@ -151,11 +170,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
 
   let state: State = { version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, acknowledged: 0, created: 0, updated: 0, rejected: 0 };
   if (options.resume) {
-    if (!existsSync(statePath)) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
-    let saved: State;
-    try {
-      saved = JSON.parse(readFileSync(statePath, 'utf8')) as State;
-    } catch {
+    const saved = readState(statePath);
+    if (saved === undefined) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
+    if (saved === 'unreadable') {
       throw new FatalImportError(`${statePath} cannot be read; start again without --resume (rows already sent are unchanged by a second send)`);
     }
     if (saved.size !== stats.size || saved.mtimeMs !== stats.mtimeMs || saved.model !== options.model) {
@@ -281,8 +298,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const processed = total - skipped;
   if (state.acknowledged >= total) {
     rmSync(statePath, { force: true });
-    // A finished import that rejected nothing leaves no empty rejects file behind.
-    if (state.rejected === 0) rmSync(options.rejectsFile, { force: true });
+    // A finished import that rejected nothing leaves no empty rejects file behind: only the empty file it wrote, never
+    // what --rejects names otherwise (/dev/stderr, a file that is not empty).
+    if (state.rejected === 0 && isEmptyFile(options.rejectsFile)) rmSync(options.rejectsFile, { force: true });
   }
   return {
     total,

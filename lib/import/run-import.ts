@@ -9,7 +9,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
-import { acknowledgedRows, runImport, stateFileOf, type ImportProgress } from './importer.js';
+import { acknowledgedRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
 
 function progressBar(): ImportProgress {
@@ -98,13 +98,14 @@ try {
     throw new FatalImportError((error as Error).message);
   }
   const progress = progressBar();
-  let sending = false;
   process.once('SIGINT', () => {
     progress.stop();
+    // What the state file holds, as --resume will read it: before the first batch is answered it holds nothing.
+    const acknowledged = acknowledgedRows(stateFileOf(file));
     console.error(
-      sending
-        ? '\nInterrupted. The rows acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).'
-        : '\nInterrupted before anything was sent.',
+      acknowledged > 0
+        ? `\nInterrupted. ${rowCount(acknowledged)} acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).`
+        : '\nInterrupted before any row was acknowledged: run the same command again to start over.',
     );
     process.exit(130);
   });
@@ -118,13 +119,7 @@ try {
     resume: options.resume ?? false,
     batchSize: options.batchSize,
     concurrency: options.concurrency,
-    progress: {
-      ...progress,
-      start: (total, skipped) => {
-        sending = true;
-        progress.start(total, skipped);
-      },
-    },
+    progress,
   });
   console.log(
     `Done: ${summary.processed} rows in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +
@@ -141,7 +136,7 @@ try {
     // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
     const { file, resume } = program.opts<{ file?: string; resume?: boolean }>();
     const acknowledged = file !== undefined && !resume ? acknowledgedRows(stateFileOf(fromCaller(file))) : 0;
-    if (acknowledged > 0) console.error(`The import can continue where it stopped (${acknowledged} rows acknowledged): run the same command with --resume`);
+    if (acknowledged > 0) console.error(`The import can continue where it stopped (${rowCount(acknowledged)} acknowledged): run the same command with --resume`);
     process.exitCode = 2;
   }
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
 import { runScript, type ScriptRun } from '../support/script-process.js';
 
-const importer = (args: string[], onStderr?: (text: string, kill: () => void) => void): Promise<ScriptRun> =>
+const importer = (args: string[], onStderr?: (text: string, kill: (signal?: NodeJS.Signals) => void) => void): Promise<ScriptRun> =>
   runScript('lib/import/run-import.ts', ['--base-url', devStack().baseUrl, ...args], onStderr ? { onStderr } : {});
 
 const readRejects = (file: string) =>
@@ -147,6 +147,23 @@ describe('npm run import', () => {
     // Every record was written once: nothing was sent twice with a change.
     expect([...all.body.records, ...next.body.records].every((r: { version: number }) => r.version === 1)).toBe(true);
   }, 120_000);
+
+  it('says on Ctrl-C how many rows were acknowledged and that --resume goes on from there', async () => {
+    const file = join(dir, 'interrupted.csv');
+    writeFileSync(file, `name\n${Array.from({ length: 1500 }, (_, i) => `Halted ${i}`).join('\n')}\n`);
+    const stateFile = `${file}.import-state.json`;
+    let signalled = false;
+    const run = await importer(['--model', 'account', '--file', file, '--token', token, '--batch-size', '50', '--concurrency', '1'], (_text, kill) => {
+      if (!signalled && existsSync(stateFile) && JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged >= 100) {
+        signalled = true;
+        kill('SIGINT');
+      }
+    });
+    expect(run.code).toBe(130);
+    const acknowledged = JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged as number;
+    expect(run.stderr).toContain(`Interrupted. ${acknowledged} rows acknowledged so far are saved: run the same command with --resume`);
+    expect((await importer(['--model', 'account', '--file', file, '--token', token, '--resume'])).code).toBe(0);
+  });
 
   it('fails clearly without a resumable state, or with a key it may not use', async () => {
     const file = join(dir, 'none.csv');

@@ -15,7 +15,7 @@ export interface ScriptRun {
 export interface ScriptOptions {
   readonly env?: Record<string, string>;
   /** Sees stderr as it grows, with a way to SIGKILL the script (an interrupted import). */
-  readonly onStderr?: (text: string, kill: () => void) => void;
+  readonly onStderr?: (text: string, kill: (signal?: NodeJS.Signals) => void) => void;
 }
 
 export function runScript(entry: string, args: readonly string[], options: ScriptOptions = {}): Promise<ScriptRun> {
@@ -29,7 +29,7 @@ export function runScript(entry: string, args: readonly string[], options: Scrip
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
-      options.onStderr?.(stderr, () => child.kill('SIGKILL'));
+      options.onStderr?.(stderr, (signal = 'SIGKILL') => child.kill(signal));
     });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
