@@ -1,6 +1,7 @@
 /**
  * `Idempotency-Key` on every write route, with Powertools for AWS Lambda's idempotency utility: the same key and the
- * same request (method, path, query string, body, conditional headers) within 24 h replays the first response without
+ * same request (method, path, query string, body, the body's Content-Type and Content-Encoding, conditional headers)
+ * within 24 h replays the first response without
  * a second write; the same key with another request is a 422; a second request while the first is in flight is a 409.
  * Keys are scoped to the workspace (two workspaces may use the same key) and expire through DynamoDB TTL on the
  * idempotency table.
@@ -95,9 +96,12 @@ export function idempotencyMiddleware(): Middleware {
     // No header, no idempotency. The workspace is part of the key, so keys of different workspaces never meet.
     eventKeyJmesPath: `headers."${idempotencyHeader}" && [requestContext.authorizer.workspace, headers."${idempotencyHeader}"]`,
     // The conditional headers are part of the request: the same key sent with another If-Match is another request.
-    // So is the query string: `DELETE /models/account/record?id=A` and `?id=B` are two requests. And the body's media
-    // type: the same bytes as a form and as text/plain (a 415) are two requests, not a replay of the form's answer.
-    payloadValidationJmesPath: '[httpMethod, path, queryStringParameters, body, headers."content-type", headers."if-match", headers."if-none-match"]',
+    // So is the query string: `DELETE /models/account/record?id=A` and `?id=B` are two requests. And the headers that
+    // say what the body's bytes are: the same bytes as a form and as text/plain, or labelled `br` (each a 415), are
+    // other requests, not a replay of the form's answer. The headers are compared as sent (a charset parameter added on
+    // a retry makes another request).
+    payloadValidationJmesPath:
+      '[httpMethod, path, queryStringParameters, body, headers."content-type", headers."content-encoding", headers."if-match", headers."if-none-match"]',
     expiresAfterSeconds: idempotencyWindowSeconds,
     throwOnNoIdempotencyKey: false,
     responseHook: (stored) => replayedAnswer(stored) as ReturnType<NonNullable<IdempotencyConfig['responseHook']>>,

@@ -61,7 +61,7 @@ describe('Idempotency-Key', () => {
     expect([replay.status, replay.body.version]).toEqual([200, 2]);
   });
 
-  it("counts the body's media type as part of the request: the same bytes as a form and as text/plain are two requests", async () => {
+  it("counts the body's Content-Type and Content-Encoding as part of the request: the same bytes as a form and as text/plain are two requests", async () => {
     const name = unique('idem');
     const key = unique('key');
     const send = (contentType: string) => call('POST', '/models/account/records', { raw: `name=${name}&n=1`, token, headers: { 'Content-Type': contentType, 'Idempotency-Key': key } });
@@ -69,6 +69,13 @@ describe('Idempotency-Key', () => {
     // Not a replay of the form's 201 (a text/plain body is a 415): another request under the same key, so a reuse.
     const reused = await send('text/plain');
     expect([reused.status, errorCode(reused)]).toEqual([422, 'idempotency_key_reused']);
+    // So is a coding: the same bytes labelled br.
+    const labelled = await call('POST', '/models/account/records', {
+      raw: `name=${name}&n=1`,
+      token,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Encoding': 'br', 'Idempotency-Key': key },
+    });
+    expect([labelled.status, errorCode(labelled)]).toEqual([422, 'idempotency_key_reused']);
     expect((await send('application/x-www-form-urlencoded')).status).toBe(201);
   });
 
