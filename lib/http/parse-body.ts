@@ -121,7 +121,7 @@ function parseJsonText(text: string): unknown {
     return parseExactJson(text);
   } catch (error) {
     // Valid JSON, refused for its nesting (a 422, as a value nested 17 deep is), not for its syntax.
-    if (error instanceof TooDeepToRevive) throw new ValidationError(error.message, [{ field: 'body', issue: nestingIssue }]);
+    if (error instanceof TooDeepToRevive) throw new ValidationError(error.message, [{ field: '*', issue: nestingIssue }]);
     throw malformed(`The body is not valid JSON: ${(error as Error).message}`);
   }
 }

@@ -48,39 +48,44 @@ const roundsToWhole = (source: string) => Number.isInteger(Number(source)) && !i
  */
 export const maxRevivedDepth = 1000;
 
-/** A body whose exact numbers could not be checked: nested deeper than {@link maxRevivedDepth}. Refused with a 422. */
+/**
+ * A body whose exact numbers could not be checked: nested deeper than {@link maxRevivedDepth}. Refused with a 422 for
+ * its nesting (lib/records/limits.ts `nestingIssue`), as any value nested past the limit is.
+ */
 export class TooDeepToRevive extends Error {
-  constructor(readonly depth: number) {
+  constructor() {
     super(`The body nests values more than ${maxRevivedDepth} deep`);
   }
 }
 
+/** Characters that continue a JSON number: digits, `.`, `e`, `E`, `+`, `-`. */
+const continuesNumber = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
+
 /**
- * One pass over the text outside its strings: whether a number in it rounds to a whole number, and how deep its
- * arrays and objects nest (counted up to the first level past {@link maxRevivedDepth}).
+ * One pass over the text outside its strings: whether a number in it rounds to a whole number, and whether its arrays
+ * and objects nest deeper than {@link maxRevivedDepth}.
  */
-function scanNumbers(text: string): { readonly inexact: boolean; readonly depth: number } {
+function scanNumbers(text: string): { readonly inexact: boolean; readonly tooDeep: boolean } {
   let inexact = false;
+  let tooDeep = false;
   let depth = 0;
-  let deepest = 0;
-  for (let i = 0; i < text.length; i += 1) {
+  for (let i = 0; i < text.length && !(inexact && tooDeep); i += 1) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       // A string: skip to its closing quote, past escaped characters.
       for (i += 1; i < text.length && text.charCodeAt(i) !== 0x22; i += 1) if (text.charCodeAt(i) === 0x5c) i += 1;
     } else if (c === 0x5b || c === 0x7b) {
       depth += 1;
-      if (depth > deepest) deepest = depth;
+      if (depth > maxRevivedDepth) tooDeep = true;
     } else if (c === 0x5d || c === 0x7d) depth -= 1;
     else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let end = i + 1;
-      while (end < text.length && /[-+.eE0-9]/.test(text[end]!)) end += 1;
+      while (end < text.length && continuesNumber(text.charCodeAt(end))) end += 1;
       if (!inexact && roundsToWhole(text.slice(i, end))) inexact = true;
       i = end - 1;
     }
-    if (inexact && deepest > maxRevivedDepth) break;
   }
-  return { inexact, depth: deepest };
+  return { inexact, tooDeep };
 }
 
 /**
@@ -91,12 +96,12 @@ function scanNumbers(text: string): { readonly inexact: boolean; readonly depth:
 export function parseExactJson(text: string): unknown {
   if (!mayRoundToWhole.test(text)) return JSON.parse(text);
   // The digits may sit in strings, or name numbers a double holds: then nothing needs marking.
-  const { inexact, depth } = scanNumbers(text);
+  const { inexact, tooDeep } = scanNumbers(text);
   if (!inexact) return JSON.parse(text);
-  if (depth > maxRevivedDepth) {
+  if (tooDeep) {
     // Not JSON at all stays a malformed body; JSON this deep is refused for its nesting, as shallower nesting is.
     JSON.parse(text);
-    throw new TooDeepToRevive(depth);
+    throw new TooDeepToRevive();
   }
   return JSON.parse(text, markInexact as (key: string, value: unknown) => unknown);
 }
