@@ -44,7 +44,7 @@ import {
   type UpsertResult,
 } from './record-store.js';
 import { tableDefinition } from './table-definition.js';
-import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, versionCondition, writeStamp, type SystemAttribute } from './upsert-expression.js';
+import { buildUpsertExpression, fieldAttributePrefix, recordAttributes, versionCondition, isOwnWrite, type SystemAttribute } from './upsert-expression.js';
 
 type RawItem = Record<string, AttributeValue>;
 
@@ -254,7 +254,7 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = error.Item;
-      if (old?.[recordAttributes.writeStamp]?.S?.endsWith(writeStamp(writeToken))) {
+      if (old && isOwnWrite(old[recordAttributes.writeStamp]?.S, writeToken)) {
         // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat
         // found its own change (If-Match no longer matching, the record existing, nothing left to change). It happened,
         // so it is answered as it would have been: never a 412, and a 201 if it made the record.

@@ -41,8 +41,14 @@ export const recordAttributes = {
   linkSort: 'ask',
 } as const;
 
-/** The stamp a write with this token and (for a large payload) this digest leaves in the item. */
-export const writeStamp = (writeToken: string, digest = '') => `${digest}.${writeToken}`;
+/**
+ * The write stamp's format, in one place: what a write leaves (`<digest>.<token>`, the digest empty for a small
+ * payload), what a large payload's change test looks for (the stamp of a write of the same payload), and whether a
+ * stored stamp is a given upsert's own.
+ */
+const writeStamp = (writeToken: string, digest: string) => `${stampPrefix(digest)}${writeToken}`;
+const stampPrefix = (digest: string) => `${digest}.`;
+export const isOwnWrite = (storedStamp: string | undefined, writeToken: string) => storedStamp?.endsWith(stampPrefix('') + writeToken) === true;
 
 /** The name of one of the item's own attributes: only these are written into an expression without a placeholder. */
 export type SystemAttribute = (typeof recordAttributes)[keyof typeof recordAttributes];
@@ -194,7 +200,7 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
   } else {
     changeTest = 'digest';
     // The stored stamp starts with this payload's digest: the last changing write sent this very payload.
-    values[':_pdp'] = `${digest}.`;
+    values[':_pdp'] = stampPrefix(digest);
     changes = `NOT begins_with(${pd}, :_pdp)`;
   }
 

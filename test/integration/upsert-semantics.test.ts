@@ -1,5 +1,8 @@
 /** SPEC section 4, upsert semantics: merge, removal, status codes, idempotency, ETag and conditional writes. */
 import { request as httpRequest } from 'node:http';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
+import { payloadDigest } from '../../lib/store/upsert-expression.js';
 import { call, devStack, errorCode, unique } from '../support/api-client.js';
 
 const upsert = (model: string, json: Record<string, unknown>, headers?: Record<string, string>) =>
@@ -93,6 +96,24 @@ describe('status, version and idempotency', () => {
     const afterOther = await upsert('account', { ...fields, field_0: 'other' });
     expect(afterOther.body.version).toBe(4);
     expect((await upsert('account', { ...fields, field_0: 'other' })).body.version).toBe(4);
+
+    // An item stamped by the code before the write stamp held a bare digest (no token): its next repeat counts as a
+    // change once (docs/operations.md), and is recognised from then on.
+    const { dynamodbEndpoint, tableName } = devStack();
+    const client = createDynamoDbClient({ endpoint: dynamodbEndpoint });
+    const set = Object.entries({ ...fields, field_0: 'other' });
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: `R#dev#account#${name}` }, sk: { S: 'R' } },
+        UpdateExpression: 'SET pd = :bare',
+        ExpressionAttributeValues: { ':bare': { S: payloadDigest(set, []) } },
+        ConditionExpression: 'attribute_exists(pk)',
+      }),
+    );
+    client.destroy();
+    expect((await upsert('account', { ...fields, field_0: 'other' })).body.version).toBe(5);
+    expect((await upsert('account', { ...fields, field_0: 'other' })).body.version).toBe(5);
   });
 
   it('refuses a merge that would grow the record past the item limit, and keeps the record', async () => {
