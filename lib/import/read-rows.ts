@@ -68,6 +68,7 @@ export async function csvHeader(file: string): Promise<string[]> {
 async function* csvRecords(file: string, read: { lastLine: number }): AsyncGenerator<Row> {
   const parser = createReadStream(file).pipe(parse({ ...csvOptions, info: true }));
   let header: string[] | undefined;
+  let unnamedColumns: number[] = [];
   // csv-parse counts a CRLF inside a quoted field as two lines; `overcount` undoes that, so lines match an editor's.
   let overcount = 0;
   for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
@@ -78,6 +79,7 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
     read.lastLine = info.lines - overcount;
     if (!header) {
       header = record.map((name) => name.trim());
+      unnamedColumns = header.flatMap((name, i) => (name === '' ? [i] : []));
       // Two columns of one name would each overwrite the other's value, row by row, silently. Columns without a name
       // (a spreadsheet's trailing empty columns) are not repeats: their empty cells send nothing.
       const repeated = header.filter((name, i) => name !== '' && header!.indexOf(name) !== i);
@@ -89,8 +91,8 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
       continue;
     }
     // A value under a column the header does not name has no field to go to (the API refuses an empty field name).
-    const unnamed = header.findIndex((name, i) => name === '' && record[i] !== '');
-    if (unnamed !== -1) {
+    const unnamed = unnamedColumns.find((i) => record[i] !== '');
+    if (unnamed !== undefined) {
       yield { line, problem: `has a value in column ${unnamed + 1}, which the header does not name`, raw: record };
       continue;
     }

@@ -135,11 +135,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     if (matches(() => undefined)) {
-      if (rule!.error === 'lost-answer') {
-        readAll(request).then((body) => fail(body), () => response.destroy());
-        return;
-      }
-      request.resume();
+      // A lost answer's call is forwarded, its body piped as any forwarded call's; every other fault drops the body.
+      if (rule!.error !== 'lost-answer') request.resume();
       fail();
       return;
     }
