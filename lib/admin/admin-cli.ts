@@ -78,6 +78,15 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
       target.close();
     }
   };
+  /**
+   * Usage plans belong to a deployed stage; the local stack has none (creating a workspace there would fail only after
+   * making it, and attaching one failed in API Gateway's SDK with "Region is missing"). Checked before connecting.
+   */
+  const requireStage = (command: Command, what: string) => {
+    if (!command.optsWithGlobals<GlobalOptions>().table) {
+      throw new AdminError(`${what} adds the workspace to a deployed stage's usage plan: give that stage's table with --table`);
+    }
+  };
   const print = (options: GlobalOptions, json: unknown, text: string) => io.out(options.json ? JSON.stringify(json, null, 2) : text);
 
   const workspace = program.command('workspace').description('create and list workspaces (one per client company)');
@@ -86,12 +95,9 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .description('create a workspace; ids are lower-case letters, digits and dashes')
     .option('--usage-plan <id>', "on a deployed stage: add the workspace to the stage's usage plan (the UsagePlanId output)")
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { usagePlan?: string }, command: Command) =>
-      withTarget(command, async ({ store }, options) => {
-        // Usage plans belong to a deployed stage; the local stack has none (it would fail only after creating the workspace).
-        if (opts.usagePlan !== undefined && options.table === undefined) {
-          throw new AdminError('--usage-plan adds the workspace to a deployed stage\'s usage plan: give that stage\'s table with --table too');
-        }
+    .action(async (id: string, opts: { usagePlan?: string }, command: Command) => {
+      if (opts.usagePlan !== undefined) requireStage(command, '--usage-plan');
+      return withTarget(command, async ({ store }, options) => {
         const created = await store.createWorkspace(id);
         let registered: { apiKeyId: string } | undefined;
         try {
@@ -116,26 +122,23 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
           { id: created.id, created_at: created.created_at, ...(registered ? { usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId } : {}) },
           `Created workspace ${created.id}${registered ? ` (in usage plan ${opts.usagePlan})` : ''}`,
         );
-      }),
-    );
+      });
+    });
   workspace
     .command('attach-usage-plan <id>')
     .description("add an existing workspace to a deployed stage's usage plan (safe to repeat)")
     .requiredOption('--usage-plan <id>', "the stage's UsagePlanId output")
     .option('--json', 'print JSON')
-    .action(async (id: string, opts: { usagePlan: string }, command: Command) =>
-      withTarget(command, async ({ store }, options) => {
-        // As for create: the local stack has no usage plan (API Gateway's SDK then failed with "Region is missing").
-        if (options.table === undefined) {
-          throw new AdminError('attach-usage-plan adds the workspace to a deployed stage\'s usage plan: give that stage\'s table with --table');
-        }
+    .action(async (id: string, opts: { usagePlan: string }, command: Command) => {
+      requireStage(command, 'attach-usage-plan');
+      return withTarget(command, async ({ store }, options) => {
         const usageKey = await store.usageKeyOf(id);
         if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`);
         if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`);
         const registered = await deps.usagePlans(options.region).register(id, usageKey, opts.usagePlan);
         print(options, { id, usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId }, `Workspace ${id} is in usage plan ${opts.usagePlan}`);
-      }),
-    );
+      });
+    });
   workspace
     .command('list')
     .description('list every workspace')

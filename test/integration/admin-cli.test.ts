@@ -158,7 +158,7 @@ describe('admin CLI and usage plans (in process, API Gateway stubbed)', () => {
     const workspace = unique('planned');
     // Usage plans are a deployed stage's: without --table the command stops before creating anything.
     expect(await runAdmin(['workspace', 'create', workspace, '--usage-plan', 'plan-42'], deps)).toBe(1);
-    expect(out.at(-1)).toMatch(/give that stage's table with --table too/);
+    expect(out.at(-1)).toMatch(/--usage-plan adds the workspace to a deployed stage's usage plan: give that stage's table with --table/);
     expect(await runAdmin(['--table', tableName, 'workspace', 'create', workspace, '--usage-plan', 'plan-42', '--json'], deps)).toBe(0);
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ id: workspace, usage_plan: 'plan-42', api_key_id: 'k1' });
     expect(registered).toEqual([[workspace, expect.stringMatching(/^uk_[0-9A-Za-z]{32}$/), 'plan-42']]);
