@@ -1,7 +1,8 @@
 /**
  * The importer: reads a CSV or JSON Lines file, checks each row as the API would store it (with the API's own code:
  * CSV strings coerced to the declared types), sends batches with bounded concurrency, writes rejected rows with their
- * line and error to a rejects file, and checkpoints the acknowledged prefix of the file so `--resume` continues without resending it.
+ * line and error to a rejects file, and checkpoints the acknowledged prefix of the file so `--resume` continues
+ * without resending it.
  */
 import { appendFileSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
