@@ -190,6 +190,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     throw new FatalImportError(`The header has no column "${uniqueField}", the unique field of ${options.model}, which every row needs (it has: ${header.join(', ')})`);
   }
   const total = await countRows(file, options.format);
+  // Its quoting is sound (countRows would have said otherwise), so a CSV without a header row is an empty file: not an
+  // import of nothing that reports success.
+  if (header && header.length === 0) throw new FatalImportError(`${file} is empty: a CSV needs a header row naming its columns`);
   // Emptied only now that the import is sure to start: a run that stops on a wrong model, key or file keeps the rows
   // the previous run rejected.
   if (!options.resume) {

@@ -199,6 +199,13 @@ describe('npm run import', () => {
     }
     expect(existsSync(`${file}.import-state.json`)).toBe(false);
     expect((await call('GET', '/models/account/records/flag-co', { token })).status).toBe(404);
+    // An empty CSV (no header row, blank lines at most) is said so, not imported as "0 rows" with success.
+    for (const text of ['', '\n\n']) {
+      const empty = join(dir, 'empty.csv');
+      writeFileSync(empty, text);
+      const run = await importer(['--model', 'account', '--file', empty, '--token', token]);
+      expect([JSON.stringify(text), run.code, run.stderr]).toEqual([JSON.stringify(text), 2, expect.stringMatching(/empty\.csv is empty: a CSV needs a header row/)]);
+    }
     // A .json file is most often an array: said so, not read as CSV; with --format it is read as JSON Lines.
     const array = join(dir, 'rows.json');
     writeFileSync(array, '{"name":"json-co"}\n');
