@@ -89,7 +89,7 @@ export function replayedAnswer(stored: unknown): unknown {
  * bodies, the query string); a new prefix means a key stored by the code before simply runs again after a deploy,
  * rather than failing its fingerprint (422), and a rollback never replays a gzipped body it cannot read.
  */
-const keyPrefix = 'gather#v2';
+export const idempotencyKeyPrefix = 'gather#v2';
 
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
@@ -109,7 +109,7 @@ export function idempotencyMiddleware(): Middleware {
   let inner: Middleware | undefined;
   const powertools = () => {
     persistence ??= new DynamoDBPersistenceLayer({ tableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), awsSdkV3Client: sharedDynamoDbClient() });
-    inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config, keyPrefix }) as Middleware;
+    inner ??= makeHandlerIdempotent({ persistenceStore: persistence, config, keyPrefix: idempotencyKeyPrefix }) as Middleware;
     return inner;
   };
   /**
