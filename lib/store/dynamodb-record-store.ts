@@ -96,6 +96,9 @@ export function jsonAsMaps(value: unknown): unknown {
   return map;
 }
 
+/** A stored item's version: 1 only for the write that made the record. */
+const versionOf = (item: RawItem) => Number(item[recordAttributes.version]?.N);
+
 /**
  * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
  * as `unmarshall` converts it (strings and safe numbers read directly, everything else by util-dynamodb's
@@ -111,7 +114,7 @@ export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
   fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     key,
-    version: Number(item[recordAttributes.version]?.N),
+    version: versionOf(item),
     createdAt: String(item[recordAttributes.createdAt]?.S),
     updatedAt: String(item[recordAttributes.updatedAt]?.S),
     // fromEntries defines own properties, so names like `constructor` are stored and returned as plain data.
@@ -224,15 +227,30 @@ export class DynamoDbRecordStore implements RecordStore {
   ) {}
 
   async write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome> {
+    const writeToken = randomUUID();
     try {
       // UPDATED_OLD: nothing comes back for a new record, so a create (an import's usual write) transfers and parses no
       // item at all; for an existing one, the old values of what was set, which always include the version.
-      const result = await withErrorMapping(() => this.client.send(new UpdateItemCommand({ ...upsertRequest(this.tableName, command), ReturnValues: ReturnValue.UPDATED_OLD })));
+      const result = await withErrorMapping(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            ...upsertRequest(this.tableName, command, writeToken),
+            ReturnValues: ReturnValue.UPDATED_OLD,
+            ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
+          }),
+        ),
+      );
       return result.Attributes && Object.keys(result.Attributes).length > 0 ? 'updated' : 'created';
     } catch (error) {
-      // Without If-Match or If-None-Match the condition fails only when the write would change nothing.
-      if (isConditionFailure(error)) return 'unchanged';
-      throw error;
+      // Without If-Match or If-None-Match the condition fails only when the write would change nothing: because the
+      // record already holds these values, or because this very write was applied by an attempt whose answer was lost
+      // (its token in the stamp, as in upsert below), which is reported as what that attempt did.
+      if (!isConditionFailure(error)) throw error;
+      const old = error.Item;
+      if (old && isOwnWrite(old[recordAttributes.writeStamp]?.S, writeToken)) {
+        return versionOf(old) === 1 ? 'created' : 'updated';
+      }
+      return 'unchanged';
     }
   }
 

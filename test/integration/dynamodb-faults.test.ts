@@ -190,7 +190,7 @@ describe('faults toward DynamoDB', () => {
     expect((await api('GET', '/models/account/records/stalled')).status).toBe(200);
   });
 
-  it('answers an upsert whose first answer was lost, and which the SDK sent again, as the write it was: never a 412, a 201 when it made the record', async () => {
+  it('answers an upsert or a batch item whose first answer was lost, and which the SDK sent again, as the write it was: never a 412, a 201 when it made the record', async () => {
     const upsert = async (json: Record<string, unknown>, headers: Record<string, string> = {}) => {
       const response = await fetch(`${info.baseUrl}/models/account/records`, {
         method: 'POST',
@@ -219,11 +219,20 @@ describe('faults toward DynamoDB', () => {
     const wide = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`w${i}`, i]));
     expect(await upsert({ name: 'lost-4', x: 0, ...wide })).toEqual([201, 1, 0]);
     expect(await lostOnce(() => upsert({ name: 'lost-4', x: 4, ...wide }, { 'If-Match': '"1"' }))).toEqual([200, 2, 4]);
+    // A batch item: its retry's change test finds nothing left to change, and the stamp shows the write was its own.
+    const batchItem = async (json: Record<string, unknown>) => {
+      const batch = await api('POST', '/models/account/batch', { records: [json] });
+      return batch.body.results.map((r: { status: number; id: string }) => [r.status, r.id]);
+    };
+    expect(await lostOnce(() => batchItem({ name: 'lost-5', x: 5 }))).toEqual([[201, 'lost-5']]);
+    expect(await lostOnce(() => batchItem({ name: 'lost-5', x: 6 }))).toEqual([[200, 'lost-5']]);
+    expect((await api('GET', '/models/account/records/lost-5')).body).toMatchObject({ version: 2, fields: { x: 6 } });
     await faults();
     // Someone else's write is still someone else's: a stale If-Match is a 412, an existing record refuses If-None-Match.
     expect(await upsert({ name: 'lost-1', x: 9 }, { 'If-Match': '"1"' })).toEqual([412, 'precondition_failed', undefined]);
     expect(await upsert({ name: 'lost-2', x: 9 }, { 'If-None-Match': '*' })).toEqual([412, 'precondition_failed', undefined]);
     expect(await upsert({ name: 'lost-3', x: 3 })).toEqual([200, 1, 3]);
+    expect(await batchItem({ name: 'lost-5', x: 6 })).toEqual([[200, 'lost-5']]);
   });
 
   it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {

@@ -85,16 +85,31 @@ describe('DynamoDbRecordStore outcomes', () => {
       .on(UpdateItemCommand)
       .resolvesOnce({})
       .resolvesOnce({ Attributes: marshall({ v: 3, f_name: 'acme' }) })
-      .rejectsOnce(conditionFailure())
+      .rejectsOnce(conditionFailure(storedItem))
       .rejectsOnce(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
     expect(await store.write(command)).toBe('created');
     expect(await store.write(command)).toBe('updated');
     expect(await store.write(command)).toBe('unchanged');
     await expect(store.write(command)).rejects.toBeInstanceOf(UnavailableError);
-    // Old values only, and none at all for a new record; nothing on a refused condition.
+    // Old values only, and none at all for a new record; the stored item only on a refused condition.
     expect(ddb.commandCalls(UpdateItemCommand).map((c) => [c.args[0].input.ReturnValues, c.args[0].input.ReturnValuesOnConditionCheckFailure])).toEqual(
-      Array(4).fill(['UPDATED_OLD', undefined]),
+      Array(4).fill(['UPDATED_OLD', 'ALL_OLD']),
     );
+  });
+
+  it("reports a write whose condition failed on its own earlier attempt (a lost answer) as what that attempt did", async () => {
+    // The stamp the request itself sent is what a stored item holds after its first attempt was applied.
+    const ownStamp = () => {
+      const values = ddb.commandCalls(UpdateItemCommand).at(-1)!.args[0].input.ExpressionAttributeValues!;
+      return Object.values(values).find((v) => v.S?.startsWith('.'))!.S!;
+    };
+    ddb.on(UpdateItemCommand).callsFake(() => Promise.reject(conditionFailure({ ...storedItem, v: 1, pd: ownStamp() })));
+    expect(await store.write(command)).toBe('created');
+    ddb.on(UpdateItemCommand).callsFake(() => Promise.reject(conditionFailure({ ...storedItem, v: 4, pd: ownStamp() })));
+    expect(await store.write(command)).toBe('updated');
+    // Another write's stamp: a true repeat.
+    ddb.on(UpdateItemCommand).rejects(conditionFailure({ ...storedItem, v: 1, pd: '.another-token' }));
+    expect(await store.write(command)).toBe('unchanged');
   });
 
   it('deletes: true when deleted, false when absent, PreconditionFailedError on a version mismatch', async () => {
