@@ -89,7 +89,7 @@ export function replayedAnswer(stored: unknown): unknown {
  * bodies, the query string); a new prefix means a key stored by the code before simply runs again after a deploy,
  * rather than failing its fingerprint (422), and a rollback never replays a gzipped body it cannot read.
  */
-export const idempotencyKeyPrefix = 'gather#v2';
+const idempotencyKeyPrefix = 'gather#v2';
 
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({

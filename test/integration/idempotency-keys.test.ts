@@ -1,6 +1,8 @@
 /** Idempotency-Key on write routes: replay without a second write, 422 on reuse, 409 while in flight, per workspace. */
 import { randomBytes } from 'node:crypto';
-import { call, errorCode, requestLogLine, unique, workspaceWithKey } from '../support/api-client.js';
+import { authorizedPostEvent } from '../../lib/bench/upsert-event.js';
+import { call, devStack, errorCode, requestLogLine, unique, workspaceWithKey } from '../support/api-client.js';
+import { runScript } from '../support/script-process.js';
 
 describe('Idempotency-Key', () => {
   let token: string;
@@ -43,6 +45,34 @@ describe('Idempotency-Key', () => {
     expect((await call('GET', `/models/account/records/${name}`, { token })).body.fields.n).toBe(1);
     // The refused reuse did not disturb the first request's record: it still replays.
     expect((await post({ name, n: 1 }, key)).status).toBe(201);
+  });
+
+  it('shares a key between the functions of a stage: another function, in a process of its own, replays the first answer', async () => {
+    // On a stage each route is its own function, with its own AWS_LAMBDA_FUNCTION_NAME, which Powertools would take as
+    // the key's prefix; the local gateway serves every route from one process, so only separate processes show it.
+    const { workspace } = await workspaceWithKey(['records:write']);
+    const { tableName, dynamodbEndpoint } = devStack();
+    const name = unique('idem-fn');
+    const event = authorizedPostEvent({ resource: '/models/{model}/records', model: 'account', json: { name, n: 1 }, requestId: unique('fn'), workspace, scopes: 'records:write' });
+    const keyed = { ...event, headers: { ...event.headers, 'Idempotency-Key': unique('key') } };
+    const invokeAs = async (functionName: string) => {
+      const run = await runScript('test/support/invoke-function.ts', ['functions/upsert-record.ts'], {
+        env: {
+          AWS_LAMBDA_FUNCTION_NAME: functionName,
+          TABLE_NAME: tableName,
+          IDEMPOTENCY_TABLE_NAME: `${tableName}-idempotency`,
+          DYNAMODB_ENDPOINT: dynamodbEndpoint,
+          GATHER_EVENT: JSON.stringify(keyed),
+        },
+      });
+      if (run.code !== 0) throw new Error(run.stderr);
+      return JSON.parse(run.stdout.trimEnd().split('\n').at(-1)!) as { statusCode: number; body: string };
+    };
+    const first = await invokeAs('gather-prod-UpsertRecord1A2B3C');
+    expect(first.statusCode).toBe(201);
+    // The same request, handled by another function of the stage: a replay of the 201, not a repeat answered 200.
+    const second = await invokeAs('gather-prod-UpsertRecordCopy4D5E6F');
+    expect([second.statusCode, second.body]).toEqual([201, first.body]);
   });
 
   it('counts If-Match and If-None-Match as part of the request: the same key with other conditions is a 422', async () => {
