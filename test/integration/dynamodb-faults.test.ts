@@ -130,6 +130,28 @@ describe('faults toward DynamoDB', () => {
     expect((await read()).status).toBe(404);
   });
 
+  it("keeps serving a revoked key from the authorizer's cache until its TTL, as API Gateway does (300 s on this stack)", async () => {
+    // The other half, that the revoked key is refused once the cache expires, is test/integration/key-revocation.test.ts
+    // on the shared stack (a 2 s TTL); here the TTL is long enough that "still cached" does not depend on timing.
+    const raw = createDynamoDbClient({ endpoint: info.dynamodbEndpoint });
+    const store = new ApiKeyStore(createDocumentClient(raw), info.tableName);
+    try {
+      const used = await store.createApiKey({ workspace: 'dev', scopes: ['records:read'] });
+      const unused = await store.createApiKey({ workspace: 'dev', scopes: ['records:read'] });
+      const read = (key: string) => fetch(`${info.baseUrl}/models/account/records/none`, { headers: { Authorization: `Token ${key}` } });
+      expect((await read(used.key)).status).toBe(404);
+      await store.revokeToken(used.tokenId);
+      await store.revokeToken(unused.tokenId);
+      // The cached answer still serves the used key, and with no read of the key table; the key never cached is refused.
+      let status = 0;
+      expect(await callsOf(async () => (status = (await read(used.key)).status))).toEqual({ GetItem: 1 });
+      expect(status).toBe(404);
+      expect((await read(unused.key)).status).toBe(401);
+    } finally {
+      raw.destroy();
+    }
+  });
+
   it('rides out transient throttling and 5xx through the SDK retries', async () => {
     await faults({ error: 'throttle', count: 2, operations: ['UpdateItem'] });
     expect((await api('POST', '/models/account/records', { name: 'transient', n: 1 })).status).toBe(201);
