@@ -257,6 +257,31 @@ describe('faults toward DynamoDB', () => {
     expect(await batchItem({ name: 'lost-5', x: 6 })).toEqual([[200, 'lost-5']]);
   });
 
+  it('answers a second request with the same Idempotency-Key while the first is in flight with a 409, then replays the first', async () => {
+    const keyed = () =>
+      fetch(`${info.baseUrl}/models/account/records`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'idem-in-flight' },
+        body: JSON.stringify({ name: 'idem-in-flight', n: 1 }),
+      }).then(async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, any> }));
+    // The first request's write is held (its first attempt is never answered; the SDK's retry after 2 s goes through), so
+    // it is in flight for certain, with its key claimed (the claim is written before the record), when the second comes.
+    const failedBefore = (await faults({ error: 'stall', count: 1, operations: ['UpdateItem'], tables: [info.tableName] })).failed;
+    const first = keyed();
+    const deadline = Date.now() + 10_000;
+    while ((await proxyStats()).failed === failedBefore) {
+      if (Date.now() > deadline) throw new Error('the first request never reached its write');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const second = await keyed();
+    expect([second.status, second.body.error.code, second.retryAfter]).toEqual([409, 'request_in_progress', '1']);
+    const answered = await first;
+    expect([answered.status, answered.body.version]).toEqual([201, 1]);
+    // Once the first is done, the same request replays its answer.
+    const replay = await keyed();
+    expect([replay.status, replay.body]).toEqual([201, answered.body]);
+  });
+
   it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {
     const keyed = () =>
       fetch(`${info.baseUrl}/models/account/records`, {
