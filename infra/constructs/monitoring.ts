@@ -3,7 +3,7 @@ import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
@@ -45,6 +45,23 @@ export class Monitoring extends Construct {
     // CloudWatch publishes alarms into the encrypted topic, so it must be able to use the key.
     key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new Topic(this, 'AlarmTopic', { displayName: `Gather ${props.stage} alarms`, masterKey: key, enforceSSL: true });
+    // enforceSSL gives the topic a policy of its own, which replaces SNS's default one (that let the account's own
+    // services publish): without this statement every alarm would change state and notify no one ("... is not
+    // authorized to perform: SNS:Publish ... because no resource-based policy allows the SNS:Publish action"). Only
+    // this stage's alarms, of this account, may publish.
+    const { account, region, partition } = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowThisStagesAlarmsToPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:gather-${props.stage}-*` },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
     const alarm = (name: string, metric: IMetric, threshold: number, description: string, periods = 1) => {
@@ -66,7 +83,9 @@ export class Monitoring extends Construct {
 
     const fiveMinutes = Duration.minutes(5);
     const serverErrorRate = new MathExpression({
-      expression: '100 * errors / MAX([requests, 1])',
+      // Not `MAX([requests, 1])`: CloudWatch refuses a number beside a series in MAX's array ("Unsupported operand
+      // type(s) for MAX: '[Array[TimeSeries, Scalar]]'") when the alarm is created, which `cdk synth` cannot see.
+      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
       usingMetrics: {
         errors: props.api.metricServerError({ period: fiveMinutes, statistic: 'Sum' }),
         requests: props.api.metricCount({ period: fiveMinutes, statistic: 'Sum' }),

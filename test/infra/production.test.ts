@@ -57,6 +57,35 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 
+  it("lets the stage's alarms publish into the topic, whose own policy (TLS only) replaces SNS's default one", () => {
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')) as { Properties: { PolicyDocument: { Statement: Record<string, any>[] } } }[];
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]!.Properties.PolicyDocument.Statement;
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    expect(allows).toEqual([
+      expect.objectContaining({
+        Action: 'sns:Publish',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Condition: { StringEquals: { 'aws:SourceAccount': expect.anything() }, ArnLike: { 'aws:SourceArn': expect.anything() } },
+      }),
+    ]);
+    expect(JSON.stringify(allows[0]!.Condition.ArnLike)).toContain(`:alarm:gather-${stage}-*`);
+    // The TLS-only statement is still there.
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+  });
+
+  it('writes metric math that CloudWatch accepts: no MAX over an array that mixes a series and a number', () => {
+    // CloudWatch parses an expression only when the alarm or dashboard is created; a rejected one fails the deploy. The
+    // alarms' expressions and the dashboard's body (where the same expression is written again) are both searched.
+    const text = JSON.stringify(template.toJSON());
+    expect(text).toMatch(/IF\(requests > 0/);
+    expect(text.match(/MAX\(\[[^\]]*\]/g) ?? []).toEqual([]);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `gather-${stage}-Api5xxRate`,
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'IF(requests > 0, 100 * errors / requests, 0)' })]),
+    });
+  });
+
   it('fills every DynamoDB operation series with 0 before summing, so its alarms have data in every period and go back to OK', () => {
     // CloudWatch keeps an alarm on AWS/DynamoDB metrics in its state while they are missing, whatever TreatMissingData.
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmName: string; Metrics?: { Id: string; Expression?: string; MetricStat?: { Metric: { Namespace: string } } }[] } }[];
