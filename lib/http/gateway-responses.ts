@@ -24,7 +24,12 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'UNSUPPORTED_MEDIA_TYPE', statusCode: 415, code: 'unsupported_media_type', message: 'Unsupported content type' },
   { type: 'THROTTLED', statusCode: 429, code: 'rate_limited', message: 'Too many requests; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'QUOTA_EXCEEDED', statusCode: 429, code: 'rate_limited', message: 'The request quota is used up', headers: { 'Retry-After': '60' } },
-  // The authorizer failed (for example, the database throttled it): retryable, not a defect of the request.
+  // The authorizer failed (for example, the key table throttled it): retryable, not a defect of the request. An error
+  // thrown by a Lambda authorizer, other than `Unauthorized`, is what API Gateway calls AUTHORIZER_CONFIGURATION_ERROR
+  // (500 by default, `x-amzn-ErrorType: AuthorizerConfigurationException`), so that type answers 503 too; an authorizer
+  // that API Gateway could not run or that timed out ends the same way. AUTHORIZER_FAILURE is kept for what else API
+  // Gateway reports as a failed authorizer.
+  { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },
   { type: 'DEFAULT_4XX', code: 'bad_request', message: 'The request was rejected by the gateway' },

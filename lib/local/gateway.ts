@@ -264,7 +264,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
             sendGatewayError(response, requestId, 'UNAUTHORIZED');
             return 401;
           }
-          sendGatewayError(response, requestId, 'AUTHORIZER_FAILURE');
+          // What API Gateway reports for an authorizer that throws anything else (docs/decisions.md).
+          sendGatewayError(response, requestId, 'AUTHORIZER_CONFIGURATION_ERROR');
           return 503;
         }
         cache.set(token, result);

@@ -220,6 +220,8 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     ['UNSUPPORTED_MEDIA_TYPE', '415', 'unsupported_media_type', undefined],
     ['THROTTLED', '429', 'rate_limited', "'1'"],
     ['QUOTA_EXCEEDED', '429', 'rate_limited', "'60'"],
+    // An authorizer that throws (its key table unreadable) is API Gateway's AUTHORIZER_CONFIGURATION_ERROR.
+    ['AUTHORIZER_CONFIGURATION_ERROR', '503', 'unavailable', "'1'"],
     ['AUTHORIZER_FAILURE', '503', 'unavailable', "'1'"],
   ])('answers API Gateway\'s %s with %s %s in the envelope', (type, status, code, retryAfter) => {
     const responses = ofType(stage(stageName).resources, 'AWS::ApiGateway::GatewayResponse').filter(([, r]) => r.Properties.ResponseType === type);
