@@ -396,9 +396,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
           `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
       );
     // On a kept-alive connection an earlier request may still be answering: its answer goes first, or the client would
-    // read this refusal as that request's answer.
+    // read this refusal as that request's answer. But when the error is in that request's own body (a malformed chunk),
+    // its handler is waiting for a body that will never end: the refusal is its answer, sent now, and closing the
+    // connection ends the handler's wait (as a client that went away).
     const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (pending && !pending.writableFinished) pending.once('finish', answer);
+    if (pending && !pending.writableFinished && pending.req.complete) pending.once('finish', answer);
     else answer();
   });
   return server;

@@ -249,6 +249,20 @@ describe('what reaches the gateway before any handler', () => {
     expect((JSON.parse(answer.body.slice(0, second)) as { results: unknown[] }).results).toHaveLength(300);
   });
 
+  it('answers a malformed chunk in a request body with a 400 at once, and writes nothing', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    // The client keeps its side open, as a real one waiting for its answer does: the refusal must come on its own (the
+    // request's handler was waiting for a body that never ends, and the 400 waited for that handler).
+    for (const chunks of ['zz\r\n{"name":"chunked-bad"}\r\n0\r\n\r\n', '14\r\n{"name":"chunked-bad"}XX0\r\n\r\n']) {
+      const answer = await exchange(
+        `POST /models/account/records HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`,
+        true,
+      );
+      expect([JSON.stringify(chunks), answer.status, envelope(answer)]).toEqual([JSON.stringify(chunks), 400, 'bad_request']);
+    }
+    expect((await call('GET', '/models/account/records/chunked-bad', { token })).status).toBe(404);
+  });
+
   it('refuses a query string that is not valid percent-encoded UTF-8, rather than decoding it to another id', async () => {
     const { token } = await workspaceWithKey(['records:read', 'records:write']);
     expect((await call('POST', '/models/account/records', { json: { name: '\uFFFD(' }, token })).status).toBe(201);
