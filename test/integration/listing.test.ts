@@ -61,19 +61,29 @@ describe('listing records', () => {
 
   it('returns each record exactly once while records are written during the walk', async () => {
     const created: string[] = [];
+    const statuses: number[] = [];
     let writing = true;
     const writer = (async () => {
       for (let round = 0; writing && round < 200; round += 1) {
         const name = `new-${String(round).padStart(4, '0')}`;
         await Promise.all([
-          call('POST', '/models/account/records', { json: { name }, token }).then(() => created.push(name)),
-          call('POST', '/models/account/records', { json: { name: ids[(round * 7) % ids.length], touched: round }, token }),
+          call('POST', '/models/account/records', { json: { name }, token }).then((r) => {
+            statuses.push(r.status);
+            created.push(name);
+          }),
+          call('POST', '/models/account/records', { json: { name: ids[(round * 7) % ids.length], touched: round }, token }).then((r) => statuses.push(r.status)),
         ]);
       }
     })();
+    // The walk starts once writes are landing, so it does run while records are written.
+    while (created.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const writtenBeforeWalk = created.length;
     const { seen } = await walk(token, '/models/account/records', 13);
+    const writtenDuringWalk = created.length - writtenBeforeWalk;
     writing = false;
     await writer;
+    expect(statuses.every((status) => status === 200 || status === 201)).toBe(true);
+    expect(writtenDuringWalk).toBeGreaterThan(0);
     expect(new Set(seen).size).toBe(seen.length);
     for (const id of ids) expect(seen).toContain(id);
     expect(seen.filter((id) => !ids.includes(id)).every((id) => created.includes(id))).toBe(true);

@@ -29,6 +29,8 @@ describe('API keys', () => {
   it('are stored as a SHA-256 hex digest and shown by a short prefix', () => {
     const key = generateApiKey();
     expect(hashApiKey(key)).toMatch(/^[0-9a-f]{64}$/);
+    // A known digest (from `printf %s <key> | sha256sum`): a change of algorithm or encoding would orphan every stored key.
+    expect(hashApiKey('gth_0123456789abcdefghijABCDEFGHIJxyzXYZ01')).toBe('82d2d358ee282cc4f845485cc1542905777475b6c953e5dd3553f5b2520bdbb7');
     expect(hashApiKey(key)).not.toContain(key.slice(4));
     expect(displayPrefix(key)).toBe(key.slice(0, 8));
   });
