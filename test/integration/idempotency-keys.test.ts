@@ -141,6 +141,13 @@ describe('Idempotency-Key', () => {
     const define = () => call('PUT', '/models/widget', { json: { unique_field: 'sku' }, token, headers: { 'Idempotency-Key': modelKey } });
     expect((await define()).status).toBe(201);
     expect((await define()).status).toBe(201);
+    const deleteKey = unique('key');
+    const remove = () => call('DELETE', '/models/widget', { token, headers: { 'Idempotency-Key': deleteKey } });
+    expect((await remove()).status).toBe(204);
+    // Replayed: 204 again, not the 404 a second deletion gets.
+    expect((await remove()).status).toBe(204);
+    const again = await call('DELETE', '/models/widget', { token });
+    expect([again.status, errorCode(again)]).toEqual([404, 'model_not_found']);
   });
 
   it('counts the query string as part of the request: a delete by ?id= of another record is a 422', async () => {
