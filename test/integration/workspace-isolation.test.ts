@@ -40,15 +40,15 @@ const attacks: Record<string, (s: Setting & { readonly intruder: { workspace: st
     expect((await call('DELETE', `/models/customer/record?id=${encodeURIComponent(s.customer)}`, { token: s.intruder.token })).status).toBe(404);
   },
   ListRecords: async (s) => {
-    for (const model of ['account', 'customer']) {
-      const page = await call('GET', `/models/${model}/records?limit=1000`, { token: s.intruder.token });
-      expect(page.status).toBe(200);
-      // Whatever the intruder lists is its own: each record reads back the same with its own key, none carries A's data.
-      for (const record of page.body.records as { id: string; fields: Record<string, unknown> }[]) {
-        expect(record.fields.secret).toBeUndefined();
-        expect((await get(s.intruder.token, model, record.id)).body).toEqual(record);
-      }
-    }
+    // The intruder's own record under the id of A's account: its listing holds exactly that one, never A's records.
+    expect((await call('POST', '/models/account/records', { json: { name: s.account, mine: true }, token: s.intruder.token })).status).toBe(201);
+    const accounts = await call('GET', '/models/account/records?limit=1000', { token: s.intruder.token });
+    expect([accounts.status, accounts.body.records.map((r: { id: string; fields: unknown }) => [r.id, r.fields])]).toEqual([
+      200,
+      [[s.account, { name: s.account, mine: true }]],
+    ]);
+    const customers = await call('GET', '/models/customer/records?limit=1000', { token: s.intruder.token });
+    expect([customers.status, customers.body.records]).toEqual([200, []]);
     expect((await call('GET', `/models/${s.customModel}/records`, { token: s.intruder.token })).status).toBe(404);
   },
   ListLinkedCustomers: async (s) => {

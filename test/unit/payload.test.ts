@@ -73,25 +73,25 @@ describe('validateUpsertPayload', () => {
   it('requires the unique field, and names every other bad field beside it', () => {
     expect(() => validateUpsertPayload(account, json({ size: 1 }))).toThrow(MissingUniqueFieldError);
     const plan = { ...account, fields: { ...account.fields, price: { type: 'number' as const } } };
-    let details: unknown;
-    try {
-      validateUpsertPayload(plan, json({ price: 'ten', _secret: 1, ok: 2 }));
-    } catch (error) {
-      expect(error).toBeInstanceOf(MissingUniqueFieldError);
-      details = (error as MissingUniqueFieldError).details;
-    }
-    expect(details).toEqual([
+    const missingUnique = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        if (error instanceof MissingUniqueFieldError) return error.details;
+        throw error;
+      }
+      throw new Error('expected a MissingUniqueFieldError');
+    };
+    expect(missingUnique(() => validateUpsertPayload(plan, json({ price: 'ten', _secret: 1, ok: 2 })))).toEqual([
       { field: 'name', issue: 'is required' },
       { field: 'price', issue: 'must be a number' },
       { field: '_secret', issue: expect.any(String) },
     ]);
     // A link field's own issue too, found as it is normalized.
-    try {
-      validateUpsertPayload(standardModels.customer!, json({ title: 'x', account: '   ' }));
-    } catch (error) {
-      details = (error as MissingUniqueFieldError).details;
-    }
-    expect(details).toEqual([{ field: 'email', issue: 'is required' }, { field: 'account', issue: expect.any(String) }]);
+    expect(missingUnique(() => validateUpsertPayload(standardModels.customer!, json({ title: 'x', account: '   ' })))).toEqual([
+      { field: 'email', issue: 'is required' },
+      { field: 'account', issue: expect.any(String) },
+    ]);
   });
 
   it('refuses to remove the unique field, and a field both set and removed', () => {
