@@ -74,12 +74,14 @@ export class ApiFunction extends NodejsFunction {
    * Sets TABLE_NAME and grants exactly the given actions on the table, nothing more. Only Query reaches the indexes,
    * and then each index by name (no `index/*` wildcard).
    */
-  bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefix?: string } = {}): this {
+  bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefixes?: readonly string[] } = {}): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
     const itemActions = actions.filter((action) => action !== 'dynamodb:Query');
-    // With a prefix, only items whose partition key starts with it (IAM's dynamodb:LeadingKeys): the authorizer reads
-    // and touches key items (`K#...`) and nothing else of the table.
-    const leadingKeys = options.leadingKeyPrefix !== undefined ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${options.leadingKeyPrefix}*`] } } } : {};
+    // With prefixes, only items whose partition key starts with one of them (IAM's dynamodb:LeadingKeys): the authorizer
+    // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and workspaces.
+    // Query keeps its own statement without the condition: on an index, LeadingKeys would be the index's partition key.
+    const prefixes = options.leadingKeyPrefixes ?? [];
+    const leadingKeys = prefixes.length > 0 ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } } } : {};
     if (itemActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...itemActions], resources: [table.tableArn], ...leadingKeys }));
     if (actions.includes('dynamodb:Query')) {
       const indexes = tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);

@@ -16,7 +16,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { apiKeyItemPrefix } from '../../lib/store/keys.js';
+import { apiFunctionItemPrefixes, apiKeyItemPrefix } from '../../lib/store/keys.js';
 import { Construct } from 'constructs';
 import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
 import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
@@ -60,7 +60,7 @@ export class RecordsApi extends Construct {
     this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, stage: props.stage, logRetentionDays }).bindTable(
       props.table,
       authorizerTableActions,
-      { leadingKeyPrefix: apiKeyItemPrefix },
+      { leadingKeyPrefixes: [apiKeyItemPrefix] },
     );
     const authorizer = new TokenAuthorizer(this, 'TokenAuthorizer', {
       handler: this.authorizerFunction,
@@ -142,7 +142,7 @@ export class RecordsApi extends Construct {
         stage: props.stage,
         logRetentionDays,
         timeout: Duration.seconds(functionTimeoutSeconds(entry)),
-      }).bindTable(props.table, actions);
+      }).bindTable(props.table, actions, { leadingKeyPrefixes: apiFunctionItemPrefixes });
       // Write routes take an Idempotency-Key.
       if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);
       functions.set(entry, fn);

@@ -7,7 +7,9 @@
  * forwards them and cuts the connection once DynamoDB has answered, as a network that loses a reply (or an answer
  * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
  * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
- * operation (`operations`), so a test can count what one request costs.
+ * operation (`operations`), so a test can count what one request costs; and the kinds of items calls named by key, by
+ * operation and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`), so a test can check them against
+ * the functions' IAM grants.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,9 +41,35 @@ export interface FaultProxy {
   readonly endpoint: string;
   inject(rule: FaultRule): void;
   clear(): void;
-  readonly stats: { failed: number; forwarded: number; operations: Record<string, number> };
+  readonly stats: { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number> };
   close(): Promise<void>;
 }
+
+/** What the proxy reads of a call's body: its table, and the items it names. */
+interface CallBody {
+  readonly TableName?: string;
+  readonly Key?: { readonly pk?: { readonly S?: string } };
+  readonly Item?: { readonly pk?: { readonly S?: string } };
+  readonly RequestItems?: Record<string, { readonly Keys?: CallBody['Key'][] } | { readonly PutRequest?: { Item: CallBody['Item'] }; readonly DeleteRequest?: { Key: CallBody['Key'] } }[]>;
+  readonly TransactItems?: Record<string, CallBody>[];
+}
+
+/**
+ * The partition keys (`pk`) of the items a call reads or writes by key: what IAM's `dynamodb:LeadingKeys` is checked
+ * against. Queries and scans are left out (the stack grants them without that condition).
+ */
+function partitionKeysOf(body: CallBody): string[] {
+  const keys: (string | undefined)[] = [body.Key?.pk?.S, body.Item?.pk?.S];
+  for (const request of Object.values(body.RequestItems ?? {})) {
+    if (Array.isArray(request)) for (const write of request) keys.push(write.PutRequest?.Item?.pk?.S, write.DeleteRequest?.Key?.pk?.S);
+    else for (const key of request.Keys ?? []) keys.push(key?.pk?.S);
+  }
+  for (const item of body.TransactItems ?? []) for (const action of Object.values(item)) keys.push(...partitionKeysOf(action));
+  return keys.filter((key): key is string => key !== undefined);
+}
+
+/** A partition key's kind, as a grant names it: up to its first `#` (`R#`, `W#`, `K#`), or the whole key. */
+const leadingKeyOf = (key: string) => (key.includes('#') ? key.slice(0, key.indexOf('#') + 1) : key);
 
 function readAll(request: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -55,7 +83,7 @@ function readAll(request: IncomingMessage): Promise<Buffer> {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let rule: (FaultRule & { remaining?: number }) | undefined;
-  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number> };
+  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number>, leadingKeys: {} as Record<string, number> };
 
   const control = async (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === 'POST') {
@@ -77,12 +105,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-    const matches = (table: () => string | undefined) =>
+    const matches = (table: string | undefined) =>
       rule !== undefined &&
       (rule.remaining === undefined || rule.remaining > 0) &&
       (!rule.operations || rule.operations.includes(operation)) &&
-      (!rule.tables || rule.tables.includes(table() ?? ''));
-    const fail = (body?: Buffer) => {
+      (!rule.tables || rule.tables.includes(table ?? ''));
+    const fail = (body: Buffer) => {
       if (rule!.remaining !== undefined) rule!.remaining -= 1;
       stats.failed += 1;
       // Held open without an answer until the caller gives up (or the proxy closes).
@@ -95,7 +123,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       response.writeHead(fault.status, { 'Content-Type': 'application/x-amz-json-1.0', 'x-amzn-RequestId': `fault-${stats.failed}` });
       response.end(JSON.stringify({ __type: fault.type, message: fault.message }));
     };
-    const forward = (body?: Buffer, loseAnswer = false) => {
+    const forward = (body: Buffer, loseAnswer = false) => {
       stats.forwarded += 1;
       stats.operations[operation] = (stats.operations[operation] ?? 0) + 1;
       const upstreamRequest = httpRequest(
@@ -113,34 +141,26 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       );
       // DynamoDB Local down: the caller sees the connection fail, as it would without the proxy.
       upstreamRequest.on('error', () => response.destroy());
-      if (body) upstreamRequest.end(body);
-      else request.pipe(upstreamRequest);
+      upstreamRequest.end(body);
     };
-    if (rule?.tables) {
-      // Which table a call is for is in its body, so this rule reads the body before it decides.
-      readAll(request).then(
-        (body) => {
-          const table = () => {
-            try {
-              return (JSON.parse(body.toString('utf8')) as { TableName?: string }).TableName;
-            } catch {
-              return undefined;
-            }
-          };
-          if (matches(table)) fail(body);
-          else forward(body);
-        },
-        () => response.destroy(),
-      );
-      return;
-    }
-    if (matches(() => undefined)) {
-      // A lost answer's call is forwarded, its body piped as any forwarded call's; every other fault drops the body.
-      if (rule!.error !== 'lost-answer') request.resume();
-      fail();
-      return;
-    }
-    forward();
+    // The body says which table a call is for, and which items it touches: read whole before anything is decided.
+    readAll(request).then(
+      (body) => {
+        let parsed: CallBody = {};
+        try {
+          parsed = JSON.parse(body.toString('utf8')) as CallBody;
+        } catch {
+          // Not JSON: forwarded as it is, for DynamoDB Local to refuse.
+        }
+        for (const key of partitionKeysOf(parsed)) {
+          const counted = `${operation} ${leadingKeyOf(key)}`;
+          stats.leadingKeys[counted] = (stats.leadingKeys[counted] ?? 0) + 1;
+        }
+        if (matches(parsed.TableName)) fail(body);
+        else forward(body);
+      },
+      () => response.destroy(),
+    );
   });
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

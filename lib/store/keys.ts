@@ -19,13 +19,24 @@ export interface RecordKey {
 
 export const recordSortKey = 'R';
 
+/** The start of every record item's partition key. */
+export const recordItemPrefix = 'R#';
+/** The start of every workspace item's partition key (the workspace, and its model definitions under it). */
+export const workspaceItemPrefix = 'W#';
+/**
+ * The only items the API's functions read or write: records and model definitions. Their IAM grant is limited to these
+ * partition keys (`dynamodb:LeadingKeys`), so no function but the authorizer can read or change a key item (`K#`), and
+ * none can touch the admin's token and registry items; the fault-proxy suite checks that every route stays inside them.
+ */
+export const apiFunctionItemPrefixes = [recordItemPrefix, workspaceItemPrefix] as const;
+
 /** One item per record, so the writes of a bulk sync spread over as many partitions as there are records. */
 export function recordItemKey({ workspace, model, id }: RecordKey): ItemKey {
-  return { pk: `R#${workspace}#${model}#${id}`, sk: recordSortKey };
+  return { pk: `${recordItemPrefix}${workspace}#${model}#${id}`, sk: recordSortKey };
 }
 
 export function workspaceItemKey(workspace: string): ItemKey {
-  return { pk: `W#${workspace}`, sk: 'W' };
+  return { pk: `${workspaceItemPrefix}${workspace}`, sk: 'W' };
 }
 
 /** The start of every API key item's partition key: the authorizer's grant is limited to these items. */

@@ -124,6 +124,20 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     expect(statements[0]!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['K#*'] } });
   });
 
+  it('limits every other function to record and workspace items (partition keys R# and W#), Query aside', () => {
+    const { resources } = stage(stageName);
+    const statements = ofType(resources, 'AWS::IAM::Policy')
+      .filter(([id]) => !/Authorizer/.test(id))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
+      // The records table's statements (the Idempotency-Key table is a table of its own, with no other items).
+      .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')) && !JSON.stringify(s.Resource).includes('Idempotency'));
+    const itemStatements = statements.filter((s) => s.Action !== 'dynamodb:Query');
+    expect(itemStatements.length).toBeGreaterThanOrEqual(functionsByEntry().size - 2);
+    for (const statement of itemStatements) {
+      expect(statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#*', 'W#*'] } });
+    }
+  });
+
   it('runs every function on the runtime whose Node major the tests use, on arm64, traced', () => {
     const { resources } = stage(stageName);
     expect(lambdaRuntime.name).toBe(`nodejs${process.versions.node.split('.')[0]}.x`);

@@ -15,6 +15,7 @@ import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { FaultRule } from '../../lib/local/fault-proxy.js';
+import { routes } from '../../lib/routes.js';
 import { tableDefinition } from '../../lib/store/table-definition.js';
 
 describe('faults toward DynamoDB', () => {
@@ -34,7 +35,7 @@ describe('faults toward DynamoDB', () => {
     statuses.push(response.status);
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   };
-  type ProxyStats = { failed: number; forwarded: number; operations: Record<string, number> };
+  type ProxyStats = { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number> };
   const faults = (rule?: FaultRule) =>
     fetch(info.faultControlUrl!, rule ? { method: 'POST', body: JSON.stringify(rule) } : { method: 'DELETE' }).then((r) => r.json() as Promise<ProxyStats>);
   const proxyStats = () => fetch(info.faultControlUrl!).then((r) => r.json() as Promise<ProxyStats>);
@@ -91,6 +92,37 @@ describe('faults toward DynamoDB', () => {
     });
     expect(await callsOf(() => expectStatus(200)(api('GET', '/models/account/records/calls-acme')))).toEqual({ GetItem: 1 });
     expect(await callsOf(() => expectStatus(204)(api('DELETE', '/models/account/records/calls-acme')))).toEqual({ DeleteItem: 1 });
+  });
+
+  it("touches only record and workspace items by key, on every route: what the functions' IAM grants allow (R# and W#)", async () => {
+    // infra/constructs/api-function.ts limits every function but the authorizer (warm here: no call of its own) to items
+    // whose partition key starts with R# or W#; on AWS a call outside them would be refused, which DynamoDB Local cannot
+    // show, so the proxy reports the items each call named.
+    const requests: Record<string, () => Promise<{ status: number }>> = {
+      DefineModel: () => api('PUT', '/models/gadget', { unique_field: 'sku' }),
+      GetModel: () => api('GET', '/models/gadget'),
+      ListModels: () => api('GET', '/models'),
+      UpsertRecord: () => api('POST', '/models/customer/records', { email: 'grant@x.io', account: 'Grant Co' }),
+      BatchRecords: () => api('POST', '/models/account/batch', { records: [{ name: 'Grant Co' }], delete: ['Grant Gone'] }),
+      GetRecord: () => api('GET', '/models/customer/records/grant%40x.io'),
+      GetRecordByQuery: () => api('GET', '/models/customer/record?id=grant%40x.io'),
+      ListRecords: () => api('GET', '/models/customer/records'),
+      ListLinkedCustomers: () => api('GET', '/models/account/records/Grant%20Co/customers'),
+      ListLinkedCustomersByQuery: () => api('GET', '/models/account/record/customers?id=Grant%20Co'),
+      DeleteRecord: () => api('DELETE', '/models/customer/records/grant%40x.io'),
+      DeleteRecordByQuery: () => api('DELETE', '/models/account/record?id=Grant%20Co'),
+      DeleteModel: () => api('DELETE', '/models/gadget'),
+    };
+    expect(Object.keys(requests).sort()).toEqual(routes.filter((route) => route.scope !== null).map((route) => route.name).sort());
+    const before = (await proxyStats()).leadingKeys;
+    for (const [name, send] of Object.entries(requests)) {
+      const { status } = await send();
+      expect([name, status < 400]).toEqual([name, true]);
+    }
+    const after = (await proxyStats()).leadingKeys;
+    const named = Object.keys(after).filter((kind) => after[kind] !== (before[kind] ?? 0));
+    expect(named).toEqual(expect.arrayContaining(['UpdateItem R#', 'GetItem R#', 'DeleteItem R#', 'PutItem W#', 'GetItem W#', 'DeleteItem W#']));
+    expect(named.filter((kind) => !/ (R|W)#$/.test(kind))).toEqual([]);
   });
 
   it('asks one query of the next shard when a listing page fills up exactly at the end of a shard that has a successor with records', async () => {
