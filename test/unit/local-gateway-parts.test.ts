@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { allowPolicy, wholeApiArn } from '../../lib/auth/policy.js';
 import { AuthorizerCache } from '../../lib/local/authorizer-cache.js';
 import type { AddressInfo } from 'node:net';
@@ -58,6 +59,15 @@ describe('AuthorizerCache', () => {
 });
 
 describe("the functions' timeouts", () => {
+  // The clock stands still (Date only; the server's own timers and I/O run as usual), so the time a handler is told is
+  // left is exactly its timeout, however long this machine takes between the gateway's deadline and the handler.
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'requestAnimationFrame', 'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
   /** Each handler answers with the time its context says is left; the authorizer allows everything. */
   async function remainingSeconds(functionTimeoutOverride?: number): Promise<Record<string, number>> {
     const server = createLocalGateway({
@@ -70,9 +80,7 @@ describe("the functions' timeouts", () => {
     try {
       const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       const ask = async (method: string, path: string) =>
-        // Whole seconds, rounded up: the handler reads the remaining time a moment after the gateway set the deadline,
-        // and on a loaded machine that moment can be longer than half a second.
-        Math.ceil(Number(await (await fetch(`${base}${path}`, { method, headers: { Authorization: 'Token t' }, ...(method === 'POST' ? { body: '{}' } : {}) })).text()) / 1000);
+        Number(await (await fetch(`${base}${path}`, { method, headers: { Authorization: 'Token t' }, ...(method === 'POST' ? { body: '{}' } : {}) })).text()) / 1000;
       return { health: await ask('GET', '/health'), batch: await ask('POST', '/models/account/batch'), get: await ask('GET', '/models/account/records/x') };
     } finally {
       await new Promise((r) => server.close(r));
