@@ -76,16 +76,19 @@ export class ApiFunction extends NodejsFunction {
    */
   bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefixes?: readonly string[] } = {}): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
-    const itemActions = actions.filter((action) => action !== 'dynamodb:Query');
     // With prefixes, only items whose partition key starts with one of them (IAM's dynamodb:LeadingKeys): the authorizer
     // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and workspaces.
-    // Query keeps its own statement without the condition: on an index, LeadingKeys would be the index's partition key.
+    // A query of the table is held to the same partitions. A query of an index is not: there the condition would be
+    // checked against the index's own partition key (`<workspace>#<model>#...`), and index entries are copies of
+    // records only (key items carry no index attributes).
     const prefixes = options.leadingKeyPrefixes ?? [];
     const leadingKeys = prefixes.length > 0 ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } } } : {};
-    if (itemActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...itemActions], resources: [table.tableArn], ...leadingKeys }));
+    const tableActions = actions.filter((action) => action !== 'dynamodb:Query' || prefixes.length > 0);
+    if (tableActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...tableActions], resources: [table.tableArn], ...leadingKeys }));
     if (actions.includes('dynamodb:Query')) {
       const indexes = tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
-      this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [table.tableArn, ...indexes] }));
+      const queryResources = prefixes.length > 0 ? indexes : [table.tableArn, ...indexes];
+      this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: queryResources }));
     }
     return this;
   }

@@ -7,9 +7,9 @@
  * forwards them and cuts the connection once DynamoDB has answered, as a network that loses a reply (or an answer
  * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
  * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
- * operation (`operations`), so a test can count what one request costs; and the kinds of items calls named by key, by
- * operation and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`), so a test can check them against
- * the functions' IAM grants.
+ * operation (`operations`), so a test can count what one request costs; and the kinds of items calls named, by operation
+ * and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`; keys and queries of the table, not of an index),
+ * so a test can check them against the functions' IAM grants.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -52,14 +52,24 @@ interface CallBody {
   readonly Item?: { readonly pk?: { readonly S?: string } };
   readonly RequestItems?: Record<string, { readonly Keys?: CallBody['Key'][] } | { readonly PutRequest?: { Item: CallBody['Item'] }; readonly DeleteRequest?: { Key: CallBody['Key'] } }[]>;
   readonly TransactItems?: Record<string, CallBody>[];
+  readonly IndexName?: string;
+  readonly KeyConditionExpression?: string;
+  readonly ExpressionAttributeNames?: Record<string, string>;
+  readonly ExpressionAttributeValues?: Record<string, { readonly S?: string }>;
 }
 
 /**
- * The partition keys (`pk`) of the items a call reads or writes by key: what IAM's `dynamodb:LeadingKeys` is checked
- * against. Queries and scans are left out (the stack grants them without that condition).
+ * The partition keys (`pk`) of the items a call reads or writes by key, and of the partition a query of the table
+ * reads: what IAM's `dynamodb:LeadingKeys` is checked against. Queries of an index are left out (their partition key
+ * is the index's, and the stack grants them without that condition).
  */
 function partitionKeysOf(body: CallBody): string[] {
   const keys: (string | undefined)[] = [body.Key?.pk?.S, body.Item?.pk?.S];
+  if (body.KeyConditionExpression !== undefined && body.IndexName === undefined) {
+    for (const [, name, value] of body.KeyConditionExpression.matchAll(/(#?\w+)\s*=\s*(:\w+)/g)) {
+      if ((body.ExpressionAttributeNames?.[name!] ?? name) === 'pk') keys.push(body.ExpressionAttributeValues?.[value!]?.S);
+    }
+  }
   for (const request of Object.values(body.RequestItems ?? {})) {
     if (Array.isArray(request)) for (const write of request) keys.push(write.PutRequest?.Item?.pk?.S, write.DeleteRequest?.Key?.pk?.S);
     else for (const key of request.Keys ?? []) keys.push(key?.pk?.S);
