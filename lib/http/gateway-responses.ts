@@ -31,10 +31,6 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   // Gateway reports as a failed authorizer.
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
-  // The function could not be invoked, above all because Lambda throttled it (the account's concurrency used up): API
-  // Gateway reports Lambda's 429 as INTEGRATION_FAILURE, a bare 500 by default. Retryable, so a 503 with Retry-After; a
-  // misconfigured integration would answer the same, and the function's Throttles alarm tells the two apart.
-  { type: 'INTEGRATION_FAILURE', statusCode: 503, code: 'unavailable', message: 'The service is at capacity; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },
   { type: 'DEFAULT_4XX', code: 'bad_request', message: 'The request was rejected by the gateway' },
   { type: 'DEFAULT_5XX', code: 'internal_error', message: 'Internal error; the request id identifies it in the logs' },
