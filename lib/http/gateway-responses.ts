@@ -32,6 +32,10 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },
+  // INTEGRATION_FAILURE is left to DEFAULT_5XX on purpose (API Gateway's own status, 500 or 502, `internal_error`): it
+  // covers a function that Lambda throttled, but also one that threw, timed out, failed to start or answered over 6 MB,
+  // which a retry does not mend, and a gateway response cannot tell them apart. A throttled function raises its
+  // `Throttles` alarm (docs/operations.md).
   { type: 'DEFAULT_4XX', code: 'bad_request', message: 'The request was rejected by the gateway' },
   { type: 'DEFAULT_5XX', code: 'internal_error', message: 'Internal error; the request id identifies it in the logs' },
 ];
