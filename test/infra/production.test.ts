@@ -191,6 +191,11 @@ describe('the scheduled end-to-end test', () => {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'lambda:InvokeFunction' })]) },
       Roles: [{ Ref: Match.stringLikeRegexp('SchedulerRoleForTarget') }],
     });
+    // A failed run is not run again by Lambda's asynchronous retries: the next scheduled run is the retry.
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: Match.stringLikeRegexp('ScheduledTestsSmokeFunction') },
+      MaximumRetryAttempts: 0,
+    });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SMOKE_BASE_URL: Match.anyValue(), SMOKE_SECRET_ARN: { Ref: Match.stringLikeRegexp('SmokeKey') } }) },
     });
