@@ -38,11 +38,12 @@ export class ApiWaf extends Construct {
         {
           name: 'BodyTooLarge',
           priority: 0,
-          // Content-Length of 7 digits from 4400000 up, or 8 and more digits.
+          // Content-Length of 7 digits from 4400000 up, or 8 and more digits. Written without a group: AWS WAF refuses
+          // "capturing subexpressions", so each alternative carries its own anchors instead.
           statement: {
             regexMatchStatement: {
               fieldToMatch: { singleHeader: { Name: 'content-length' } },
-              regexString: '^(4[4-9]\\d{5}|[5-9]\\d{6}|\\d{8,})$',
+              regexString: '^4[4-9]\\d{5}$|^[5-9]\\d{6}$|^\\d{8,}$',
               textTransformations: [{ priority: 0, type: 'NONE' }],
             },
           },
