@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { RecordsApi } from './constructs/api.js';
 import { RecordsTable } from './constructs/table.js';
 import { Monitoring } from './constructs/monitoring.js';
-import { ApiWaf } from './constructs/waf.js';
+import { ApiWaf, wafIpRateLimit } from './constructs/waf.js';
 import { ScheduledTests } from './constructs/scheduled-tests.js';
 import { acknowledgeNagFindings } from './nag-acknowledgements.js';
 import type { StageConfig } from './stage-config.js';
@@ -56,7 +56,7 @@ export class GatherStack extends Stack {
     // One address may send what one route of the stage may (API Gateway throttles each method separately): far more
     // than a workspace's usage plan allows, so one integrator's server syncing several workspaces, one address, is
     // refused by their plans before this rule; it stops a flood spread over every route.
-    if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage, ipRateLimit: props.config.throttle.rateLimit * 300 });
+    if (props.config.waf) new ApiWaf(this, 'Waf', { stage: this.api.api.deploymentStage, ipRateLimit: wafIpRateLimit(props.config.throttle.rateLimit) });
     if (props.config.scheduledTestMinutes > 0) {
       this.scheduledTests = new ScheduledTests(this, 'ScheduledTests', {
         stage: props.stage,

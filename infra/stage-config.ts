@@ -58,5 +58,17 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
     throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
   }
+  // What AWS would refuse only at deploy time is refused here, at synth.
+  for (const [name, limits] of [['throttle', config.throttle], ['workspaceThrottle', config.workspaceThrottle]] as const) {
+    if (!(typeof limits.rateLimit === 'number' && limits.rateLimit > 0 && Number.isFinite(limits.rateLimit))) throw new Error(`${name}.rateLimit must be a number of requests per second above 0`);
+    if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 0) throw new Error(`${name}.burstLimit must be a whole number of requests, 0 or more`);
+  }
+  // The SmokeFailing alarm waits for two periods of the test's cadence, and CloudWatch allows one day in all.
+  if (!Number.isInteger(config.scheduledTestMinutes) || config.scheduledTestMinutes < 0 || config.scheduledTestMinutes > 720) {
+    throw new Error('scheduledTestMinutes must be a whole number of minutes from 0 (off) to 720');
+  }
+  if (!(typeof config.latencyAlarmP99Ms === 'number' && config.latencyAlarmP99Ms > 0 && Number.isFinite(config.latencyAlarmP99Ms))) {
+    throw new Error('latencyAlarmP99Ms must be a number of milliseconds above 0');
+  }
   return config;
 }

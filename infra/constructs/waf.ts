@@ -9,6 +9,12 @@ export interface ApiWafProps {
 }
 
 /**
+ * The per-IP limit for a stage whose throttle takes `rateLimit` requests a second: what the stage takes on one route in
+ * the rule's 5 minutes, as the whole number of at least 10 that WAF's rate-based rules require.
+ */
+export const wafIpRateLimit = (rateLimit: number) => Math.max(10, Math.ceil(rateLimit * 300));
+
+/**
  * The WAF web ACL of a stage (`waf: true` in the stage's settings; on in `stage` and `prod`, cdk.json). Two rules block,
  * each with an answer in the API's error envelope:
  * - bodies over 4.4 MB get a 413 `payload_too_large` before they reach Lambda's 6 MB invocation limit, which API

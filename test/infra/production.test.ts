@@ -293,5 +293,21 @@ describe('stage settings', () => {
     expect(() => stageConfig({ dev: { alarmEmail: 'nope' } }, 'dev')).toThrow(/e-mail/);
     expect(() => stageConfig({ dev: { authorizerCacheTtlSeconds: 7200 } }, 'dev')).toThrow(/0 to 3600/);
     expect(() => stageConfig({}, 'Bad_Stage')).toThrow(/Stage names/);
+    // What AWS would refuse only at deploy time is refused at synth.
+    expect(() => stageConfig({ dev: { throttle: { rateLimit: 0, burstLimit: 10 } } }, 'dev')).toThrow(/throttle.rateLimit/);
+    expect(() => stageConfig({ dev: { workspaceThrottle: { rateLimit: 10, burstLimit: 2.5 } } }, 'dev')).toThrow(/workspaceThrottle.burstLimit/);
+    expect(() => stageConfig({ dev: { scheduledTestMinutes: 721 } }, 'dev')).toThrow(/0 \(off\) to 720/);
+    expect(() => stageConfig({ dev: { scheduledTestMinutes: 1.5 } }, 'dev')).toThrow(/scheduledTestMinutes/);
+    expect(() => stageConfig({ dev: { latencyAlarmP99Ms: -1 } }, 'dev')).toThrow(/latencyAlarmP99Ms/);
+    expect(stageConfig({ dev: { scheduledTestMinutes: 720, throttle: { rateLimit: 0.5, burstLimit: 1 } } }, 'dev')).toMatchObject({ scheduledTestMinutes: 720 });
+  });
+
+  it("gives WAF's rate rule a whole number of at least 10 requests per 5 minutes, whatever the stage throttle", () => {
+    const limitFor = (rateLimit: number) => {
+      const { template } = synth('prod', { throttle: { rateLimit, burstLimit: 10 } });
+      const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: { Rules: { Name: string; Statement: any }[] } }[];
+      return acl!.Properties.Rules.find((r) => r.Name === 'IpRateLimit')!.Statement.RateBasedStatement.Limit as number;
+    };
+    expect([limitFor(1000), limitFor(0.5), limitFor(0.01)]).toEqual([300_000, 150, 10]);
   });
 });
