@@ -226,20 +226,26 @@ export class DynamoDbRecordStore implements RecordStore {
     private readonly tableName: string,
   ) {}
 
+  /**
+   * Sends an upsert's one UpdateItem, leaving `writeToken` in the item; a failed condition returns the stored item with
+   * the error, so the caller can tell a repeat of its own applied write (the token) from a true refusal.
+   */
+  private sendUpsert(command: UpsertCommand, writeToken: string, returnValues: ReturnValue) {
+    return this.client.send(
+      new UpdateItemCommand({
+        ...upsertRequest(this.tableName, command, writeToken),
+        ReturnValues: returnValues,
+        ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
+      }),
+    );
+  }
+
   async write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome> {
     const writeToken = randomUUID();
     try {
       // UPDATED_OLD: nothing comes back for a new record, so a create (an import's usual write) transfers and parses no
       // item at all; for an existing one, the old values of what was set, which always include the version.
-      const result = await withErrorMapping(() =>
-        this.client.send(
-          new UpdateItemCommand({
-            ...upsertRequest(this.tableName, command, writeToken),
-            ReturnValues: ReturnValue.UPDATED_OLD,
-            ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
-          }),
-        ),
-      );
+      const result = await withErrorMapping(() => this.sendUpsert(command, writeToken, ReturnValue.UPDATED_OLD));
       return result.Attributes && Object.keys(result.Attributes).length > 0 ? 'updated' : 'created';
     } catch (error) {
       // Without If-Match or If-None-Match the condition fails only when the write would change nothing: because the
@@ -257,15 +263,7 @@ export class DynamoDbRecordStore implements RecordStore {
   async upsert(command: UpsertCommand): Promise<UpsertResult> {
     const writeToken = randomUUID();
     try {
-      const result = await withErrorMapping(() =>
-        this.client.send(
-          new UpdateItemCommand({
-            ...upsertRequest(this.tableName, command, writeToken),
-            ReturnValues: ReturnValue.ALL_NEW,
-            ReturnValuesOnConditionCheckFailure: ReturnValuesOnConditionCheckFailure.ALL_OLD,
-          }),
-        ),
-      );
+      const result = await withErrorMapping(() => this.sendUpsert(command, writeToken, ReturnValue.ALL_NEW));
       const record = recordFromItem(command.key, result.Attributes ?? {});
       // The version starts at 1 only when the item did not exist before this write.
       return { outcome: record.version === 1 ? 'created' : 'updated', record };

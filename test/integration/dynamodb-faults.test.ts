@@ -25,10 +25,10 @@ describe('faults toward DynamoDB', () => {
   let restarted: DynamoDbLocal | undefined;
   const statuses: number[] = [];
 
-  const api = async (method: string, path: string, json?: unknown) => {
+  const api = async (method: string, path: string, json?: unknown, headers: Record<string, string> = {}) => {
     const response = await fetch(info.baseUrl + path, {
       method,
-      headers: { Authorization: `Token ${info.token}`, ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: { Authorization: `Token ${info.token}`, ...(json !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
       ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
     });
     const text = await response.text();
@@ -246,13 +246,8 @@ describe('faults toward DynamoDB', () => {
 
   it('answers an upsert or a batch item whose first answer was lost, and which the SDK sent again, as the write it was: never a 412, a 201 when it made the record', async () => {
     const upsert = async (json: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      const response = await fetch(`${info.baseUrl}/models/account/records`, {
-        method: 'POST',
-        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', ...headers },
-        body: JSON.stringify(json),
-      });
-      const body = (await response.json()) as { version?: number; fields?: Record<string, unknown>; error?: { code: string } };
-      return [response.status, body.version ?? body.error?.code, body.fields?.x];
+      const { status, body } = await api('POST', '/models/account/records', json, headers);
+      return [status, body.version ?? body.error?.code, body.fields?.x];
     };
     const lostOnce = async (send: () => Promise<unknown[]>) => {
       // DynamoDB applies the first UpdateItem, its answer never arrives, and the SDK's retry finds the write done.
@@ -290,12 +285,7 @@ describe('faults toward DynamoDB', () => {
   });
 
   it('answers a second request with the same Idempotency-Key while the first is in flight with a 409, then replays the first', async () => {
-    const keyed = () =>
-      fetch(`${info.baseUrl}/models/account/records`, {
-        method: 'POST',
-        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'idem-in-flight' },
-        body: JSON.stringify({ name: 'idem-in-flight', n: 1 }),
-      }).then(async (response) => ({ status: response.status, retryAfter: response.headers.get('retry-after'), body: (await response.json()) as Record<string, any> }));
+    const keyed = () => api('POST', '/models/account/records', { name: 'idem-in-flight', n: 1 }, { 'Idempotency-Key': 'idem-in-flight' });
     // The first request's write is held (its first attempt is never answered; the SDK's retry after 2 s goes through), so
     // it is in flight for certain, with its key claimed (the claim is written before the record), when the second comes.
     const failedBefore = (await faults({ error: 'stall', count: 1, operations: ['UpdateItem'], tables: [info.tableName] })).failed;
@@ -306,7 +296,7 @@ describe('faults toward DynamoDB', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     const second = await keyed();
-    expect([second.status, second.body.error.code, second.retryAfter]).toEqual([409, 'request_in_progress', '1']);
+    expect([second.status, second.body.error.code, second.headers.get('retry-after')]).toEqual([409, 'request_in_progress', '1']);
     const answered = await first;
     expect([answered.status, answered.body.version]).toEqual([201, 1]);
     // Once the first is done, the same request replays its answer.
@@ -315,23 +305,18 @@ describe('faults toward DynamoDB', () => {
   });
 
   it('still gives a keyed write its answer when the idempotency table cannot take it, and releases the key', async () => {
-    const keyed = () =>
-      fetch(`${info.baseUrl}/models/account/records`, {
-        method: 'POST',
-        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'idem-store-down' },
-        body: JSON.stringify({ name: 'idem-store-down', n: 1 }),
-      });
+    const keyed = () => api('POST', '/models/account/records', { name: 'idem-store-down', n: 1 }, { 'Idempotency-Key': 'idem-store-down' });
     // The claim (PutItem) goes through; completing the key's record (UpdateItem on the idempotency table) fails.
     await faults({ error: 'internal', operations: ['UpdateItem'], tables: [`${info.tableName}-idempotency`] });
     const first = await keyed();
     // The write was applied, so the client is told so, not "503, nothing written".
     expect(first.status).toBe(201);
-    expect(((await first.json()) as { version: number }).version).toBe(1);
+    expect(first.body.version).toBe(1);
     expect((await faults()).failed).toBeGreaterThan(0);
     // The key was released: the retry runs again, and the merge makes that an identical repeat.
     const retry = await keyed();
     expect(retry.status).toBe(200);
-    expect(((await retry.json()) as { version: number }).version).toBe(1);
+    expect(retry.body.version).toBe(1);
     // Now remembered: the next one is a replay, which answers as the retry did and writes nothing.
     let replayStatus = 0;
     expect(await callsOf(async () => (replayStatus = (await keyed()).status))).not.toHaveProperty('UpdateItem');
