@@ -26,9 +26,11 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'QUOTA_EXCEEDED', statusCode: 429, code: 'rate_limited', message: 'The request quota is used up', headers: { 'Retry-After': '60' } },
   // The authorizer failed (for example, the key table throttled it): retryable, not a defect of the request. An error
   // thrown by a Lambda authorizer, other than `Unauthorized`, is what API Gateway calls AUTHORIZER_CONFIGURATION_ERROR
-  // (500 by default, `x-amzn-ErrorType: AuthorizerConfigurationException`), so that type answers 503 too; an authorizer
-  // that API Gateway could not run or that timed out ends the same way. AUTHORIZER_FAILURE is kept for what else API
-  // Gateway reports as a failed authorizer.
+  // (500 by default, `x-amzn-ErrorType: AuthorizerConfigurationException`), so that type answers 503 too. Ours throws,
+  // by design, only when it cannot read the key table (SPEC: a 503, never a bare 500). An authorizer API Gateway could
+  // not run at all (a missing permission, a timeout) ends the same way; the runbook tells the two apart by the
+  // `AuthorizerFailures` alarm (docs/operations.md). Unlike INTEGRATION_FAILURE below, this type's usual cause is the
+  // retryable one. AUTHORIZER_FAILURE is kept for what else API Gateway reports as a failed authorizer.
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },

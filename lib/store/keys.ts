@@ -24,9 +24,12 @@ export const recordItemPrefix = 'R#';
 /** The start of every workspace item's partition key (the workspace, and its model definitions under it). */
 export const workspaceItemPrefix = 'W#';
 /**
- * The only items the API's functions read or write: records and model definitions. Their IAM grant is limited to these
- * partition keys (`dynamodb:LeadingKeys`), so no function but the authorizer can read or change a key item (`K#`), and
- * none can touch the admin's token and registry items; the fault-proxy suite checks that every route stays inside them.
+ * The partitions the API's functions read or write: records, and the workspace partition that holds the model
+ * definitions. Their IAM grant is limited to these partition keys (`dynamodb:LeadingKeys`), so no function but the
+ * authorizer can read or change a key item (`K#`) or the admin's `T#` and `WORKSPACES` items; the fault-proxy suite
+ * checks that every route stays inside them. IAM cannot narrow by sort key, so the workspace partition's other items,
+ * the workspace item (`usage_key`) and the keys' listing items (`T#<token id>`: hash, scopes, name, revocation), stay
+ * within the grant though no API function uses them (docs/data-model.md).
  */
 export const apiFunctionItemPrefixes = [recordItemPrefix, workspaceItemPrefix] as const;
 

@@ -59,9 +59,10 @@ describe('hostile input', () => {
       }),
       { numRuns: 60 },
     );
-    // Both halves of the property ran: bodies refused, and bodies whose fields were stored and read back.
+    // Both halves of the property ran: bodies refused, and bodies whose fields were stored and read back (about 16 of
+    // the 60 on average, 11 at the fewest in 28 sampled runs, so none at all would mean the generator stopped reaching it).
     expect(outcomes.refused).toBeGreaterThan(0);
-    expect(outcomes.storedFields).toBeGreaterThanOrEqual(10);
+    expect(outcomes.storedFields).toBeGreaterThan(0);
   });
 
   it('random field names: stored faithfully or refused with a 422, never a 5xx', async () => {

@@ -10,10 +10,11 @@
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
+import { benchContext } from '../../lib/bench/upsert-event.js';
 
 const [entry] = process.argv.slice(2);
 if (!entry || !process.env.GATHER_EVENT) throw new Error('usage: GATHER_EVENT=<json> invoke-function.ts <functions/file.ts>');
 const { handler } = (await import(pathToFileURL(resolve(entry)).href)) as { handler: (event: unknown, context: Context) => Promise<unknown> };
 const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local';
-const context = { functionName, awsRequestId: `invoke-${process.pid}`, getRemainingTimeInMillis: () => 20_000 } as unknown as Context;
+const context: Context = { ...benchContext, functionName, awsRequestId: `invoke-${process.pid}` };
 process.stdout.write(`\n${JSON.stringify(await handler(JSON.parse(process.env.GATHER_EVENT), context))}\n`);
