@@ -99,6 +99,10 @@ export function jsonAsMaps(value: unknown): unknown {
 /** A stored item's version: 1 only for the write that made the record. */
 const versionOf = (item: RawItem) => Number(item[recordAttributes.version]?.N);
 
+/** Whether the item a failed condition returned holds this very upsert's write (its token in the write stamp). */
+const isOwnItem = (item: RawItem | undefined, writeToken: string): item is RawItem =>
+  item !== undefined && isOwnWrite(item[recordAttributes.writeStamp]?.S, writeToken);
+
 /**
  * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
  * as `unmarshall` converts it (strings and safe numbers read directly, everything else by util-dynamodb's
@@ -252,10 +256,7 @@ export class DynamoDbRecordStore implements RecordStore {
       // record already holds these values, or because this very write was applied by an attempt whose answer was lost
       // (its token in the stamp, as in upsert below), which is reported as what that attempt did.
       if (!isConditionFailure(error)) throw error;
-      const old = error.Item;
-      if (old && isOwnWrite(old[recordAttributes.writeStamp]?.S, writeToken)) {
-        return versionOf(old) === 1 ? 'created' : 'updated';
-      }
+      if (isOwnItem(error.Item, writeToken)) return versionOf(error.Item) === 1 ? 'created' : 'updated';
       return 'unchanged';
     }
   }
@@ -270,7 +271,7 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const old = error.Item;
-      if (old && isOwnWrite(old[recordAttributes.writeStamp]?.S, writeToken)) {
+      if (isOwnItem(old, writeToken)) {
         // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat
         // found its own change (If-Match no longer matching, the record existing, nothing left to change). It happened,
         // so it is answered as it would have been: never a 412, and a 201 if it made the record.

@@ -1,6 +1,7 @@
 /**
  * `npm start` as a user meets it: data and the dev key survive a restart, Ctrl-C (SIGINT) stops everything with Java,
- * and a second start on a busy port, or on a data directory in use, says so at once. Each start here is its own process with its own data directory.
+ * and a second start on a busy port, or on a data directory in use, says so at once. Each start here is its own
+ * process with its own data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
