@@ -2,23 +2,19 @@
  * Workspaces and API keys in the table (docs/data-model.md). A key is stored only as its SHA-256. Each key has three
  * items, written in one transaction so none exists without the others:
  * - `K#<hash>`: what the authorizer reads (workspace, scopes, revoked_at, last_used_at);
- * - `W#<workspace>` / `T#<token id>`: the key under its workspace, for `token list`;
+ * - `KEYS#<workspace>` / `T#<token id>`: the key under its workspace, for `token list`;
  * - `T#<token id>`: where `token revoke <token-id>` finds the workspace and the hash.
- * Workspaces are listed from a small registry partition (`WORKSPACES`), written with the workspace.
+ * A workspace is one item of a small registry partition (`WORKSPACES`), which `workspace list` reads. None of these is
+ * within the API functions' grant. A workspace from a table written before that layout is moved to it
+ * (lib/store/workspace-layout-migration.ts) before anything is done with it.
  */
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  GetCommand,
-  QueryCommand,
-  TransactWriteCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, isTokenId, keyPrefix, randomBase62 } from '../auth/api-key.js';
 import type { Scope } from '../auth/scopes.js';
-import { apiKeyItemKey, workspaceIdPattern, workspaceItemKey } from './keys.js';
-import { withErrorMapping } from './map-dynamodb-error.js';
+import { apiKeyItemKey, apiKeyListingKey, apiKeyListingPartition, workspaceIdPattern, workspaceItemKey, workspaceRegistryPartition } from './keys.js';
+import { cancellationCodes, isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
+import { queryPartition } from './query-partition.js';
+import { moveLegacyWorkspaceItems } from './workspace-layout-migration.js';
 
 export interface ApiKeyIdentity {
   readonly tokenId: string;
@@ -64,16 +60,7 @@ export class AdminError extends Error {}
 /** last_used_at is refreshed at most this often, so a busy key costs no extra write per authorizer call. */
 export const lastUsedPrecisionMs = 60 * 60 * 1000;
 
-const registryKey = (workspace: string) => ({ pk: 'WORKSPACES', sk: workspace });
-const tokenListingKey = (workspace: string, tokenId: string) => ({ pk: workspaceItemKey(workspace).pk, sk: `T#${tokenId}` });
 const tokenLookupKey = (tokenId: string) => ({ pk: `T#${tokenId}`, sk: 'T' });
-
-function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
-  if (error instanceof TransactionCanceledException || (error as Error | undefined)?.name === 'TransactionCanceledException') {
-    return ((error as TransactionCanceledException).CancellationReasons ?? []).map((reason) => reason.Code);
-  }
-  return undefined;
-}
 
 export class ApiKeyStore {
   constructor(
@@ -117,18 +104,27 @@ export class ApiKeyStore {
   }
 
   async workspaceExists(workspace: string): Promise<boolean> {
-    const result = await withErrorMapping(() =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: workspaceItemKey(workspace), ConsistentRead: true })),
-    );
-    return result.Item !== undefined;
+    return (await this.usageKeyOf(workspace)) !== undefined;
   }
 
   /** A workspace's usage key, or undefined when the workspace does not exist. */
   async usageKeyOf(workspace: string): Promise<string | undefined> {
+    if (!workspaceIdPattern.test(workspace)) return undefined;
+    let item = await this.workspaceItem(workspace);
+    // Every command that names a workspace comes through here, so each first moves a workspace of a table written
+    // before the current layout, whose registry item has no usage key, to that layout.
+    if (item && item.usage_key === undefined) {
+      await withErrorMapping(() => moveLegacyWorkspaceItems(this.client, this.tableName, workspace));
+      item = await this.workspaceItem(workspace);
+    }
+    return item ? String(item.usage_key ?? '') : undefined;
+  }
+
+  private async workspaceItem(workspace: string): Promise<Record<string, unknown> | undefined> {
     const result = await withErrorMapping(() =>
       this.client.send(new GetCommand({ TableName: this.tableName, Key: workspaceItemKey(workspace), ConsistentRead: true })),
     );
-    return result.Item ? String(result.Item.usage_key ?? '') : undefined;
+    return result.Item;
   }
 
   async createWorkspace(workspace: string): Promise<CreatedWorkspace> {
@@ -139,28 +135,22 @@ export class ApiKeyStore {
     const usageKey = `uk_${randomBase62(32)}`;
     try {
       await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...workspaceItemKey(workspace), workspace, created_at: createdAt, usage_key: usageKey },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            { Put: { TableName: this.tableName, Item: { ...registryKey(workspace), workspace, created_at: createdAt } } },
-          ],
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...workspaceItemKey(workspace), workspace, created_at: createdAt, usage_key: usageKey },
+          ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
     } catch (error) {
-      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${workspace}" already exists`);
+      // A workspace of a table written before the current layout has its registry item too.
+      if (isConditionFailure(error)) throw new AdminError(`Workspace "${workspace}" already exists`);
       throw error;
     }
     return { id: workspace, created_at: createdAt, usageKey };
   }
 
   async listWorkspaces(): Promise<WorkspaceSummary[]> {
-    const items = await this.queryAll({ pk: 'WORKSPACES' });
+    const items = await queryPartition(this.client, this.tableName, { pk: workspaceRegistryPartition });
     return items.map((item) => ({ id: String(item.workspace), created_at: String(item.created_at) }));
   }
 
@@ -187,7 +177,7 @@ export class ApiKeyStore {
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
-            { Put: { TableName: this.tableName, Item: { ...tokenListingKey(input.workspace, tokenId), ...common, key_hash: keyHash } } },
+            { Put: { TableName: this.tableName, Item: { ...apiKeyListingKey(input.workspace, tokenId), ...common, key_hash: keyHash } } },
             { Put: { TableName: this.tableName, Item: { ...tokenLookupKey(tokenId), workspace: input.workspace, key_hash: keyHash } } },
           ],
         }),
@@ -201,7 +191,7 @@ export class ApiKeyStore {
 
   async listTokens(workspace: string): Promise<TokenSummary[]> {
     if (!(await this.workspaceExists(workspace))) throw new AdminError(`Workspace "${workspace}" does not exist`);
-    const items = await this.queryAll({ pk: workspaceItemKey(workspace).pk, skPrefix: 'T#' });
+    const items = await queryPartition(this.client, this.tableName, { pk: apiKeyListingPartition(workspace), skPrefix: 'T#' });
     // last_used_at lives on the authorizer's item, so reading a key costs the authorizer nothing extra.
     const lastUsed = new Map<string, string>();
     for (let i = 0; i < items.length; i += 100) {
@@ -239,6 +229,8 @@ export class ApiKeyStore {
     if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`);
     const workspace = String(lookup.Item.workspace);
     const keyHash = String(lookup.Item.key_hash);
+    // Its listing item may still be where a table written before the current layout keeps it.
+    await this.usageKeyOf(workspace);
     const revokedAt = this.clock().toISOString();
     const revoke = (key: { pk: string; sk: string }) => ({
       Update: {
@@ -251,7 +243,7 @@ export class ApiKeyStore {
       },
     });
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: [revoke(apiKeyItemKey(keyHash)), revoke(tokenListingKey(workspace, tokenId))] }));
+      await this.client.send(new TransactWriteCommand({ TransactItems: [revoke(apiKeyItemKey(keyHash)), revoke(apiKeyListingKey(workspace, tokenId))] }));
     } catch (error) {
       if (cancellationCodes(error)?.some((code) => code === 'ConditionalCheckFailed')) {
         throw new AdminError(`The key ${tokenId} is already revoked`);
@@ -259,25 +251,5 @@ export class ApiKeyStore {
       throw error;
     }
     return { tokenId, workspace, revokedAt };
-  }
-
-  private async queryAll(input: { pk: string; skPrefix?: string }): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const result = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: input.skPrefix ? '#pk = :pk AND begins_with(#sk, :prefix)' : '#pk = :pk',
-          ExpressionAttributeNames: input.skPrefix ? { '#pk': 'pk', '#sk': 'sk' } : { '#pk': 'pk' },
-          ExpressionAttributeValues: input.skPrefix ? { ':pk': input.pk, ':prefix': input.skPrefix } : { ':pk': input.pk },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      items.push(...(result.Items ?? []));
-      start = result.LastEvaluatedKey;
-    } while (start);
-    return items;
   }
 }

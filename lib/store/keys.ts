@@ -21,25 +21,45 @@ export const recordSortKey = 'R';
 
 /** The start of every record item's partition key. */
 export const recordItemPrefix = 'R#';
-/** The start of every workspace item's partition key (the workspace, and its model definitions under it). */
-export const workspaceItemPrefix = 'W#';
 /**
- * The partitions the API's functions read or write: records, and the workspace partition that holds the model
- * definitions. Their IAM grant is limited to these partition keys (`dynamodb:LeadingKeys`), so no function but the
- * authorizer can read or change a key item (`K#`) or the admin's `T#` and `WORKSPACES` items; the fault-proxy suite
- * checks that every route stays inside them. IAM cannot narrow by sort key, so the workspace partition's other items,
- * the workspace item (`usage_key`) and the keys' listing items (`T#<token id>`: hash, scopes, name, revocation), stay
- * within the grant though no API function uses them (docs/data-model.md).
+ * The start of the partition key under which a workspace's model definitions live (`W#<workspace>`, one item per model,
+ * sort key `M#<model>`). Nothing else is stored in it: the workspace's own item and its keys' listing items are the
+ * admin's, in partitions of their own (below), since tables written before the move kept them here
+ * (lib/store/workspace-layout-migration.ts moves them).
  */
-export const apiFunctionItemPrefixes = [recordItemPrefix, workspaceItemPrefix] as const;
+export const modelDefinitionItemPrefix = 'W#';
+/**
+ * The partitions the API's functions read or write: records, and model definitions. Their IAM grant is limited to
+ * these partition keys (`dynamodb:LeadingKeys`), so no function but the authorizer can read or change a key item (`K#`),
+ * and none at all the admin's items (`WORKSPACES`, `KEYS#`, `T#`); the fault-proxy suite checks that every route stays
+ * inside them, and that the admin's commands stay outside them.
+ */
+export const apiFunctionItemPrefixes = [recordItemPrefix, modelDefinitionItemPrefix] as const;
 
 /** One item per record, so the writes of a bulk sync spread over as many partitions as there are records. */
 export function recordItemKey({ workspace, model, id }: RecordKey): ItemKey {
   return { pk: `${recordItemPrefix}${workspace}#${model}#${id}`, sk: recordSortKey };
 }
 
+export function modelDefinitionPartition(workspace: string): string {
+  return `${modelDefinitionItemPrefix}${workspace}`;
+}
+
+/** The registry of workspaces, which `workspace list` reads: the admin's alone, one write per new workspace. */
+export const workspaceRegistryPartition = 'WORKSPACES';
+
+/** A workspace's item, in the registry: its creation time and its usage key. */
 export function workspaceItemKey(workspace: string): ItemKey {
-  return { pk: `${workspaceItemPrefix}${workspace}`, sk: 'W' };
+  return { pk: workspaceRegistryPartition, sk: workspace };
+}
+
+/** The partition of a workspace's keys' listing items (`token list`): the admin's alone. */
+export function apiKeyListingPartition(workspace: string): string {
+  return `KEYS#${workspace}`;
+}
+
+export function apiKeyListingKey(workspace: string, tokenId: string): ItemKey {
+  return { pk: apiKeyListingPartition(workspace), sk: `T#${tokenId}` };
 }
 
 /** The start of every API key item's partition key: the authorizer's grant is limited to these items. */

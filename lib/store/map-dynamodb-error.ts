@@ -3,7 +3,7 @@
  * retries become UnavailableError (503 with Retry-After); an item over DynamoDB's size limit becomes
  * RecordTooLargeError (413). Anything else is a defect and is rethrown as it is.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { RecordTooLargeError, UnavailableError } from '../records/errors.js';
 
 const unavailableNames = new Set([
@@ -57,4 +57,12 @@ export async function withErrorMapping<T>(call: () => Promise<T>): Promise<T> {
  */
 export function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+/** The reasons a transaction was cancelled, one per action in order, or undefined when the error is something else. */
+export function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  if (error instanceof TransactionCanceledException || (error as Error | undefined)?.name === 'TransactionCanceledException') {
+    return ((error as TransactionCanceledException).CancellationReasons ?? []).map((reason) => reason.Code);
+  }
+  return undefined;
 }

@@ -1,11 +1,12 @@
 /**
  * Model definitions in the table: one item per custom model (or per standard model a workspace has extended with typed
- * fields), under the workspace: pk `W#<workspace>`, sk `M#<model>`.
+ * fields), in the workspace's model-definition partition: pk `W#<workspace>`, sk `M#<model>`.
  */
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
-import { workspaceItemKey } from './keys.js';
+import { modelDefinitionPartition } from './keys.js';
 import { isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
+import { queryPartition } from './query-partition.js';
 
 export interface StoredModelDefinition {
   readonly name: string;
@@ -32,7 +33,7 @@ export interface ModelDefinitionStore {
   deleteModel(workspace: string, name: string): Promise<boolean>;
 }
 
-const modelKey = (workspace: string, name: string) => ({ pk: workspaceItemKey(workspace).pk, sk: `M#${name}` });
+const modelKey = (workspace: string, name: string) => ({ pk: modelDefinitionPartition(workspace), sk: `M#${name}` });
 
 function fromItem(item: Record<string, unknown>): StoredModelDefinition {
   return {
@@ -59,24 +60,8 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
   }
 
   async listModels(workspace: string): Promise<StoredModelDefinition[]> {
-    const models: StoredModelDefinition[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const result = await withErrorMapping(() =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :m)',
-            ExpressionAttributeValues: { ':pk': workspaceItemKey(workspace).pk, ':m': 'M#' },
-            ConsistentRead: true,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        ),
-      );
-      models.push(...(result.Items ?? []).map(fromItem));
-      start = result.LastEvaluatedKey;
-    } while (start);
-    return models;
+    const items = await withErrorMapping(() => queryPartition(this.client, this.tableName, { pk: modelDefinitionPartition(workspace), skPrefix: 'M#' }));
+    return items.map(fromItem);
   }
 
   async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean> {

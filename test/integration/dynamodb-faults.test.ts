@@ -16,6 +16,7 @@ import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dyna
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { FaultRule } from '../../lib/local/fault-proxy.js';
 import { routes } from '../../lib/routes.js';
+import { apiFunctionItemPrefixes } from '../../lib/store/keys.js';
 import { tableDefinition } from '../../lib/store/table-definition.js';
 
 describe('faults toward DynamoDB', () => {
@@ -131,6 +132,32 @@ describe('faults toward DynamoDB', () => {
     }
     // The report itself works: the routes together named both kinds of partition, by key and by query of the table.
     expect([...named]).toEqual(expect.arrayContaining(['UpdateItem R#', 'GetItem R#', 'DeleteItem R#', 'PutItem W#', 'GetItem W#', 'DeleteItem W#', 'Query W#']));
+  });
+
+  it("keeps the admin's items outside the API functions' grant: workspaces, keys and their listings", async () => {
+    // The admin CLI's store, through the proxy: every item it names must lie outside the R# and W# partitions the API
+    // functions may touch, so that a defective API function cannot change a workspace's usage key or a key's listing.
+    const raw = createDynamoDbClient({ endpoint: info.faultControlUrl!.replace(/\/__faults$/, '') });
+    const store = new ApiKeyStore(createDocumentClient(raw), info.tableName);
+    try {
+      const before = (await proxyStats()).leadingKeys;
+      const workspace = `grant-${Date.now()}`;
+      await store.createWorkspace(workspace);
+      const key = await store.createApiKey({ workspace, scopes: ['records:read'] });
+      expect((await store.listTokens(workspace)).map(({ id }) => id)).toEqual([key.tokenId]);
+      await store.revokeToken(key.tokenId);
+      expect(await store.usageKeyOf(workspace)).toMatch(/^uk_/);
+      expect((await store.listWorkspaces()).map(({ id }) => id)).toContain(workspace);
+      const after = (await proxyStats()).leadingKeys;
+      const partitions = Object.keys(after).filter((kind) => after[kind] !== (before[kind] ?? 0));
+      expect(partitions.filter((kind) => apiFunctionItemPrefixes.some((prefix) => kind.endsWith(` ${prefix}`)))).toEqual([]);
+      // The report itself works: every kind of admin item was named.
+      expect(partitions).toEqual(
+        expect.arrayContaining(['PutItem WORKSPACES', 'GetItem WORKSPACES', 'Query WORKSPACES', 'TransactWriteItems K#', 'TransactWriteItems KEYS#', 'Query KEYS#', 'GetItem T#']),
+      );
+    } finally {
+      raw.destroy();
+    }
   });
 
   it('asks one query of the next shard when a listing page fills up exactly at the end of a shard that has a successor with records', async () => {
