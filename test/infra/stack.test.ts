@@ -124,7 +124,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     expect(statements[0]!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['K#*'] } });
   });
 
-  it('limits every other function to record and workspace items (partition keys R# and W#), queries of the table too', () => {
+  it('limits every other function to record and model-definition items (partition keys R# and W#), queries of the table too', () => {
     const { resources } = stage(stageName);
     const statements = ofType(resources, 'AWS::IAM::Policy')
       .filter(([id]) => !/Authorizer/.test(id))
