@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { generateApiKey, hashApiKey } from '../../lib/auth/api-key.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
 import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
@@ -179,6 +181,75 @@ describe('faults toward DynamoDB', () => {
     expect(page!.body.next_cursor).toEqual(expect.any(String));
     const rest = await api('GET', `/models/shardwalk/records?limit=3&cursor=${encodeURIComponent(page!.body.next_cursor!)}`);
     expect([rest.body.records.map((r: { id: string }) => r.id), rest.body.next_cursor]).toEqual([[next], null]);
+  });
+
+  it('checks a key in one read of its own item (none for a key of the wrong shape), records its last use at most once an hour, and never refuses a key for that record', async () => {
+    // Each key is new, so the authorizer's cache (300 s on this stack) has not seen it and its check reaches DynamoDB.
+    const raw = createDynamoDbClient({ endpoint: info.dynamodbEndpoint });
+    const documents = createDocumentClient(raw);
+    const store = new ApiKeyStore(documents, info.tableName);
+    try {
+      const newKey = async (lastUsedAgoMs?: number) => {
+        const created = await store.createApiKey({ workspace: 'dev', scopes: ['records:read'] });
+        if (lastUsedAgoMs !== undefined) {
+          await documents.send(
+            new UpdateCommand({
+              TableName: info.tableName,
+              Key: { pk: `K#${hashApiKey(created.key)}`, sk: 'K' },
+              UpdateExpression: 'SET last_used_at = :t',
+              ExpressionAttributeValues: { ':t': new Date(Date.now() - lastUsedAgoMs).toISOString() },
+            }),
+          );
+        }
+        return created;
+      };
+      const lastUsedAt = async (key: string) => (await store.findByHash(hashApiKey(key)))?.lastUsedAt;
+      /** The status of one read with the key, and the calls it made on key items (K#), by operation. */
+      const check = async (key: string) => {
+        const before = (await proxyStats()).leadingKeys;
+        const response = await fetch(`${info.baseUrl}/models/account/records/nobody`, { headers: { Authorization: `Token ${key}` } });
+        const after = (await proxyStats()).leadingKeys;
+        const onKeys = Object.keys(after)
+          .filter((kind) => kind.endsWith(' K#') && after[kind] !== (before[kind] ?? 0))
+          .map((kind) => [kind.split(' ')[0], after[kind]! - (before[kind] ?? 0)]);
+        return { status: response.status, calls: Object.fromEntries(onKeys) as Record<string, number> };
+      };
+
+      const neverUsed = await newKey();
+      const wrongChecksum = neverUsed.key.slice(0, -1) + (neverUsed.key.endsWith('0') ? '1' : '0');
+      expect(await check(wrongChecksum)).toEqual({ status: 401, calls: {} });
+      expect(await check(generateApiKey())).toEqual({ status: 401, calls: { GetItem: 1 } });
+      // First use: recorded. Allowed, so the handler answers (no such record).
+      const firstUse = Date.now();
+      expect(await check(neverUsed.key)).toEqual({ status: 404, calls: { GetItem: 1, UpdateItem: 1 } });
+      expect(Date.parse((await lastUsedAt(neverUsed.key))!)).toBeGreaterThanOrEqual(firstUse - 1000);
+      // Then served from the authorizer's cache: no call at all.
+      expect(await check(neverUsed.key)).toEqual({ status: 404, calls: {} });
+
+      const usedRecently = await newKey(10 * 60 * 1000);
+      const recorded = await lastUsedAt(usedRecently.key);
+      expect(await check(usedRecently.key)).toEqual({ status: 404, calls: { GetItem: 1 } });
+      expect(await lastUsedAt(usedRecently.key)).toBe(recorded);
+
+      const usedLongAgo = await newKey(2 * 60 * 60 * 1000);
+      const beforeUse = Date.now();
+      expect(await check(usedLongAgo.key)).toEqual({ status: 404, calls: { GetItem: 1, UpdateItem: 1 } });
+      expect(Date.parse((await lastUsedAt(usedLongAgo.key))!)).toBeGreaterThanOrEqual(beforeUse - 1000);
+
+      const revoked = await newKey();
+      await store.revokeToken(revoked.tokenId);
+      expect(await check(revoked.key)).toEqual({ status: 401, calls: { GetItem: 1 } });
+
+      // Recording the use fails, every attempt: the key is still allowed.
+      const unrecorded = await newKey();
+      await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [info.tableName] });
+      const { status, calls } = await check(unrecorded.key);
+      expect([status, calls.GetItem, calls.UpdateItem! >= 1]).toEqual([404, 1, true]);
+      await faults();
+      expect(await lastUsedAt(unrecorded.key)).toBeUndefined();
+    } finally {
+      raw.destroy();
+    }
   });
 
   it('answers 503 unavailable with Retry-After when the authorizer cannot read the key table, then serves the key', async () => {
