@@ -77,10 +77,10 @@ export class ApiFunction extends NodejsFunction {
   bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefixes?: readonly string[] } = {}): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
     // With prefixes, only items whose partition key starts with one of them (IAM's dynamodb:LeadingKeys): the authorizer
-    // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and workspaces.
-    // A query of the table is held to the same partitions. A query of an index is not: there the condition would be
-    // checked against the index's own partition key (`<workspace>#<model>#...`), and index entries are copies of
-    // records only (key items carry no index attributes).
+    // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and model
+    // definitions. A query of the table is held to the same partitions. A query of an index is not: there the condition
+    // would be checked against the index's own partition key (`<workspace>#<model>#...`), and index entries are copies
+    // of records only (key items carry no index attributes).
     const prefixes = options.leadingKeyPrefixes ?? [];
     const leadingKeys = prefixes.length > 0 ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } } } : {};
     const tableActions = actions.filter((action) => action !== 'dynamodb:Query' || prefixes.length > 0);

@@ -150,6 +150,24 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
       }),
     );
 
+  workspace
+    .command('migrate')
+    .description("move every workspace of a table written by an older version to the current layout (safe to repeat)")
+    .option('--json', 'print JSON')
+    .action(async (_opts: unknown, command: Command) =>
+      withTarget(command, async ({ store }, options) => {
+        const { workspaces, moved, skipped } = await store.moveAllToCurrentLayout();
+        print(
+          options,
+          { workspaces, keys_moved: moved, listings_skipped: skipped },
+          workspaces === 0
+            ? 'Every workspace is in the current layout already'
+            : `Moved ${workspaces} workspace${workspaces === 1 ? '' : 's'} and ${moved} key listing${moved === 1 ? '' : 's'} to the current layout` +
+                (skipped > 0 ? `; left ${skipped} listing item${skipped === 1 ? '' : 's'} that no key of its workspace matches` : ''),
+        );
+      }),
+    );
+
   const token = program.command('token').description('create, list and revoke API keys');
   const maxKeyNameLength = 200;
   token

@@ -149,6 +149,23 @@ export class ApiKeyStore {
     return { id: workspace, created_at: createdAt, usageKey };
   }
 
+  /**
+   * Moves every workspace of a table written before the current layout to it (`admin workspace migrate`): those whose
+   * registry item has no usage key. Safe to repeat, and beside other admin commands.
+   */
+  async moveAllToCurrentLayout(): Promise<{ workspaces: number; moved: number; skipped: number }> {
+    const registry = await queryPartition(this.client, this.tableName, { pk: workspaceRegistryPartition });
+    const total = { workspaces: 0, moved: 0, skipped: 0 };
+    for (const item of registry) {
+      if (item.usage_key !== undefined) continue;
+      const { moved, skipped } = await withErrorMapping(() => moveLegacyWorkspaceItems(this.client, this.tableName, String(item.sk)));
+      total.workspaces += 1;
+      total.moved += moved;
+      total.skipped += skipped;
+    }
+    return total;
+  }
+
   async listWorkspaces(): Promise<WorkspaceSummary[]> {
     const items = await queryPartition(this.client, this.tableName, { pk: workspaceRegistryPartition });
     return items.map((item) => ({ id: String(item.workspace), created_at: String(item.created_at) }));
