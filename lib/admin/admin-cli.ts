@@ -3,6 +3,7 @@
  * takes `--json` for scripts, and exits non-zero on any error with a message on stderr.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
@@ -234,6 +235,16 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 
 /** Runs the CLI and returns its exit code: 0 on success, 1 on any error. */
 export async function runAdmin(argv: readonly string[], deps: AdminDependencies): Promise<number> {
+  // No command takes a key, and an error message that quotes its argument would put one pasted by mistake into a
+  // terminal's scrollback or a CI log: refused before parsing, without a word of it.
+  const withKey = argv.findIndex((argument) => containsApiKey(argument));
+  if (withKey >= 0) {
+    deps.io.err(
+      `error: argument ${withKey + 1} holds an API key (gth_...), which the admin CLI never takes: name a key by its token id (tok_...), which "token list --workspace <id>" shows. ` +
+        'If the key was pasted somewhere others can see, revoke it.',
+    );
+    return 1;
+  }
   const program = buildAdminProgram(deps);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -71,3 +71,19 @@ export function generateTokenId(): string {
 export function isTokenId(value: string): boolean {
   return /^tok_[0-9A-Za-z]{16}$/.test(value);
 }
+
+/**
+ * A key, or enough of one to matter, inside any text: the prefix and more than the 4 characters `token list` shows of
+ * it. What an operator pastes by mistake (`Token gth_...`, `API_KEY=gth_...`, a name) or a client puts in a URL.
+ */
+const keyInText = /gth_[0-9A-Za-z]{5,}/g;
+
+export function containsApiKey(text: string): boolean {
+  keyInText.lastIndex = 0;
+  return keyInText.test(text);
+}
+
+/** The text with every key in it cut to the prefix `token list` shows, so that a log line can keep the rest. */
+export function redactApiKeys(text: string): string {
+  return text.replace(keyInText, (key) => `${displayPrefix(key)}…[redacted]`);
+}

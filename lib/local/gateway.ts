@@ -20,6 +20,7 @@ import type {
   APIGatewayTokenAuthorizerEvent,
   Context,
 } from 'aws-lambda';
+import { redactApiKeys } from '../auth/api-key.js';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
 import { encodedPairs } from '../http/parse-body.js';
@@ -353,7 +354,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         options.log?.({
           level: 'INFO',
           method: request.method,
-          path: (request.url ?? '/').split('?')[0],
+          // A key a client put in the path (as a record id, say) is cut to its prefix; the query string is left out.
+          path: redactApiKeys((request.url ?? '/').split('?')[0]!),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           request_id: requestId,

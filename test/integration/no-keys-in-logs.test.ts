@@ -31,6 +31,10 @@ describe('no key in logs', () => {
       [200, await call('GET', '/models/account/records/logged', { token: reader.key, headers: { 'X-Api-Key': reader.key } })],
       [401, await call('GET', '/models/account/records/logged', { token: mistyped })],
       [200, await call('GET', `/models/account/records/logged?key=${encodeURIComponent(writer.key)}`, { token: writer.key })],
+      // A key a client put where a record id goes: in the body, and in the path.
+      [201, await call('POST', '/models/account/records', { json: { name: writer.key }, token: writer.key })],
+      [200, await call('GET', `/models/account/records/${writer.key}`, { token: writer.key })],
+      [404, await call('GET', `/models/account/records/${reader.key}x`, { token: reader.key })],
     ] as const;
     expect(session.map(([, response]) => response.status)).toEqual(session.map(([status]) => status));
     for (const [status, response] of session) {

@@ -1,4 +1,4 @@
-import { displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader } from '../../lib/auth/api-key.js';
+import { containsApiKey, displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader, redactApiKeys } from '../../lib/auth/api-key.js';
 
 describe('API keys', () => {
   it('look like gth_ + 38 base62 characters and pass their own checksum', () => {
@@ -43,5 +43,19 @@ describe('API keys', () => {
     expect(keyFromAuthorizationHeader('abc')).toBeUndefined();
     expect(keyFromAuthorizationHeader('Token a b')).toBeUndefined();
     expect(keyFromAuthorizationHeader(undefined)).toBeUndefined();
+  });
+
+  it('finds a key, or more of one than token list shows, anywhere in a text, and cuts each to that prefix', () => {
+    const key = generateApiKey();
+    for (const text of [key, `Token ${key}`, `API_KEY=${key}`, `/models/account/records/${key}`, key.slice(0, 9), `'${key}'`]) {
+      expect([text, containsApiKey(text)]).toEqual([text, true]);
+    }
+    // The prefix token list prints, and words that merely start like one, are not keys.
+    for (const text of [displayPrefix(key), 'gth_', 'the gth_ prefix', 'tok_AbCdEfGh12345678', '']) {
+      expect([text, containsApiKey(text)]).toEqual([text, false]);
+    }
+    const other = generateApiKey();
+    expect(redactApiKeys(`/a/${key}/b/${other}`)).toBe(`/a/${displayPrefix(key)}…[redacted]/b/${displayPrefix(other)}…[redacted]`);
+    expect(redactApiKeys('/models/account/records/x')).toBe('/models/account/records/x');
   });
 });
