@@ -24,7 +24,7 @@ export const handler = async (_event?: unknown, context?: { getRemainingTimeInMi
     result = await runScenario({ baseUrl, token: token.trim(), ...(deadline !== undefined ? { deadline } : {}) });
   } catch (error) {
     logger.error('smoke test could not run', { error: error as Error });
-    result = { runId: 'none', ok: false, steps: [], leftovers: [] };
+    result = { runId: 'none', ok: false, interrupted: false, steps: [], leftovers: [] };
   }
   metrics.addMetric('SmokeSuccess', MetricUnit.Count, result.ok ? 1 : 0);
   for (const step of result.steps) {

@@ -1,7 +1,8 @@
 /**
  * `npm run smoke -- --base-url <url> --token <key>` (the local stack by default, through `$DATA_DIR/dev.json`): runs
  * the end-to-end scenario, printing each step with its status and duration, then a summary. Exits 1 on the first
- * failure, saying what was expected and what came back.
+ * failure, saying what was expected and what came back; 2 when there is nothing to test; 130 after Ctrl-C, which still
+ * deletes what the run made.
  */
 import { Command } from 'commander';
 import { apiTarget } from '../local/dev-json.js';
@@ -20,17 +21,37 @@ if (problem !== undefined || !baseUrl || !token) {
   process.exit(2);
 }
 
+try {
+  const url = new URL(baseUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+} catch {
+  console.error(`error: --base-url must be an http:// or https:// URL; "${baseUrl}" is not one`);
+  process.exit(2);
+}
+
+// Ctrl-C stops the run but still deletes what it made; a second one leaves at once.
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  console.log('interrupted: deleting what this run made (Ctrl-C again to leave it behind)');
+  interrupt.abort();
+  process.once('SIGINT', () => process.exit(130));
+});
+
 console.log(`Smoke test against ${baseUrl}`);
 const started = performance.now();
 const result = await runScenario({
   baseUrl,
   token,
+  signal: interrupt.signal,
   onStep: (step) => {
     console.log(`  ${step.ok ? 'ok  ' : 'FAIL'} ${step.name.padEnd(40)} ${step.ms.toFixed(0).padStart(6)} ms`);
     if (!step.ok) console.log(`       ${step.detail}`);
   },
 });
 const passed = result.steps.filter((s) => s.ok).length;
-console.log(`${result.ok ? 'PASSED' : 'FAILED'}: ${passed} of ${scenarioStepCount} steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`);
+console.log(
+  `${result.ok ? 'PASSED' : result.interrupted ? 'INTERRUPTED' : 'FAILED'}: ${passed} of ${scenarioStepCount} steps passed in ${(performance.now() - started).toFixed(0)} ms (run ${result.runId})`,
+);
 for (const leftover of result.leftovers) console.log(`  could not clean up: ${leftover}`);
-process.exitCode = result.ok ? 0 : 1;
+// 130, as a shell reports a command ended by Ctrl-C.
+process.exitCode = result.ok ? 0 : result.interrupted ? 130 : 1;

@@ -19,6 +19,8 @@ export interface StepResult {
 export interface ScenarioResult {
   readonly runId: string;
   readonly ok: boolean;
+  /** Stopped by `signal` (Ctrl-C) before it was over. */
+  readonly interrupted: boolean;
   readonly steps: StepResult[];
   /** What the clean-up could not delete, with the answer it got: records left behind. */
   readonly leftovers: string[];
@@ -37,6 +39,11 @@ export interface ScenarioOptions {
    * and a request still running then is aborted, so the run always reports. @default none
    */
   readonly deadline?: number;
+  /**
+   * Stops the run when aborted (Ctrl-C in a terminal): the request in flight is abandoned, no step starts after it, and
+   * the clean-up still runs, with requests of its own. @default none
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The longest one request may take: a hung API fails its step instead of the run. */
@@ -50,6 +57,15 @@ const longestRetryWaitMs = 5000;
 export const scenarioStepCount = 9;
 
 class StepFailure extends Error {}
+
+/**
+ * A request that failed before anything reached a server: no URL, or no connection (refused, or a host name that does
+ * not resolve). Nothing can have been written.
+ */
+function neverSent(error: unknown): boolean {
+  const code = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
+  return code === 'ERR_INVALID_URL' || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
 
 interface Answer {
   readonly status: number;
@@ -70,7 +86,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const customerPath = `/models/customer/records/${encodeURIComponent(email)}`;
   const steps: StepResult[] = [];
 
-  const send = async (method: string, path: string, init: { form?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> => {
+  const send = async (method: string, path: string, init: { form?: string; json?: unknown; headers?: Record<string, string>; cleanup?: boolean } = {}): Promise<Answer> => {
     const headers: Record<string, string> = { Authorization: `Token ${options.token}`, ...init.headers };
     let body: string | undefined;
     if (init.form !== undefined) {
@@ -81,9 +97,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       body = JSON.stringify(init.json);
     }
     const left = () => (options.deadline === undefined ? Infinity : options.deadline - Date.now());
-    const attempt = () =>
-      doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left()))) });
-    let response = await attempt();
+    const signal = () => {
+      const timeout = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left())));
+      // The clean-up's requests run after an interruption too.
+      return options.signal && !init.cleanup ? AbortSignal.any([timeout, options.signal]) : timeout;
+    };
+    const attempt = () => doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: signal() });
+    let response: Response;
+    try {
+      response = await attempt();
+    } catch (error) {
+      throw neverSent(error) ? Object.assign(error as Error, { neverSent: true }) : error;
+    }
     let retried = false;
     for (let retry = 0; retry < retriesOfThrottling && (response.status === 429 || response.status === 503); retry++) {
       const asked = retryAfterSeconds(response.headers.get('retry-after'));
@@ -111,17 +136,24 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const deleted = (answer: Answer) => answer.status === 204 || (answer.retried && answer.status === 404);
   /**
    * The records the clean-up must look for: one whose create was sent and not refused. A 4xx changes nothing (a wrong
-   * key, a read-only key, a server that is not Gather), and a create never sent made nothing, so neither is reported
-   * as left behind; an answer that never came, or a 5xx, may hide an applied write.
+   * key, a read-only key, a server that is not Gather), and a create never sent (no server to connect to) made nothing,
+   * so neither is reported as left behind; an answer that never came, or a 5xx, may hide an applied write.
    */
   const mayExist = new Set<'account' | 'customer'>();
   const create = async (record: 'account' | 'customer', init: { form?: string; json?: unknown }) => {
     mayExist.add(record);
-    const answer = await send('POST', `/models/${record}/records`, init);
+    let answer: Answer;
+    try {
+      answer = await send('POST', `/models/${record}/records`, init);
+    } catch (error) {
+      if ((error as { neverSent?: boolean }).neverSent) mayExist.delete(record);
+      throw error;
+    }
     if (!answer.retried && answer.status >= 400 && answer.status < 500) mayExist.delete(record);
     return answer;
   };
   const step = async (name: string, run: () => Promise<void>) => {
+    if (options.signal?.aborted) throw new StepFailure('interrupted');
     const started = performance.now();
     let result: StepResult;
     try {
@@ -130,7 +162,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     } catch (error) {
       // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const detail = error instanceof StepFailure ? error.message : `request failed: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+      const detail = options.signal?.aborted
+        ? 'interrupted'
+        : error instanceof StepFailure
+          ? error.message
+          : `request failed: ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
       result = { name, ok: false, ms: performance.now() - started, detail };
     }
     steps.push(result);
@@ -190,12 +226,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const candidates = [['customer', `customer ${email}`, customerPath], ['account', `account ${account}`, accountPath]] as const;
   for (const [, what, path] of passed ? [] : candidates.filter(([record]) => mayExist.has(record))) {
     try {
-      const answer = await send('DELETE', path);
+      const answer = await send('DELETE', path, { cleanup: true });
       if (answer.status !== 204 && answer.status !== 404) leftovers.push(`${what} (DELETE answered ${answer.status})`);
     } catch (error) {
       leftovers.push(`${what} (DELETE failed: ${(error as Error).message})`);
     }
   }
   if (unexpected !== undefined) throw unexpected;
-  return { runId, ok: passed, steps, leftovers };
+  return { runId, ok: passed, interrupted: options.signal?.aborted === true, steps, leftovers };
 }

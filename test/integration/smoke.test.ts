@@ -1,4 +1,6 @@
 /** The end-to-end scenario: `npm run smoke` against the local stack, its failures, and the scheduled-test function. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -52,6 +54,76 @@ describe('npm run smoke', () => {
     expect(broken.steps.at(-1)).toMatchObject({ name: 'merge a field', ok: false });
     expect(made).toBeDefined();
     expect((await call('GET', `/models/account/records/${encodeURIComponent(made!)}`)).status).toBe(404);
+  });
+});
+
+describe('npm run smoke, cut short', () => {
+  /** A port with nothing listening on it. */
+  const closedPort = async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  };
+
+  it('reports nothing left behind when the API cannot be reached, and refuses a base URL that is not one', async () => {
+    const { token } = devStack();
+    const unreachable = await smokeCli(['--base-url', `http://127.0.0.1:${await closedPort()}`, '--token', token]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stdout).toMatch(/FAIL upsert an account by form/);
+    expect(unreachable.stdout).toMatch(/request failed: fetch failed \(ECONNREFUSED\)/);
+    // The create never reached a server, so nothing can have been made.
+    expect(unreachable.stdout).not.toMatch(/could not clean up/);
+    for (const url of ['notaurl', 'ftp://example.com']) {
+      const refused = await smokeCli(['--base-url', url, '--token', token]);
+      expect([url, refused.code]).toEqual([url, 2]);
+      expect(refused.stderr).toMatch(/--base-url must be an http:\/\/ or https:\/\/ URL/);
+    }
+  });
+
+  it('deletes what it made when Ctrl-C stops it, and exits 130', async () => {
+    const { baseUrl, token } = devStack();
+    // In front of the API, a proxy that never answers the third request (reading the account), so the run is surely
+    // in the middle, with both records made, when Ctrl-C comes.
+    let seen = 0;
+    const proxy = createServer((request, response) => {
+      seen += 1;
+      if (seen === 3) return;
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', async () => {
+        const headers = Object.fromEntries(['authorization', 'content-type', 'if-match'].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])));
+        const upstream = await fetch(baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
+        response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+        response.end(Buffer.from(await upstream.arrayBuffer()));
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      let interrupted = false;
+      const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, '--token', token], {
+        env: { DATA_DIR: devDataDir() },
+        onStdout: (text, kill) => {
+          if (!interrupted && /ok {3}upsert a linked customer/.test(text)) {
+            interrupted = true;
+            kill('SIGINT');
+          }
+        },
+      });
+      expect(run.code).toBe(130);
+      expect(run.stdout).toMatch(/FAIL read the account\s+\d+ ms\n\s+interrupted/);
+      expect(run.stdout).toMatch(/INTERRUPTED: 2 of 9 steps passed/);
+      expect(run.stdout).not.toMatch(/could not clean up/);
+      // The two creates, the read that never came back, and the clean-up's two deletes.
+      expect(seen).toBe(5);
+      const runId = /\(run ([^)]+)\)/.exec(run.stdout)![1]!;
+      expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(404);
+      expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(404);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });
 

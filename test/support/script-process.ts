@@ -16,6 +16,8 @@ export interface ScriptOptions {
   readonly env?: Record<string, string>;
   /** Sees stderr as it grows, with a way to SIGKILL the script (an interrupted import). */
   readonly onStderr?: (text: string, kill: (signal?: NodeJS.Signals) => void) => void;
+  /** Sees stdout as it grows, with a way to signal the script (Ctrl-C is SIGINT). */
+  readonly onStdout?: (text: string, kill: (signal?: NodeJS.Signals) => void) => void;
 }
 
 export function runScript(entry: string, args: readonly string[], options: ScriptOptions = {}): Promise<ScriptRun> {
@@ -26,7 +28,10 @@ export function runScript(entry: string, args: readonly string[], options: Scrip
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      options.onStdout?.(stdout, (signal = 'SIGKILL') => child.kill(signal));
+    });
     child.stderr.on('data', (chunk) => {
       stderr += chunk;
       options.onStderr?.(stderr, (signal = 'SIGKILL') => child.kill(signal));
