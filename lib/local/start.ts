@@ -9,11 +9,16 @@ import { DataDirInUseError } from './data-dir-lock.js';
 import { PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
 import { parseRateLimit, type RateLimit } from './workspace-rate-limit.js';
 
-const port = optionalIntEnv('PORT', 3000);
 const dataDir = process.env.DATA_DIR || '.data';
-// Read before anything starts, so a mistyped setting stops `npm start` at once instead of silently limiting nothing.
+// Read before anything starts, so a mistyped setting stops `npm start` at once, in one line, instead of silently
+// limiting nothing or failing later with a stack trace.
+let port: number;
+let authorizerCacheTtlSeconds: number;
 let workspaceRateLimit: RateLimit | undefined;
 try {
+  port = optionalIntEnv('PORT', 3000);
+  if (port > 65535) throw new Error(`PORT must be a port number, 0 to 65535 (0 picks a free one), got "${process.env.PORT}"`);
+  authorizerCacheTtlSeconds = optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60);
   // Unset or empty is no limit (SPEC: none unless told to); anything else must be a limit, blanks included.
   workspaceRateLimit = process.env.LOCAL_RATE_LIMIT ? parseRateLimit(process.env.LOCAL_RATE_LIMIT) : undefined;
 } catch (error) {
@@ -50,7 +55,7 @@ try {
     // Not HOST: shells and CI images often export that as the machine's name, which would serve the full-scope dev key
     // beyond this machine without anyone asking for it.
     ...(process.env.GATHER_HOST ? { host: process.env.GATHER_HOST } : {}),
-    authorizerCacheTtlSeconds: optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60),
+    authorizerCacheTtlSeconds,
     ...(workspaceRateLimit ? { workspaceRateLimit } : {}),
     // Tests only: a longer function timeout than the stack's, for a slow CI machine (lib/local/gateway.ts).
     ...(process.env.LOCAL_FUNCTION_TIMEOUT_SECONDS ? { functionTimeoutSeconds: optionalIntEnv('LOCAL_FUNCTION_TIMEOUT_SECONDS', 0) } : {}),
@@ -59,6 +64,16 @@ try {
     faultProxy: process.env.GATHER_FAULT_PROXY === '1',
   });
   const { baseUrl, token } = stack.info;
+  // The gateway keeps serving, with 503s, and takes up DynamoDB Local again should it come back on the same port; but
+  // whoever runs this must hear that it stopped, rather than meet a wall of 503s.
+  const java = stack.dynamoDb.process;
+  java.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(
+      `\nDynamoDB Local (pid ${java.pid}) stopped unexpectedly (${signal ?? `exit code ${code}`}): every request answers 503 until it runs ` +
+        `again at ${stack!.info.dynamodbEndpoint}. Stop this "npm start" (Ctrl-C) and start it again; the data in ${dataDir} is kept.`,
+    );
+  });
   // The one place a key is printed: the owner of this machine needs the dev key to use the API.
   console.log(`
 Gather is running at ${baseUrl}  (DynamoDB Local at ${stack.info.dynamodbEndpoint}, data in ${dataDir})

@@ -103,9 +103,31 @@ describe('npm start', () => {
     const read = await fetch(`${again.baseUrl}/models/account/records/Survivor`, { headers: { Authorization: `Token ${again.token}` } });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { fields: unknown }).fields).toEqual({ name: 'Survivor', size: '1' });
+
+    // DynamoDB Local dies under a running stack: the terminal hears of it at once, and requests answer 503.
+    process.kill(again.dynamodbPid!, 'SIGKILL');
+    const heard = Date.now() + 30_000;
+    while (!third.output().includes('stopped unexpectedly') && Date.now() < heard) await new Promise((r) => setTimeout(r, 100));
+    expect(third.output()).toMatch(new RegExp(`DynamoDB Local \\(pid ${again.dynamodbPid}\\) stopped unexpectedly \\(SIGKILL\\): every request answers 503`));
+    const down = await fetch(`${again.baseUrl}/models/account/records/Survivor`, { headers: { Authorization: `Token ${again.token}` } });
+    expect(down.status).toBe(503);
     third.child.kill('SIGTERM');
     expect(await third.closed).toBe(0);
   }, 180_000);
+
+  it('refuses a PORT or AUTHORIZER_CACHE_TTL_SECONDS that is not one in a line of its own, before starting anything', async () => {
+    for (const env of [{ PORT: 'abc' }, { PORT: '70000' }, { PORT: '-1' }, { AUTHORIZER_CACHE_TTL_SECONDS: 'soon' }]) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], { env: { ...process.env, DATA_DIR: join(dataDir, 'refused'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      running.push(child);
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      const code = await new Promise((r) => child.once('close', r));
+      expect([env, code]).toEqual([env, 1]);
+      expect([env, output.trim().split('\n')]).toEqual([env, [expect.stringMatching(new RegExp(`^(Environment variable )?${Object.keys(env)[0]} must be`))]]);
+      expect(existsSync(join(dataDir, 'refused', 'dev.json'))).toBe(false);
+    }
+  }, 60_000);
 
   it('refuses a LOCAL_RATE_LIMIT that is not a limit (blanks included) at once, before starting anything', async () => {
     for (const value of [' ', 'abc', '5/0']) {
