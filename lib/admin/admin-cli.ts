@@ -57,6 +57,13 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** Why DynamoDB could not be reached at all (a connection refused, a host unknown), or undefined for any other error. */
+function unreachable(error: unknown): string | undefined {
+  // The SDK's own error, or the same as the cause of the store's UnavailableError.
+  const codes = [(error as { code?: string } | undefined)?.code, (error as { cause?: { code?: string } } | undefined)?.cause?.code];
+  return codes.find((code) => code !== undefined && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET', 'ETIMEDOUT'].includes(code));
+}
+
 export function buildAdminProgram(deps: AdminDependencies): Command {
   const { io } = deps;
   const program = new Command('admin')
@@ -75,6 +82,13 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     const target = deps.connect(options);
     try {
       await run(target, options);
+    } catch (error) {
+      const reason = unreachable(error);
+      if (reason === undefined) throw error;
+      throw new AdminError(
+        `Could not reach ${target.description} (${reason})` +
+          (options.table === undefined ? ': is its "npm start" still running? One stopped without Ctrl-C leaves its dev.json behind; start it again' : ''),
+      );
     } finally {
       target.close();
     }

@@ -37,7 +37,8 @@ export function mapDynamoDbError(error: unknown): unknown {
     (status !== undefined && status >= 500) ||
     (error as { $retryable?: unknown }).$retryable !== undefined
   ) {
-    return new UnavailableError('The database is unavailable or throttling; retry after a pause');
+    // The SDK's error goes along as the cause: what a caller that can say more (the admin CLI: no stack running) reads.
+    return Object.assign(new UnavailableError('The database is unavailable or throttling; retry after a pause'), { cause: error });
   }
   return error;
 }

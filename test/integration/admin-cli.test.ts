@@ -1,4 +1,9 @@
 /** The admin CLI as an operator uses it: `npm run admin -- ...` against the local stack, and against a named table. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { adminCli, call, devStack, keyStore, unique } from '../support/api-client.js';
 
 describe('npm run admin', () => {
@@ -153,6 +158,25 @@ describe('npm run admin', () => {
     const withoutStack = await adminCli(['workspace', 'list'], { DATA_DIR: '/nonexistent' });
     expect(withoutStack.code).toBe(1);
     expect(withoutStack.stderr).toMatch(/No local stack found.*npm start.*--table/s);
+  });
+
+  it('says the local stack is not running when its dev.json outlived it, for every kind of command', async () => {
+    // A stack killed without Ctrl-C leaves dev.json behind, naming a DynamoDB Local that is gone.
+    const stale = mkdtempSync(join(tmpdir(), 'gather-stale-'));
+    try {
+      const server = createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      await new Promise((resolve) => server.close(resolve));
+      writeFileSync(join(stale, 'dev.json'), JSON.stringify({ ...devStack(), dynamodbEndpoint: `http://127.0.0.1:${port}` }));
+      for (const args of [['workspace', 'list'], ['token', 'list', '--workspace', 'dev'], ['workspace', 'create', 'nowhere']]) {
+        const result = await adminCli(args, { DATA_DIR: stale });
+        expect([args, result.code]).toEqual([args, 1]);
+        expect(result.stderr).toMatch(new RegExp(`^error: Could not reach the local stack \\(.*dev\\.json\\) \\(ECONNREFUSED\\): is its "npm start" still running\\?`));
+      }
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+    }
   });
 
   it('has --help on every command', async () => {
