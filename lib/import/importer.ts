@@ -225,8 +225,10 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     writeState(statePath, state);
     options.progress?.update(state.acknowledged, state);
   };
-  const reject = (index: number, row: { line: number; raw?: unknown; record?: unknown }, status: number, error: unknown) => {
-    answered.set(index, { kind: 'rejected', line: `${JSON.stringify({ line: row.line, row: row.record ?? row.raw, status, error })}\n` });
+  const reject = (index: number, row: { line: number; raw?: unknown; record?: unknown; source?: string }, status: number, error: unknown) => {
+    // A JSON line goes out as it was read: parsed, a number beyond a double's precision would show rounded.
+    const rowJson = row.source ?? JSON.stringify(row.record ?? row.raw);
+    answered.set(index, { kind: 'rejected', line: `{"line":${row.line},"row":${rowJson},"status":${status},"error":${JSON.stringify(error)}}\n` });
   };
 
   const senderOptions: SenderOptions = {

@@ -15,7 +15,13 @@ import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
 export type ImportFormat = 'csv' | 'jsonl';
 
 export type Row =
-  | { readonly line: number; readonly record: Record<string, unknown>; readonly problem?: undefined }
+  | {
+      readonly line: number;
+      readonly record: Record<string, unknown>;
+      readonly problem?: undefined;
+      /** A JSON line's own text: the rejects file quotes it, numbers as written (`record` holds them as parsed). */
+      readonly source?: string;
+    }
   | { readonly line: number; readonly record?: undefined; readonly problem: string; readonly raw: unknown };
 
 export function formatOf(file: string, explicit?: string): ImportFormat {
@@ -121,7 +127,7 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
       yield { line, problem: 'is not a JSON object', raw: value };
       continue;
     }
-    yield { line, record: value as Record<string, unknown> };
+    yield { line, record: value as Record<string, unknown>, source: trimmed };
   }
 }
 
