@@ -180,7 +180,7 @@ describe('npm run admin', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const args of [[], ['workspace'], ['workspace', 'create'], ['workspace', 'list'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke']]) {
+    for (const args of [[], ['workspace'], ['workspace', 'create'], ['workspace', 'list'], ['workspace', 'migrate'], ['workspace', 'attach-usage-plan'], ['token'], ['token', 'create'], ['token', 'list'], ['token', 'revoke']]) {
       const result = await adminCli([...args, '--help']);
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: admin/);
