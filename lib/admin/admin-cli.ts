@@ -150,7 +150,13 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
         const usageKey = await store.usageKeyOf(id);
         if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`);
         if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`);
-        const registered = await deps.usagePlans(options.region).register(id, usageKey, opts.usagePlan);
+        let registered: { apiKeyId: string };
+        try {
+          registered = await deps.usagePlans(options.region).register(id, usageKey, opts.usagePlan);
+        } catch (error) {
+          // API Gateway's failure, said as such (not taken for the table's).
+          throw new AdminError(`Adding workspace ${id} to usage plan ${opts.usagePlan} failed in API Gateway: ${(error as Error).message}`);
+        }
         print(options, { id, usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId }, `Workspace ${id} is in usage plan ${opts.usagePlan}`);
       });
     });

@@ -73,17 +73,35 @@ export function isTokenId(value: string): boolean {
 }
 
 /**
- * A key, or enough of one to matter, inside any text: the prefix and more than the 4 characters `token list` shows of
- * it. What an operator pastes by mistake (`Token gth_...`, `API_KEY=gth_...`, a name) or a client puts in a URL.
+ * Keys inside any text: `gth_` and a run of letters and digits after it (a key, a mistyped or cut one), or a whole key's
+ * 38 characters without their prefix, which its checksum tells from any other such run. What an operator pastes by
+ * mistake (`Token gth_...`, `API_KEY=gth_...`, a name) or a client puts in a URL.
  */
-const keyInText = /gth_[0-9A-Za-z]{5,}/g;
+const keyLikeInText = /gth_[0-9A-Za-z]+|(?<![0-9A-Za-z])[0-9A-Za-z]{38}(?![0-9A-Za-z])/g;
 
-export function containsApiKey(text: string): boolean {
-  keyInText.lastIndex = 0;
-  return keyInText.test(text);
+/** The keys, or parts of keys, in a text: prefixed runs of at least `minimum` characters after `gth_`, and bare keys. */
+function keysIn(text: string, minimum: number): string[] {
+  return [...text.matchAll(keyLikeInText)]
+    .map(([match]) => match)
+    .filter((match) => (match.startsWith(keyPrefix) ? match.length - keyPrefix.length >= minimum : isWellFormedApiKey(keyPrefix + match)));
 }
 
-/** The text with every key in it cut to the prefix `token list` shows, so that a log line can keep the rest. */
+/**
+ * Whether a text holds a key, or most of one: 16 or more of its characters after `gth_` (95 bits; a name such as
+ * `gth_export` is not one), or a whole key without its prefix. The admin CLI refuses such an argument.
+ */
+export function containsApiKey(text: string): boolean {
+  return keysIn(text, 16).length > 0;
+}
+
+/**
+ * The text with every key in it, and every part of one longer than the 4 characters `token list` shows, cut to that
+ * prefix: for log lines, where cutting too much costs nothing.
+ */
 export function redactApiKeys(text: string): string {
-  return text.replace(keyInText, (key) => `${displayPrefix(key)}…[redacted]`);
+  let redacted = text;
+  for (const key of new Set(keysIn(text, 5))) {
+    redacted = redacted.replaceAll(key, `${displayPrefix(key.startsWith(keyPrefix) ? key : keyPrefix + key)}…[redacted]`);
+  }
+  return redacted;
 }

@@ -22,7 +22,7 @@ export type Row =
       /** A JSON line's own text: the rejects file quotes it, numbers as written (`record` holds them as parsed). */
       readonly source?: string;
     }
-  | { readonly line: number; readonly record?: undefined; readonly problem: string; readonly raw: unknown };
+  | { readonly line: number; readonly record?: undefined; readonly problem: string; readonly raw: unknown; readonly source?: string };
 
 export function formatOf(file: string, explicit?: string): ImportFormat {
   if (explicit === 'csv' || explicit === 'jsonl') return explicit;
@@ -124,7 +124,8 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      yield { line, problem: 'is not a JSON object', raw: value };
+      // Quoted in the rejects file as the line has it (`[1e400]` parses to `[Infinity]`, which JSON spells null).
+      yield { line, problem: 'is not a JSON object', raw: value, source: trimmed };
       continue;
     }
     yield { line, record: value as Record<string, unknown>, source: trimmed };

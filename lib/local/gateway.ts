@@ -29,6 +29,30 @@ import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
+/**
+ * The path as the log line shows it, without the query string: a segment that holds a key (a client's record id,
+ * say), percent-encoded or not, is shown decoded with the key cut to its prefix; every other segment as it came.
+ */
+function loggedPath(url: string): string {
+  return url
+    .split('?')[0]!
+    .split('/')
+    .map((segment) => {
+      let decoded = segment;
+      // Decoded until nothing changes (a handler decodes once, but a log line must not hold a key encoded twice).
+      for (let round = 0; round < 3 && decoded.includes('%'); round += 1) {
+        try {
+          decoded = decodeURIComponent(decoded);
+        } catch {
+          break;
+        }
+      }
+      const redacted = redactApiKeys(decoded);
+      return redacted === decoded ? segment : redacted;
+    })
+    .join('/');
+}
+
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
 
@@ -354,8 +378,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         options.log?.({
           level: 'INFO',
           method: request.method,
-          // A key a client put in the path (as a record id, say) is cut to its prefix; the query string is left out.
-          path: redactApiKeys((request.url ?? '/').split('?')[0]!),
+          path: loggedPath(request.url ?? '/'),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           request_id: requestId,

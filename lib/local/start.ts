@@ -19,6 +19,8 @@ try {
   port = optionalIntEnv('PORT', 3000);
   if (port > 65535) throw new Error(`PORT must be a port number, 0 to 65535 (0 picks a free one), got "${process.env.PORT}"`);
   authorizerCacheTtlSeconds = optionalIntEnv('AUTHORIZER_CACHE_TTL_SECONDS', 60);
+  // API Gateway's own range for an authorizer's cache TTL.
+  if (authorizerCacheTtlSeconds > 3600) throw new Error(`AUTHORIZER_CACHE_TTL_SECONDS must be 0 to 3600, as on a stage, got "${process.env.AUTHORIZER_CACHE_TTL_SECONDS}"`);
   // Unset or empty is no limit (SPEC: none unless told to); anything else must be a limit, blanks included.
   workspaceRateLimit = process.env.LOCAL_RATE_LIMIT ? parseRateLimit(process.env.LOCAL_RATE_LIMIT) : undefined;
 } catch (error) {

@@ -11,8 +11,8 @@ export abstract class DomainError extends Error {
   abstract readonly code: string;
   readonly details: readonly FieldIssue[] | undefined;
 
-  constructor(message: string, details?: readonly FieldIssue[]) {
-    super(message);
+  constructor(message: string, details?: readonly FieldIssue[], options?: { readonly cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
     this.details = details;
   }
@@ -55,8 +55,9 @@ export class UnavailableError extends DomainError {
   readonly code = 'unavailable';
   readonly retryAfterSeconds: number;
 
-  constructor(message: string, retryAfterSeconds = 1) {
-    super(message);
+  /** `cause`: the SDK's error behind it, for a caller that can say more (not enumerable, so no log line spells it out). */
+  constructor(message: string, retryAfterSeconds = 1, options?: { readonly cause?: unknown }) {
+    super(message, undefined, options);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

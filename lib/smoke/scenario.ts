@@ -58,6 +58,9 @@ export const scenarioStepCount = 9;
 
 class StepFailure extends Error {}
 
+/** Resolves once the signal is aborted. */
+const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+
 /**
  * A request that failed before anything reached a server: no URL, or no connection (refused, or a host name that does
  * not resolve). Nothing can have been written.
@@ -115,7 +118,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       const wait = Math.min(asked ? asked * 1000 : 1000, longestRetryWaitMs);
       if (wait + 1000 > left()) break;
       await response.text();
-      await sleep(wait);
+      // Ctrl-C ends the wait too (the next attempt then fails at once, as interrupted); the clean-up's waits run out.
+      await (options.signal && !init.cleanup ? Promise.race([sleep(wait), aborted(options.signal)]) : sleep(wait));
       response = await attempt();
       retried = true;
     }

@@ -38,7 +38,7 @@ export function mapDynamoDbError(error: unknown): unknown {
     (error as { $retryable?: unknown }).$retryable !== undefined
   ) {
     // The SDK's error goes along as the cause: what a caller that can say more (the admin CLI: no stack running) reads.
-    return Object.assign(new UnavailableError('The database is unavailable or throttling; retry after a pause'), { cause: error });
+    return new UnavailableError('The database is unavailable or throttling; retry after a pause', 1, { cause: error });
   }
   return error;
 }

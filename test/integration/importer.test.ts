@@ -231,13 +231,13 @@ describe('npm run import', () => {
 
     const jsonl = join(dir, 'priced.jsonl');
     // Beside numbers beyond JSON, one too precise for a double (read as the API reads JSON, not rounded on the way).
-    writeFileSync(jsonl, '{"sku":"p1","price":1e400}\n{"sku":"p4","meta":{"n":-1e999}}\n{"sku":"p5","meta":{"n":4503599627370497.5}}\n{"sku":"p6","n":12345678901234567890}\n');
+    writeFileSync(jsonl, '{"sku":"p1","price":1e400}\n{"sku":"p4","meta":{"n":-1e999}}\n{"sku":"p5","meta":{"n":4503599627370497.5}}\n{"sku":"p6","n":12345678901234567890}\n[1e400]\n');
     const lines = await importer(['--model', 'priced', '--file', jsonl, '--token', token]);
     expect(lines.code).toBe(1);
-    expect(readRejects(`${jsonl}.rejects.jsonl`).map((r) => [r.line, r.status])).toEqual([[1, 422], [2, 422], [3, 422], [4, 422]]);
+    expect(readRejects(`${jsonl}.rejects.jsonl`).map((r) => [r.line, r.status])).toEqual([[1, 422], [2, 422], [3, 422], [4, 422], [5, 400]]);
     // Each rejected line's row as the file has it, to mend it by: not as a double would round it.
     const rejectedText = readFileSync(`${jsonl}.rejects.jsonl`, 'utf8');
-    for (const written of ['"price":1e400', '"n":-1e999', '"n":4503599627370497.5', '"n":12345678901234567890']) expect(rejectedText).toContain(written);
+    for (const written of ['"price":1e400', '"n":-1e999', '"n":4503599627370497.5', '"n":12345678901234567890', '"row":[1e400]']) expect(rejectedText).toContain(written);
     expect((await call('GET', '/models/priced/records/p5', { token })).status).toBe(404);
     expect((await call('GET', '/models/priced/records/p1', { token })).body.fields.price).toBe(9.99);
   });

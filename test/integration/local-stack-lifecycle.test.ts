@@ -116,7 +116,7 @@ describe('npm start', () => {
   }, 180_000);
 
   it('refuses a PORT or AUTHORIZER_CACHE_TTL_SECONDS that is not one in a line of its own, before starting anything', async () => {
-    for (const env of [{ PORT: 'abc' }, { PORT: '70000' }, { PORT: '-1' }, { AUTHORIZER_CACHE_TTL_SECONDS: 'soon' }]) {
+    for (const env of [{ PORT: 'abc' }, { PORT: '70000' }, { PORT: '-1' }, { AUTHORIZER_CACHE_TTL_SECONDS: 'soon' }, { AUTHORIZER_CACHE_TTL_SECONDS: '86400' }]) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], { env: { ...process.env, DATA_DIR: join(dataDir, 'refused'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       running.push(child);
       let output = '';

@@ -35,6 +35,8 @@ describe('no key in logs', () => {
       [201, await call('POST', '/models/account/records', { json: { name: writer.key }, token: writer.key })],
       [200, await call('GET', `/models/account/records/${writer.key}`, { token: writer.key })],
       [404, await call('GET', `/models/account/records/${reader.key}x`, { token: reader.key })],
+      [200, await call('GET', `/models/account/records/gth%5F${writer.key.slice(4)}`, { token: writer.key })],
+      [404, await call('GET', `/models/account/records/${encodeURIComponent(`id ${reader.key.slice(4)}`)}`, { token: reader.key })],
     ] as const;
     expect(session.map(([, response]) => response.status)).toEqual(session.map(([status]) => status));
     for (const [status, response] of session) {

@@ -58,18 +58,14 @@ describe('npm run smoke', () => {
 });
 
 describe('npm run smoke, cut short', () => {
-  /** A port with nothing listening on it. */
-  const closedPort = async () => {
+  it('reports nothing left behind when the API cannot be reached, and refuses a base URL that is not one', async () => {
+    const { token } = devStack();
+    // A port just freed, so nothing listens on it (fetch refuses to try port 1 and the like at all).
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     await new Promise((resolve) => server.close(resolve));
-    return port;
-  };
-
-  it('reports nothing left behind when the API cannot be reached, and refuses a base URL that is not one', async () => {
-    const { token } = devStack();
-    const unreachable = await smokeCli(['--base-url', `http://127.0.0.1:${await closedPort()}`, '--token', token]);
+    const unreachable = await smokeCli(['--base-url', `http://127.0.0.1:${port}`, '--token', token]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stdout).toMatch(/FAIL upsert an account by form/);
     expect(unreachable.stdout).toMatch(/request failed: fetch failed \(ECONNREFUSED\)/);
@@ -157,6 +153,22 @@ describe('the scenario under throttling', () => {
     expect(result.steps.filter((s) => !s.ok)).toEqual([]);
     expect(result.ok).toBe(true);
     expect(waits.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('stops waiting out a Retry-After when interrupted, and still looks for what it may have made', async () => {
+    const interrupt = new AbortController();
+    // Every create is throttled, and Ctrl-C comes during the first wait, which would otherwise never end.
+    const throttledCreates = (async (url: string, init: RequestInit) => {
+      if (init.signal?.aborted) throw new DOMException('This operation was aborted', 'AbortError');
+      if (init.method === 'POST') {
+        setTimeout(() => interrupt.abort(), 10);
+        return throttled();
+      }
+      return fetch(url, init);
+    }) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: throttledCreates, signal: interrupt.signal, sleep: () => new Promise<void>(() => undefined) });
+    expect(result).toMatchObject({ ok: false, interrupted: true, leftovers: [] });
+    expect(result.steps).toEqual([{ name: 'upsert an account by form', ok: false, ms: expect.any(Number), detail: 'interrupted' }]);
   });
 
   it('starts no retry past its deadline, so a scheduled run always reports in time', async () => {

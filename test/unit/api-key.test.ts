@@ -45,17 +45,22 @@ describe('API keys', () => {
     expect(keyFromAuthorizationHeader(undefined)).toBeUndefined();
   });
 
-  it('finds a key, or more of one than token list shows, anywhere in a text, and cuts each to that prefix', () => {
+  it('finds a key, most of one, or a whole one without its prefix, anywhere in a text; logs cut any part of one longer than token list shows', () => {
     const key = generateApiKey();
-    for (const text of [key, `Token ${key}`, `API_KEY=${key}`, `/models/account/records/${key}`, key.slice(0, 9), `'${key}'`]) {
+    const body = key.slice('gth_'.length);
+    for (const text of [key, `Token ${key}`, `API_KEY=${key}`, `/models/account/records/${key}`, key.slice(0, 20), `'${key}'`, body, `id=${body}`]) {
       expect([text, containsApiKey(text)]).toEqual([text, true]);
     }
-    // The prefix token list prints, and words that merely start like one, are not keys.
-    for (const text of [displayPrefix(key), 'gth_', 'the gth_ prefix', 'tok_AbCdEfGh12345678', '']) {
+    // The prefix token list prints, short fragments, words that merely start like a key, and other runs of 38 letters
+    // and digits (no valid checksum) are not keys for the admin CLI.
+    const otherRun = body.slice(0, -1) + (body.endsWith('0') ? '1' : '0');
+    for (const text of [displayPrefix(key), key.slice(0, 12), 'gth_', 'gth_export', '/srv/gth_backups', 'tok_AbCdEfGh12345678', otherRun, '']) {
       expect([text, containsApiKey(text)]).toEqual([text, false]);
     }
     const other = generateApiKey();
     expect(redactApiKeys(`/a/${key}/b/${other}`)).toBe(`/a/${displayPrefix(key)}…[redacted]/b/${displayPrefix(other)}…[redacted]`);
+    expect(redactApiKeys(`/a/${body}`)).toBe(`/a/${displayPrefix(key)}…[redacted]`);
+    expect(redactApiKeys(key.slice(0, 9))).toBe(`${displayPrefix(key)}…[redacted]`);
     expect(redactApiKeys('/models/account/records/x')).toBe('/models/account/records/x');
   });
 });
