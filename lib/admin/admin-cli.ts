@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
+import { networkFailureCode } from '../store/map-dynamodb-error.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
 import type { UsagePlanRegistrar } from './usage-plan.js';
 
@@ -57,13 +58,6 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Why DynamoDB could not be reached at all (a connection refused, a host unknown), or undefined for any other error. */
-function unreachable(error: unknown): string | undefined {
-  // The SDK's own error, or the same as the cause of the store's UnavailableError.
-  const codes = [(error as { code?: string } | undefined)?.code, (error as { cause?: { code?: string } } | undefined)?.cause?.code];
-  return codes.find((code) => code !== undefined && ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ECONNRESET', 'ETIMEDOUT'].includes(code));
-}
-
 export function buildAdminProgram(deps: AdminDependencies): Command {
   const { io } = deps;
   const program = new Command('admin')
@@ -83,7 +77,8 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     try {
       await run(target, options);
     } catch (error) {
-      const reason = unreachable(error);
+      // DynamoDB could not be reached at all (the store's calls; API Gateway's failures are said where they happen).
+      const reason = networkFailureCode(error);
       if (reason === undefined) throw error;
       throw new AdminError(
         `Could not reach ${target.description} (${reason})` +

@@ -44,6 +44,15 @@ export function mapDynamoDbError(error: unknown): unknown {
 }
 
 /** Runs a database call and translates its failure. */
+/**
+ * The network failure behind an error, on the error or on its cause (an UnavailableError above keeps the SDK's error as
+ * its cause): a connection refused or reset, a host unknown. Undefined for any other error.
+ */
+export function networkFailureCode(error: unknown): string | undefined {
+  const codes = [(error as { code?: string } | undefined)?.code, (error as { cause?: { code?: string } } | undefined)?.cause?.code];
+  return codes.find((code) => code !== undefined && networkCodes.has(code));
+}
+
 export async function withErrorMapping<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();

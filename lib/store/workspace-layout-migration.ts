@@ -20,9 +20,9 @@ import { cancellationCodes } from './map-dynamodb-error.js';
 import { queryPartition } from './query-partition.js';
 
 /** Where tables written before the move keep the workspace item. */
-export const legacyWorkspaceItemKey = (workspace: string) => ({ pk: modelDefinitionPartition(workspace), sk: 'W' });
+const legacyWorkspaceItemKey = (workspace: string) => ({ pk: modelDefinitionPartition(workspace), sk: 'W' });
 /** Where tables written before the move keep a key's listing item. */
-export const legacyApiKeyListingKey = (workspace: string, tokenId: string) => ({ pk: modelDefinitionPartition(workspace), sk: `T#${tokenId}` });
+const legacyApiKeyListingKey = (workspace: string, tokenId: string) => ({ pk: modelDefinitionPartition(workspace), sk: `T#${tokenId}` });
 
 /** How often one item's move is tried again after colliding with another run's transaction on it. */
 const conflictRetries = 10;
@@ -46,7 +46,7 @@ async function moveOnce(client: DynamoDBDocumentClient, transaction: TransactWri
 }
 
 /** What one run did: the listing items it moved, and those it left because no key of this workspace has them. */
-export interface WorkspaceMove {
+interface WorkspaceMove {
   readonly moved: number;
   readonly skipped: number;
 }
