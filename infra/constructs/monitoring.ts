@@ -160,6 +160,14 @@ export class Monitoring extends Construct {
       new GraphWidget({ title: 'Function throttles', left: functionThrottles }),
       new GraphWidget({ title: 'DynamoDB throttled requests', left: [records.throttled, keys.throttled] }),
       new GraphWidget({ title: 'DynamoDB system errors', left: [records.systemErrors, keys.systemErrors] }),
+      // Where X-Ray shows a function's time as one block (no Powertools Tracer: docs/decisions.md, "Tracing"), the
+      // share of it spent in DynamoDB.
+      new GraphWidget({
+        title: 'DynamoDB latency, records table (ms, average)',
+        left: ['UpdateItem', 'GetItem', 'Query', 'DeleteItem'].map((operation) =>
+          props.table.metricSuccessfulRequestLatency({ dimensionsMap: { TableName: props.table.tableName, Operation: operation }, statistic: 'Average', period: fiveMinutes, label: operation }),
+        ),
+      }),
     );
     // What the runbook asks an operator to look at: refusals by error code (503s against 500s), the authorizer's
     // failures, and the scheduled end-to-end test (on stages that run it).

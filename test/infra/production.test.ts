@@ -136,10 +136,10 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     for (const fn of functions) expect((fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables.GATHER_STAGE).toBe(stage);
   });
 
-  it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test', () => {
+  it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test, DynamoDB latency', () => {
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'SmokeSuccess']) {
+    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'SmokeSuccess', 'SuccessfulRequestLatency', 'UpdateItem']) {
       expect([expected, body.includes(expected)]).toEqual([expected, true]);
     }
     // The search is this stage's only (its quotes arrive escaped, once per level of JSON).
