@@ -74,7 +74,17 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
     scopes,
     headers,
     pathParameter: (name) => decodePathParameter(name, event.pathParameters?.[name] ?? undefined),
-    queryParameter: (name) => event.queryStringParameters?.[name] ?? undefined,
+    queryParameter: (name) => {
+      // API Gateway's single-value map keeps the last of a repeated parameter (`?id=a&id=c` would act on c): which one
+      // the client meant is not for the API to guess.
+      const values = event.multiValueQueryStringParameters?.[name];
+      if (values && values.length > 1) {
+        throw new HttpError(422, 'validation_failed', `The query parameter "${name}" is given ${values.length} times; give it once`, [
+          { field: name, issue: 'is given more than once' },
+        ]);
+      }
+      return event.queryStringParameters?.[name] ?? undefined;
+    },
     remainingTimeMs: () => context?.getRemainingTimeInMillis() ?? 29_000,
   };
 }

@@ -79,6 +79,26 @@ describe('ids in paths', () => {
     expect(errorCode(response)).toBe('missing_parameter');
   });
 
+  it('refuses a query parameter given twice, rather than act on one of its values', async () => {
+    const [a, c] = [await create(unique('twice-a')), await create(unique('twice-c'))];
+    const both = `id=${encodeURIComponent(a)}&id=${encodeURIComponent(c)}`;
+    for (const [method, path] of [
+      ['DELETE', `/models/account/record?${both}`],
+      ['GET', `/models/account/record?${both}`],
+      ['GET', `/models/account/record/customers?${both}`],
+      ['GET', '/models/account/records?limit=10&limit=20'],
+      ['GET', '/models/account/records?cursor=x&cursor=y'],
+    ] as const) {
+      const response = await call(method, path);
+      expect([method, path, response.status, errorCode(response)]).toEqual([method, path, 422, 'validation_failed']);
+      expect(response.body.error.details[0]).toMatchObject({ issue: 'is given more than once' });
+    }
+    // The refused delete removed neither record.
+    for (const id of [a, c]) expect((await call('GET', `/models/account/records/${encodeURIComponent(id)}`)).status).toBe(200);
+    // Given once, each works as before.
+    expect((await call('DELETE', `/models/account/record?id=${encodeURIComponent(c)}`)).status).toBe(204);
+  });
+
   it('answers a malformed percent-encoding with a 400', async () => {
     const response = await call('GET', '/models/account/records/%E0%A4%A');
     expect(response.status).toBe(400);
