@@ -39,6 +39,14 @@ function isLocalStack(url: string, local: DevStackInfo): boolean {
   }
 }
 
+function isHttpUrl(text: string): boolean {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * The API and key a CLI uses: those given (the key also from GATHER_TOKEN), else the local stack's (dev.json, read only
  * when something is missing; a dev.json that does not parse is the problem then). The local dev key
@@ -62,7 +70,9 @@ export function apiTarget(
   const token = (given.token || undefined) ?? (envToken || undefined) ?? (toLocal ? local?.token : undefined);
   const problem = !baseUrl
     ? 'no API: start the local stack with "npm start", or give --base-url and --token'
-    : !token
+    : !isHttpUrl(baseUrl)
+      ? `--base-url must be an http:// or https:// URL; "${baseUrl}" is not one`
+      : !token
       ? `no key for ${baseUrl}: give --token (or GATHER_TOKEN); the local dev key is only ever sent to the local stack`
       : undefined;
   return { baseUrl, token, problem };

@@ -100,10 +100,11 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       body = JSON.stringify(init.json);
     }
     const left = () => (options.deadline === undefined ? Infinity : options.deadline - Date.now());
+    // The clean-up's requests, and their waits, run after an interruption too.
+    const interrupt = init.cleanup ? undefined : options.signal;
     const signal = () => {
       const timeout = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left())));
-      // The clean-up's requests run after an interruption too.
-      return options.signal && !init.cleanup ? AbortSignal.any([timeout, options.signal]) : timeout;
+      return interrupt ? AbortSignal.any([timeout, interrupt]) : timeout;
     };
     const attempt = () => doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: signal() });
     let response: Response;
@@ -118,8 +119,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       const wait = Math.min(asked ? asked * 1000 : 1000, longestRetryWaitMs);
       if (wait + 1000 > left()) break;
       await response.text();
-      // Ctrl-C ends the wait too (the next attempt then fails at once, as interrupted); the clean-up's waits run out.
-      await (options.signal && !init.cleanup ? Promise.race([sleep(wait), aborted(options.signal)]) : sleep(wait));
+      // Ctrl-C ends the wait too (the next attempt then fails at once, as interrupted).
+      await (interrupt ? Promise.race([sleep(wait), aborted(interrupt)]) : sleep(wait));
       response = await attempt();
       retried = true;
     }

@@ -109,15 +109,21 @@ export class ApiKeyStore {
 
   /** A workspace's usage key, or undefined when the workspace does not exist. */
   async usageKeyOf(workspace: string): Promise<string | undefined> {
-    if (!workspaceIdPattern.test(workspace)) return undefined;
-    let item = await this.workspaceItem(workspace);
-    // Every command that names a workspace comes through here, so each first moves a workspace of a table written
-    // before the current layout, whose registry item has no usage key, to that layout.
-    if (item && item.usage_key === undefined) {
-      await withErrorMapping(() => moveLegacyWorkspaceItems(this.client, this.tableName, workspace));
-      item = await this.workspaceItem(workspace);
-    }
+    const item = await this.workspaceItemInCurrentLayout(workspace);
     return item ? String(item.usage_key ?? '') : undefined;
+  }
+
+  /**
+   * A workspace's registry item, undefined when there is no such workspace. Every command that names a workspace comes
+   * through here, so each first moves a workspace of a table written before the current layout (its registry item has
+   * no usage key) to that layout.
+   */
+  private async workspaceItemInCurrentLayout(workspace: string): Promise<Record<string, unknown> | undefined> {
+    if (!workspaceIdPattern.test(workspace)) return undefined;
+    const item = await this.workspaceItem(workspace);
+    if (!item || item.usage_key !== undefined) return item;
+    await withErrorMapping(() => moveLegacyWorkspaceItems(this.client, this.tableName, workspace));
+    return this.workspaceItem(workspace);
   }
 
   private async workspaceItem(workspace: string): Promise<Record<string, unknown> | undefined> {
@@ -247,7 +253,7 @@ export class ApiKeyStore {
     const workspace = String(lookup.Item.workspace);
     const keyHash = String(lookup.Item.key_hash);
     // Its listing item may still be where a table written before the current layout keeps it.
-    await this.usageKeyOf(workspace);
+    await this.workspaceItemInCurrentLayout(workspace);
     const revokedAt = this.clock().toISOString();
     const revoke = (key: { pk: string; sk: string }) => ({
       Update: {

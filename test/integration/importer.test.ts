@@ -366,6 +366,9 @@ describe('npm run import', () => {
     const unreachable = await runScript('lib/import/run-import.ts', ['--base-url', 'http://127.0.0.1:1', '--model', 'account', '--file', file, '--token', token]);
     expect([unreachable.code, unreachable.stderr]).toEqual([2, expect.stringMatching(/Cannot reach the API at http:\/\/127\.0\.0\.1:1: /)]);
     noStack(unreachable);
+    // A --base-url that is not one: said as such (the check the smoke test shares, lib/local/dev-json.ts apiTarget).
+    const notUrl = await runScript('lib/import/run-import.ts', ['--base-url', 'notaurl', '--model', 'account', '--file', file, '--token', token]);
+    expect([notUrl.code, notUrl.stderr]).toEqual([2, expect.stringMatching(/--base-url must be an http:\/\/ or https:\/\/ URL; "notaurl" is not one/)]);
     writeFileSync(`${file}.import-state.json`, '{"version":1,');
     const state = await importer(['--model', 'account', '--file', file, '--token', token, '--resume']);
     expect([state.code, state.stderr]).toEqual([2, expect.stringMatching(/cannot be read; start again without --resume/)]);
