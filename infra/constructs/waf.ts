@@ -28,7 +28,11 @@ export const wafIpRateLimit = (rateLimit: number) => Math.max(10, Math.ceil(rate
 export class ApiWaf extends Construct {
   constructor(scope: Construct, id: string, props: ApiWafProps) {
     super(scope, id);
-    const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true, metricName });
+    // No request sampling: WAF's samples hold every header of a request, `Authorization: Token gth_...` included, for
+    // anyone allowed to read them, and no logging redaction applies to them (SPEC: the key never appears in a log).
+    // The metrics stay, per rule; to look at what a rule matched, turn on WAF logging with the `authorization` header
+    // in its redacted fields (docs/decisions.md).
+    const visibility = (metricName: string) => ({ cloudWatchMetricsEnabled: true, sampledRequestsEnabled: false, metricName });
     const acl = new CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },

@@ -266,6 +266,14 @@ describe('stage settings', () => {
     expect(common.Action).toBeUndefined();
   });
 
+  it('samples no request, since a sample holds the Authorization header (SPEC: the key never appears in a log)', () => {
+    const { template } = synth('stage');
+    const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: Record<string, any> }[];
+    const configs = [acl!.Properties.VisibilityConfig, ...(acl!.Properties.Rules as { VisibilityConfig: unknown }[]).map((rule) => rule.VisibilityConfig)];
+    expect(configs).toHaveLength(4);
+    for (const config of configs) expect(config).toMatchObject({ SampledRequestsEnabled: false, CloudWatchMetricsEnabled: true });
+  });
+
   it("matches the body-size rule's Content-Length pattern to 4,400,000 bytes and up", () => {
     const { template } = synth('stage');
     const [acl] = Object.values(template.findResources('AWS::WAFv2::WebACL')) as { Properties: Record<string, any> }[];
