@@ -23,20 +23,38 @@ export class ApiGatewayUsagePlanRegistrar implements UsagePlanRegistrar {
       );
       apiKeyId = created.id;
     } catch (error) {
-      if (!(error instanceof ConflictException) && (error as Error).name !== 'ConflictException') throw error;
-      const existing = await this.client.send(new GetApiKeysCommand({ nameQuery: name, includeValues: false }));
-      apiKeyId = existing.items?.find((item) => item.name === name)?.id;
+      if (!isConflict(error)) throw error;
+      apiKeyId = await this.findKeyByValue(name, usageKey);
     }
     if (!apiKeyId) throw new Error(`Could not create or find the API key ${name}`);
     try {
       await this.client.send(new CreateUsagePlanKeyCommand({ usagePlanId, keyId: apiKeyId, keyType: 'API_KEY' }));
     } catch (error) {
       // Already in the plan: nothing to do.
-      if (!(error instanceof ConflictException) && (error as Error).name !== 'ConflictException') throw error;
+      if (!isConflict(error)) throw error;
     }
     return { apiKeyId };
   }
+
+  /**
+   * The key whose value is this workspace's usage key: API Gateway refuses a second key with the same value (the
+   * conflict that brings us here), but not a second key with the same name, and every stage in an account and region
+   * names a workspace's key `gather-<workspace>`. Taking the first key of that name could add another stage's key to
+   * this stage's plan, leaving the workspace's own key outside it (every request of the workspace a 403).
+   */
+  private async findKeyByValue(name: string, usageKey: string): Promise<string | undefined> {
+    let position: string | undefined;
+    do {
+      const page = await this.client.send(new GetApiKeysCommand({ nameQuery: name, includeValues: true, limit: 500, ...(position ? { position } : {}) }));
+      const match = page.items?.find((item) => item.value === usageKey);
+      if (match) return match.id;
+      position = page.position;
+    } while (position);
+    return undefined;
+  }
 }
+
+const isConflict = (error: unknown) => error instanceof ConflictException || (error as Error).name === 'ConflictException';
 
 export function usagePlanRegistrar(region?: string): UsagePlanRegistrar {
   return new ApiGatewayUsagePlanRegistrar(new APIGatewayClient(region ? { region } : {}));
