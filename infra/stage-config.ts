@@ -46,14 +46,8 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   }
   const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, Partial<StageConfig>>;
   const listed = Object.hasOwn(table, stage);
-  const base = listed ? defaultStageConfig : { ...defaultStageConfig, ...table.dev };
-  const own = listed ? table[stage] : {};
-  const config = {
-    ...base,
-    ...own,
-    throttle: { ...base.throttle, ...own?.throttle },
-    workspaceThrottle: { ...base.workspaceThrottle, ...own?.workspaceThrottle },
-  };
+  // An unlisted stage takes dev's settings over the defaults, each throttle key by key, as dev itself does.
+  const config = overlay(defaultStageConfig, listed ? table[stage] : table.dev);
   if (config.alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(config.alarmEmail)) throw new Error(`alarmEmail "${config.alarmEmail}" is not an e-mail address`);
   if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
     throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
@@ -61,7 +55,8 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   // What AWS would refuse only at deploy time is refused here, at synth.
   for (const [name, limits] of [['throttle', config.throttle], ['workspaceThrottle', config.workspaceThrottle]] as const) {
     if (!(typeof limits.rateLimit === 'number' && limits.rateLimit > 0 && Number.isFinite(limits.rateLimit))) throw new Error(`${name}.rateLimit must be a number of requests per second above 0`);
-    if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 0) throw new Error(`${name}.burstLimit must be a whole number of requests, 0 or more`);
+    // A burst of 0 leaves the token bucket no room for one request: every request would be a 429.
+    if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 1) throw new Error(`${name}.burstLimit must be a whole number of requests, 1 or more`);
   }
   // The SmokeFailing alarm waits for two periods of the test's cadence, and CloudWatch allows one day in all.
   if (!Number.isInteger(config.scheduledTestMinutes) || config.scheduledTestMinutes < 0 || config.scheduledTestMinutes > 720) {
@@ -71,4 +66,14 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
     throw new Error('latencyAlarmP99Ms must be a number of milliseconds above 0');
   }
   return config;
+}
+
+/** `settings` over `base`, the two throttles merged key by key (a stage may set only a throttle's rate). */
+function overlay(base: StageConfig, settings: Partial<StageConfig> | undefined): StageConfig {
+  return {
+    ...base,
+    ...settings,
+    throttle: { ...base.throttle, ...settings?.throttle },
+    workspaceThrottle: { ...base.workspaceThrottle, ...settings?.workspaceThrottle },
+  };
 }

@@ -298,12 +298,17 @@ describe('stage settings', () => {
     const stages = { dev: { alarmEmail: 'dev@example.com', scheduledTestMinutes: 1, logRetentionDays: 14 }, prod: { retainData: true } };
     expect(stageConfig(stages, 'prod')).toEqual({ ...defaultStageConfig, retainData: true });
     expect(stageConfig(stages, 'alice')).toMatchObject({ alarmEmail: 'dev@example.com', scheduledTestMinutes: 1, logRetentionDays: 14 });
+    // dev may set only part of a throttle: an unlisted stage merges it key by key, as dev does.
+    const partial = { dev: { throttle: { rateLimit: 10 }, workspaceThrottle: { burstLimit: 5 } } };
+    expect(stageConfig(partial, 'alice')).toEqual(stageConfig(partial, 'dev'));
+    expect(stageConfig(partial, 'alice')).toMatchObject({ throttle: { rateLimit: 10, burstLimit: 1000 }, workspaceThrottle: { rateLimit: 100, burstLimit: 5 } });
     expect(() => stageConfig({ dev: { alarmEmail: 'nope' } }, 'dev')).toThrow(/e-mail/);
     expect(() => stageConfig({ dev: { authorizerCacheTtlSeconds: 7200 } }, 'dev')).toThrow(/0 to 3600/);
     expect(() => stageConfig({}, 'Bad_Stage')).toThrow(/Stage names/);
     // What AWS would refuse only at deploy time is refused at synth.
     expect(() => stageConfig({ dev: { throttle: { rateLimit: 0, burstLimit: 10 } } }, 'dev')).toThrow(/throttle.rateLimit/);
     expect(() => stageConfig({ dev: { workspaceThrottle: { rateLimit: 10, burstLimit: 2.5 } } }, 'dev')).toThrow(/workspaceThrottle.burstLimit/);
+    expect(() => stageConfig({ dev: { throttle: { rateLimit: 10, burstLimit: 0 } } }, 'dev')).toThrow(/throttle.burstLimit must be a whole number of requests, 1 or more/);
     expect(() => stageConfig({ dev: { scheduledTestMinutes: 721 } }, 'dev')).toThrow(/0 \(off\) to 720/);
     expect(() => stageConfig({ dev: { scheduledTestMinutes: 1.5 } }, 'dev')).toThrow(/scheduledTestMinutes/);
     expect(() => stageConfig({ dev: { latencyAlarmP99Ms: -1 } }, 'dev')).toThrow(/latencyAlarmP99Ms/);
