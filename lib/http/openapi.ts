@@ -54,7 +54,11 @@ const schemas: Record<string, Json> = {
       id: { type: 'string', minLength: 1 },
       version: { type: 'integer', minimum: 1 },
       created_at: { type: 'string', format: 'date-time' },
-      updated_at: { type: 'string', format: 'date-time' },
+      updated_at: {
+        type: 'string',
+        format: 'date-time',
+        description: 'When the last change was stamped: never earlier than created_at, never earlier than a lower version\'s (two versions can share it).',
+      },
       fields: ref('Fields'),
       links: { type: 'object', additionalProperties: ref('LinkState') },
     },
