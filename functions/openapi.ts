@@ -3,11 +3,20 @@ import { httpHandler } from '../lib/http/http-handler.js';
 import { openApiDocument } from '../lib/http/openapi.js';
 import { jsonResponse } from '../lib/http/responses.js';
 
+/** A host name, IPv4 or bracketed IPv6 address, with an optional port: what a Host header may name. */
+const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 export const handler = httpHandler(async (request) => {
-  const host = request.headers.host ?? 'localhost';
-  const proto = request.headers['x-forwarded-proto'] ?? (host.startsWith('localhost') || host.startsWith('127.') ? 'http' : 'https');
+  // The document names the server it was asked on. On a stage API Gateway sets both headers; a client that sends
+  // another scheme or a Host that is no host name gets the defaults, never its text in the document's URL.
+  const sentHost = request.headers.host;
+  const host = sentHost !== undefined && hostPattern.test(sentHost) ? sentHost : 'localhost';
+  const sentProto = request.headers['x-forwarded-proto'];
+  const local = host.startsWith('localhost') || host.startsWith('127.') || host.startsWith('[::1]');
+  const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';
   const context = request.event.requestContext;
   // On the execute-api host the stage is part of the URL; on a custom domain or locally it is not.
   const stagePrefix = context?.domainName?.endsWith('.amazonaws.com') ? `/${context.stage}` : '';
-  return jsonResponse(200, openApiDocument(`${proto}://${host}${stagePrefix}`), { 'Cache-Control': 'max-age=300' });
+  // The document depends on both headers, so a cache must keep one copy per value of each.
+  return jsonResponse(200, openApiDocument(`${proto}://${host}${stagePrefix}`), { 'Cache-Control': 'max-age=300', Vary: 'Host, X-Forwarded-Proto' });
 });

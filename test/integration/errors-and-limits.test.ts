@@ -171,5 +171,26 @@ describe('the API reference', () => {
     expect(response.body.openapi).toBe('3.1.0');
     expect(response.body.servers).toEqual([{ url: devStack().baseUrl }]);
     expect(Object.keys(response.body.paths)).toContain('/models/{model}/records');
+    expect(response.headers.get('vary')).toBe('Host, X-Forwarded-Proto');
+  });
+
+  it('names only an http or https URL of a host name, whatever Host and X-Forwarded-Proto a client sends', async () => {
+    const serverFor = (headers: Record<string, string>) =>
+      new Promise<string>((resolve, reject) => {
+        const request = httpRequest(`${devStack().baseUrl}/openapi.json`, { headers }, (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve((JSON.parse(text) as { servers: { url: string }[] }).servers[0]!.url));
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    expect(await serverFor({ Host: 'api.example.com', 'X-Forwarded-Proto': 'javascript' })).toBe('https://api.example.com');
+    expect(await serverFor({ Host: 'localhost:9', 'X-Forwarded-Proto': 'javascript' })).toBe('http://localhost:9');
+    expect(await serverFor({ Host: 'api.example.com', 'X-Forwarded-Proto': 'http' })).toBe('http://api.example.com');
+    expect(await serverFor({ Host: 'a.example"><script>x</script>' })).toBe('http://localhost');
+    expect(await serverFor({ Host: 'evil.example/phish?' })).toBe('http://localhost');
+    expect(await serverFor({ Host: '[::1]:3000' })).toBe('http://[::1]:3000');
   });
 });
