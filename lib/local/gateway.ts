@@ -241,6 +241,13 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
 
   const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string): Promise<number> => {
     const method = request.method ?? 'GET';
+    // RFC 9112: a server answers 400 to an HTTP/1.1 request without a Host. Node would too, with a bare 400 of its
+    // own, so the server is told not to, and the refusal is answered here in the envelope.
+    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+      request.resume();
+      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, 'An HTTP/1.1 request must have a Host header');
+      return 400;
+    }
     // Split by hand: `new URL` reads a target starting with `//` as a host and throws on one like `//x:abc`.
     // A fragment is the client's own and never part of a request; one sent anyway is dropped, as a URL parser would.
     const target = (request.url ?? '/').split('#')[0]!;
@@ -375,7 +382,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
   };
 
-  const server = createServer((request, response) => {
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
     const started = performance.now();
     const requestId = randomUUID();
     handle(request, response, requestId)
@@ -401,6 +408,28 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         else response.destroy();
       });
   });
+  /** An answer in the envelope written on the socket itself, closing it: for what never becomes a request of ours. */
+  const answerOnSocket = (socket: Socket, status: number, type: string, message: string, requestId: string) => {
+    const body = JSON.stringify(errorEnvelope(gatewayResponse(type).code, message, requestId));
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+  // CONNECT asks for a tunnel, which no route of the API is: the answer of a method no route takes, where Node would
+  // close the connection without a word.
+  server.on('connect', (request: IncomingMessage, socket: Socket) => {
+    const requestId = randomUUID();
+    options.log?.({ level: 'INFO', method: request.method, status: 404, request_id: requestId });
+    answerOnSocket(socket, 404, 'MISSING_AUTHENTICATION_TOKEN', gatewayResponse('MISSING_AUTHENTICATION_TOKEN').message, requestId);
+  });
+  // An Expect other than 100-continue: Node's bare 417, in the envelope.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = randomUUID();
+    request.resume();
+    options.log?.({ level: 'INFO', method: request.method, path: loggedPath(request.url ?? '/'), status: 417, request_id: requestId });
+    sendGatewayError(response, requestId, 'DEFAULT_4XX', 417, 'Only Expect: 100-continue is supported');
+  });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,
   // conflicting lengths) gets the envelope too, with a request id, instead of Node's bare 400 or 431.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
@@ -418,13 +447,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
           : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
             ? [413, 'The chunk extensions are too large']
             : [400, 'The request is not valid HTTP'];
-    const body = JSON.stringify(errorEnvelope(gatewayResponse('DEFAULT_4XX').code, message, requestId));
     options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', status, request_id: requestId, error: error.code ?? error.message });
-    const answer = () =>
-      socket.end(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-          `x-amzn-RequestId: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
-      );
+    const answer = () => answerOnSocket(socket, status, 'DEFAULT_4XX', message, requestId);
     // On a kept-alive connection an earlier request may still be answering: its answer goes first, or the client would
     // read this refusal as that request's answer. But when the error is in that request's own body (a malformed chunk),
     // its handler is waiting for a body that will never end: the refusal is its answer, sent now, and closing the

@@ -195,17 +195,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  */
 function createLocalGatewayPlaceholder() {
   let gateway: Server | undefined;
-  const placeholder = createServerWithDelegate((request, response) => {
+  // The gateway answers an HTTP/1.1 request without a Host in the envelope; Node would answer it with a bare 400.
+  const placeholder = createServerWithDelegate({ requireHostHeader: false }, (request, response) => {
     if (gateway) gateway.emit('request', request, response);
     else {
       response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
       response.end(JSON.stringify({ error: { code: 'unavailable', message: 'The local stack is starting', request_id: 'local' } }));
     }
   });
-  // The HTTP parser's refusals go to the gateway too, which answers them in the envelope (Node's own is a bare 400).
-  placeholder.on('clientError', (error, socket) => {
-    if (gateway && gateway.listenerCount('clientError') > 0) gateway.emit('clientError', error, socket);
-    else socket.destroy();
-  });
+  // The HTTP parser's refusals, an Expect other than 100-continue and CONNECT go to the gateway too, which answers them
+  // in the envelope (Node's own answers are a bare 400 or 417, and for CONNECT a closed connection); before the gateway
+  // is attached, the connection is closed.
+  for (const event of ['clientError', 'checkExpectation', 'connect'] as const) {
+    placeholder.on(event, (...args: [unknown, { destroy(): void }, ...unknown[]]) => {
+      if (gateway && gateway.listenerCount(event) > 0) gateway.emit(event, ...args);
+      else args[1].destroy();
+    });
+  }
   return { placeholder, attach: (server: Server) => (gateway = server) };
 }

@@ -276,6 +276,18 @@ describe('what reaches the gateway before any handler', () => {
     }
   });
 
+  it("answers in the envelope what Node would answer bare or not at all: no Host, an unknown Expect, CONNECT", async () => {
+    const noHost = await exchange('GET /health HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect([noHost.status, envelope(noHost)]).toEqual([400, 'bad_request']);
+    expect(JSON.parse(noHost.body).error.message).toMatch(/Host header/);
+    // HTTP/1.0 has no Host requirement.
+    expect((await exchange('GET /health HTTP/1.0\r\n\r\n')).status).toBe(200);
+    const expectation = await exchange('GET /health HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nConnection: close\r\n\r\n');
+    expect([expectation.status, envelope(expectation)]).toEqual([417, 'bad_request']);
+    const tunnel = await exchange('CONNECT localhost:1 HTTP/1.1\r\nHost: localhost:1\r\n\r\n', true);
+    expect([tunnel.status, envelope(tunnel)]).toEqual([404, 'route_not_found']);
+  });
+
   it('answers a malformed request pipelined behind a slow one only after the slow one has its own answer', async () => {
     const { token } = await workspaceWithKey(['records:read', 'records:write']);
     const body = JSON.stringify({ records: Array.from({ length: 300 }, (_, i) => ({ name: `piped-${i}` })) });
