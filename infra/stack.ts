@@ -42,6 +42,7 @@ export class GatherStack extends Stack {
       functions,
       authorizer: this.api.authorizerFunction,
       authorizerLogGroup: this.api.authorizerFunction.logGroup,
+      accessLogGroup: this.api.accessLogs,
       ...(props.config.alarmEmail ? { alarmEmail: props.config.alarmEmail } : {}),
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });

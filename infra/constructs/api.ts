@@ -52,6 +52,8 @@ export class RecordsApi extends Construct {
   readonly functions: ReadonlyMap<string, ApiFunction>;
   /** The per-workspace rate limit: the admin CLI adds each workspace's usage key to it (docs/operations.md). */
   readonly usagePlan: UsagePlan;
+  /** The stage's access log, one JSON line per request: the monitoring counts API Gateway's own failures from it. */
+  readonly accessLogs: LogGroup;
 
   constructor(scope: Construct, id: string, props: RecordsApiProps) {
     super(scope, id);
@@ -70,7 +72,7 @@ export class RecordsApi extends Construct {
 
     // The stage's retention, as the functions' logs have (docs/operations.md: `logRetentionDays` is Lambda and API logs).
     // Where the stage retains its data, a deleted stack leaves its access logs behind too, to age out by that retention.
-    const accessLogs = new LogGroup(this, 'AccessLogs', {
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: retentionDays(logRetentionDays),
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
@@ -97,13 +99,15 @@ export class RecordsApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: props.throttle.rateLimit,
         throttlingBurstLimit: props.throttle.burstLimit,
-        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
         // Who called what: the key's token id (the authorizer's principal; the key itself never) and its workspace, the
         // route as a template (`/models/{model}/records/{id}`: never a record id, which may be an e-mail address), the
         // status, the latencies, and for API Gateway's own refusals (401, 429, 413...) their response type.
         accessLogFormat: AccessLogFormat.custom(
           JSON.stringify({
             requestId: AccessLogField.contextRequestId(),
+            // Named on each line, so the metrics counted from it keep stages that share an account apart.
+            stage: AccessLogField.contextStage(),
             requestTime: AccessLogField.contextRequestTime(),
             ip: AccessLogField.contextIdentitySourceIp(),
             tokenId: AccessLogField.contextAuthorizerPrincipalId(),

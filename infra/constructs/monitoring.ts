@@ -13,6 +13,9 @@ import { Construct } from 'constructs';
 import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
 import { smokeSuccessMetric } from './scheduled-tests.js';
 
+/** API Gateway's response types for a failed authorizer (lib/http/gateway-responses.ts answers both with a 503). */
+const authorizerFailureTypes = ['AUTHORIZER_CONFIGURATION_ERROR', 'AUTHORIZER_FAILURE'] as const;
+
 export interface MonitoringProps {
   readonly stage: string;
   readonly api: RestApi;
@@ -24,6 +27,8 @@ export interface MonitoringProps {
   readonly authorizer: IFunction;
   /** The authorizer's log group: its key-lookup failures are counted from it. */
   readonly authorizerLogGroup: ILogGroup;
+  /** The API's access log (JSON lines with `stage` and `errorType`): API Gateway's failed authorizer calls are counted from it. */
+  readonly accessLogGroup: ILogGroup;
   /** @default none */
   readonly alarmEmail?: string;
   /** @default 2000 */
@@ -120,6 +125,20 @@ export class Monitoring extends Construct {
     const authorizerFailures = authorizerFailureFilter.metric({ dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
     alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
     alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
+    // Every request API Gateway answered 503 because its authorizer failed, whatever the cause: the key table (above),
+    // or an authorizer it could not run at all (a missing permission, a timeout, an answer it cannot read), which leaves
+    // no line of ours. Counted from the access log's errorType, because API Gateway counts a gateway response whose
+    // status the stack changed (these answer 503, not 500) as a 4XXError, so Api5xxRate never sees them.
+    const authorizerUnavailableFilter = new MetricFilter(this, 'AuthorizerUnavailableFilter', {
+      logGroup: props.accessLogGroup,
+      filterPattern: FilterPattern.any(...authorizerFailureTypes.map((type) => FilterPattern.stringValue('$.errorType', '=', type))),
+      metricNamespace: 'Gather',
+      metricName: 'AuthorizerUnavailable',
+      metricValue: '1',
+      dimensions: { stage: '$.stage' },
+    });
+    const authorizerUnavailable = authorizerUnavailableFilter.metric({ dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
+    alarm('AuthorizerUnavailable', authorizerUnavailable, 1, 'API Gateway answered requests 503 because the authorizer failed or could not be run.');
 
     // DynamoDB publishes ThrottledRequests and SystemErrors only for periods that had some, and CloudWatch keeps an
     // alarm on an AWS/DynamoDB metric in its current state while the metric is missing, whatever TreatMissingData
@@ -176,7 +195,7 @@ export class Monitoring extends Construct {
         title: 'Refused requests by error code',
         left: [new MathExpression({ expression: `SEARCH('{Gather,code,service,stage} MetricName="Errors" stage="${props.stage}"', 'Sum', 300)`, label: '', period: fiveMinutes })],
       }),
-      new GraphWidget({ title: 'Authorizer failures (key table unreadable)', left: [authorizerFailures] }),
+      new GraphWidget({ title: 'Authorizer failures: key table unreadable, and all 503s for a failed authorizer', left: [authorizerFailures, authorizerUnavailable] }),
       new GraphWidget({
         title: 'Scheduled end-to-end test (1 = passed)',
         left: [smokeSuccessMetric(props.stage, fiveMinutes)],

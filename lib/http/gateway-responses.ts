@@ -30,7 +30,9 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   // by design, only when it cannot read the key table (SPEC: a 503, never a bare 500). An authorizer API Gateway could
   // not run at all (a missing permission, a timeout) ends the same way; the runbook tells the two apart by the
   // `AuthorizerFailures` alarm (docs/operations.md). Unlike INTEGRATION_FAILURE below, this type's usual cause is the
-  // retryable one. AUTHORIZER_FAILURE is kept for what else API Gateway reports as a failed authorizer.
+  // retryable one. AUTHORIZER_FAILURE is kept for what else API Gateway reports as a failed authorizer. API Gateway
+  // counts an answer whose status a gateway response changed as a 4XXError, so these 503s are alarmed on from the
+  // access log instead (`AuthorizerUnavailable`, infra/constructs/monitoring.ts).
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },

@@ -43,6 +43,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
       'ApiLatencyP99',
       'AuthorizerFailures',
       'AuthorizerThrottles',
+      'AuthorizerUnavailable',
       'DynamoDbThrottles',
       'DynamoDbSystemErrors',
       'IdempotencyTableThrottles',
@@ -130,6 +131,27 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     });
   });
 
+  it('alarms on every 503 API Gateway answers for a failed authorizer, from the access log: it counts them as 4xx, not 5xx', () => {
+    const [format] = Object.values(template.findResources('AWS::ApiGateway::Stage')).map(
+      (s) => JSON.parse((s as { Properties: { AccessLogSetting: { Format: string } } }).Properties.AccessLogSetting.Format) as Record<string, string>,
+    );
+    expect(format).toMatchObject({ stage: '$context.stage', errorType: '$context.error.responseType' });
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: Match.stringLikeRegexp('^RecordsApiAccessLogs') },
+      FilterPattern: '{ ($.errorType = "AUTHORIZER_CONFIGURATION_ERROR") || ($.errorType = "AUTHORIZER_FAILURE") }',
+      MetricTransformations: [
+        Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerUnavailable', MetricValue: '1', Dimensions: [{ Key: 'stage', Value: '$.stage' }] }),
+      ],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `gather-${stage}-AuthorizerUnavailable`,
+      Namespace: 'Gather',
+      MetricName: 'AuthorizerUnavailable',
+      Dimensions: [{ Name: 'stage', Value: stage }],
+      Threshold: 1,
+    });
+  });
+
   it("gives every function its stage, which every metric carries, so stages sharing an account never mix", () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) => (f as { Properties: { Handler?: string } }).Properties.Handler === 'index.handler');
     expect(functions.length).toBeGreaterThan(0);
@@ -139,7 +161,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test, DynamoDB latency', () => {
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'SmokeSuccess', 'SuccessfulRequestLatency', 'UpdateItem']) {
+    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'AuthorizerUnavailable', 'SmokeSuccess', 'SuccessfulRequestLatency', 'UpdateItem']) {
       expect([expected, body.includes(expected)]).toEqual([expected, true]);
     }
     // The search is this stage's only (its quotes arrive escaped, once per level of JSON).
