@@ -60,6 +60,13 @@ export class AdminError extends Error {}
 /** last_used_at is refreshed at most this often, so a busy key costs no extra write per authorizer call. */
 export const lastUsedPrecisionMs = 60 * 60 * 1000;
 
+/**
+ * How long recording a key's use may hold up the authorizer, retries included: the request waits for it, and its
+ * failure refuses nothing, so a DynamoDB that stalls costs a request this much instead of a call's whole retry budget
+ * (about 9.6 s, lib/store/dynamodb-client.ts). An answer takes a few milliseconds.
+ */
+export const lastUsedWriteBudgetMs = 500;
+
 const tokenLookupKey = (tokenId: string) => ({ pk: `T#${tokenId}`, sk: 'T' });
 
 export class ApiKeyStore {
@@ -99,6 +106,7 @@ export class ApiKeyStore {
           ExpressionAttributeNames: { '#used': 'last_used_at', '#pk': 'pk' },
           ExpressionAttributeValues: { ':now': now.toISOString() },
         }),
+        { abortSignal: AbortSignal.timeout(lastUsedWriteBudgetMs) },
       ),
     );
   }

@@ -247,6 +247,15 @@ describe('faults toward DynamoDB', () => {
       expect([status, calls.GetItem, calls.UpdateItem! >= 1]).toEqual([404, 1, true]);
       await faults();
       expect(await lastUsedAt(unrecorded.key)).toBeUndefined();
+
+      // DynamoDB stops answering that write: the authorizer gives it up within its first attempt, where a call's whole
+      // retry budget (three attempts) would hold the request up for seconds; the key is still allowed.
+      const stalled = await newKey();
+      const failedBefore = (await faults({ error: 'stall', operations: ['UpdateItem'], tables: [info.tableName] })).failed;
+      const answered = await check(stalled.key);
+      const failedAfter = (await proxyStats()).failed;
+      await faults();
+      expect([answered.status, failedAfter - failedBefore]).toEqual([404, 1]);
     } finally {
       raw.destroy();
     }
