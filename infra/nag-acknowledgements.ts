@@ -64,7 +64,7 @@ export function acknowledgeNagFindings(stack: Stack, options: { waf: boolean }):
       acknowledge(
         construct.api,
         'AwsSolutions-APIG2',
-        'API Gateway validates the required path parameters; bodies are validated by the handlers, because form bodies have no JSON Schema and the handlers answer with field-level 422s in the error envelope.',
+        'No API Gateway request validator: requests are validated by the handlers, because form bodies have no JSON Schema and the handlers answer with field-level 422s in the error envelope.',
       );
       if (!options.waf) {
         acknowledge(
