@@ -57,7 +57,7 @@ const schemas: Record<string, Json> = {
       updated_at: {
         type: 'string',
         format: 'date-time',
-        description: 'When the last change was stamped: never earlier than created_at, never earlier than a lower version\'s (two versions can share it).',
+        description: 'When the last change was stamped, never before created_at; under concurrent writes a higher version can carry a slightly earlier time.',
       },
       fields: ref('Fields'),
       links: { type: 'object', additionalProperties: ref('LinkState') },

@@ -25,7 +25,7 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
-import { PreconditionFailedError, UnavailableError } from '../records/errors.js';
+import { PreconditionFailedError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
 import { isConditionFailure, mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
 import {
@@ -103,23 +103,6 @@ const versionOf = (item: RawItem) => Number(item[recordAttributes.version]?.N);
 const isOwnItem = (item: RawItem | undefined, writeToken: string): item is RawItem =>
   item !== undefined && isOwnWrite(item[recordAttributes.writeStamp]?.S, writeToken);
 
-/** How many times one upsert is sent with a later stamp before it gives up (a 503 the client may retry). */
-const maxStampAttempts = 10;
-
-/**
- * The stamp to send an upsert again with, when the item its failed condition returned was stamped later than the
- * attempt (the condition refuses a write that would set `updated_at` back; lib/store/upsert-expression.ts): the later
- * of that stamp and the clock's time now. Undefined when the stamp is not why it failed: the item is this upsert's own
- * write, the upsert is create-only, its If-Match does not match, or the stored stamp is not later.
- */
-function laterStamp(command: UpsertCommand, item: RawItem | undefined, writeToken: string): string | undefined {
-  const stored = item?.[recordAttributes.updatedAt]?.S;
-  if (!item || stored === undefined || stored <= command.now || command.createOnly || isOwnItem(item, writeToken)) return undefined;
-  if (command.ifMatch !== undefined && !versionMatches(command.ifMatch, versionOf(item))) return undefined;
-  const now = new Date().toISOString();
-  return now > stored ? now : stored;
-}
-
 /**
  * Rebuilds a stored record from its item as DynamoDB returns it: user fields are the `f_` attributes, each converted
  * as `unmarshall` converts it (strings and safe numbers read directly, everything else by util-dynamodb's
@@ -133,11 +116,16 @@ export function recordFromItem(key: RecordKey, item: RawItem): StoredRecord {
     if (name.startsWith(fieldAttributePrefix)) fields.push([name.slice(fieldAttributePrefix.length), nativeValue(item[name]!)]);
   }
   fields.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const createdAt = String(item[recordAttributes.createdAt]?.S);
+  const stamped = String(item[recordAttributes.updatedAt]?.S);
   return {
     key,
     version: versionOf(item),
-    createdAt: String(item[recordAttributes.createdAt]?.S),
-    updatedAt: String(item[recordAttributes.updatedAt]?.S),
+    createdAt,
+    // Each write is stamped before it is sent, so a change stamped before the write that made the record can land
+    // after it (concurrent writers, or a container whose clock is behind): it is shown as made when the record was,
+    // never before (docs/decisions.md, "updated_at under concurrent writes").
+    updatedAt: stamped < createdAt ? createdAt : stamped,
     // fromEntries defines own properties, so names like `constructor` are stored and returned as plain data.
     fields: Object.fromEntries(fields),
   };
@@ -261,31 +249,12 @@ export class DynamoDbRecordStore implements RecordStore {
     );
   }
 
-  /**
-   * {@link sendUpsert}, sent again with a later stamp each time its condition fails only because the stored record
-   * was stamped later ({@link laterStamp}), so `updated_at` never goes back: one write in all, unless concurrent
-   * writes to the record land out of their stamps' order. Any other failed condition is thrown for the caller.
-   */
-  private async sendInStampOrder(command: UpsertCommand, writeToken: string, returnValues: ReturnValue) {
-    let attempt = command;
-    for (let sent = 1; ; sent += 1) {
-      try {
-        return await withErrorMapping(() => this.sendUpsert(attempt, writeToken, returnValues));
-      } catch (error) {
-        const later = isConditionFailure(error) ? laterStamp(attempt, error.Item, writeToken) : undefined;
-        if (later === undefined) throw error;
-        if (sent === maxStampAttempts) throw new UnavailableError('The record is being changed by too many writers at once; nothing was written, retry after a pause');
-        attempt = { ...attempt, now: later };
-      }
-    }
-  }
-
   async write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome> {
     const writeToken = randomUUID();
     try {
       // UPDATED_OLD: nothing comes back for a new record, so a create (an import's usual write) transfers and parses no
       // item at all; for an existing one, the old values of what was set, which always include the version.
-      const result = await this.sendInStampOrder(command, writeToken, ReturnValue.UPDATED_OLD);
+      const result = await withErrorMapping(() => this.sendUpsert(command, writeToken, ReturnValue.UPDATED_OLD));
       return result.Attributes && Object.keys(result.Attributes).length > 0 ? 'updated' : 'created';
     } catch (error) {
       // Without If-Match or If-None-Match the condition fails only when the write would change nothing: because the
@@ -300,7 +269,7 @@ export class DynamoDbRecordStore implements RecordStore {
   async upsert(command: UpsertCommand): Promise<UpsertResult> {
     const writeToken = randomUUID();
     try {
-      const result = await this.sendInStampOrder(command, writeToken, ReturnValue.ALL_NEW);
+      const result = await withErrorMapping(() => this.sendUpsert(command, writeToken, ReturnValue.ALL_NEW));
       const record = recordFromItem(command.key, result.Attributes ?? {});
       // The version starts at 1 only when the item did not exist before this write.
       return { outcome: record.version === 1 ? 'created' : 'updated', record };

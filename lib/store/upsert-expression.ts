@@ -11,9 +11,6 @@
  *   on an item that does not exist yet (a map attribute would not), and can never collide with a system attribute.
  * - The ConditionExpression lets the write happen only when it changes something: the repeated identical upsert fails
  *   the condition and returns the stored item (ReturnValuesOnConditionCheckFailure), so the version and updated_at stay.
- *   It also refuses a write stamped earlier than the stored `updated_at` (a concurrent write stamped later landed
- *   first, or its container's clock is ahead): applied, it would set `updated_at` back while raising the version, even
- *   before `created_at`. The store sends such a write again with a later stamp.
  * - DynamoDB allows 4 KB and 300 operators per expression. The exact "changes something" test costs two operators and
  *   up to 30 bytes per field, so it is used while it fits; for larger payloads the test compares a digest of the
  *   payload with the digest stored by the last changing write (see {@link UpsertExpression.changeTest}).
@@ -59,11 +56,8 @@ export type SystemAttribute = (typeof recordAttributes)[keyof typeof recordAttri
 /** DynamoDB's limits on one expression string. */
 export const expressionLimits = { maxLength: 4096, maxOperators: 300 } as const;
 
-/**
- * What the exact change test may use (its NOT and the stamp's comparison included), leaving room for the If-Match
- * clause: up to 140 fields, 282 operators.
- */
-const exactTestBudget = { maxLength: 3600, maxOperators: 282 } as const;
+/** What the exact change test may use, leaving room for the If-Match clause and the NOT. */
+const exactTestBudget = { maxLength: 3600, maxOperators: 280 } as const;
 
 export interface UpsertExpressionInput {
   /** Fields to set, in payload order, already validated and coerced. */
@@ -184,14 +178,9 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
     unchangedTerms.push(`attribute_not_exists(#${p})`);
   }
 
-  // The write fails when the stored record was stamped later than this write (see the header); the other half of
-  // the change test says whether it would change anything.
-  const stampedLater = `${ua} > :_now`;
-  // The exact test has one comparator or function per term, an AND between terms, and with the stamp's comparison, an
-  // OR and one NOT: 2n + 2 operators.
-  const exact = `NOT (${stampedLater} OR (${unchangedTerms.join(' AND ')}))`;
-  const exactFits =
-    unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && 2 * unchangedTerms.length + 2 <= exactTestBudget.maxOperators;
+  // The exact test has one comparator or function per term, an AND between terms and one NOT: 2n operators.
+  const exact = `NOT (${unchangedTerms.join(' AND ')})`;
+  const exactFits = unchangedTerms.length > 0 && exact.length <= exactTestBudget.maxLength && 2 * unchangedTerms.length <= exactTestBudget.maxOperators;
   // Every write replaces the stamp. A digest is in it only after a payload too large for the exact test, the only
   // kind that compares it, so a digest never outlives the write that stored it and cannot match after another change.
   const digest = exactFits ? '' : payloadDigest(input.set, input.unset);
@@ -212,7 +201,7 @@ export function buildUpsertExpression(input: UpsertExpressionInput): UpsertExpre
     changeTest = 'digest';
     // The stored stamp starts with this payload's digest: the last changing write sent this very payload.
     values[':_pdp'] = stampPrefix(digest);
-    changes = `NOT (${stampedLater} OR begins_with(${pd}, :_pdp))`;
+    changes = `NOT begins_with(${pd}, :_pdp)`;
   }
 
   let condition = changes;
