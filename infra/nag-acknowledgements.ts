@@ -64,7 +64,7 @@ export function acknowledgeNagFindings(stack: Stack, options: { waf: boolean }):
       acknowledge(
         construct.api,
         'AwsSolutions-APIG2',
-        'No API Gateway request validator: requests are validated by the handlers, because form bodies have no JSON Schema and the handlers answer with field-level 422s in the error envelope.',
+        'API Gateway\'s request validator checks the required path parameters only; bodies are validated by the handlers, because form bodies have no JSON Schema and the handlers answer with field-level 422s in the error envelope.',
       );
       if (!options.waf) {
         acknowledge(

@@ -105,3 +105,57 @@ export function redactApiKeys(text: string): string {
   }
   return redacted;
 }
+
+/**
+ * A text with every percent-encoded ASCII character decoded, again and again (a key encoded four times is still a
+ * key); any other escape, valid or not, is left as it is, so one malformed escape hides nothing. For finding keys, not
+ * for showing text.
+ */
+function asciiDecoded(text: string): string {
+  let current = text;
+  for (let round = 0; round < 16; round += 1) {
+    const next = current.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    if (next === current) break;
+    current = next;
+  }
+  return current;
+}
+
+const isKeyCharacter = (character: string) => /^[0-9A-Za-z]$/.test(character);
+
+/**
+ * A URL path for a log line, with no key in it. From the segment where a key starts nothing more is shown but, for a
+ * prefixed key, its display prefix: `gth_` in any case and however often percent-encoded, or a whole key's 38
+ * characters without the prefix, which its checksum recognises, even when a `/`, `-`, space or escape cuts them
+ * apart. The segments before it are shown as they came.
+ */
+export function redactApiKeysInPath(path: string): string {
+  const segments = path.split('/');
+  const readable = segments.map(asciiDecoded);
+  let cutAt = readable.findIndex((segment) => segment.toLowerCase().includes(keyPrefix));
+  // The key characters of the whole path, in order, each with the segment it is in.
+  const characters: string[] = [];
+  const segmentOf: number[] = [];
+  readable.forEach((segment, index) => {
+    for (const character of segment) {
+      if (isKeyCharacter(character)) {
+        characters.push(character);
+        segmentOf.push(index);
+      }
+    }
+  });
+  const joined = characters.join('');
+  const bodyLength = randomLength + checksumLength;
+  for (let start = 0; start + bodyLength <= joined.length && (cutAt === -1 || segmentOf[start]! < cutAt); start += 1) {
+    if (isWellFormedApiKey(keyPrefix + joined.slice(start, start + bodyLength))) {
+      cutAt = segmentOf[start]!;
+      break;
+    }
+  }
+  if (cutAt === -1) return path;
+  const segment = readable[cutAt]!;
+  const prefixAt = segment.toLowerCase().indexOf(keyPrefix);
+  const shown = prefixAt === -1 ? '' : `${segment.slice(0, prefixAt)}${displayPrefix(segment.slice(prefixAt))}`;
+  return [...segments.slice(0, cutAt), `${shown}…[redacted]`].join('/');
+}
+

@@ -20,7 +20,7 @@ import type {
   APIGatewayTokenAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { displayPrefix, keyPrefix, redactApiKeys } from '../auth/api-key.js';
+import { redactApiKeysInPath } from '../auth/api-key.js';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
 import { encodedPairs } from '../http/parse-body.js';
@@ -29,34 +29,8 @@ import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
-/**
- * The path as the log line shows it, without the query string: a segment that holds a key (a client's record id,
- * say), percent-encoded or not, is shown decoded with the key cut to its prefix; every other segment as it came. From
- * a `gth_` on, nothing is shown after its display prefix, the rest of the path included: a key cut by a `/`, a `-` or
- * a space would otherwise leave most of its characters in the line, and its checksum would find the few it lacks.
- */
-function loggedPath(url: string): string {
-  const shown: string[] = [];
-  for (const segment of url.split('?')[0]!.split('/')) {
-    let decoded = segment;
-    // Decoded until nothing changes (a handler decodes once, but a log line must not hold a key encoded twice).
-    for (let round = 0; round < 3 && decoded.includes('%'); round += 1) {
-      try {
-        decoded = decodeURIComponent(decoded);
-      } catch {
-        break;
-      }
-    }
-    const keyAt = decoded.indexOf(keyPrefix);
-    if (keyAt !== -1) {
-      shown.push(`${decoded.slice(0, keyAt)}${displayPrefix(decoded.slice(keyAt))}…[redacted]`);
-      break;
-    }
-    const redacted = redactApiKeys(decoded);
-    shown.push(redacted === decoded ? segment : redacted);
-  }
-  return shown.join('/');
-}
+/** The path as the log line shows it: without the query string, and with no key in it (`redactApiKeysInPath`). */
+const loggedPath = (url: string) => redactApiKeysInPath(url.split('?')[0]!);
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;

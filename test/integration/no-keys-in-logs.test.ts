@@ -42,6 +42,9 @@ describe('no key in logs', () => {
       [404, await call('GET', `/models/account/records/${reader.key.slice(0, 6)}/x/${reader.key.slice(6)}`, { token: reader.key })],
       [404, await call('GET', `/models/account/records/${reader.key.slice(0, 12)}-${reader.key.slice(12)}`, { token: reader.key })],
       [404, await call('GET', `/models/account/records/${reader.key.slice(0, 12)}%20${reader.key.slice(12)}`, { token: reader.key })],
+      [404, await call('GET', `/models/account/records/${reader.key.slice(4, 24)}/${reader.key.slice(24)}`, { token: reader.key })],
+      // Beside an escape that is not one, which stops a decode of the whole segment.
+      [400, await call('GET', `/models/account/records/gth%5F${reader.key.slice(4)}%ZZ`, { token: reader.key })],
     ] as const;
     expect(session.map(([, response]) => response.status)).toEqual(session.map(([status]) => status));
     for (const [status, response] of session) {

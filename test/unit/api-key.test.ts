@@ -1,4 +1,4 @@
-import { containsApiKey, displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader, redactApiKeys } from '../../lib/auth/api-key.js';
+import { containsApiKey, displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader, redactApiKeys, redactApiKeysInPath } from '../../lib/auth/api-key.js';
 
 describe('API keys', () => {
   it('look like gth_ + 38 base62 characters and pass their own checksum', () => {
@@ -62,5 +62,39 @@ describe('API keys', () => {
     expect(redactApiKeys(`/a/${body}`)).toBe(`/a/${displayPrefix(key)}…[redacted]`);
     expect(redactApiKeys(key.slice(0, 9))).toBe(`${displayPrefix(key)}…[redacted]`);
     expect(redactApiKeys('/models/account/records/x')).toBe('/models/account/records/x');
+  });
+
+  it('leaves no key, nor most of one, in a path for a log line, however a client cut or encoded it', () => {
+    const key = generateApiKey();
+    const body = key.slice('gth_'.length);
+    const base = '/models/account/records';
+    const cut = `${base}/…[redacted]`;
+    const prefixed = `${base}/${displayPrefix(key)}…[redacted]`;
+    const cases: [string, string][] = [
+      [`${base}/${key}`, prefixed],
+      [`${base}/${key.slice(0, 11)}/${key.slice(11)}`, `${base}/${key.slice(0, 8)}…[redacted]`],
+      [`${base}/${key.slice(0, 12)}-${key.slice(12)}`, prefixed],
+      [`${base}/${key.slice(0, 12)}%20${key.slice(12)}`, prefixed],
+      // Encoded once, four times, in upper case, beside a malformed escape that stops a whole-segment decode.
+      [`${base}/gth%5F${body}`, prefixed],
+      [`${base}/gth%2525255F${body}`, prefixed],
+      [`${base}/GTH_${body}`, `${base}/GTH_${body.slice(0, 4)}…[redacted]`],
+      [`${base}/gth%5F${body}%ZZ`, prefixed],
+      [`${base}/x%25${body}%`, cut],
+      // Without its prefix: whole, or cut in two by a slash, a dash or an escape.
+      [`${base}/${body}`, cut],
+      [`${base}/${body.slice(0, 20)}/${body.slice(20)}`, cut],
+      [`${base}/a-${body.slice(0, 20)}-${body.slice(20)}-b`, cut],
+      [`${base}/${body.slice(0, 20)}%2F${body.slice(20)}`, cut],
+    ];
+    for (const [path, logged] of cases) {
+      expect([path, redactApiKeysInPath(path)]).toEqual([path, logged]);
+      for (let i = 0; i + 12 <= body.length; i += 1) expect(redactApiKeysInPath(path)).not.toContain(body.slice(i, i + 12));
+    }
+    // Paths without a key are shown as they came, percent-encoding and all.
+    const otherRun = body.slice(0, -1) + (body.endsWith('0') ? '1' : '0');
+    for (const path of [`${base}/Sterling%20Cooper`, `${base}/x/customers`, `${base}/${otherRun}`, '/health', `${base}/%ZZ`]) {
+      expect(redactApiKeysInPath(path)).toBe(path);
+    }
   });
 });
