@@ -42,7 +42,15 @@ const schemas: Record<string, Json> = {
   LinkState: {
     oneOf: [
       { type: 'null' },
-      { type: 'object', required: ['id', 'exists'], additionalProperties: false, properties: { id: { type: 'string' }, exists: { type: 'boolean' } } },
+      {
+        type: 'object',
+        required: ['id', 'exists'],
+        additionalProperties: false,
+        properties: {
+          id: { type: 'string' },
+          exists: { type: ['boolean', 'null'], description: 'null only when a write succeeded but its link could not be checked (the database failed that read); read the record to know' },
+        },
+      },
     ],
   },
   RecordEnvelope: {

@@ -4,6 +4,7 @@
  * id run one after the other in request order, so their merges apply in that order. Throttling that outlasts the SDK's
  * own retries is retried per item with backoff before that item is reported 503.
  */
+import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
 import type { RecordKey } from '../store/record-store.js';
 import { UnavailableError, ValidationError } from './errors.js';
@@ -110,8 +111,10 @@ export class BatchService {
         slot: index,
         describe: { op: 'upsert', index, id: validated.id },
         run: async () => {
+          // One token for every attempt of the item, the batch's own retries included (lib/store/record-store.ts).
+          const writeToken = randomUUID();
           try {
-            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated), this.sleep, pastDeadline);
+            const outcome = await withItemRetries(() => this.records.writeValidated(request.workspace, model, validated, writeToken), this.sleep, pastDeadline);
             return { op: 'upsert', index, id: validated.id, outcome };
           } catch (error) {
             return { op: 'upsert', index, id: validated.id, error };

@@ -5,7 +5,11 @@ import { responseBytes } from './response-size.js';
 
 export interface LinkState {
   readonly id: string;
-  readonly exists: boolean;
+  /**
+   * Whether the linked record exists now; null only in the answer to a write whose link lookup failed after the write
+   * itself succeeded (the write is answered as it happened, the link left unchecked).
+   */
+  readonly exists: boolean | null;
 }
 
 export interface RecordEnvelope {

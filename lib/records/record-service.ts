@@ -9,7 +9,7 @@ import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
-import { NoSuchListingError, RecordNotFoundError } from './errors.js';
+import { NoSuchListingError, RecordNotFoundError, UnavailableError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 
@@ -142,22 +142,26 @@ export class RecordService {
     // A link named in the payload is looked up while the write runs (SPEC: one read, concurrently with the write).
     const prefetched = new Map<string, Promise<boolean>>();
     if (command.link) prefetched.set(`${command.link.model}#${command.link.id}`, this.store.exists(command.link));
-    // Wait for every call before failing, so no request is left running after the response.
-    const [written, ...lookups] = await Promise.allSettled([write, ...prefetched.values()]);
+    // Wait for every call before answering, so no request is left running after the response.
+    const [written] = await Promise.allSettled([write, ...prefetched.values()]);
     if (written.status === 'rejected') throw written.reason;
-    for (const lookup of lookups) if (lookup.status === 'rejected') throw lookup.reason;
 
+    // The write happened: a link lookup that failed (the database unavailable for that read) leaves the link unchecked
+    // (`exists: null`) rather than turning the write into a 503, whose retry would find it done and answer 412, or 200
+    // for a creation.
     const result = written.value;
-    const links = await this.resolveLinks(model, result.record, prefetched);
+    const links = await this.resolveLinks(model, result.record, prefetched, true);
     return { outcome: result.outcome, record: toEnvelope(model, result.record, links) };
   }
 
   /**
    * Writes a validated payload and answers only what happened (a batch item): the same one UpdateItem, without the
-   * record coming back and without the link lookup, since nothing here shows the record.
+   * record coming back and without the link lookup, since nothing here shows the record. `writeToken`: the same for
+   * every attempt of the item (the batch's own retries), so a retry recognises the write of an attempt whose answer
+   * was lost.
    */
-  writeValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert): Promise<UpsertOutcome> {
-    return this.store.write(this.upsertCommand(workspace, model, payload));
+  writeValidated(workspace: string, model: ModelDefinition, payload: ValidatedUpsert, writeToken?: string): Promise<UpsertOutcome> {
+    return this.store.write({ ...this.upsertCommand(workspace, model, payload), ...(writeToken !== undefined ? { writeToken } : {}) });
   }
 
   /** One page of a model's records (SPEC: `limit` 1 to 1,000, default 100, an opaque cursor). */
@@ -246,10 +250,15 @@ export class RecordService {
     return { model, key: keyIn(model, address.workspace, address.id) };
   }
 
+  /**
+   * The record's links, each looked up (or taken from a lookup already running). With `uncheckedIfUnavailable`, a
+   * lookup the database failed (UnavailableError) answers `exists: null` instead of failing the whole answer.
+   */
   private async resolveLinks(
     model: ModelDefinition,
     record: StoredRecord,
     prefetched: ReadonlyMap<string, Promise<boolean>> = new Map(),
+    uncheckedIfUnavailable = false,
   ): Promise<Map<string, LinkState | null>> {
     const links = new Map<string, LinkState | null>();
     for (const [field, target] of linkTargets(model, record)) {
@@ -258,7 +267,13 @@ export class RecordService {
         continue;
       }
       const known = prefetched.get(`${target.model}#${target.id}`);
-      const exists = await (known ?? this.store.exists({ workspace: record.key.workspace, model: target.model, id: target.id }));
+      let exists: boolean | null;
+      try {
+        exists = await (known ?? this.store.exists({ workspace: record.key.workspace, model: target.model, id: target.id }));
+      } catch (error) {
+        if (!(error instanceof UnavailableError) || !uncheckedIfUnavailable) throw error;
+        exists = null;
+      }
       links.set(field, { id: target.id, exists });
     }
     return links;

@@ -25,9 +25,9 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { convertToAttr, convertToNative, type marshallOptions } from '@aws-sdk/util-dynamodb';
-import { PreconditionFailedError } from '../records/errors.js';
+import { PreconditionFailedError, UnavailableError } from '../records/errors.js';
 import { linkPartition, linkSortKey, listPartition, listShardPartition, recordItemKey, type RecordKey } from './keys.js';
-import { isConditionFailure, mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
+import { isConditionFailure, mapDynamoDbError, mayHaveBeenApplied, withErrorMapping } from './map-dynamodb-error.js';
 import {
   describeIfMatch,
   versionMatches,
@@ -95,6 +95,12 @@ export function jsonAsMaps(value: unknown): unknown {
   for (const key of Object.keys(value)) map.set(key, jsonAsMaps((value as Record<string, unknown>)[key]));
   return map;
 }
+
+/**
+ * How long the read that settles a failed write's outcome may take (see `appliedDespite`), retries included: enough
+ * for an answer, short enough that a DynamoDB that stalls still gets its 503 out in time.
+ */
+const settlingReadBudgetMs = 1000;
 
 /** A stored item's version: 1 only for the write that made the record. */
 const versionOf = (item: RawItem) => Number(item[recordAttributes.version]?.N);
@@ -249,8 +255,27 @@ export class DynamoDbRecordStore implements RecordStore {
     );
   }
 
+  /**
+   * After an upsert's call failed in a way that leaves open whether DynamoDB applied it (`mayHaveBeenApplied`: its
+   * answers lost, a timeout, a server error), one read of the item tells: the item holds this upsert's write token
+   * only if the write was applied and nothing has changed the record since. Then the upsert is answered as applied,
+   * not with a 503 whose retry would find the write done and answer 412 or 200 for a creation. Anything else, the
+   * read failing included, leaves the failure as it was.
+   */
+  private async appliedDespite(error: unknown, key: RecordKey, writeToken: string): Promise<RawItem | undefined> {
+    if (!(error instanceof UnavailableError) || !mayHaveBeenApplied(error)) return undefined;
+    try {
+      const { Item } = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: toRaw(recordItemKey(key)), ConsistentRead: true }), {
+        abortSignal: AbortSignal.timeout(settlingReadBudgetMs),
+      });
+      return isOwnItem(Item, writeToken) ? Item : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async write(command: UnconditionalUpsertCommand): Promise<UpsertOutcome> {
-    const writeToken = randomUUID();
+    const writeToken = command.writeToken ?? randomUUID();
     try {
       // UPDATED_OLD: nothing comes back for a new record, so a create (an import's usual write) transfers and parses no
       // item at all; for an existing one, the old values of what was set, which always include the version.
@@ -260,21 +285,32 @@ export class DynamoDbRecordStore implements RecordStore {
       // Without If-Match or If-None-Match the condition fails only when the write would change nothing: because the
       // record already holds these values, or because this very write was applied by an attempt whose answer was lost
       // (its token in the stamp, as in upsert below), which is reported as what that attempt did.
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionFailure(error)) {
+        const applied = await this.appliedDespite(error, command.key, writeToken);
+        if (applied) return versionOf(applied) === 1 ? 'created' : 'updated';
+        throw error;
+      }
       if (isOwnItem(error.Item, writeToken)) return versionOf(error.Item) === 1 ? 'created' : 'updated';
       return 'unchanged';
     }
   }
 
   async upsert(command: UpsertCommand): Promise<UpsertResult> {
-    const writeToken = randomUUID();
+    const writeToken = command.writeToken ?? randomUUID();
     try {
       const result = await withErrorMapping(() => this.sendUpsert(command, writeToken, ReturnValue.ALL_NEW));
       const record = recordFromItem(command.key, result.Attributes ?? {});
       // The version starts at 1 only when the item did not exist before this write.
       return { outcome: record.version === 1 ? 'created' : 'updated', record };
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionFailure(error)) {
+        const applied = await this.appliedDespite(error, command.key, writeToken);
+        if (applied) {
+          const record = recordFromItem(command.key, applied);
+          return { outcome: record.version === 1 ? 'created' : 'updated', record };
+        }
+        throw error;
+      }
       const old = error.Item;
       if (isOwnItem(old, writeToken)) {
         // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat

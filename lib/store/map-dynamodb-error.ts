@@ -43,7 +43,6 @@ export function mapDynamoDbError(error: unknown): unknown {
   return error;
 }
 
-/** Runs a database call and translates its failure. */
 /**
  * The network failure behind an error, on the error or on its cause (an UnavailableError above keeps the SDK's error as
  * its cause): a connection refused or reset, a host unknown. Undefined for any other error.
@@ -53,6 +52,23 @@ export function networkFailureCode(error: unknown): string | undefined {
   return codes.find((code) => code !== undefined && networkCodes.has(code));
 }
 
+/** Failures that DynamoDB answered before doing anything: a throttle applies nothing. */
+const refusedNames = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'LimitExceededException', 'TransactionConflictException']);
+/** Network failures before a request was sent: nothing reached DynamoDB. */
+const unsentCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/**
+ * Whether a write that ended in this UnavailableError may still have been applied: its answer lost, a timeout, a
+ * server error. Not when its one attempt was refused before DynamoDB did anything (a throttle) or never sent; after
+ * several attempts an earlier one may have been applied whatever the last one's error.
+ */
+export function mayHaveBeenApplied(error: UnavailableError): boolean {
+  const cause = error.cause as { name?: string; code?: string; $metadata?: { attempts?: number } } | undefined;
+  if ((cause?.$metadata?.attempts ?? 1) > 1) return true;
+  return !(refusedNames.has(cause?.name ?? '') || unsentCodes.has(cause?.code ?? ''));
+}
+
+/** Runs a database call and translates its failure. */
 export async function withErrorMapping<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();

@@ -42,6 +42,12 @@ export interface UpsertCommand {
   readonly now: string;
   readonly ifMatch?: IfMatch;
   readonly createOnly?: boolean;
+  /**
+   * Unique to this upsert and the same in every attempt of it (the SDK's, a batch's own retries): stored in the
+   * item's write stamp, it tells a repeat that finds its own write applied from any other write. Made by the store
+   * when absent.
+   */
+  readonly writeToken?: string;
 }
 
 /** An upsert without If-Match or If-None-Match, as a batch item is. */

@@ -480,4 +480,42 @@ describe('faults toward DynamoDB', () => {
     }
     expect(statuses.filter((s) => s >= 500 && s !== 503)).toEqual([]);
   }, 120_000);
+
+  // Last in the suite: the SDK's retry allowance is shared by the stack's process (docs/reliability.md, "The SDK's
+  // retry allowance"), and these spend some of it, which the tests above that count the SDK's attempts must not meet.
+  it('answers a write whose every attempt lost its answer as the write it was, from one read of its item: never a 503 whose retry gets a 412', async () => {
+    const upsert = async (json: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      const { status, body } = await api('POST', '/models/account/records', json, headers);
+      return [status, body.version ?? body.error?.code, body.fields?.x];
+    };
+    const batchItem = async (json: Record<string, unknown>) =>
+      (await api('POST', '/models/account/batch', { records: [json] })).body.results.map((r: { status: number; id: string }) => [r.status, r.id]);
+    // All three of the SDK's attempts are applied and none of their answers arrives: a read of the item finds the write.
+    await faults({ error: 'lost-answer', count: 3, operations: ['UpdateItem'] });
+    let answer: unknown[] = [];
+    const calls = await callsOf(async () => (answer = await upsert({ name: 'lost-all-1', x: 1 }, { 'If-None-Match': '*' })));
+    expect([answer, calls.GetItem]).toEqual([[201, 1, 1], 1]);
+    // A batch item: the same read settles it; and when that read fails too, the batch's own retry of the item, with the
+    // same write token, recognises the write.
+    await faults({ error: 'lost-answer', count: 3, operations: ['UpdateItem'] });
+    expect(await batchItem({ name: 'lost-all-2', x: 2 })).toEqual([[201, 'lost-all-2']]);
+    await faults({ error: 'lost-answer', count: 6, operations: ['UpdateItem', 'GetItem'] });
+    expect(await batchItem({ name: 'lost-all-3', x: 3 })).toEqual([[201, 'lost-all-3']]);
+    await faults();
+    for (const [name, x] of [['lost-all-1', 1], ['lost-all-2', 2], ['lost-all-3', 3]] as const) {
+      expect((await api('GET', `/models/account/records/${name}`)).body).toMatchObject({ version: 1, fields: { x } });
+    }
+  });
+
+  it("answers a customer write whose account lookup failed as the write it was, with the link left unchecked", async () => {
+    expect((await api('POST', '/models/account/records', { name: 'LookupCo' })).status).toBe(201);
+    // A customer first, so the customer model's definition is cached (a cold one is read, and that read would fail).
+    expect((await api('POST', '/models/customer/records', { email: 'lookup-warm@x.io' })).status).toBe(201);
+    // Every read fails, the write goes through: a 503 here would have its retry answered 412 (If-None-Match).
+    await faults({ error: 'throttle', operations: ['GetItem', 'BatchGetItem'] });
+    const written = await api('POST', '/models/customer/records', { email: 'lookup@x.io', account: 'LookupCo' }, { 'If-None-Match': '*' });
+    await faults();
+    expect([written.status, written.body.version, written.body.links]).toEqual([201, 1, { account: { id: 'LookupCo', exists: null } }]);
+    expect((await api('GET', '/models/customer/records/lookup@x.io')).body.links).toEqual({ account: { id: 'LookupCo', exists: true } });
+  });
 });
