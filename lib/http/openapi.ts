@@ -103,6 +103,8 @@ const schemas: Record<string, Json> = {
   BatchRequest: {
     type: 'object',
     additionalProperties: false,
+    // A schema cannot bound the sum of two arrays' lengths: the limit is stated for the reader, and the API checks it.
+    description: `At most ${batchLimits.maxItems} items in records and delete together (more is a 422).`,
     properties: {
       records: { type: 'array', items: ref('FieldsPayload'), maxItems: batchLimits.maxItems },
       delete: { type: 'array', items: { type: 'string' }, maxItems: batchLimits.maxItems },

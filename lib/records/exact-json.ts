@@ -13,7 +13,7 @@ export class InexactNumber {
   constructor(readonly source: string) {}
 }
 
-export const inexactNumberIssue = 'is not a whole number but would be stored as one (a number holds about 16 significant digits); send it as a string';
+export const inexactNumberIssue = 'is not a whole number but would be stored as one (a number holds about 16 significant digits, and none nearer zero than about 1e-308); send it as a string';
 
 /** Whether a decimal number's text names a whole number: no non-zero digit after its point, its exponent applied. */
 export function isWholeDecimal(text: string): boolean {
