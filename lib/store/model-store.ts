@@ -64,6 +64,10 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     return items.map(fromItem);
   }
 
+  /**
+   * Writes a model definition if the stored one is still `replaces` (none: the model is new). False when another write
+   * came first; true when this one happened, also when its answer was lost and the SDK's repeat found it done.
+   */
   async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean> {
     // The stored revision must be the one read; an item from before revisions is matched by its updated_at.
     const condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
@@ -81,6 +85,7 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
               ExpressionAttributeNames: { '#r': 'revision', '#u': 'updated_at' },
               ExpressionAttributeValues: { ':u': replaces.updatedAt },
             };
+    const revision = (replaces?.revision ?? 0) + 1;
     try {
       await withErrorMapping(() =>
         this.client.send(
@@ -95,15 +100,18 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
               fields: new Map(Object.entries(model.fields)),
               created_at: model.createdAt,
               updated_at: model.updatedAt,
-              revision: (replaces?.revision ?? 0) + 1,
+              revision,
             },
             ...condition,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
         ),
       );
       return true;
     } catch (error) {
-      if (isConditionFailure(error)) return false;
+      // The condition fails on this very write when the SDK sent it again after its first answer was lost: the stored
+      // item then has this write's revision and both its times (to the millisecond), and the write happened.
+      if (isConditionFailure(error)) return isThisWrite(error.Item, { revision, createdAt: model.createdAt, updatedAt: model.updatedAt });
       throw error;
     }
   }
@@ -115,3 +123,14 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     return result.Attributes !== undefined;
   }
 }
+
+/** Whether the item a failed condition returned is the one this write stored (as the SDK returns it, raw or not). */
+function isThisWrite(item: Record<string, unknown> | undefined, written: { readonly revision: number; readonly createdAt: string; readonly updatedAt: string }): boolean {
+  if (!item) return false;
+  const value = (name: string) => {
+    const attribute = item[name] as { S?: string; N?: string } | string | number | undefined;
+    return typeof attribute === 'object' && attribute !== null ? (attribute.S ?? attribute.N) : attribute;
+  };
+  return Number(value('revision')) === written.revision && value('created_at') === written.createdAt && value('updated_at') === written.updatedAt;
+}
+

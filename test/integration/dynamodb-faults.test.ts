@@ -403,6 +403,15 @@ describe('faults toward DynamoDB', () => {
     expect((await api('GET', '/models/account/records/lost-5')).body).toMatchObject({ version: 2, fields: { x: 6 } });
   });
 
+  it('answers a new model whose first answer was lost, and which the SDK sent again, as created, written once', async () => {
+    await faults({ error: 'lost-answer', count: 1, operations: ['PutItem'], tables: [info.tableName] });
+    const created = await api('PUT', '/models/lostmodel', { unique_field: 'external_id', fields: { price: { type: 'number' } } });
+    expect(created.status).toBe(201);
+    const stored = (await api('GET', '/models/lostmodel')).body;
+    // One write: a repeat taken for someone else's would have read the model and written it again, later.
+    expect(stored.updated_at).toBe(stored.created_at);
+  });
+
   it('answers a second request with the same Idempotency-Key while the first is in flight with a 409, then replays the first', async () => {
     const keyed = () => api('POST', '/models/account/records', { name: 'idem-in-flight', n: 1 }, { 'Idempotency-Key': 'idem-in-flight' });
     // The first request's write is held (its first attempt is never answered; the SDK's retry after 2 s goes through), so
