@@ -106,37 +106,28 @@ export function redactApiKeys(text: string): string {
   return redacted;
 }
 
-/**
- * A text with every percent-encoded ASCII character decoded, again and again (a key encoded four times is still a
- * key); any other escape, valid or not, is left as it is, so one malformed escape hides nothing. For finding keys, not
- * for showing text.
- */
-function asciiDecoded(text: string): string {
-  let current = text;
-  for (let round = 0; round < 16; round += 1) {
-    const next = current.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-    if (next === current) break;
-    current = next;
-  }
-  return current;
-}
+/** A text with every percent-encoded ASCII character decoded once; any other escape, valid or not, left as it is. */
+const asciiDecodedOnce = (text: string) => text.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 
 const isKeyCharacter = (character: string) => /^[0-9A-Za-z]$/.test(character);
 
 /**
- * A URL path for a log line, with no key in it. From the segment where a key starts nothing more is shown but, for a
- * prefixed key, its display prefix: `gth_` in any case and however often percent-encoded, or a whole key's 38
- * characters without the prefix, which its checksum recognises, even when a `/`, `-`, space or escape cuts them
- * apart. The segments before it are shown as they came.
+ * Where the first key in a path's segments starts, as read at one stage of decoding: the first segment holding `gth_`
+ * (in any case), or holding the start of a whole key's 38 characters without the prefix, which its checksum
+ * recognises even when a `/`, `-`, space or escape cuts them apart. With what of that segment a log may show.
  */
-export function redactApiKeysInPath(path: string): string {
-  const segments = path.split('/');
-  const readable = segments.map(asciiDecoded);
-  let cutAt = readable.findIndex((segment) => segment.toLowerCase().includes(keyPrefix));
+function keyStartIn(segments: readonly string[]): { readonly index: number; readonly shown: string } | undefined {
+  let found: { index: number; shown: string } | undefined;
+  const prefixed = segments.findIndex((segment) => segment.toLowerCase().includes(keyPrefix));
+  if (prefixed !== -1) {
+    const segment = segments[prefixed]!;
+    const at = segment.toLowerCase().indexOf(keyPrefix);
+    found = { index: prefixed, shown: `${segment.slice(0, at)}${displayPrefix(segment.slice(at))}` };
+  }
   // The key characters of the whole path, in order, each with the segment it is in.
   const characters: string[] = [];
   const segmentOf: number[] = [];
-  readable.forEach((segment, index) => {
+  segments.forEach((segment, index) => {
     for (const character of segment) {
       if (isKeyCharacter(character)) {
         characters.push(character);
@@ -146,16 +137,31 @@ export function redactApiKeysInPath(path: string): string {
   });
   const joined = characters.join('');
   const bodyLength = randomLength + checksumLength;
-  for (let start = 0; start + bodyLength <= joined.length && (cutAt === -1 || segmentOf[start]! < cutAt); start += 1) {
-    if (isWellFormedApiKey(keyPrefix + joined.slice(start, start + bodyLength))) {
-      cutAt = segmentOf[start]!;
-      break;
-    }
+  for (let start = 0; start + bodyLength <= joined.length && (found === undefined || segmentOf[start]! < found.index); start += 1) {
+    if (isWellFormedApiKey(keyPrefix + joined.slice(start, start + bodyLength))) return { index: segmentOf[start]!, shown: '' };
   }
-  if (cutAt === -1) return path;
-  const segment = readable[cutAt]!;
-  const prefixAt = segment.toLowerCase().indexOf(keyPrefix);
-  const shown = prefixAt === -1 ? '' : `${segment.slice(0, prefixAt)}${displayPrefix(segment.slice(prefixAt))}`;
-  return [...segments.slice(0, cutAt), `${shown}…[redacted]`].join('/');
+  return found;
 }
 
+/**
+ * A URL path for a log line, with no key in it: from the segment where a key starts nothing more is shown but, for a
+ * prefixed key, its display prefix. A key is looked for in the path as sent and after each round of decoding its
+ * percent-encoded ASCII, until a round changes nothing (a key encoded four times is still a key, and `%2517...`
+ * decodes to a control character that eats a key's first two characters, so no single stage is enough). The segments
+ * before it are shown as they came.
+ */
+export function redactApiKeysInPath(path: string): string {
+  const segments = path.split('/');
+  let stage = segments;
+  let first: { index: number; shown: string } | undefined;
+  for (let round = 0; round <= 16; round += 1) {
+    const found = keyStartIn(stage);
+    // The earliest segment wins; at the same one, a stage that shows the key's display prefix.
+    if (found && (first === undefined || found.index < first.index || (found.index === first.index && first.shown === ''))) first = found;
+    const next = stage.map(asciiDecodedOnce);
+    if (next.every((segment, index) => segment === stage[index])) break;
+    stage = next;
+  }
+  if (first === undefined) return path;
+  return [...segments.slice(0, first.index), `${first.shown}…[redacted]`].join('/');
+}

@@ -64,8 +64,16 @@ describe('API keys', () => {
     expect(redactApiKeys('/models/account/records/x')).toBe('/models/account/records/x');
   });
 
-  it('leaves no key, nor most of one, in a path for a log line, however a client cut or encoded it', () => {
-    const key = generateApiKey();
+  it.each([
+    ['a random key', generateApiKey()],
+    // A key whose body starts with what reads as an escape once `%25` before it is decoded (`%17` is a control character).
+    ['a key starting with hex digits', (() => {
+      for (;;) {
+        const candidate = generateApiKey();
+        if (/^gth_[0-7][0-9A-Fa-f]/.test(candidate)) return candidate;
+      }
+    })()],
+  ])('leaves no key, nor most of one, in a path for a log line, however a client cut or encoded it (%s)', (_label, key) => {
     const body = key.slice('gth_'.length);
     const base = '/models/account/records';
     const cut = `${base}/…[redacted]`;
