@@ -6,7 +6,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { FilterPattern, MetricFilter, type ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { FilterPattern, MetricFilter, type IFilterPattern, type ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
@@ -111,33 +111,36 @@ export class Monitoring extends Construct {
       alarm(`${name}Errors`, errors, 1, `The ${name} function failed (an unhandled error or a timeout).`);
       alarm(`${name}Throttles`, throttles, 1, `Lambda throttled the ${name} function (concurrency limit).`);
     }
+    /**
+     * A count of the log lines of a group that match a pattern, per five minutes, into `Gather` with this stage as its
+     * dimension: every line names its stage, so stages that share an account keep their own counts.
+     */
+    const countOfLines = (id: string, logGroup: ILogGroup, filterPattern: IFilterPattern, metricName: string) =>
+      new MetricFilter(this, id, { logGroup, filterPattern, metricNamespace: 'Gather', metricName, metricValue: '1', dimensions: { stage: '$.stage' } }).metric({
+        dimensionsMap: { stage: props.stage },
+        period: fiveMinutes,
+        statistic: 'Sum',
+      });
     // Not the authorizer's Lambda `Errors`: a refused key is a thrown `Unauthorized` and counts there, so every typo or
     // scanner would page. What makes clients get 503 is a key table that cannot be read, which the authorizer logs.
-    const authorizerFailureFilter = new MetricFilter(this, 'AuthorizerFailureFilter', {
-      logGroup: props.authorizerLogGroup,
-      filterPattern: FilterPattern.stringValue('$.message', '=', keyLookupFailedMessage),
-      metricNamespace: 'Gather',
-      metricName: 'AuthorizerFailures',
-      metricValue: '1',
-      // The line names its stage, so stages that share an account keep their own counts.
-      dimensions: { stage: '$.stage' },
-    });
-    const authorizerFailures = authorizerFailureFilter.metric({ dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
+    const authorizerFailures = countOfLines(
+      'AuthorizerFailureFilter',
+      props.authorizerLogGroup,
+      FilterPattern.stringValue('$.message', '=', keyLookupFailedMessage),
+      'AuthorizerFailures',
+    );
     alarm('AuthorizerFailures', authorizerFailures, 1, 'The authorizer could not read the key table: clients get 503s instead of answers.');
     alarm('AuthorizerThrottles', props.authorizer.metricThrottles({ period: fiveMinutes, statistic: 'Sum' }), 1, 'Lambda throttled the authorizer (concurrency limit): clients get 5xx.');
     // Every request API Gateway answered 503 because its authorizer failed, whatever the cause: the key table (above),
     // or an authorizer it could not run at all (a missing permission, a timeout, an answer it cannot read), which leaves
     // no line of ours. Counted from the access log's errorType, because API Gateway counts a gateway response whose
     // status the stack changed (these answer 503, not 500) as a 4XXError, so Api5xxRate never sees them.
-    const authorizerUnavailableFilter = new MetricFilter(this, 'AuthorizerUnavailableFilter', {
-      logGroup: props.accessLogGroup,
-      filterPattern: FilterPattern.any(...authorizerFailureTypes.map((type) => FilterPattern.stringValue('$.errorType', '=', type))),
-      metricNamespace: 'Gather',
-      metricName: 'AuthorizerUnavailable',
-      metricValue: '1',
-      dimensions: { stage: '$.stage' },
-    });
-    const authorizerUnavailable = authorizerUnavailableFilter.metric({ dimensionsMap: { stage: props.stage }, period: fiveMinutes, statistic: 'Sum' });
+    const authorizerUnavailable = countOfLines(
+      'AuthorizerUnavailableFilter',
+      props.accessLogGroup,
+      FilterPattern.any(...authorizerFailureTypes.map((type) => FilterPattern.stringValue('$.errorType', '=', type))),
+      'AuthorizerUnavailable',
+    );
     alarm('AuthorizerUnavailable', authorizerUnavailable, 1, 'API Gateway answered requests 503 because the authorizer failed or could not be run.');
 
     // DynamoDB publishes ThrottledRequests and SystemErrors only for periods that had some, and CloudWatch keeps an

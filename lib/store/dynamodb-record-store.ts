@@ -105,6 +105,9 @@ const settlingReadBudgetMs = 1000;
 /** A stored item's version: 1 only for the write that made the record. */
 const versionOf = (item: RawItem) => Number(item[recordAttributes.version]?.N);
 
+/** What a write that left this item did: made the record (version 1), or changed it. */
+const outcomeOfWrite = (item: RawItem): 'created' | 'updated' => (versionOf(item) === 1 ? 'created' : 'updated');
+
 /** Whether the item a failed condition returned holds this very upsert's write (its token in the write stamp). */
 const isOwnItem = (item: RawItem | undefined, writeToken: string): item is RawItem =>
   item !== undefined && isOwnWrite(item[recordAttributes.writeStamp]?.S, writeToken);
@@ -287,10 +290,10 @@ export class DynamoDbRecordStore implements RecordStore {
       // (its token in the stamp, as in upsert below), which is reported as what that attempt did.
       if (!isConditionFailure(error)) {
         const applied = await this.appliedDespite(error, command.key, writeToken);
-        if (applied) return versionOf(applied) === 1 ? 'created' : 'updated';
+        if (applied) return outcomeOfWrite(applied);
         throw error;
       }
-      if (isOwnItem(error.Item, writeToken)) return versionOf(error.Item) === 1 ? 'created' : 'updated';
+      if (isOwnItem(error.Item, writeToken)) return outcomeOfWrite(error.Item);
       return 'unchanged';
     }
   }
@@ -305,10 +308,7 @@ export class DynamoDbRecordStore implements RecordStore {
     } catch (error) {
       if (!isConditionFailure(error)) {
         const applied = await this.appliedDespite(error, command.key, writeToken);
-        if (applied) {
-          const record = recordFromItem(command.key, applied);
-          return { outcome: record.version === 1 ? 'created' : 'updated', record };
-        }
+        if (applied) return { outcome: outcomeOfWrite(applied), record: recordFromItem(command.key, applied) };
         throw error;
       }
       const old = error.Item;
@@ -316,8 +316,7 @@ export class DynamoDbRecordStore implements RecordStore {
         // This very request's write, applied by an attempt whose answer was lost: the SDK sent it again, and the repeat
         // found its own change (If-Match no longer matching, the record existing, nothing left to change). It happened,
         // so it is answered as it would have been: never a 412, and a 201 if it made the record.
-        const record = recordFromItem(command.key, old);
-        return { outcome: record.version === 1 ? 'created' : 'updated', record };
+        return { outcome: outcomeOfWrite(old), record: recordFromItem(command.key, old) };
       }
       if (command.createOnly && old) {
         throw new PreconditionFailedError('The record already exists (If-None-Match: *)');
