@@ -94,18 +94,6 @@ export function containsApiKey(text: string): boolean {
   return keysIn(text, 16).length > 0;
 }
 
-/**
- * The text with every key in it, and every part of one longer than the 4 characters `token list` shows, cut to that
- * prefix: for log lines, where cutting too much costs nothing.
- */
-export function redactApiKeys(text: string): string {
-  let redacted = text;
-  for (const key of new Set(keysIn(text, 5))) {
-    redacted = redacted.replaceAll(key, `${displayPrefix(key.startsWith(keyPrefix) ? key : keyPrefix + key)}…[redacted]`);
-  }
-  return redacted;
-}
-
 /** A text with every percent-encoded ASCII character decoded once; any other escape, valid or not, left as it is. */
 const asciiDecodedOnce = (text: string) => text.replace(/%([0-7][0-9A-Fa-f])/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 

@@ -1,4 +1,4 @@
-import { containsApiKey, displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader, redactApiKeys, redactApiKeysInPath } from '../../lib/auth/api-key.js';
+import { containsApiKey, displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey, keyFromAuthorizationHeader, redactApiKeysInPath } from '../../lib/auth/api-key.js';
 
 describe('API keys', () => {
   it('look like gth_ + 38 base62 characters and pass their own checksum', () => {
@@ -45,7 +45,7 @@ describe('API keys', () => {
     expect(keyFromAuthorizationHeader(undefined)).toBeUndefined();
   });
 
-  it('finds a key, most of one, or a whole one without its prefix, anywhere in a text; logs cut any part of one longer than token list shows', () => {
+  it('finds a key, most of one, or a whole one without its prefix, anywhere in a text', () => {
     const key = generateApiKey();
     const body = key.slice('gth_'.length);
     for (const text of [key, `Token ${key}`, `API_KEY=${key}`, `/models/account/records/${key}`, key.slice(0, 20), `'${key}'`, body, `id=${body}`]) {
@@ -57,11 +57,6 @@ describe('API keys', () => {
     for (const text of [displayPrefix(key), key.slice(0, 12), 'gth_', 'gth_export', '/srv/gth_backups', 'tok_AbCdEfGh12345678', otherRun, '']) {
       expect([text, containsApiKey(text)]).toEqual([text, false]);
     }
-    const other = generateApiKey();
-    expect(redactApiKeys(`/a/${key}/b/${other}`)).toBe(`/a/${displayPrefix(key)}…[redacted]/b/${displayPrefix(other)}…[redacted]`);
-    expect(redactApiKeys(`/a/${body}`)).toBe(`/a/${displayPrefix(key)}…[redacted]`);
-    expect(redactApiKeys(key.slice(0, 9))).toBe(`${displayPrefix(key)}…[redacted]`);
-    expect(redactApiKeys('/models/account/records/x')).toBe('/models/account/records/x');
   });
 
   it.each([
