@@ -80,6 +80,38 @@ describe('DynamoDbRecordStore outcomes', () => {
     await expect(store.get(key)).rejects.toBeInstanceOf(UnavailableError);
   });
 
+  it('reads the item to settle a failed write only when the write may have been applied, and answers it by its token', async () => {
+    const throttled = (attempts: number) => new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: { attempts } });
+    const reset = (attempts: number) => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', $metadata: { attempts } });
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', $metadata: { attempts: 1 } });
+    // One attempt, refused before DynamoDB did anything: nothing can have been applied, so no read.
+    for (const error of [throttled(1), refused]) {
+      ddb.reset();
+      ddb.on(UpdateItemCommand).rejects(error);
+      await expect(store.upsert(command)).rejects.toBeInstanceOf(UnavailableError);
+      expect(ddb.commandCalls(GetItemCommand)).toHaveLength(0);
+    }
+    // A lost answer, or several attempts whatever the last one's error: one consistent read, which finds another
+    // write's token (the failure stands) ...
+    for (const error of [reset(1), throttled(3)]) {
+      ddb.reset();
+      ddb.on(UpdateItemCommand).rejects(error);
+      ddb.on(GetItemCommand).resolves({ Item: marshall({ ...storedItem, pd: '.another-token' }) });
+      await expect(store.upsert(command)).rejects.toBeInstanceOf(UnavailableError);
+      expect(ddb.commandCalls(GetItemCommand).map((c) => c.args[0].input.ConsistentRead)).toEqual([true]);
+    }
+    // ... or this write's own: answered as the write it was, for an upsert and a batch write alike.
+    ddb.reset();
+    ddb.on(UpdateItemCommand).rejects(reset(3));
+    ddb.on(GetItemCommand).callsFake(() => {
+      const sent = ddb.commandCalls(UpdateItemCommand).at(-1)!.args[0].input.ExpressionAttributeValues!;
+      const ownStamp = Object.values(sent).find((v) => v.S?.startsWith('.'))!.S!;
+      return Promise.resolve({ Item: marshall({ ...storedItem, v: 1, pd: ownStamp }) });
+    });
+    expect(await store.upsert(command)).toMatchObject({ outcome: 'created', record: { version: 1 } });
+    expect(await store.write(command)).toBe('created');
+  });
+
   it('answers a write without its record: created, updated or unchanged, from the old values alone', async () => {
     ddb
       .on(UpdateItemCommand)
