@@ -101,9 +101,30 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     }
   });
 
-  it('logs who called what: the token id and workspace of every request, the route as a template, never a record id', () => {
+  /** The stage's access-log line, as its JSON format names each field. */
+  const accessLogFormat = () => {
     const [stageResource] = Object.values(template.findResources('AWS::ApiGateway::Stage')) as { Properties: { AccessLogSetting: { Format: string } } }[];
-    const format = JSON.parse(stageResource!.Properties.AccessLogSetting.Format) as Record<string, string>;
+    return JSON.parse(stageResource!.Properties.AccessLogSetting.Format) as Record<string, string>;
+  };
+
+  /** A count into `Gather` of a log group's lines matching a pattern, per stage, and the alarm on one such line. */
+  const expectAlarmOnLogLines = (logGroupId: string, filterPattern: string, metricName: string) => {
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: Match.stringLikeRegexp(`^${logGroupId}`) },
+      FilterPattern: filterPattern,
+      MetricTransformations: [Match.objectLike({ MetricNamespace: 'Gather', MetricName: metricName, MetricValue: '1', Dimensions: [{ Key: 'stage', Value: '$.stage' }] })],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `gather-${stage}-${metricName}`,
+      Namespace: 'Gather',
+      MetricName: metricName,
+      Dimensions: [{ Name: 'stage', Value: stage }],
+      Threshold: 1,
+    });
+  };
+
+  it('logs who called what: the token id and workspace of every request, the route as a template, never a record id', () => {
+    const format = accessLogFormat();
     expect(format).toMatchObject({
       tokenId: '$context.authorizer.principalId',
       workspace: '$context.authorizer.workspace',
@@ -115,41 +136,12 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   });
 
   it("alarms on the authorizer's key-table failures from its log, not on Lambda Errors, which every refused key raises", () => {
-    template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      LogGroupName: { Ref: Match.stringLikeRegexp('^RecordsApiAuthorizerLogs') },
-      FilterPattern: `{ $.message = "${keyLookupFailedMessage}" }`,
-      MetricTransformations: [
-        Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerFailures', MetricValue: '1', Dimensions: [{ Key: 'stage', Value: '$.stage' }] }),
-      ],
-    });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: `gather-${stage}-AuthorizerFailures`,
-      Namespace: 'Gather',
-      MetricName: 'AuthorizerFailures',
-      Dimensions: [{ Name: 'stage', Value: stage }],
-      Threshold: 1,
-    });
+    expectAlarmOnLogLines('RecordsApiAuthorizerLogs', `{ $.message = "${keyLookupFailedMessage}" }`, 'AuthorizerFailures');
   });
 
   it('alarms on every 503 API Gateway answers for a failed authorizer, from the access log: it counts them as 4xx, not 5xx', () => {
-    const [format] = Object.values(template.findResources('AWS::ApiGateway::Stage')).map(
-      (s) => JSON.parse((s as { Properties: { AccessLogSetting: { Format: string } } }).Properties.AccessLogSetting.Format) as Record<string, string>,
-    );
-    expect(format).toMatchObject({ stage: '$context.stage', errorType: '$context.error.responseType' });
-    template.hasResourceProperties('AWS::Logs::MetricFilter', {
-      LogGroupName: { Ref: Match.stringLikeRegexp('^RecordsApiAccessLogs') },
-      FilterPattern: '{ ($.errorType = "AUTHORIZER_CONFIGURATION_ERROR") || ($.errorType = "AUTHORIZER_FAILURE") }',
-      MetricTransformations: [
-        Match.objectLike({ MetricNamespace: 'Gather', MetricName: 'AuthorizerUnavailable', MetricValue: '1', Dimensions: [{ Key: 'stage', Value: '$.stage' }] }),
-      ],
-    });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      AlarmName: `gather-${stage}-AuthorizerUnavailable`,
-      Namespace: 'Gather',
-      MetricName: 'AuthorizerUnavailable',
-      Dimensions: [{ Name: 'stage', Value: stage }],
-      Threshold: 1,
-    });
+    expect(accessLogFormat()).toMatchObject({ stage: '$context.stage', errorType: '$context.error.responseType' });
+    expectAlarmOnLogLines('RecordsApiAccessLogs', '{ ($.errorType = "AUTHORIZER_CONFIGURATION_ERROR") || ($.errorType = "AUTHORIZER_FAILURE") }', 'AuthorizerUnavailable');
   });
 
   it("gives every function its stage, which every metric carries, so stages sharing an account never mix", () => {
