@@ -42,7 +42,7 @@ export async function freePort(): Promise<number> {
  * Whether process `pid` holds the socket listening on `port`, from Linux's /proc: the listening socket's inode in
  * /proc/net/tcp(6), among the process's open files. Undefined where /proc cannot tell (another system).
  */
-export function holdsListeningPort(pid: number, port: number): boolean | undefined {
+function holdsListeningPort(pid: number, port: number): boolean | undefined {
   try {
     const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
     const listening = new Set<string>();
