@@ -3,7 +3,7 @@
  * the account model, the authorizer context already filled in (a warm authorizer). Each i names one of 1,000 records
  * and sets n to i, so every call changes its record and none is an "unchanged" no-op. Its headers are those of a
  * client's request through API Gateway, in both header maps, as production's are. The event is built by
- * `authorizedPostEvent`, which the batch-deadline unit test uses for the batch route too.
+ * `authorizedPostEvent`, which the idempotency suite uses to invoke a handler directly.
  */
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 

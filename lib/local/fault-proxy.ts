@@ -6,15 +6,16 @@
  * `stall` never answers them, as a DynamoDB that stopped responding without closing its connections; `lost-answer`
  * forwards them and cuts the connection once DynamoDB has answered, as a network that loses a reply (or an answer
  * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
- * `DELETE /__faults` clears it. `GET /__faults` reports how many calls were failed and forwarded, and the forwarded ones by
- * operation (`operations`), so a test can count what one request costs; and the kinds of items calls named, by operation
- * and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`; keys and queries of the table, not of an index),
- * so a test can check them against the functions' IAM grants.
+ * `slow` forwards them after `delayMs`, as a DynamoDB slow enough for a batch to reach its deadline; `DELETE /__faults`
+ * clears it. `GET /__faults` reports how many calls a rule caught (`failed`) and how many were forwarded, and the
+ * forwarded ones by operation (`operations`), so a test can count what one request costs; and the kinds of items calls
+ * named, by operation and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`; keys and queries of the
+ * table, not of an index), so a test can check them against the functions' IAM grants.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = 'throttle' | 'internal' | 'unavailable' | 'stall' | 'lost-answer';
+export type FaultKind = 'throttle' | 'internal' | 'unavailable' | 'stall' | 'lost-answer' | 'slow';
 
 export interface FaultRule {
   readonly error: FaultKind;
@@ -24,10 +25,12 @@ export interface FaultRule {
   readonly operations?: readonly string[];
   /** Tables whose calls fail (by the request's `TableName`); undefined fails calls to any table. */
   readonly tables?: readonly string[];
+  /** For `slow`: how long each matching call waits before it is forwarded. */
+  readonly delayMs?: number;
 }
 
 /** The status and body DynamoDB itself sends for each kind of failure. */
-const responses: Record<Exclude<FaultKind, 'stall' | 'lost-answer'>, { status: number; type: string; message: string }> = {
+const responses: Record<Exclude<FaultKind, 'stall' | 'lost-answer' | 'slow'>, { status: number; type: string; message: string }> = {
   throttle: {
     status: 400,
     type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
@@ -127,6 +130,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (rule!.error === 'stall') return;
       if (rule!.error === 'lost-answer') {
         forward(body, true);
+        return;
+      }
+      if (rule!.error === 'slow') {
+        setTimeout(() => forward(body), rule!.delayMs ?? 0);
         return;
       }
       const fault = responses[rule!.error];

@@ -301,6 +301,40 @@ describe('faults toward DynamoDB', () => {
     }
   });
 
+  it("stops starting a batch's items at its deadline: each one not started answers 503 unavailable, in order, and is never sent", async () => {
+    // Every write takes a second, so the 28 s batch function reaches its deadline (its time less one call's retry
+    // budget and a second to answer, about 17 s in) with 16 writes at a time: some 290 items at most are started.
+    const names = Array.from({ length: 400 }, (_, i) => `deadline-${i}`);
+    await faults({ error: 'slow', delayMs: 1000, operations: ['UpdateItem'] });
+    let batch: Awaited<ReturnType<typeof api>> | undefined;
+    const calls = await callsOf(async () => {
+      batch = await api('POST', '/models/account/batch', { records: names.map((name) => ({ name })) });
+    });
+    await faults();
+    expect(batch!.status).toBe(200);
+    const results = batch!.body.results as { index: number; id: string; status: number; error?: { code: string; message: string } }[];
+    expect(results.map((r) => [r.index, r.id])).toEqual(names.map((name, i) => [i, name]));
+    // Items start in request order, so those not started are the last ones.
+    const late = (r: (typeof results)[number]) => r.status === 503 && /not attempted before the time limit; send it again/.test(r.error?.message ?? '');
+    const started = results.findIndex(late);
+    expect(started).toBeGreaterThan(0);
+    expect(results.slice(started).every(late)).toBe(true);
+    expect(results.slice(started).map((r) => r.error?.code)).toEqual(names.slice(started).map(() => 'unavailable'));
+    // Those started were written: 201, unless a loaded machine made one outlive its retries (503; it may be written).
+    const written = results.slice(0, started).filter((r) => r.status === 201).length;
+    expect(written).toBeGreaterThan(started / 2);
+    expect(results.slice(0, started).every((r) => r.status === 201 || r.error?.code === 'unavailable')).toBe(true);
+    // An attempt that outlives its 2 s is sent again by the SDK, so the writes may outnumber the items started.
+    expect(Object.keys(calls)).toEqual(['UpdateItem']);
+    expect(calls.UpdateItem).toBeGreaterThanOrEqual(started);
+    // The items not started were never written; those answered 201 were.
+    const lookups = await Promise.all(names.map((name) => api('GET', `/models/account/records/${name}`)));
+    results.forEach((r, i) => {
+      if (r.status === 201) expect([i, lookups[i]!.status]).toEqual([i, 200]);
+      if (i >= started) expect([i, lookups[i]!.status]).toEqual([i, 404]);
+    });
+  }, 60_000);
+
   it('rides out transient throttling and 5xx through the SDK retries', async () => {
     await faults({ error: 'throttle', count: 2, operations: ['UpdateItem'] });
     expect((await api('POST', '/models/account/records', { name: 'transient', n: 1 })).status).toBe(201);

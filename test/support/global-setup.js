@@ -13,7 +13,7 @@ export default async function globalSetup() {
   const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], {
     // INFO logs: the no-key-in-logs suite reads every line the handlers write. A 120 s function timeout: on a loaded
     // 2-core CI machine a 1,000-item batch can outlast the 18.4 s of starting items that the stack's 28 s leave it (the
-    // tests assert behaviour, not speed; test/unit/batch-deadline.test.ts covers what the deadline does).
+    // tests assert behaviour, not speed; test/unit/batch-deadline.test.ts and the fault suite cover what the deadline does).
     env: {
       ...process.env,
       PORT: '0',
