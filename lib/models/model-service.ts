@@ -24,8 +24,8 @@ export interface ModelDocument {
 }
 
 const uniqueFieldTypes: readonly FieldType[] = ['string', 'email'];
-/** How many times a PUT reads and writes again after a concurrent PUT of the same model wrote first. */
-const maxDefineAttempts = 8;
+/** The longest random pause before a PUT reads again after a concurrent PUT of the same model wrote first. */
+const maxDefinePauseMs = 500;
 
 /**
  * A field's definition only when the model declares it: field names come from clients, and a plain lookup would find
@@ -146,16 +146,18 @@ export class ModelService {
   /**
    * Creates or replaces a model definition; `created` tells which. Each attempt writes only over the definition it read,
    * so concurrent PUTs apply one after the other: one creates (201), the next ones replace what the one before wrote
-   * (200), each checked against the records that exist then.
+   * (200), each checked against the records that exist then. A PUT that another one overtook reads again, after a
+   * random pause that grows with each attempt, until `deadline` (epoch ms): past it, it answers 503 so that the request
+   * ends in time. Of the PUTs that read the same definition, one writes: n concurrent PUTs take about n attempts.
    */
-  async define(workspace: string, name: string, body: unknown): Promise<{ created: boolean; model: ModelDocument }> {
+  async define(workspace: string, name: string, body: unknown, deadline: number): Promise<{ created: boolean; model: ModelDocument }> {
     if (!modelNamePattern.test(name)) {
       throw new ValidationError('Model names are a lower-case letter, then up to 62 lower-case letters, digits and underscores', [
         { field: 'model', issue: 'must match ^[a-z][a-z0-9_]{0,62}$' },
       ]);
     }
     const parsed = parseModelBody(name, body);
-    for (let attempt = 0; attempt < maxDefineAttempts; attempt++) {
+    for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
       // One consistent read of the workspace's definitions serves both the definition this PUT replaces and the size
       // check of GET /models' answer.
       const stored = await this.definitions.listModels(workspace);
@@ -164,7 +166,7 @@ export class ModelService {
       checkModelsFitOneAnswer(stored, definition);
       if (!(await this.definitions.putModel(workspace, definition, existing))) {
         // Another PUT wrote first: read its definition again, after a random pause, so racing PUTs spread out.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * (attempt + 1)));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(maxDefinePauseMs, 25 * 2 ** attempt)));
         continue;
       }
       this.registry.invalidate(workspace, name);
@@ -220,7 +222,10 @@ export class ModelService {
     if (await this.records.hasRecords(workspace, name)) {
       throw new ModelNotEmptyError(`Model "${name}" still has records; delete them first`);
     }
-    await this.definitions.deleteModel(workspace, name);
+    // Concurrent DELETEs apply one after the other, as record deletes do: the one that removed the definition answers
+    // 204, the others find nothing to delete (404).
+    const deleted = await this.definitions.deleteModel(workspace, name);
     this.registry.invalidate(workspace, name);
+    if (!deleted) throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
   }
 }

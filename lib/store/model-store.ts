@@ -2,6 +2,7 @@
  * Model definitions in the table: one item per custom model (or per standard model a workspace has extended with typed
  * fields), in the workspace's model-definition partition: pk `W#<workspace>`, sk `M#<model>`.
  */
+import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
 import { modelDefinitionPartition } from './keys.js';
@@ -86,6 +87,9 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
               ExpressionAttributeValues: { ':u': replaces.updatedAt },
             };
     const revision = (replaces?.revision ?? 0) + 1;
+    // This write's own mark: the SDK's repeat of it carries the same one. Its revision and times cannot tell it from a
+    // concurrent PUT's, which can read the same revision and stamp the same millisecond.
+    const writeToken = randomUUID();
     try {
       await withErrorMapping(() =>
         this.client.send(
@@ -101,6 +105,7 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
               created_at: model.createdAt,
               updated_at: model.updatedAt,
               revision,
+              write_token: writeToken,
             },
             ...condition,
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -110,27 +115,31 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
       return true;
     } catch (error) {
       // The condition fails on this very write when the SDK sent it again after its first answer was lost: the stored
-      // item then has this write's revision and both its times (to the millisecond), and the write happened.
-      if (isConditionFailure(error)) return isThisWrite(error.Item, { revision, createdAt: model.createdAt, updatedAt: model.updatedAt });
+      // item then carries this write's token, and the write happened.
+      if (isConditionFailure(error)) return isThisWrite(error.Item, writeToken);
       throw error;
     }
   }
 
+  /**
+   * Conditional, so that of concurrent deletes exactly one finds the definition. (As with a record, a delete whose answer
+   * was lost and which the SDK sent again finds nothing: false.)
+   */
   async deleteModel(workspace: string, name: string): Promise<boolean> {
-    const result = await withErrorMapping(() =>
-      this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ReturnValues: 'ALL_OLD' })),
-    );
-    return result.Attributes !== undefined;
+    try {
+      await withErrorMapping(() =>
+        this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConditionExpression: 'attribute_exists(pk)' })),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 }
 
 /** Whether the item a failed condition returned is the one this write stored (as the SDK returns it, raw or not). */
-function isThisWrite(item: Record<string, unknown> | undefined, written: { readonly revision: number; readonly createdAt: string; readonly updatedAt: string }): boolean {
-  if (!item) return false;
-  const value = (name: string) => {
-    const attribute = item[name] as { S?: string; N?: string } | string | number | undefined;
-    return typeof attribute === 'object' && attribute !== null ? (attribute.S ?? attribute.N) : attribute;
-  };
-  return Number(value('revision')) === written.revision && value('created_at') === written.createdAt && value('updated_at') === written.updatedAt;
+function isThisWrite(item: Record<string, unknown> | undefined, writeToken: string): boolean {
+  const token = item?.write_token as { S?: string } | string | undefined;
+  return (typeof token === 'object' && token !== null ? token.S : token) === writeToken;
 }
-

@@ -149,6 +149,19 @@ describe('custom models', () => {
       const created = answers.find((a) => a.status === 201)!;
       expect(answers.every((a) => a.body.created_at === created.body.created_at)).toBe(true);
     }
+    // Forty at once: each is overtaken many times, and still applied in its turn, never refused.
+    const many = await Promise.all(Array.from({ length: 40 }, (_, i) => as('PUT', '/models/race_many', { unique_field: 'k', fields: { [`f${i}`]: { type: 'number' } } })));
+    expect(many.map((a) => a.status).sort()).toEqual([...Array.from({ length: 39 }, () => 200), 201]);
+    const last = many.map((a) => a.body).sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1)).at(-1);
+    expect((await as('GET', '/models/race_many')).body).toEqual(last);
+  });
+
+  it('applies concurrent deletes of one model one after the other: one deletes it (204), the others find nothing (404)', async () => {
+    expect((await as('PUT', '/models/doomed', { unique_field: 'k' })).status).toBe(201);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => as('DELETE', '/models/doomed')));
+    expect(answers.map((a) => a.status).sort()).toEqual([204, 404, 404, 404, 404, 404, 404, 404]);
+    expect(answers.filter((a) => a.status === 404).every((a) => a.body.error.code === 'model_not_found')).toBe(true);
+    expect((await as('GET', '/models/doomed')).status).toBe(404);
   });
 
   it("refuses a definition that would take GET /models past what one Lambda response holds, and changes nothing", async () => {
