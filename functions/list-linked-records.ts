@@ -13,7 +13,8 @@ export const handler = httpHandler(async (request) => {
   const page = await service.listLinking({
     ...recordAddress(request),
     linking: 'customer',
-    ...pageParameters(request),
+    // The `?id=` form names the account in the query.
+    ...pageParameters(request, request.event.pathParameters?.id === undefined ? ['id'] : []),
   });
   return jsonResponse(200, page);
 });

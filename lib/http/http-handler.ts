@@ -92,8 +92,17 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
 /** Requests read by the identity middleware, by their event, for the handler. */
 const prepared = new WeakMap<APIGatewayProxyEvent, HttpRequest>();
 
-/** `limit` and `cursor` of a paginated route, only those the client sent. */
-export function pageParameters(request: HttpRequest): { limit?: string; cursor?: string } {
+/**
+ * `limit` and `cursor` of a paginated route, only those the client sent. Any other query parameter (besides `also`) is a
+ * 422: a listing has no filters, and a client that sent `?account=Acme` must not take every record for the answer.
+ */
+export function pageParameters(request: HttpRequest, also: readonly string[] = []): { limit?: string; cursor?: string } {
+  const known = ['limit', 'cursor', ...also];
+  const unknown = Object.keys(request.event.multiValueQueryStringParameters ?? request.event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    const takes = known.map((name) => `"${name}"`).join(', ');
+    throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route takes ${takes}, and has no filters`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route takes ${takes}` })));
+  }
   const limit = request.queryParameter('limit');
   const cursor = request.queryParameter('cursor');
   return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };

@@ -252,6 +252,22 @@ describe("an account's customers", () => {
     expect(other.body.records.map((r: { id: string }) => r.id)).toEqual(['b@x.io', 'd@x.io']);
   });
 
+  it('refuses a query parameter a listing does not take (it has no filters) with a 422 naming it, instead of listing everything', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    await call('POST', '/models/customer/batch', { json: { records: [{ email: 'f1@x.io', account: 'Acme' }, { email: 'f2@x.io', account: 'Initech' }] }, token });
+    const filtered = await call('GET', '/models/customer/records?account=Acme&limit=2', { token });
+    expect([filtered.status, errorCode(filtered)]).toEqual([422, 'validation_failed']);
+    expect(filtered.body.error.details).toEqual([{ field: 'account', issue: 'unknown query parameter; this route takes "limit", "cursor"' }]);
+    const two = await call('GET', '/models/account/records/Acme/customers?id=Acme&email=f1@x.io', { token });
+    expect(two.status).toBe(422);
+    expect(two.body.error.details.map((d: { field: string }) => d.field)).toEqual(['id', 'email']);
+    // The query form of the customers listing takes its account's id there.
+    const byQuery = await call('GET', '/models/account/record/customers?id=Acme&limit=5', { token });
+    expect([byQuery.status, byQuery.body.records.map((r: { id: string }) => r.id)]).toEqual([200, ['f1@x.io']]);
+    expect((await call('GET', '/models/account/record/customers?id=Acme&sort=email', { token })).status).toBe(422);
+    expect((await call('GET', '/models/customer/records?limit=1', { token })).status).toBe(200);
+  });
+
   it('answers the route for a model nothing links to with a 404', async () => {
     const { token } = await workspaceWithKey(['records:read']);
     // Whatever the id, a record that could exist or one that could not: there is no such listing.
