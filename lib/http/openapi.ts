@@ -161,7 +161,7 @@ const parameters: Record<string, Json> = {
     name: 'id',
     in: 'path',
     required: true,
-    description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form.`,
+    description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form: an encoded "/" is decoded before routing, so it answers 404, or for an id ending in "/customers" (GET) the customers of the account before it.`,
     schema: { type: 'string' },
   },
   idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string' } },
@@ -231,6 +231,8 @@ const curl = (method: string, path: string, extra = '') => [
 
 interface Operation {
   readonly summary: string;
+  /** Answers of {@link commonErrors} this route cannot give (its path or parameters cannot be wrong that way). */
+  readonly cannotAnswer?: readonly (keyof typeof commonErrors)[];
   readonly description?: string;
   readonly parameters?: Json[];
   readonly requestBody?: Json;
@@ -264,7 +266,7 @@ const operations: Record<string, Operation> = {
     responses: { '200': { description: 'One page.', content: jsonContent(ref('RecordPage')) } },
     curl: curl('GET', '/models/account/records?limit=100'),
   },
-  GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
+  GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], cannotAnswer: ['422'], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
   DeleteRecord: {
     summary: 'Delete one record',
     parameters: [p('model'), p('id'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
@@ -298,8 +300,8 @@ const operations: Record<string, Operation> = {
     responses: { '200': { description: 'Per-item results.', content: jsonContent(ref('BatchResponse')) }, ...writeErrors },
     curl: curl('POST', '/models/account/batch', ` -H "Content-Type: application/json" -d '{"records":[{"name":"Acme"}],"delete":["Old Co"]}'`),
   },
-  ListModels: { summary: "The workspace's models", responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
-  GetModel: { summary: 'One model', parameters: [p('model')], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
+  ListModels: { summary: "The workspace's models", cannotAnswer: ['404', '422'], responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
+  GetModel: { summary: 'One model', parameters: [p('model')], cannotAnswer: ['422'], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
   DefineModel: {
     summary: 'Define or change a model',
     parameters: [p('model'), p('idempotencyKey')],
@@ -319,6 +321,12 @@ const operations: Record<string, Operation> = {
   },
 };
 
+/** The common errors a protected route can give: a 415 only where it takes a body. */
+function errorsOf(operation: Operation): Partial<typeof commonErrors> {
+  const cannot = new Set<string>([...(operation.cannotAnswer ?? []), ...(operation.requestBody ? [] : ['415'])]);
+  return Object.fromEntries(Object.entries(commonErrors).filter(([status]) => !cannot.has(status)));
+}
+
 function operationFor(route: RouteDefinition): Json {
   const operation = operations[route.name];
   if (!operation) throw new Error(`lib/http/openapi.ts describes no operation for the route ${route.name}`);
@@ -328,7 +336,7 @@ function operationFor(route: RouteDefinition): Json {
     ...(operation.description ? { description: operation.description } : {}),
     ...(operation.parameters ? { parameters: operation.parameters } : {}),
     ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
-    responses: { ...operation.responses, ...(route.scope !== null ? commonErrors : publicErrors) },
+    responses: { ...operation.responses, ...(route.scope !== null ? errorsOf(operation) : publicErrors) },
     security: route.scope === null ? [] : [{ ApiKey: [] }],
     ...(route.scope !== null ? { 'x-required-scope': route.scope } : {}),
     'x-codeSamples': operation.curl,

@@ -23,7 +23,13 @@ describe('the OpenAPI document', () => {
       expect([route.name, parameters.includes('ifMatch'), parameters.includes('ifNoneMatch')]).toEqual([route.name, route.conditionalWrites === true, route.conditionalWrites === true]);
       // So is the 412 they can cause: a route that refuses them with a 400 never answers 412.
       expect([route.name, '412' in operation.responses]).toEqual([route.name, route.conditionalWrites === true]);
+      // A 415 is about a body: only routes that take one list it.
+      if (route.scope !== null) expect([route.name, '415' in operation.responses]).toEqual([route.name, operation.requestBody !== undefined]);
     }
+    // Statuses a route cannot give are not listed: GET /models has no path or parameter to be wrong.
+    expect(Object.keys(document.paths['/models'].get.responses)).not.toEqual(expect.arrayContaining(['404']));
+    expect(Object.keys(document.paths['/models'].get.responses)).not.toEqual(expect.arrayContaining(['422']));
+    expect(document.paths['/models/{model}/records'].get.responses['422']).toBeDefined();
     const upsert = document.paths['/models/{model}/records'].post;
     expect(Object.keys(upsert.requestBody.content).sort()).toEqual(['application/json', 'application/x-www-form-urlencoded']);
     expect(upsert.responses['201'].headers.ETag).toBeDefined();
