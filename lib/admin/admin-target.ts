@@ -3,6 +3,7 @@
  * stage's table with `--table` (and the usual AWS_REGION / AWS_PROFILE / credential settings). The same store code
  * runs either way.
  */
+import { pathFromCaller } from '../config.js';
 import { devJsonPath, readDevJson } from '../local/dev-json.js';
 import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
@@ -28,8 +29,10 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
     tableName = options.table;
     description = `table ${tableName}${endpoint ? ` at ${endpoint}` : ''}`;
   } else {
-    const devJson = devJsonPath(options.dataDir);
-    const info = readDevJson(options.dataDir);
+    // --data-dir as typed, from where `npm run` was typed (as the importer's paths are).
+    const dataDir = options.dataDir !== undefined ? pathFromCaller(options.dataDir) : undefined;
+    const devJson = devJsonPath(dataDir);
+    const info = readDevJson(dataDir);
     if (!info) {
       throw new AdminError(`No local stack found (${devJson} does not exist): start it with "npm start", or name a deployed stage's table with --table <name>`);
     }

@@ -113,11 +113,13 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
   }
 }
 
-/** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
-async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
+/**
+ * A request to the API, sent again while it answers 429 or a 5xx (and, with `retryUnreachable`, while it cannot be
+ * reached) within the sender's limits, as a batch is; the first other answer. A 429 spends no attempt (above).
+ */
+export async function fetchRetrying(url: string, init: RequestInit, options: SenderOptions, retryUnreachable: boolean): Promise<{ status: number; text: string }> {
   const doFetch = options.fetch ?? fetch;
   const { sleep, maxAttempts, maxDelayMs, maxRateLimitedMs } = settingsOf(options);
-  const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
   // Failed attempts (they count toward maxAttempts), and the 429s in a row and the time waited on them (they do not);
   // each kind of answer backs off from its own count, so a long run of 429s does not make the next 503 wait the most.
   let failures = 0;
@@ -128,38 +130,20 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
     let status: number | string;
     let retryAfter: string | null = null;
     try {
-      const response = await doFetch(url, {
-        method: 'POST',
-        headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ records }),
-      });
+      const response = await doFetch(url, init);
       status = response.status;
       retryAfter = response.headers.get('retry-after');
       const text = await response.text();
-      if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
-      if (status === 413 && records.length > 1) {
-        const half = Math.ceil(records.length / 2);
-        const first = await postBatch(records.slice(0, half), options);
-        const second = await postBatch(records.slice(half), options);
-        return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
-      }
-      // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.
-      if (status === 413) {
-        const error = envelopeError(text) ?? { code: 'payload_too_large', message: 'This row alone is larger than a batch may be' };
-        return [{ op: 'upsert', index: 0, status, error }];
-      }
-      if (status !== 429 && status < 500) {
-        throw new FatalImportError(`The API refused the batch with ${status}: ${envelopeError(text)?.message ?? text}`);
-      }
+      if (status !== 429 && status < 500) return { status, text };
     } catch (error) {
-      if (error instanceof FatalImportError) throw error;
+      if (!retryUnreachable) throw error;
       status = (error as Error).message;
     }
     if (status === 429) {
       rateLimitedTries += 1;
       if (rateLimitedMs >= maxRateLimitedMs) {
         throw new FatalImportError(
-          `The API answered 429 (rate limited) to this batch for ${Math.round(rateLimitedMs / 1000)} s in a row; lower --concurrency or ask for a higher rate limit, then --resume`,
+          `The API answered 429 (rate limited) for ${Math.round(rateLimitedMs / 1000)} s in a row; lower --concurrency or ask for a higher rate limit, then --resume`,
         );
       }
     } else {
@@ -174,4 +158,24 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
     options.onRetry?.(status, delay);
     await sleep(delay);
   }
+}
+
+/** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
+async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
+  const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
+  const init = { method: 'POST', headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ records }) };
+  const { status, text } = await fetchRetrying(url, init, options, true);
+  if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
+  if (status === 413 && records.length > 1) {
+    const half = Math.ceil(records.length / 2);
+    const first = await postBatch(records.slice(0, half), options);
+    const second = await postBatch(records.slice(half), options);
+    return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
+  }
+  // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.
+  if (status === 413) {
+    const error = envelopeError(text) ?? { code: 'payload_too_large', message: 'This row alone is larger than a batch may be' };
+    return [{ op: 'upsert', index: 0, status, error }];
+  }
+  throw new FatalImportError(`The API refused the batch with ${status}: ${envelopeError(text)?.message ?? text}`);
 }

@@ -10,7 +10,7 @@ import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import type { FieldIssue } from '../records/errors.js';
 import { storableFieldValue } from '../records/payload.js';
-import { envelopeError, FatalImportError, sendBatch, type SenderOptions } from './batch-sender.js';
+import { envelopeError, FatalImportError, fetchRetrying, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
 export interface ImportOptions {
@@ -58,6 +58,8 @@ interface State {
   readonly size: number;
   readonly mtimeMs: number;
   readonly model: string;
+  /** Absent in a state file from before it was recorded (CSV and JSON Lines count their rows differently). */
+  readonly format?: ImportFormat;
   acknowledged: number;
   created: number;
   updated: number;
@@ -77,10 +79,16 @@ function readState(statePath: string): State | 'unreadable' | undefined {
   }
 }
 
-/** How many rows an interrupted import's state file says were acknowledged: 0 when there is none, or it is unreadable. */
-export function acknowledgedRows(statePath: string): number {
-  const state = readState(statePath);
-  return typeof state === 'object' ? state.acknowledged : 0;
+/**
+ * How many rows an interrupted import of this file into this model has acknowledged, as `--resume` would take them up:
+ * 0 when there is no state file, it is unreadable, or it is for another model, format or version of the file.
+ */
+export function resumableRows(file: string, model: string, format: ImportFormat): number {
+  const state = readState(stateFileOf(file));
+  if (typeof state !== 'object') return 0;
+  const stats = statSync(file, { throwIfNoEntry: false });
+  const same = stats !== undefined && state.size === stats.size && state.mtimeMs === stats.mtimeMs && state.model === model && (state.format ?? format) === format;
+  return same ? state.acknowledged : 0;
 }
 
 function isEmptyFile(path: string): boolean {
@@ -115,20 +123,34 @@ interface ModelShape {
   readonly recordKey: (record: Record<string, unknown>, index: number) => string;
 }
 
+/** The model's definition as GET /models/{model} answers it, or undefined when the text is not one. */
+function modelDefinitionIn(text: string): { unique_field?: string; fields: Record<string, { type: FieldType }> } | undefined {
+  try {
+    const model = JSON.parse(text) as { unique_field?: unknown; fields?: unknown };
+    const fieldsOk = typeof model?.fields === 'object' && model.fields !== null && !Array.isArray(model.fields);
+    return fieldsOk && (model.unique_field === undefined || typeof model.unique_field === 'string') ? (model as ReturnType<typeof modelDefinitionIn>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function modelShape(options: ImportOptions): Promise<ModelShape> {
   const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}`;
-  const response = await (options.sender?.fetch ?? fetch)(url, {
-    headers: { Authorization: `Token ${options.token}` },
-  }).catch((error: unknown) => {
-    // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new FatalImportError(`Cannot reach the API at ${options.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
-  });
-  const text = await response.text();
-  if (response.status !== 200) {
-    throw new FatalImportError(`Cannot read model "${options.model}" (${response.status}): ${envelopeError(text)?.message ?? text}`);
+  // Retried on 429 and 5xx as a batch is (a busy workspace, another import running); an API that cannot be reached at
+  // all is a wrong --base-url far more often than a blip, so it is said at once.
+  const { status, text } = await fetchRetrying(url, { headers: { Authorization: `Token ${options.token}` } }, { ...options.sender, baseUrl: options.baseUrl, token: options.token, model: options.model }, false).catch(
+    (error: unknown) => {
+      if (error instanceof FatalImportError) throw new FatalImportError(`Cannot read model "${options.model}": ${error.message}`);
+      // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new FatalImportError(`Cannot reach the API at ${options.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    },
+  );
+  if (status !== 200) {
+    throw new FatalImportError(`Cannot read model "${options.model}" (${status}): ${envelopeError(text)?.message ?? text}`);
   }
-  const model = JSON.parse(text) as { unique_field?: string; fields: Record<string, { type: FieldType }> };
+  const model = modelDefinitionIn(text);
+  if (!model) throw new FatalImportError(`${url} answered 200 with something that is not a model definition: is ${options.baseUrl} the API's root URL?`);
   const types: Record<string, FieldType> = Object.fromEntries(Object.entries(model.fields).map(([name, field]) => [name, field.type]));
   const unique = model.unique_field;
   const uniqueType: FieldType = unique !== undefined && Object.hasOwn(types, unique) && types[unique] === 'email' ? 'email' : 'string';
@@ -152,14 +174,16 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
  */
 function checkRow(record: Record<string, unknown>, types: Record<string, FieldType>, format: ImportFormat): { record: Record<string, unknown> } | { issues: FieldIssue[] } {
   const source = format === 'csv' ? 'form' : 'json';
-  const out: Record<string, unknown> = {};
+  const out: [string, unknown][] = [];
   const issues: FieldIssue[] = [];
   for (const [name, value] of Object.entries(record)) {
     const stored = storableFieldValue(Object.hasOwn(types, name) ? types[name] : undefined, value, source);
-    if (stored.ok) out[name] = stored.value;
+    if (stored.ok) out.push([name, stored.value]);
     else issues.push({ field: name, issue: stored.issue });
   }
-  return issues.length > 0 ? { issues } : { record: out };
+  // Built from entries, so a field named `__proto__` is a field (which the API refuses, as it refuses it in any
+  // body), not an assignment of the object's prototype that would drop it and send the row without it.
+  return issues.length > 0 ? { issues } : { record: Object.fromEntries(out) };
 }
 
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
@@ -169,7 +193,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const batchSize = options.batchSize ?? 500;
   const concurrency = options.concurrency ?? 4;
 
-  let state: State = { version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, acknowledged: 0, created: 0, updated: 0, rejected: 0 };
+  let state: State = { version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, format: options.format, acknowledged: 0, created: 0, updated: 0, rejected: 0 };
   if (options.resume) {
     const saved = readState(statePath);
     if (saved === undefined) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
@@ -178,6 +202,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     }
     if (saved.size !== stats.size || saved.mtimeMs !== stats.mtimeMs || saved.model !== options.model) {
       throw new FatalImportError('The file or the model changed since the interrupted import; start again without --resume');
+    }
+    if ((saved.format ?? options.format) !== options.format) {
+      throw new FatalImportError(`The interrupted import read the file as ${saved.format}; resume it with --format ${saved.format}`);
     }
     state = saved;
   }
@@ -193,15 +220,25 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   // Its quoting is sound (countRows would have said otherwise), so a CSV without a header row is an empty file: not an
   // import of nothing that reports success.
   if (header && header.length === 0) throw new FatalImportError(`${file} is empty: a CSV needs a header row naming its columns`);
-  // Emptied only now that the import is sure to start: a run that stops on a wrong model, key or file keeps the rows
-  // the previous run rejected.
-  if (!options.resume) {
-    try {
-      writeFileSync(options.rejectsFile, '');
-    } catch (error) {
-      throw new FatalImportError(`Cannot write the rejects file ${options.rejectsFile}: ${(error as Error).message}`);
-    }
+  if (options.format === 'jsonl' && total === 0) throw new FatalImportError(`${file} has no rows: a JSON Lines file holds one JSON object per line`);
+  // The rejects file must be writable before anything is sent. A new run empties it, and starts its state file afresh,
+  // only once the API has answered a batch (`begin`): a run that stops on a wrong model, key or file, or is interrupted
+  // before that, leaves the previous run's rejects and state as they were, still fit for --resume; and from then on
+  // the two always describe the same run.
+  try {
+    const existed = existsSync(options.rejectsFile);
+    appendFileSync(options.rejectsFile, '');
+    if (!existed) rmSync(options.rejectsFile);
+  } catch (error) {
+    throw new FatalImportError(`Cannot write the rejects file ${options.rejectsFile}: ${(error as Error).message}`);
   }
+  let begun = options.resume;
+  const begin = () => {
+    if (begun) return;
+    begun = true;
+    writeState(statePath, state);
+    writeFileSync(options.rejectsFile, '');
+  };
   const skipped = state.acknowledged;
   options.progress?.start(total, skipped);
   const started = performance.now();
@@ -212,6 +249,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   type Outcome = { readonly kind: 'created' | 'updated' } | { readonly kind: 'rejected'; readonly line: string };
   const answered = new Map<number, Outcome>();
   const advance = () => {
+    begin();
     const lines: string[] = [];
     for (let outcome = answered.get(state.acknowledged); outcome; outcome = answered.get(state.acknowledged)) {
       answered.delete(state.acknowledged);
@@ -296,7 +334,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   }
   if (batch.length > 0 && !failure) await send(batch);
   await Promise.all(inFlight.keys());
-  advance();
+  // A run that failed before the API answered any batch (a key without records:write) changes neither file.
+  if (begun || !failure) advance();
   options.progress?.stop();
   if (failure) throw failure;
 

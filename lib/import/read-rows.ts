@@ -7,7 +7,6 @@
  * first).
  */
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parse } from 'csv-parse';
 import { FatalImportError } from './batch-sender.js';
 import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
@@ -108,10 +107,23 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
   }
 }
 
+/**
+ * The lines of a text file, split at `\n` only (a `\r` before it is dropped with it). Node's readline also splits at a
+ * bare `\r`, which JSON takes as whitespace between tokens: a valid JSON line holding one would become two rejects.
+ */
+async function* linesOf(file: string): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of createReadStream(file, 'utf8')) {
+    const parts = (rest + (chunk as string)).split('\n');
+    rest = parts.pop()!;
+    for (const part of parts) yield part.endsWith('\r') ? part.slice(0, -1) : part;
+  }
+  if (rest !== '') yield rest;
+}
+
 async function* jsonlRows(file: string): AsyncGenerator<Row> {
-  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let line = 0;
-  for await (const text of lines) {
+  for await (const text of linesOf(file)) {
     line += 1;
     const trimmed = line === 1 ? text.replace(/^\uFEFF/, '').trim() : text.trim();
     if (trimmed === '') continue;

@@ -1,15 +1,16 @@
 /**
  * `npm run import -- --model <m> --file <path> [--base-url <url> --token <key>] [--resume]`: see lib/import/importer.ts.
  * Exit code: 0 when every row was accepted, 1 when some were rejected (see the rejects file), 2 when the import failed,
- * 130 when it was interrupted (Ctrl-C).
+ * 130 when it was interrupted (Ctrl-C, SIGINT), 143 when it was stopped (SIGTERM: `timeout`, a CI runner, systemd).
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { pathFromCaller } from '../config.js';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
-import { acknowledgedRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
+import { resumableRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
 
 function progressBar(): ImportProgress {
@@ -38,9 +39,6 @@ function progressBar(): ImportProgress {
     stop: () => bar.stop(),
   };
 }
-
-/** A path as the user typed it, from the directory where `npm run` was typed. */
-const fromCaller = (path: string) => resolve(process.env.INIT_CWD ?? process.cwd(), path);
 
 /**
  * Whether two paths name one file: for files that exist, by device and inode (a symbolic or hard link, or another
@@ -84,10 +82,10 @@ try {
   const { baseUrl, token, problem } = apiTarget(options, process.env.GATHER_TOKEN);
   if (problem !== undefined || !baseUrl || !token) throw new FatalImportError(`Nothing to import into: ${problem}`);
   // npm runs scripts from the package's root; paths are the caller's, from where `npm run` was typed (INIT_CWD).
-  const file = fromCaller(options.file);
+  const file = pathFromCaller(options.file);
   if (!existsSync(file)) throw new FatalImportError(`No such file: ${file}`);
   if (!statSync(file).isFile()) throw new FatalImportError(`${file} is not a file`);
-  const rejectsFile = options.rejects !== undefined ? fromCaller(options.rejects) : `${file}.rejects.jsonl`;
+  const rejectsFile = options.rejects !== undefined ? pathFromCaller(options.rejects) : `${file}.rejects.jsonl`;
   if (samePath(rejectsFile, file) || samePath(rejectsFile, stateFileOf(file))) {
     throw new FatalImportError(`--rejects ${options.rejects} is the file being imported or its state file; rejected rows would overwrite it`);
   }
@@ -98,17 +96,20 @@ try {
     throw new FatalImportError((error as Error).message);
   }
   const progress = progressBar();
-  process.once('SIGINT', () => {
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => () => {
     progress.stop();
-    // What the state file holds, as --resume will read it: before the first batch is answered it holds nothing.
-    const acknowledged = acknowledgedRows(stateFileOf(file));
+    // What the state file holds, as --resume will read it: before the API answers a batch, a new run has changed
+    // nothing, and an earlier interrupted run of this command (if any) is still the one --resume takes up.
+    const acknowledged = resumableRows(file, options.model, format);
     console.error(
       acknowledged > 0
-        ? `\nInterrupted. ${rowCount(acknowledged)} acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).`
-        : '\nInterrupted before any row was acknowledged: run the same command again to start over.',
+        ? `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'}. ${rowCount(acknowledged)} acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).`
+        : `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'} before any row was acknowledged: run the same command again to start over.`,
     );
-    process.exit(130);
-  });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', stop('SIGINT'));
+  process.once('SIGTERM', stop('SIGTERM'));
   const summary = await runImport({
     file,
     format,
@@ -122,7 +123,7 @@ try {
     progress,
   });
   console.log(
-    `Done: ${summary.processed} rows in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +
+    `Done: ${rowCount(summary.processed)} in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +
       (summary.skipped > 0 ? `, after ${summary.skipped} rows acknowledged by an earlier run` : '') +
       `. Whole file: ${summary.total} rows, ${summary.created} created, ${summary.updated} updated or unchanged, ${summary.rejected} rejected` +
       (summary.rejected > 0 ? ` (see ${rejectsFile})` : ''),
@@ -134,8 +135,15 @@ try {
     console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
     // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
     // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
-    const { file, resume } = program.opts<{ file?: string; resume?: boolean }>();
-    const acknowledged = file !== undefined && !resume ? acknowledgedRows(stateFileOf(fromCaller(file))) : 0;
+    const { file, resume, model, format } = program.opts<{ file?: string; resume?: boolean; model?: string; format?: string }>();
+    let acknowledged = 0;
+    if (file !== undefined && model !== undefined && !resume) {
+      try {
+        acknowledged = resumableRows(pathFromCaller(file), model, formatOf(pathFromCaller(file), format));
+      } catch {
+        // No format to read the file by: nothing --resume could take up either.
+      }
+    }
     if (acknowledged > 0) console.error(`The import can continue where it stopped (${rowCount(acknowledged)} acknowledged): run the same command with --resume`);
     process.exitCode = 2;
   }

@@ -1,8 +1,8 @@
 /** The admin CLI as an operator uses it: `npm run admin -- ...` against the local stack, and against a named table. */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { adminCli, call, devStack, keyStore, unique } from '../support/api-client.js';
+import { basename, dirname, join } from 'node:path';
+import { adminCli, call, devDataDir, devStack, keyStore, unique } from '../support/api-client.js';
 
 describe('npm run admin', () => {
   const workspace = unique('acme');
@@ -16,6 +16,14 @@ describe('npm run admin', () => {
     const list = await adminCli(['workspace', 'list', '--json']);
     expect(list.code).toBe(0);
     expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([{ id: workspace, created_at: expect.any(String) }]));
+  });
+
+  it('reads a relative --data-dir from the directory npm run was typed in', async () => {
+    const dataDir = devDataDir();
+    const relative = await adminCli(['--data-dir', basename(dataDir), 'workspace', 'list', '--json'], { DATA_DIR: '/nonexistent', INIT_CWD: dirname(dataDir) });
+    expect(relative.code).toBe(0);
+    // The shared stack's own workspace: found through dev.json in that directory.
+    expect(JSON.parse(relative.stdout)).toEqual(expect.arrayContaining([{ id: 'dev', created_at: expect.any(String) }]));
   });
 
   it('refuses any argument that holds an API key, and never prints a word of it', async () => {

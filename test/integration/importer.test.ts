@@ -165,6 +165,24 @@ describe('npm run import', () => {
     expect((await importer(['--model', 'account', '--file', file, '--token', token, '--resume'])).code).toBe(0);
   });
 
+  it('says the same when stopped with SIGTERM (timeout, a CI runner), with exit code 143', async () => {
+    const file = join(dir, 'terminated.csv');
+    writeFileSync(file, `name\n${Array.from({ length: 1500 }, (_, i) => `Terminated ${i}`).join('\n')}\n`);
+    const stateFile = `${file}.import-state.json`;
+    let signalled = false;
+    const run = await importer(['--model', 'account', '--file', file, '--token', token, '--batch-size', '50', '--concurrency', '1'], (_text, kill) => {
+      if (!signalled && existsSync(stateFile) && JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged >= 100) {
+        signalled = true;
+        kill('SIGTERM');
+      }
+    });
+    expect(run.code).toBe(143);
+    const acknowledged = JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged as number;
+    expect(run.stderr).toContain(`Stopped (SIGTERM). ${acknowledged} rows acknowledged so far are saved: run the same command with --resume`);
+    const resumed = await importer(['--model', 'account', '--file', file, '--token', token, '--resume']);
+    expect([resumed.code, resumed.stdout]).toEqual([0, expect.stringContaining(`Done: ${1500 - acknowledged} rows in`)]);
+  });
+
   it('fails clearly without a resumable state, or with a key it may not use', async () => {
     const file = join(dir, 'none.csv');
     writeFileSync(file, 'name\nx\n');

@@ -83,3 +83,111 @@ describe('importer ordering', () => {
   });
 });
 
+
+describe('importer state across runs', () => {
+  const modelAnswer = () => new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
+  /** An API that answers batches until `refuseFrom` (a batch number) and refuses from there with `status`. */
+  function api(refuseFrom: number, status = 401) {
+    let batchNumber = 0;
+    return (async (url: string, init?: { body?: string }) => {
+      if (url.endsWith('/models/account')) return modelAnswer();
+      if (batchNumber++ >= refuseFrom) return new Response(JSON.stringify({ error: { code: 'forbidden', message: 'no' } }), { status });
+      const records = (JSON.parse(init!.body!) as { records: { name: string }[] }).records;
+      const results = records.map((r, index) =>
+        r.name.startsWith('bad') ? { op: 'upsert', index, status: 422, error: { code: 'validation_failed', message: 'bad' } } : { op: 'upsert', index, status: 201, id: r.name },
+      );
+      return new Response(JSON.stringify({ results }), { status: 200 });
+    }) as unknown as typeof fetch;
+  }
+  const setUp = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-runs-'));
+    const file = join(dir, 'rows.csv');
+    // 40 rows, every tenth rejected by the API: one reject per batch of 10.
+    writeFileSync(file, `name\n${Array.from({ length: 40 }, (_, i) => (i % 10 === 9 ? `bad-${i}` : `row-${i}`)).join('\n')}\n`);
+    const rejects = `${file}.rejects.jsonl`;
+    const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: rejects, batchSize: 10, concurrency: 1 };
+    const state = () => JSON.parse(readFileSync(stateFileOf(file), 'utf8')) as { acknowledged: number; rejected: number };
+    const rejectLines = () => readFileSync(rejects, 'utf8').split('\n').filter(Boolean).length;
+    return { file, common, state, rejectLines };
+  };
+
+  it('keeps an interrupted run resumable through a new run that fails before the API answers, and replaces it with a new run that got answers', async () => {
+    const { common, state, rejectLines } = setUp();
+    // An interrupted import: two batches answered (20 rows, 2 rejects), then refused.
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(2), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    expect([state().acknowledged, state().rejected, rejectLines()]).toEqual([20, 2, 2]);
+    // A new run whose first batch is refused (a key without records:write) changes neither file: --resume still works.
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(0, 403), sleep: async () => undefined } })).rejects.toThrow(/403/);
+    expect([state().acknowledged, state().rejected, rejectLines()]).toEqual([20, 2, 2]);
+    // A new run that got one batch answered starts both afresh, together: its state and its rejects describe it alone.
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(1), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    expect([state().acknowledged, state().rejected, rejectLines()]).toEqual([10, 1, 1]);
+    // Its resume ends with every reject in the file, as many as the summary counts.
+    const summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
+    expect([summary.total, summary.created, summary.rejected, rejectLines()]).toEqual([40, 36, 4, 4]);
+  });
+
+  it('refuses to resume with another format than the interrupted run read the file by', async () => {
+    const { common } = setUp();
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(2), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    await expect(runImport({ ...common, format: 'jsonl', resume: true, sender: { fetch: api(99), sleep: async () => undefined } })).rejects.toThrow(
+      /read the file as csv; resume it with --format csv/,
+    );
+  });
+
+  it('waits out a 429 or 503 on the model lookup, as on a batch, and says clearly when the URL answers something that is not a model', async () => {
+    const { common } = setUp();
+    let lookups = 0;
+    const busy = (async (url: string, init?: { body?: string }) => {
+      if (url.endsWith('/models/account') && lookups++ < 2) return new Response('{"error":{"code":"rate_limited","message":"slow down"}}', { status: lookups === 1 ? 429 : 503, headers: { 'Retry-After': '1' } });
+      return api(99)(url, init as RequestInit);
+    }) as unknown as typeof fetch;
+    const waits: number[] = [];
+    const summary = await runImport({ ...common, resume: false, sender: { fetch: busy, sleep: async (ms) => void waits.push(ms) } });
+    expect([lookups, summary.created]).toEqual([3, 36]);
+    expect(waits.slice(0, 2).every((ms) => ms >= 1000)).toBe(true);
+
+    const notTheApi = (async () => new Response('{"status":"ok"}', { status: 200 })) as unknown as typeof fetch;
+    await expect(runImport({ ...common, resume: false, sender: { fetch: notTheApi } })).rejects.toThrow(/answered 200 with something that is not a model definition/);
+    const html = (async () => new Response('<html></html>', { status: 200 })) as unknown as typeof fetch;
+    await expect(runImport({ ...common, resume: false, sender: { fetch: html } })).rejects.toThrow(/not a model definition/);
+  });
+
+  it('sends a field named __proto__ as a field, for the API to refuse, never drops it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-proto-'));
+    const file = join(dir, 'rows.jsonl');
+    writeFileSync(file, '{"name":"p1","__proto__":{"polluted":1}}\n');
+    const bodies: string[] = [];
+    const fetch = (async (url: string, init?: { body?: string }) => {
+      if (url.endsWith('/models/account')) return modelAnswer();
+      bodies.push(init!.body!);
+      return new Response(JSON.stringify({ results: [{ op: 'upsert', index: 0, status: 422, error: { code: 'validation_failed', message: 'Invalid field: __proto__' } }] }), { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    const summary = await runImport({ file, format: 'jsonl', model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, resume: false, sender: { fetch } });
+    expect(JSON.parse(bodies[0]!).records[0]).toEqual(JSON.parse('{"name":"p1","__proto__":{"polluted":1}}'));
+    expect(Object.hasOwn(JSON.parse(bodies[0]!).records[0], '__proto__')).toBe(true);
+    expect(summary.rejected).toBe(1);
+  });
+
+  it('reads a JSON line holding a bare CR as one row, and refuses a JSON Lines file with no rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-jsonl-'));
+    const sent: unknown[] = [];
+    const fetch = (async (url: string, init?: { body?: string }) => {
+      if (url.endsWith('/models/account')) return modelAnswer();
+      const records = (JSON.parse(init!.body!) as { records: unknown[] }).records;
+      sent.push(...records);
+      return new Response(JSON.stringify({ results: records.map((_, index) => ({ op: 'upsert', index, status: 201 })) }), { status: 200 });
+    }) as unknown as typeof globalThis.fetch;
+    const run = (file: string) => runImport({ file, format: 'jsonl', model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, resume: false, sender: { fetch } });
+    const cr = join(dir, 'cr.jsonl');
+    writeFileSync(cr, '{"name":"cr-1",\r"n":1}\r\n{"name":"cr-2"}');
+    const summary = await run(cr);
+    expect([summary.total, summary.created, summary.rejected]).toEqual([2, 2, 0]);
+    expect(sent).toEqual([{ name: 'cr-1', n: 1 }, { name: 'cr-2' }]);
+    for (const text of ['', '\n\n', ' \r\n']) {
+      const empty = join(dir, 'empty.jsonl');
+      writeFileSync(empty, text);
+      await expect(run(empty)).rejects.toThrow(/has no rows: a JSON Lines file holds one JSON object per line/);
+    }
+  });
+});
