@@ -101,12 +101,22 @@ function placeholder(index: number): string {
   return out;
 }
 
-/** A digest of the payload: the same set and unset fields give the same digest, whatever their order. */
+const byKey = ([a]: readonly [string, unknown], [b]: readonly [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** A JSON object's keys in one order, at every depth (a stored map has none), for {@link payloadDigest}. */
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  return Object.fromEntries(Object.entries(value).sort(byKey));
+}
+
+/**
+ * A digest of the payload: the same set and unset fields give the same digest, whatever the order of the fields or of
+ * the keys of any object inside them (DynamoDB compares maps without order, as the exact change test does).
+ */
 export function payloadDigest(set: ReadonlyArray<readonly [string, unknown]>, unset: readonly string[]): string {
-  const canonical = JSON.stringify([
-    [...set].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-    [...unset].sort(),
-  ]);
+  const canonical = JSON.stringify([[...set].sort(byKey), [...unset].sort()], sortedKeys);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
 }
 

@@ -127,6 +127,12 @@ describe('payloadDigest', () => {
     expect(payloadDigest([['a', 1], ['b', 2]], ['x', 'y'])).toBe(payloadDigest([['b', 2], ['a', 1]], ['y', 'x']));
     expect(payloadDigest([['a', 1]], [])).not.toBe(payloadDigest([['a', 2]], []));
     expect(payloadDigest([['a', 1]], [])).not.toBe(payloadDigest([['a', 1]], ['b']));
+    // Objects inside fields are maps: their keys' order, at any depth, is no change either.
+    const nested = (inner: Record<string, unknown>) => payloadDigest([['obj', { a: 1, deep: inner, list: [{ x: 1, y: 2 }] }]], []);
+    expect(payloadDigest([['obj', { b: 2, a: 1 }]], [])).toBe(payloadDigest([['obj', { a: 1, b: 2 }]], []));
+    expect(nested({ p: 1, q: [1, 2] })).toBe(payloadDigest([['obj', { list: [{ y: 2, x: 1 }], deep: { q: [1, 2], p: 1 }, a: 1 }]], []));
+    expect(nested({ p: 1, q: [1, 2] })).not.toBe(nested({ p: 1, q: [2, 1] }));
+    expect(payloadDigest([['obj', JSON.parse('{"__proto__":1,"a":2}')]], [])).not.toBe(payloadDigest([['obj', { a: 2 }]], []));
     expect(payloadDigest([['a', '1']], [])).not.toBe(payloadDigest([['a', 1]], []));
   });
 });
