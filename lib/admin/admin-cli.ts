@@ -82,7 +82,10 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
       if (reason === undefined) throw error;
       throw new AdminError(
         `Could not reach ${target.description} (${reason})` +
-          (options.table === undefined ? ': is its "npm start" still running? One stopped without Ctrl-C leaves its dev.json behind; start it again' : ''),
+          (options.table === undefined
+            ? ': its DynamoDB Local is not answering. If its "npm start" still runs, it has said so (DynamoDB Local stopped):' +
+              ' stop it with Ctrl-C and start it again; one stopped without Ctrl-C leaves its dev.json behind, so start it again'
+            : ''),
       );
     } finally {
       target.close();

@@ -3,7 +3,7 @@
  * stage's table with `--table` (and the usual AWS_REGION / AWS_PROFILE / credential settings). The same store code
  * runs either way.
  */
-import { pathFromCaller } from '../config.js';
+import { pathFromCaller } from '../cli-options.js';
 import { devJsonPath, readDevJson } from '../local/dev-json.js';
 import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';

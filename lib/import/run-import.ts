@@ -6,8 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { pathFromCaller } from '../config.js';
+import { Command, CommanderError } from 'commander';
+import { pathFromCaller, wholeNumber } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { resumableRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
@@ -50,14 +50,6 @@ function samePath(a: string, b: string): boolean {
     return x.dev === y.dev && x.ino === y.ino;
   }
   return resolve(a) === resolve(b);
-}
-
-/** A commander parser for a whole number within [min, max]; anything else is refused before the import starts. */
-function wholeNumber(min: number, max: number) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
-    return Number(value);
-  };
 }
 
 const program = new Command('import')

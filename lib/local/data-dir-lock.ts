@@ -22,9 +22,15 @@ function running(pid: number): boolean {
   try {
     // Signal 0 checks that the process exists without touching it; EPERM means it exists under another user.
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // After a crash or a reboot the pid may have gone to another program: where /proc tells (Linux), only a Node process
+  // can be a stack.
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((part) => /(^|\/)node(js)?(\.exe)?$/.test(part));
+  } catch {
+    return true;
   }
 }
 
@@ -49,7 +55,8 @@ export function claimDataDir(dataDir: string): () => void {
   const mine = String(process.pid);
   const inUse = (owner: string) =>
     new DataDirInUseError(
-      `${dataDir} is in use by another "npm start" (pid ${owner}): stop it, or give this one its own data directory: DATA_DIR=.data-2 PORT=3001 npm start`,
+      `${dataDir} is in use by another "npm start" (pid ${owner}): stop it, or give this one its own data directory: DATA_DIR=.data-2 PORT=3001 npm start` +
+        ` (if no stack runs there any more, delete ${lock})`,
     );
   if (held.has(lock)) throw inUse(mine);
   while (!place(lock, mine)) {

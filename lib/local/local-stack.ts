@@ -66,6 +66,14 @@ export interface LocalStack {
 
 export class PortInUseError extends Error {}
 
+/** The URL a stack listening on `host` serves: an IPv6 address is bracketed (`http://[::1]:3000`). */
+export function baseUrlOf(host: string, port: number): string {
+  return `http://${host === '127.0.0.1' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** A start that failed for a reason its message says in full (a file or setting to mend): no stack trace needed. */
+export class LocalStackError extends Error {}
+
 async function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolveListen, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
@@ -91,7 +99,12 @@ async function importEntry<T>(entry: string): Promise<T> {
 /** The dev key survives restarts: it is kept beside the data and reused while the table still knows it. */
 async function devKey(store: ApiKeyStore, keyFile: string): Promise<string> {
   if (existsSync(keyFile)) {
-    const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { token?: string };
+    let saved: { token?: string };
+    try {
+      saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { token?: string };
+    } catch (error) {
+      throw new LocalStackError(`${keyFile} is not a dev key file (${(error as Error).message}): delete it, and npm start makes a new key`);
+    }
     if (saved.token && (await store.findByHash(hashApiKey(saved.token)))) return saved.token;
   }
   if (!(await store.workspaceExists('dev'))) await store.createWorkspace('dev');
@@ -156,7 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
 
     const info: DevStackInfo = {
-      baseUrl: `http://${host === '127.0.0.1' ? 'localhost' : host}:${port}`,
+      baseUrl: baseUrlOf(host, port),
       token,
       dynamodbEndpoint: dynamoDb.endpoint,
       tableName,

@@ -5,18 +5,19 @@
  * p50/p99 latency and the growth of this process's memory (gateway and handlers) between a warm-up and the end.
  * It sends traffic only to 127.0.0.1 and stops by itself.
  */
-import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
+import { wholeNumber } from '../cli-options.js';
 import { startLocalStack } from './local-stack.js';
 
 const program = new Command('soak')
-  .option('--duration <seconds>', 'how long to drive traffic', '60')
-  .option('--connections <n>', 'concurrent connections', '16')
+  .option('--duration <seconds>', 'how long to drive traffic, 1 to 3600', wholeNumber(1, 3600), 60)
+  .option('--connections <n>', 'concurrent connections, 1 to 1000', wholeNumber(1, 1000), 16)
   .parse();
-const options = program.opts<{ duration: string; connections: string }>();
-const duration = Number(options.duration);
-const connections = Number(options.connections);
+const { duration, connections } = program.opts<{ duration: number; connections: number }>();
 
 const gc = (globalThis as { gc?: () => void }).gc;
 function memoryMb(): { heap: number; rss: number } {
@@ -25,7 +26,16 @@ function memoryMb(): { heap: number; rss: number } {
   return { heap: usage.heapUsed / 1024 / 1024, rss: usage.rss / 1024 / 1024 };
 }
 
-const stack = await startLocalStack({ port: 0, dataDir: `/tmp/gather-soak-${randomUUID()}`, inMemory: true, log: () => undefined });
+// Its own directory (the dev key, the lock), removed when the soak ends, Ctrl-C included.
+const dataDir = mkdtempSync(join(tmpdir(), 'gather-soak-'));
+const stack = await startLocalStack({ port: 0, dataDir, inMemory: true, log: () => undefined });
+const cleanUp = () => stack.stop().finally(() => rmSync(dataDir, { recursive: true, force: true }));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the soak`);
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  });
+}
 const { baseUrl, token } = stack.info;
 const auth = { Authorization: `Token ${token}` };
 const json = { ...auth, 'Content-Type': 'application/json' };
@@ -68,7 +78,7 @@ await drive(Math.min(5, duration)); // warm-up: JIT, caches, connection pools
 const before = memoryMb();
 const result = await drive(duration);
 const after = memoryMb();
-await stack.stop();
+await cleanUp();
 
 const byStatus: Record<string, number> = {};
 for (const [status, stats] of Object.entries(result.statusCodeStats ?? {})) byStatus[status] = stats?.count ?? 0;

@@ -6,7 +6,7 @@
  */
 import { optionalIntEnv } from '../config.js';
 import { DataDirInUseError } from './data-dir-lock.js';
-import { PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
+import { LocalStackError, PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
 import { parseRateLimit, type RateLimit } from './workspace-rate-limit.js';
 
 const dataDir = process.env.DATA_DIR || '.data';
@@ -49,6 +49,12 @@ const shutdown = (signal: string) => {
 };
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+// Output piped into something that stopped reading (`npm start | head`) must not stop the stack at its next log line.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
 
 try {
   stack = await startLocalStack({
@@ -90,8 +96,12 @@ Settings for scripts are in ${dataDir}/dev.json.${workspaceRateLimit ? ` Each wo
 } catch (error) {
   if (error instanceof PortInUseError) {
     console.error(`${error.message}: is another "npm start" running? Stop it, or choose another port: PORT=3001 npm start`);
-  } else if (error instanceof DataDirInUseError) {
+  } else if (error instanceof DataDirInUseError || error instanceof LocalStackError) {
     console.error(error.message);
+  } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!)) {
+    // The system refused something (a DATA_DIR that is a file or not writable, a GATHER_HOST this machine does not
+    // have): its message names the path or address, and a stack trace would only hide it.
+    console.error(`Could not start the local stack: ${(error as Error).message}`);
   } else {
     console.error(`Could not start the local stack: ${(error as Error).stack ?? String(error)}`);
   }

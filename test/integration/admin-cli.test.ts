@@ -178,7 +178,7 @@ describe('npm run admin', () => {
       for (const args of [['workspace', 'list'], ['token', 'list', '--workspace', 'dev'], ['workspace', 'create', 'nowhere']]) {
         const result = await adminCli(args, { DATA_DIR: stale });
         expect([args, result.code]).toEqual([args, 1]);
-        expect(result.stderr).toMatch(new RegExp(`^error: Could not reach the local stack \\(.*dev\\.json\\) \\(ECONNREFUSED\\): is its "npm start" still running\\?`));
+        expect(result.stderr).toMatch(new RegExp(`^error: Could not reach the local stack \\(.*dev\\.json\\) \\(ECONNREFUSED\\): its DynamoDB Local is not answering\\. If its "npm start" still runs, it has said so`));
       }
     } finally {
       rmSync(stale, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * process with its own data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,7 +119,7 @@ describe('npm start', () => {
   }, 180_000);
 
   it('refuses a PORT or AUTHORIZER_CACHE_TTL_SECONDS that is not one in a line of its own, before starting anything', async () => {
-    for (const env of [{ PORT: 'abc' }, { PORT: '70000' }, { PORT: '-1' }, { AUTHORIZER_CACHE_TTL_SECONDS: 'soon' }, { AUTHORIZER_CACHE_TTL_SECONDS: '86400' }]) {
+    for (const env of [{ PORT: 'abc' }, { PORT: '70000' }, { PORT: '-1' }, { PORT: '0x10' }, { AUTHORIZER_CACHE_TTL_SECONDS: 'soon' }, { AUTHORIZER_CACHE_TTL_SECONDS: '86400' }, { AUTHORIZER_CACHE_TTL_SECONDS: '1e1' }]) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'lib/local/start.ts'], { env: { ...process.env, DATA_DIR: join(dataDir, 'refused'), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       running.push(child);
       let output = '';
@@ -131,6 +131,47 @@ describe('npm start', () => {
       expect(existsSync(join(dataDir, 'refused', 'dev.json'))).toBe(false);
     }
   }, 60_000);
+
+  it('stops everything when only npm is signalled (a supervisor, kill <pid>), and keeps serving when its output is closed', async () => {
+    // Through npm, as a user or a supervisor runs it: SIGTERM goes to npm alone, which passes it to its one child.
+    const own = join(dataDir, 'through-npm');
+    const child = spawn('npm', ['start'], { env: { ...process.env, PORT: '0', DATA_DIR: own }, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const closed = new Promise<number | null>((r) => child.once('close', r));
+    const info = await ready(own, { child, output: () => output, closed });
+    // Its output closed (`npm start | head`): the next log line must not bring the stack down.
+    child.stdout.destroy();
+    child.stderr.destroy();
+    for (let i = 0; i < 3; i += 1) {
+      const answer = await fetch(`${info.baseUrl}/models/account/records/piped-${i}`, { headers: { Authorization: `Token ${info.token}` } });
+      expect(answer.status).toBe(404);
+    }
+    child.kill('SIGTERM');
+    await closed;
+    expect(await accepts(info.dynamodbEndpoint)).toBe(false);
+    expect(await accepts(info.baseUrl)).toBe(false);
+    expect(existsSync(join(own, 'stack.lock'))).toBe(false);
+  }, 120_000);
+
+  it('says in one line, without a stack trace, what to mend when the data directory or its dev key cannot be used', async () => {
+    const file = join(dataDir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const notADirectory = start(file);
+    running.push(notADirectory.child);
+    expect(await notADirectory.closed).toBe(1);
+    expect(notADirectory.output().trim().split('\n')).toEqual([expect.stringMatching(/^Could not start the local stack: E[A-Z]+: .*a-file/)]);
+    const own = join(dataDir, 'bad-key');
+    mkdirSync(own);
+    writeFileSync(join(own, 'dev-key.json'), '{not json');
+    const badKey = start(own);
+    running.push(badKey.child);
+    expect(await badKey.closed).toBe(1);
+    expect(badKey.output()).toMatch(/dev-key\.json is not a dev key file .*: delete it, and npm start makes a new key/);
+    expect(badKey.output()).not.toMatch(/\n\s+at /);
+  }, 120_000);
 
   it('refuses a LOCAL_RATE_LIMIT that is not a limit (blanks included) at once, before starting anything', async () => {
     for (const value of [' ', 'abc', '5/0']) {

@@ -1,9 +1,14 @@
 /** One local stack per data directory (lib/local/data-dir-lock.ts): a live owner refuses, a dead one's lock is taken. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { claimDataDir, DataDirInUseError } from '../../lib/local/data-dir-lock.js';
+
+/** Waits until the process runs its own program (a spawned child is a copy of this one until it execs). */
+async function execed(pid: number, word: string): Promise<void> {
+  for (let i = 0; i < 200 && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(word); i += 1) await new Promise((r) => setTimeout(r, 10));
+}
 
 describe('claimDataDir', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gather-lock-'));
@@ -19,9 +24,16 @@ describe('claimDataDir', () => {
     claimDataDir(dir)();
   });
 
-  it("refuses a directory a running process holds, and takes over the lock of one that is gone (a stack killed with SIGKILL)", () => {
-    writeFileSync(lock, String(process.ppid));
-    expect(() => claimDataDir(dir)).toThrow(new RegExp(`in use by another "npm start" \\(pid ${process.ppid}\\)`));
+  it("refuses a directory a running process holds, and takes over the lock of one that is gone (a stack killed with SIGKILL)", async () => {
+    // A running Node process, as a stack is.
+    const owner = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)']);
+    await execed(owner.pid!, 'setTimeout');
+    writeFileSync(lock, String(owner.pid));
+    try {
+      expect(() => claimDataDir(dir)).toThrow(new RegExp(`in use by another "npm start" \\(pid ${owner.pid}\\)`));
+    } finally {
+      owner.kill();
+    }
     // A process that has ended: its pid is free (reused only after the kernel wraps around).
     const ended = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(lock, ended.stdout);
@@ -34,6 +46,19 @@ describe('claimDataDir', () => {
     expect(() => claimDataDir(dir)).toThrow(DataDirInUseError);
     again();
     expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over a lock whose pid went to a program that is no stack (a pid reused after a crash or reboot)', async () => {
+    const other = spawn('sleep', ['30']);
+    try {
+      await execed(other.pid!, 'sleep');
+      writeFileSync(lock, String(other.pid));
+      const release = claimDataDir(dir);
+      expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+      release();
+    } finally {
+      other.kill();
+    }
   });
 
   it('releases the directory when the process exits, however it exits', () => {

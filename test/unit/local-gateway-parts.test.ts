@@ -3,6 +3,7 @@ import { allowPolicy, wholeApiArn } from '../../lib/auth/policy.js';
 import { AuthorizerCache } from '../../lib/local/authorizer-cache.js';
 import type { AddressInfo } from 'node:net';
 import { createLocalGateway, policyAllows } from '../../lib/local/gateway.js';
+import { baseUrlOf } from '../../lib/local/local-stack.js';
 import { matchRoute } from '../../lib/local/route-matcher.js';
 import { parseRateLimit, WorkspaceRateLimiter } from '../../lib/local/workspace-rate-limit.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, routes } from '../../lib/routes.js';
@@ -165,5 +166,14 @@ describe('the optional per-workspace rate limit (LOCAL_RATE_LIMIT)', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('the base URL a stack prints', () => {
+  it('names localhost for the default host, and brackets an IPv6 address', () => {
+    expect(baseUrlOf('127.0.0.1', 3000)).toBe('http://localhost:3000');
+    expect(baseUrlOf('0.0.0.0', 3001)).toBe('http://0.0.0.0:3001');
+    expect(baseUrlOf('::1', 3002)).toBe('http://[::1]:3002');
+    expect(new URL(baseUrlOf('fe80::1', 80)).hostname).toBe('[fe80::1]');
   });
 });
