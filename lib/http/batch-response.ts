@@ -61,8 +61,17 @@ function bare(error: ItemError): ItemError {
   return { code: error.code, message: 'Refused; the batch answer is too large to say why for every item: send this item alone to see its error' };
 }
 
-export function batchResponse(results: readonly BatchItemResult[], requestId: string): APIGatewayProxyResult {
-  const items: ItemResult[] = results.map((result) => {
+/**
+ * The answer to a batch. `completeItems`: what turns the items this run answered into the answer's items (a resend
+ * with an Idempotency-Key fills the slots it did not run from the answer it continues, lib/http/batch-resend.ts).
+ */
+export function batchResponse(
+  results: readonly (BatchItemResult | undefined)[],
+  requestId: string,
+  completeItems: (items: readonly (ItemResult | undefined)[]) => ItemResult[] = (items) => items as ItemResult[],
+): APIGatewayProxyResult {
+  const items = completeItems(Array.from(results, (result) => {
+    if (result === undefined) return undefined;
     if ('error' in result) {
       const mapped = mapError(result.error, requestId);
       const { request_id: _ignored, ...error } = mapped.envelope.error;
@@ -71,7 +80,7 @@ export function batchResponse(results: readonly BatchItemResult[], requestId: st
       return { op: result.op, index: result.index, status: mapped.statusCode, ...(result.id !== undefined ? { id: cut(result.id, limits.maxIdBytes) } : {}), error };
     }
     return { op: result.op, index: result.index, status: statusOf[result.outcome], id: result.id };
-  });
+  }));
   let body = JSON.stringify({ results: items });
   for (const shorten of [trimmed, bare]) {
     if (responseBytes(body) <= maxResponseBytes) break;

@@ -39,17 +39,30 @@ type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
 let persistence: DynamoDBPersistenceLayer | undefined;
 
-/** Whether an answer, or any item of a batch answer, says "retry": such an answer is not remembered. */
-export function hasRetryableParts(response: APIGatewayProxyResult | null | undefined): boolean {
-  if (!response) return false;
-  if (response.statusCode >= 500 || response.statusCode === 429) return true;
-  if (!response.body || !response.body.includes('"results"')) return false;
+/** Whether a whole answer says "retry" (a 5xx or a 429): such an answer is not remembered. */
+export function isRetryableAnswer(response: APIGatewayProxyResult | null | undefined): boolean {
+  return response !== null && response !== undefined && (response.statusCode >= 500 || response.statusCode === 429);
+}
+
+/** Whether a batch's 200 holds items that say "retry" (503 or 429): the answer is kept as a partial one. */
+export function hasRetryableItems(response: APIGatewayProxyResult | null | undefined): boolean {
+  if (!response || response.statusCode !== 200 || !response.body || !response.body.includes('"results"')) return false;
   try {
     const results = (JSON.parse(response.body) as { results?: { status?: number }[] }).results;
     return Array.isArray(results) && results.some((item) => (item.status ?? 0) >= 500 || item.status === 429);
   } catch {
     return false;
   }
+}
+
+/**
+ * The partial batch answer a resend with the same key continues from (its items that were done keep their answers;
+ * lib/http/batch-resend.ts), by the resend's event; set by the Idempotency-Key step just before the handler runs.
+ */
+const partialAnswers = new WeakMap<APIGatewayProxyEvent, APIGatewayProxyResult>();
+
+export function earlierPartialAnswer(event: APIGatewayProxyEvent): APIGatewayProxyResult | undefined {
+  return partialAnswers.get(event);
 }
 
 /** Bodies larger than this are stored gzipped (base64): a batch's per-item results compress many times over. */
@@ -61,8 +74,10 @@ const compressAboveBytes = 32 * 1024;
 export const maxStoredBodyBytes = 300 * 1024;
 /** Marks a stored answer whose body is gzipped and base64-encoded. Never sent to a client: the replay unpacks it. */
 const gzippedBodyMark = 'gatherStoredBody';
+/** Marks a stored batch answer with items to retry: a resend continues it instead of replaying it. */
+const partialMark = 'gatherPartialBatch';
 
-type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64' };
+type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64'; [partialMark]?: true };
 
 /**
  * What the idempotency table keeps of an answer: the answer itself when its body is small, its body gzipped when not,
@@ -74,11 +89,18 @@ export function storableAnswer<T extends APIGatewayProxyResult | null | undefine
   return body.length <= maxStoredBodyBytes ? { ...response, body, [gzippedBodyMark]: 'gzip-base64' } : undefined;
 }
 
-/** The answer a replay gives: a stored answer as it was first sent. */
+/** The answer a replay gives: a stored answer as it was first sent (a partial batch answer keeps its mark). */
 export function replayedAnswer(stored: unknown): unknown {
   if (typeof stored !== 'object' || stored === null || (stored as StoredAnswer)[gzippedBodyMark] !== 'gzip-base64') return stored;
   const { [gzippedBodyMark]: _mark, ...answer } = stored as StoredAnswer;
   return { ...answer, body: gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') };
+}
+
+/** A replayed answer that is a partial batch answer, without its mark; undefined for any other. */
+function partialAnswerIn(replay: unknown): APIGatewayProxyResult | undefined {
+  if (typeof replay !== 'object' || replay === null || (replay as StoredAnswer)[partialMark] !== true) return undefined;
+  const { [partialMark]: _mark, ...answer } = replay as StoredAnswer;
+  return answer;
 }
 
 /**
@@ -118,10 +140,18 @@ export function idempotencyMiddleware(): Middleware {
    * so only a successful claim is marked.
    */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
-    const replay = await powertools().before!(request);
+    let replay = await powertools().before!(request);
+    const partial = partialAnswerIn(replay);
+    if (partial) {
+      // A batch answered with items to retry: this resend continues it. Its record is given up and claimed again (in
+      // progress), so a concurrent resend waits (409) rather than running the same items.
+      await powertools().onError!(request);
+      replay = await powertools().before!(request);
+      if (replay === undefined) partialAnswers.set(request.event, partial);
+    }
     requestState(request)[claimedKey] = true;
     if (replay !== undefined) markReplayed(request);
-    return replay;
+    return partialAnswerIn(replay) ?? replay;
   };
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
@@ -143,12 +173,16 @@ export function idempotencyMiddleware(): Middleware {
     logger.warn('idempotency: answer not remembered, key released', { why, ...(error ? { error: error as Error } : {}) });
     await forget(request);
   };
-  /** Stores the answer for replays, gzipped when large; an answer it cannot store releases the key instead. */
-  const remember = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+  /**
+   * Stores the answer for replays, gzipped when large; an answer it cannot store releases the key instead. A `partial`
+   * one (a batch with items to retry) is marked, so that a resend continues it rather than replaying it.
+   */
+  const remember = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, partial = false) => {
     const answer = request.response;
-    const stored = storableAnswer(answer);
-    if (stored === undefined) return release(request, `the answer is over ${maxStoredBodyBytes} bytes even gzipped`);
-    request.response = stored;
+    const storable = storableAnswer(answer);
+    if (storable === undefined) return release(request, `the answer is over ${maxStoredBodyBytes} bytes even gzipped`);
+    const stored: StoredAnswer | null = partial && storable ? { ...storable, [partialMark]: true } : storable;
+    request.response = stored as APIGatewayProxyResult;
     try {
       await powertools().after!(request);
     } catch (error) {
@@ -169,9 +203,11 @@ export function idempotencyMiddleware(): Middleware {
     },
     after: (request) => {
       if (!claimed(request)) return undefined;
-      // An answer that asks for a retry must not be replayed: a batch whose items were throttled (503s inside its
-      // 200) releases the key like a failure, so the retry with the same key writes them.
-      return hasRetryableParts(request.response) ? forget(request) : remember(request);
+      // An answer that asks for a retry must not be replayed: it releases the key like a failure. A batch whose items
+      // were throttled (503s inside its 200) is kept as a partial answer: a resend with the key writes those items
+      // only, and answers the others as they were first answered.
+      if (isRetryableAnswer(request.response)) return forget(request);
+      return remember(request, hasRetryableItems(request.response));
     },
     onError: (request) => (claimed(request) ? forget(request) : undefined),
   };

@@ -4,7 +4,8 @@
  * idempotency record. Every route other than GET is served by a function built with this; a unit test checks it against
  * lib/routes.ts.
  */
-import { httpHandler, type HttpHandlerFunction } from './http-handler.js';
+import { worstCaseCallMs } from '../store/dynamodb-client.js';
+import { httpHandler, type HttpHandlerFunction, type HttpRequest } from './http-handler.js';
 import { idempotencyMiddleware } from './idempotency.js';
 
 /** Marks a handler built here, for that check. */
@@ -12,4 +13,12 @@ export const idempotentHandler = Symbol.for('gather.idempotentHandler');
 
 export function writeHandler(handle: HttpHandlerFunction) {
   return Object.assign(httpHandler(handle, { afterIdentity: [idempotencyMiddleware()] }), { [idempotentHandler]: true as const });
+}
+
+/**
+ * Epoch ms after which a write route starts no more DynamoDB calls of its own (a batch's items, a model PUT's tries):
+ * the function's time less one call's whole retry budget and a second to answer, so it always ends in time.
+ */
+export function writeDeadline(request: HttpRequest): number {
+  return Date.now() + request.remainingTimeMs() - worstCaseCallMs - 1000;
 }

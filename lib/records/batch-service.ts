@@ -34,6 +34,11 @@ export interface BatchRequest {
   readonly toPayload: (item: Record<string, unknown>) => RecordPayload;
   /** Epoch ms after which no further item is started: those answer 503, so the request ends in time. */
   readonly deadline?: number;
+  /**
+   * The slots (upserts, then deletes) to run; the others are left out of the results (undefined). A resend that
+   * continues an earlier answer runs only what it must (lib/http/batch-resend.ts). @default every item
+   */
+  readonly only?: ReadonlySet<number>;
 }
 
 interface Task {
@@ -45,7 +50,7 @@ interface Task {
 }
 
 /** Runs tasks with at most `concurrency` at once; tasks with the same key run in order, one at a time. */
-async function runChained(tasks: readonly Task[], results: BatchItemResult[], concurrency: number, late: (task: Task) => BatchItemResult | undefined): Promise<void> {
+async function runChained(tasks: readonly Task[], results: (BatchItemResult | undefined)[], concurrency: number, late: (task: Task) => BatchItemResult | undefined): Promise<void> {
   const chains = new Map<string, Task[]>();
   for (const task of tasks) {
     const chain = chains.get(task.key) ?? [];
@@ -84,10 +89,11 @@ export class BatchService {
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
-  async run(request: BatchRequest): Promise<BatchItemResult[]> {
+  async run(request: BatchRequest): Promise<(BatchItemResult | undefined)[]> {
     const { upserts, deletes } = this.parse(request.body);
     const model = await this.records.model(request.workspace, request.model);
-    const results: BatchItemResult[] = new Array(upserts.length + deletes.length);
+    const results: (BatchItemResult | undefined)[] = new Array(upserts.length + deletes.length);
+    const skipped = (slot: number) => request.only !== undefined && !request.only.has(slot);
     const pastDeadline = () => request.deadline !== undefined && Date.now() > request.deadline;
     const late = (task: Task): BatchItemResult | undefined =>
       pastDeadline()
@@ -96,6 +102,7 @@ export class BatchService {
 
     const upsertTasks: Task[] = [];
     upserts.forEach((item, index) => {
+      if (skipped(index)) return;
       let validated: ValidatedUpsert;
       try {
         if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -127,6 +134,7 @@ export class BatchService {
     const deleteTasks: Task[] = [];
     deletes.forEach((id, index) => {
       const slot = upserts.length + index;
+      if (skipped(slot)) return;
       if (typeof id !== 'string') {
         results[slot] = { op: 'delete', index, error: new ValidationError('Each item of "delete" is an id string', [{ field: `delete[${index}]`, issue: 'must be a string' }]) };
         return;

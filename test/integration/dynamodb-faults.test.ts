@@ -366,7 +366,8 @@ describe('faults toward DynamoDB', () => {
     await faults();
     expect((await api('GET', '/models/account/records/b1')).status).toBe(404);
 
-    // With an Idempotency-Key, an answer holding throttled items is not remembered: the retry writes them.
+    // With an Idempotency-Key, an answer holding throttled items is kept as a partial one; here the idempotency table is
+    // throttled too and cannot keep it, so the key is released and the retry runs every item.
     await faults({ error: 'throttle', operations: ['UpdateItem'] });
     const keyed = { records: [{ name: 'k1' }, { name: 'k2' }] };
     const sendKeyed = () =>
@@ -560,5 +561,50 @@ describe('faults toward DynamoDB', () => {
     await faults();
     expect([written.status, written.body.version, written.body.links]).toEqual([201, 1, { account: { id: 'LookupCo', exists: null } }]);
     expect((await api('GET', '/models/customer/records/lookup@x.io')).body.links).toEqual({ account: { id: 'LookupCo', exists: true } });
+  });
+
+  it('continues a batch resent with its Idempotency-Key after throttled items: only those run again, the others keep their answers', async () => {
+    const send = (body: unknown, key: string) =>
+      fetch(`${info.baseUrl}/models/account/batch`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: { status: number; id: string }[] } }));
+    const statuses = (answer: { body: { results: { status: number }[] } }) => answer.body.results.map((r) => r.status);
+    expect((await api('POST', '/models/account/records', { name: 'resend-gone', n: 1 })).status).toBe(201);
+    // Only the records' table fails: the idempotency table keeps each partial answer.
+
+    // The deletes are throttled: the upserts (two of one record) are done, the delete is not.
+    const first = { records: [{ name: 'resend-twice', v: 1 }, { name: 'resend-twice', v: 2 }, { name: 'resend-once' }], delete: ['resend-gone'] };
+    await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
+    expect(statuses(await send(first, 'resend-1'))).toEqual([201, 200, 201, 503]);
+    await faults();
+    const resent = await send(first, 'resend-1');
+    expect(statuses(resent)).toEqual([201, 200, 201, 204]);
+    // The upserts did not run again: the record written twice is at its second version, not its fourth.
+    expect((await api('GET', '/models/account/records/resend-twice')).body).toMatchObject({ version: 2, fields: { v: 2 } });
+    expect((await api('GET', '/models/account/records/resend-gone')).status).toBe(404);
+    // Complete now, the answer is replayed as it is.
+    expect(await send(first, 'resend-1')).toEqual(resent);
+
+    // The upserts are throttled and the delete is done: another client makes the deleted record again, and the resend
+    // writes the upserts but does not delete that record a second time.
+    expect((await api('POST', '/models/account/records', { name: 'resend-gone', n: 2 })).status).toBe(201);
+    const second = { records: [{ name: 'resend-later', v: 1 }], delete: ['resend-gone'] };
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [info.tableName] });
+    expect(statuses(await send(second, 'resend-2'))).toEqual([503, 204]);
+    await faults();
+    expect((await api('POST', '/models/account/records', { name: 'resend-gone', n: 3 })).status).toBe(201);
+    expect(statuses(await send(second, 'resend-2'))).toEqual([201, 204]);
+    expect((await api('GET', '/models/account/records/resend-gone')).body).toMatchObject({ version: 1, fields: { n: 3 } });
+    expect((await api('GET', '/models/account/records/resend-later')).body).toMatchObject({ version: 1, fields: { v: 1 } });
+
+    // A record whose first item failed runs again from there, its later items too, so the file order still decides.
+    const third = { records: [{ name: 'resend-order', v: 1 }], delete: ['resend-order'] };
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [info.tableName] });
+    expect(statuses(await send(third, 'resend-3'))).toEqual([503, 404]);
+    await faults();
+    expect(statuses(await send(third, 'resend-3'))).toEqual([201, 204]);
+    expect((await api('GET', '/models/account/records/resend-order')).status).toBe(404);
   });
 });

@@ -7,7 +7,7 @@
  */
 import { jest } from '@jest/globals';
 import { payloadFromJsonObject } from '../../lib/http/parse-body.js';
-import { BatchService, type BatchItemResult } from '../../lib/records/batch-service.js';
+import { BatchService } from '../../lib/records/batch-service.js';
 import { UnavailableError } from '../../lib/records/errors.js';
 import type { RecordService } from '../../lib/records/record-service.js';
 import { standardModels } from '../../lib/models/standard-models.js';
@@ -31,14 +31,14 @@ const service = new BatchService(records, async () => undefined);
 
 /** Runs a batch of new records whose deadline falls `deadlineInMs` after it starts. */
 async function run(names: readonly string[], deadlineInMs: number) {
-  const results: BatchItemResult[] = await service.run({
+  const results = await service.run({
     workspace: 'w',
     model: 'account',
     body: { records: names.map((name) => ({ name })) },
     toPayload: payloadFromJsonObject,
     deadline: clock + deadlineInMs,
   });
-  return results.map((r) => ('error' in r ? { index: r.index, id: r.id, error: r.error as Error } : { index: r.index, id: r.id, outcome: r.outcome }));
+  return results.map((r) => r!).map((r) => ('error' in r ? { index: r.index, id: r.id, error: r.error as Error } : { index: r.index, id: r.id, outcome: r.outcome }));
 }
 
 beforeEach(() => {

@@ -1,5 +1,6 @@
-/** A batch's answer stays within Lambda's 6 MB response, however much its refused items have to say. */
+/** A batch's answer stays within Lambda's 6 MB response, however much its refused items have to say; a resend continues it. */
 import { batchResponse, detailsKeptWhenLarge } from '../../lib/http/batch-response.js';
+import { mergedItems, resendPlan } from '../../lib/http/batch-resend.js';
 import type { BatchItemResult } from '../../lib/records/batch-service.js';
 import { ValidationError } from '../../lib/records/errors.js';
 
@@ -61,5 +62,26 @@ describe('batchResponse', () => {
     const body = JSON.parse(result.body);
     expect(body.results[0].id).toBe(`${'"'.repeat(1024)}…`);
     expect(body.results.every((item: { status: number }) => item.status === 422)).toBe(true);
+  });
+});
+
+describe('a batch resent with its Idempotency-Key (lib/http/batch-resend.ts)', () => {
+  const answer = (results: object[]) => ({ statusCode: 200, body: JSON.stringify({ results }) });
+  const up = (index: number, id: string, status: number) => ({ op: 'upsert', index, id, status });
+  const del = (index: number, id: string, status: number) => ({ op: 'delete', index, id, status });
+
+  it('runs again only the items to retry, and every later item of their records, deletes included', () => {
+    const plan = resendPlan(
+      answer([up(0, 'a', 201), up(1, 'b', 503), up(2, 'a', 200), up(3, 'b', 200), up(4, 'c', 422), del(0, 'b', 204), del(1, 'd', 429), del(2, 'a', 204)]),
+    );
+    expect([...plan.rerun].sort()).toEqual([1, 3, 5, 6]);
+  });
+
+  it('answers each slot it did not run as before, and a slot done before and again with its first answer', () => {
+    const plan = resendPlan(answer([up(0, 'a', 201), up(1, 'b', 503), up(2, 'b', 201), del(0, 'c', 204)]));
+    const merged = mergedItems(plan, [undefined, up(1, 'b', 201), up(2, 'b', 200), undefined] as never[]);
+    expect(merged.map((item) => item.status)).toEqual([201, 201, 201, 204]);
+    // A slot that fails again says so.
+    expect(mergedItems(plan, [undefined, up(1, 'b', 503), up(2, 'b', 503), undefined] as never[]).map((item) => item.status)).toEqual([201, 503, 503, 204]);
   });
 });
