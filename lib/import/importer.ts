@@ -85,10 +85,18 @@ function readState(statePath: string): State | 'unreadable' | undefined {
  */
 export function resumableRows(file: string, model: string, format: ImportFormat): number {
   const state = readState(stateFileOf(file));
-  if (typeof state !== 'object') return 0;
   const stats = statSync(file, { throwIfNoEntry: false });
-  const same = stats !== undefined && state.size === stats.size && state.mtimeMs === stats.mtimeMs && state.model === model && (state.format ?? format) === format;
-  return same ? state.acknowledged : 0;
+  return typeof state === 'object' && stats !== undefined && mismatchOf(state, stats, model, format) === undefined ? state.acknowledged : 0;
+}
+
+/** Why --resume cannot take up a saved state for this file, model and format; undefined when it can. */
+function mismatchOf(state: State, stats: { size: number; mtimeMs: number }, model: string, format: ImportFormat): string | undefined {
+  if (state.size !== stats.size || state.mtimeMs !== stats.mtimeMs || state.model !== model) {
+    return 'The file or the model changed since the interrupted import; start again without --resume';
+  }
+  // A state file from before the format was recorded is taken for any.
+  if ((state.format ?? format) !== format) return `The interrupted import read the file as ${state.format}; resume it with --format ${state.format}`;
+  return undefined;
 }
 
 function isEmptyFile(path: string): boolean {
@@ -200,12 +208,8 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     if (saved === 'unreadable') {
       throw new FatalImportError(`${statePath} cannot be read; start again without --resume (rows already sent are unchanged by a second send)`);
     }
-    if (saved.size !== stats.size || saved.mtimeMs !== stats.mtimeMs || saved.model !== options.model) {
-      throw new FatalImportError('The file or the model changed since the interrupted import; start again without --resume');
-    }
-    if ((saved.format ?? options.format) !== options.format) {
-      throw new FatalImportError(`The interrupted import read the file as ${saved.format}; resume it with --format ${saved.format}`);
-    }
+    const mismatch = mismatchOf(saved, stats, options.model, options.format);
+    if (mismatch !== undefined) throw new FatalImportError(mismatch);
     state = saved;
   }
 

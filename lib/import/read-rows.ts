@@ -114,7 +114,9 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
 async function* linesOf(file: string): AsyncGenerator<string> {
   let rest = '';
   for await (const chunk of createReadStream(file, 'utf8')) {
-    const parts = (rest + (chunk as string)).split('\n');
+    // Only the chunk is split: a long line is not copied again with every chunk it spans.
+    const parts = (chunk as string).split('\n');
+    parts[0] = rest + parts[0];
     rest = parts.pop()!;
     for (const part of parts) yield part.endsWith('\r') ? part.slice(0, -1) : part;
   }

@@ -26,16 +26,17 @@ function memoryMb(): { heap: number; rss: number } {
   return { heap: usage.heapUsed / 1024 / 1024, rss: usage.rss / 1024 / 1024 };
 }
 
-// Its own directory (the dev key, the lock), removed when the soak ends, Ctrl-C included.
+// Its own directory (the dev key, the lock), removed when the soak ends, Ctrl-C included, also while it starts.
 const dataDir = mkdtempSync(join(tmpdir(), 'gather-soak-'));
-const stack = await startLocalStack({ port: 0, dataDir, inMemory: true, log: () => undefined });
-const cleanUp = () => stack.stop().finally(() => rmSync(dataDir, { recursive: true, force: true }));
+let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
+const cleanUp = () => (stack?.stop() ?? Promise.resolve()).finally(() => rmSync(dataDir, { recursive: true, force: true }));
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: stopping the soak`);
     void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
+stack = await startLocalStack({ port: 0, dataDir, inMemory: true, log: () => undefined });
 const { baseUrl, token } = stack.info;
 const auth = { Authorization: `Token ${token}` };
 const json = { ...auth, 'Content-Type': 'application/json' };

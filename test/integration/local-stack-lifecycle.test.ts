@@ -62,8 +62,17 @@ function accepts(endpoint: string): Promise<boolean> {
 describe('npm start', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gather-lifecycle-'));
   const running: ChildProcess[] = [];
+  /** Started in a process group of their own: stopped as a group. */
+  const groups: ChildProcess[] = [];
   afterAll(() => {
     for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const child of groups) {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // The group has ended.
+      }
+    }
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -135,8 +144,9 @@ describe('npm start', () => {
   it('stops everything when only npm is signalled (a supervisor, kill <pid>), and keeps serving when its output is closed', async () => {
     // Through npm, as a user or a supervisor runs it: SIGTERM goes to npm alone, which passes it to its one child.
     const own = join(dataDir, 'through-npm');
-    const child = spawn('npm', ['start'], { env: { ...process.env, PORT: '0', DATA_DIR: own }, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.push(child);
+    // In a process group of its own, so that should the test fail first, afterAll can stop npm, Node and Java together.
+    const child = spawn('npm', ['start'], { env: { ...process.env, PORT: '0', DATA_DIR: own }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    groups.push(child);
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
