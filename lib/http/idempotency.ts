@@ -17,14 +17,17 @@
  *   retry runs the request again, which every write route of this API makes safe (upserts merge to the same record, a
  *   second delete is a 404 that clients treat as done).
  */
+import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
+import { UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
 import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
+import { isConditionFailure } from '../store/map-dynamodb-error.js';
 import { malformedHeader } from './http-error.js';
 import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
@@ -74,10 +77,15 @@ const compressAboveBytes = 32 * 1024;
 export const maxStoredBodyBytes = 300 * 1024;
 /** Marks a stored answer whose body is gzipped and base64-encoded. Never sent to a client: the replay unpacks it. */
 const gzippedBodyMark = 'gatherStoredBody';
-/** Marks a stored batch answer with items to retry: a resend continues it instead of replaying it. */
+/**
+ * Marks a stored batch answer with items to retry: a resend continues it instead of replaying it. Its value is random
+ * per stored answer, so a resend takes over exactly the answer it read (one conditional write), never a later one.
+ */
 const partialMark = 'gatherPartialBatch';
+/** Set in the request's state when the request continues a partial answer: its failures give the answer back. */
+const continuingKey = 'gather.idempotency.continuing';
 
-type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64'; [partialMark]?: true };
+type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64'; [partialMark]?: string };
 
 /**
  * What the idempotency table keeps of an answer: the answer itself when its body is small, its body gzipped when not,
@@ -96,11 +104,11 @@ export function replayedAnswer(stored: unknown): unknown {
   return { ...answer, body: gunzipSync(Buffer.from(answer.body, 'base64')).toString('utf8') };
 }
 
-/** A replayed answer that is a partial batch answer, without its mark; undefined for any other. */
-function partialAnswerIn(replay: unknown): APIGatewayProxyResult | undefined {
-  if (typeof replay !== 'object' || replay === null || (replay as StoredAnswer)[partialMark] !== true) return undefined;
-  const { [partialMark]: _mark, ...answer } = replay as StoredAnswer;
-  return answer;
+/** A replayed answer that is a partial batch answer: the answer without its mark, and the mark. */
+function partialAnswerIn(replay: unknown): { answer: APIGatewayProxyResult; mark: string } | undefined {
+  if (typeof replay !== 'object' || replay === null || typeof (replay as StoredAnswer)[partialMark] !== 'string') return undefined;
+  const { [partialMark]: mark, ...answer } = replay as StoredAnswer;
+  return { answer, mark: mark! };
 }
 
 /**
@@ -108,10 +116,11 @@ function partialAnswerIn(replay: unknown): APIGatewayProxyResult | undefined {
  * was first sent to, so the same key on another route is a reuse (422) on a stage as it is locally. Powertools'
  * default, the function's name, gave each function its own keys on a stage, while the local gateway, one process
  * with no function name, shared them. Versioned: stored answers and the request fingerprint changed with v2 (gzipped
- * bodies, the query string); a new prefix means a key stored by the code before simply runs again after a deploy,
+ * bodies, the query string), and stored answers with v3 (a batch's partial answer, which the code before would replay
+ * as final); a new prefix means a key stored by the code before simply runs again after a deploy,
  * rather than failing its fingerprint (422), and a rollback never replays a gzipped body it cannot read.
  */
-const idempotencyKeyPrefix = 'gather#v2';
+const idempotencyKeyPrefix = 'gather#v3';
 
 export function idempotencyMiddleware(): Middleware {
   const config = new IdempotencyConfig({
@@ -140,28 +149,85 @@ export function idempotencyMiddleware(): Middleware {
    * so only a successful claim is marked.
    */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
-    let replay = await powertools().before!(request);
+    const replay = await powertools().before!(request);
     const partial = partialAnswerIn(replay);
     if (partial) {
-      // A batch answered with items to retry: this resend continues it. Its record is given up and claimed again (in
-      // progress), so a concurrent resend waits (409) rather than running the same items.
-      await powertools().onError!(request);
-      replay = await powertools().before!(request);
-      if (replay === undefined) partialAnswers.set(request.event, partial);
+      // A batch answered with items to retry: this resend continues it, once it has taken the key's record over.
+      await continuePartial(request, partial.mark);
+      partialAnswers.set(request.event, partial.answer);
+      requestState(request)[claimedKey] = true;
+      requestState(request)[continuingKey] = true;
+      return undefined;
     }
     requestState(request)[claimedKey] = true;
     if (replay !== undefined) markReplayed(request);
-    return partialAnswerIn(replay) ?? replay;
+    return replay;
   };
+  /** The key's record in the idempotency table, as Powertools names it (configured by its `before`). */
+  const recordKey = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    const layer = persistence as unknown as { getKey(key: string): Record<string, AttributeValue>; getHashedIdempotencyKey(data: unknown): string };
+    return { TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: layer.getKey(layer.getHashedIdempotencyKey(request.event)) };
+  };
+  /**
+   * Takes the partial answer's record over for this resend, in one conditional write: in progress again (so a
+   * concurrent resend gets 409), its stored answer kept (so a failure gives it back), and only while it still holds the
+   * answer this resend read (marked `mark`): a resend that comes second finds it in progress, or holding a later answer,
+   * and answers 409 without running anything.
+   */
+  const continuePartial = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, mark: string) => {
+    try {
+      await sharedDynamoDbClient().send(
+        new UpdateItemCommand({
+          ...recordKey(request),
+          UpdateExpression: 'SET #status = :inProgress, #inProgressUntil = :until',
+          ConditionExpression: '#status = :completed AND #data.#mark = :mark',
+          ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration', '#data': 'data', '#mark': partialMark },
+          ExpressionAttributeValues: {
+            ':inProgress': { S: 'INPROGRESS' },
+            ':completed': { S: 'COMPLETED' },
+            ':mark': { S: mark },
+            ':until': { N: String(Date.now() + (request.context?.getRemainingTimeInMillis() ?? 29_000)) },
+          },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new IdempotencyAlreadyInProgressError('Another request with this Idempotency-Key continues the same batch');
+      throw error;
+    }
+  };
+  /**
+   * Gives a resend's record back to the partial answer it continued (completed again, the answer it kept untouched),
+   * when the resend failed or its answer could not be stored: the next resend continues from there instead of running
+   * every item again. A failure here leaves it in progress until the function's time is up; a resend after that runs
+   * every item.
+   */
+  const giveBack = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    try {
+      await sharedDynamoDbClient().send(
+        new UpdateItemCommand({
+          ...recordKey(request),
+          UpdateExpression: 'SET #status = :completed REMOVE #inProgressUntil',
+          ConditionExpression: '#status = :inProgress',
+          ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration' },
+          ExpressionAttributeValues: { ':inProgress': { S: 'INPROGRESS' }, ':completed': { S: 'COMPLETED' } },
+        }),
+      );
+    } catch (error) {
+      logger.error('idempotency: partial answer not given back', { error: error as Error });
+    }
+  };
+  const continuing = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => requestState(request)[continuingKey] === true;
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
     requestState(request)[claimedKey] === true;
   /**
-   * Deletes the key's record so a retry runs again. A failure to delete it never changes the answer (it would turn a
+   * Deletes the key's record so a retry runs again (a resend that continued a partial answer gives that answer back
+   * instead, so the next resend continues from it). A failure to delete it never changes the answer (it would turn a
    * batch's per-item results, or the write's own answer, into a 503 or a 502): the key stays in progress until
    * Powertools' in-progress expiry (the function's remaining time), and a retry until then answers 409.
    */
   const forget = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    if (continuing(request)) return giveBack(request);
     try {
       await powertools().onError!(request);
     } catch (error) {
@@ -181,7 +247,7 @@ export function idempotencyMiddleware(): Middleware {
     const answer = request.response;
     const storable = storableAnswer(answer);
     if (storable === undefined) return release(request, `the answer is over ${maxStoredBodyBytes} bytes even gzipped`);
-    const stored: StoredAnswer | null = partial && storable ? { ...storable, [partialMark]: true } : storable;
+    const stored: StoredAnswer | null = partial && storable ? { ...storable, [partialMark]: randomUUID() } : storable;
     request.response = stored as APIGatewayProxyResult;
     try {
       await powertools().after!(request);

@@ -2,7 +2,7 @@
  * A small HTTP proxy in front of DynamoDB Local that can answer with DynamoDB's own error responses, because DynamoDB
  * Local never throttles or fails. Tests start a local stack with it (GATHER_FAULT_PROXY=1) and steer it through
  * `POST /__faults` on the proxy's port: `{"error": "throttle" | "internal" | "unavailable" | "stall", "count"?: n,
- * "operations"?: ["UpdateItem", ...]}` fails the next n matching calls (every matching call when count is absent);
+ * "operations"?: ["UpdateItem", ...], "tables"?: [...], "bodyIncludes"?: "text"}` fails the next n matching calls (every matching call when count is absent);
  * `stall` never answers them, as a DynamoDB that stopped responding without closing its connections; `lost-answer`
  * forwards them and cuts the connection once DynamoDB has answered, as a network that loses a reply (or an answer
  * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
@@ -27,6 +27,8 @@ export interface FaultRule {
   readonly tables?: readonly string[];
   /** For `slow`: how long each matching call waits before it is forwarded. */
   readonly delayMs?: number;
+  /** Only calls whose request body holds this text (one kind of write among a table's, e.g. `:response_data`). */
+  readonly bodyIncludes?: string;
 }
 
 /** The status and body DynamoDB itself sends for each kind of failure. */
@@ -118,11 +120,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-    const matches = (table: string | undefined) =>
+    const matches = (table: string | undefined, body: Buffer) =>
       rule !== undefined &&
       (rule.remaining === undefined || rule.remaining > 0) &&
       (!rule.operations || rule.operations.includes(operation)) &&
-      (!rule.tables || rule.tables.includes(table ?? ''));
+      (!rule.tables || rule.tables.includes(table ?? '')) &&
+      (rule.bodyIncludes === undefined || body.includes(rule.bodyIncludes));
     const fail = (body: Buffer) => {
       if (rule!.remaining !== undefined) rule!.remaining -= 1;
       stats.failed += 1;
@@ -173,7 +176,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           const counted = `${operation} ${leadingKeyOf(key)}`;
           stats.leadingKeys[counted] = (stats.leadingKeys[counted] ?? 0) + 1;
         }
-        if (matches(parsed.TableName)) fail(body);
+        if (matches(parsed.TableName, body)) fail(body);
         else forward(body);
       },
       () => response.destroy(),

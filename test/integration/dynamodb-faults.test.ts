@@ -19,7 +19,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb
 import type { FaultRule } from '../../lib/local/fault-proxy.js';
 import { routes } from '../../lib/routes.js';
 import { apiFunctionItemPrefixes } from '../../lib/store/keys.js';
-import { tableDefinition } from '../../lib/store/table-definition.js';
+import { idempotencyTableName, tableDefinition } from '../../lib/store/table-definition.js';
 
 describe('faults toward DynamoDB', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gather-faults-'));
@@ -606,5 +606,27 @@ describe('faults toward DynamoDB', () => {
     await faults();
     expect(statuses(await send(third, 'resend-3'))).toEqual([201, 204]);
     expect((await api('GET', '/models/account/records/resend-order')).status).toBe(404);
+
+    // Two resends at once: one continues the batch, the other is told to wait (409) and runs nothing.
+    const fourth = { records: [{ name: 'resend-race', v: 1 }, { name: 'resend-race', v: 2 }], delete: ['resend-nothing'] };
+    await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
+    expect(statuses(await send(fourth, 'resend-4'))).toEqual([201, 200, 503]);
+    await faults({ error: 'slow', delayMs: 500, operations: ['DeleteItem'], tables: [info.tableName] });
+    const both = await Promise.all([send(fourth, 'resend-4'), send(fourth, 'resend-4')]);
+    await faults();
+    expect(both.map((answer) => answer.status).sort()).toEqual([200, 409]);
+    expect(statuses(both.find((answer) => answer.status === 200)!)).toEqual([201, 200, 404]);
+    expect((await api('GET', '/models/account/records/resend-race')).body).toMatchObject({ version: 2, fields: { v: 2 } });
+
+    // A resend whose answer the idempotency table cannot take gives the partial answer back: the next resend continues
+    // from it (the upserts done the first time are not run again), instead of running every item.
+    const fifth = { records: [{ name: 'resend-back', v: 1 }, { name: 'resend-back', v: 2 }], delete: ['resend-back-gone'] };
+    await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
+    expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 503]);
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [idempotencyTableName(info.tableName)], bodyIncludes: ':response_data' });
+    expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 404]);
+    await faults();
+    expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 404]);
+    expect((await api('GET', '/models/account/records/resend-back')).body).toMatchObject({ version: 2, fields: { v: 2 } });
   });
 });
