@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
-import { UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
 import type { MiddlewareObj, Request } from '@middy/core';
@@ -163,10 +163,11 @@ export function idempotencyMiddleware(): Middleware {
     if (replay !== undefined) markReplayed(request);
     return replay;
   };
-  /** The key's record in the idempotency table, as Powertools names it (configured by its `before`). */
-  const recordKey = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+  /** A conditional update of the key's record in the idempotency table, as Powertools names it (after its `before`). */
+  const updateRecord = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>) => {
     const layer = persistence as unknown as { getKey(key: string): Record<string, AttributeValue>; getHashedIdempotencyKey(data: unknown): string };
-    return { TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: layer.getKey(layer.getHashedIdempotencyKey(request.event)) };
+    const key = layer.getKey(layer.getHashedIdempotencyKey(request.event));
+    return sharedDynamoDbClient().send(new UpdateItemCommand({ TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: key, ...update }));
   };
   /**
    * Takes the partial answer's record over for this resend, in one conditional write: in progress again (so a
@@ -176,20 +177,17 @@ export function idempotencyMiddleware(): Middleware {
    */
   const continuePartial = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, mark: string) => {
     try {
-      await sharedDynamoDbClient().send(
-        new UpdateItemCommand({
-          ...recordKey(request),
-          UpdateExpression: 'SET #status = :inProgress, #inProgressUntil = :until',
-          ConditionExpression: '#status = :completed AND #data.#mark = :mark',
-          ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration', '#data': 'data', '#mark': partialMark },
-          ExpressionAttributeValues: {
-            ':inProgress': { S: 'INPROGRESS' },
-            ':completed': { S: 'COMPLETED' },
-            ':mark': { S: mark },
-            ':until': { N: String(Date.now() + (request.context?.getRemainingTimeInMillis() ?? 29_000)) },
-          },
-        }),
-      );
+      await updateRecord(request, {
+        UpdateExpression: 'SET #status = :inProgress, #inProgressUntil = :until',
+        ConditionExpression: '#status = :completed AND #data.#mark = :mark',
+        ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration', '#data': 'data', '#mark': partialMark },
+        ExpressionAttributeValues: {
+          ':inProgress': { S: 'INPROGRESS' },
+          ':completed': { S: 'COMPLETED' },
+          ':mark': { S: mark },
+          ':until': { N: String(Date.now() + (request.context?.getRemainingTimeInMillis() ?? 29_000)) },
+        },
+      });
     } catch (error) {
       if (isConditionFailure(error)) throw new IdempotencyAlreadyInProgressError('Another request with this Idempotency-Key continues the same batch');
       throw error;
@@ -203,15 +201,12 @@ export function idempotencyMiddleware(): Middleware {
    */
   const giveBack = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     try {
-      await sharedDynamoDbClient().send(
-        new UpdateItemCommand({
-          ...recordKey(request),
-          UpdateExpression: 'SET #status = :completed REMOVE #inProgressUntil',
-          ConditionExpression: '#status = :inProgress',
-          ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration' },
-          ExpressionAttributeValues: { ':inProgress': { S: 'INPROGRESS' }, ':completed': { S: 'COMPLETED' } },
-        }),
-      );
+      await updateRecord(request, {
+        UpdateExpression: 'SET #status = :completed REMOVE #inProgressUntil',
+        ConditionExpression: '#status = :inProgress',
+        ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration' },
+        ExpressionAttributeValues: { ':inProgress': { S: 'INPROGRESS' }, ':completed': { S: 'COMPLETED' } },
+      });
     } catch (error) {
       logger.error('idempotency: partial answer not given back', { error: error as Error });
     }

@@ -148,37 +148,23 @@ describe('npm run import', () => {
     expect([...all.body.records, ...next.body.records].every((r: { version: number }) => r.version === 1)).toBe(true);
   }, 120_000);
 
-  it('says on Ctrl-C how many rows were acknowledged and that --resume goes on from there', async () => {
-    const file = join(dir, 'interrupted.csv');
-    writeFileSync(file, `name\n${Array.from({ length: 1500 }, (_, i) => `Halted ${i}`).join('\n')}\n`);
+  it.each([
+    ['Ctrl-C (SIGINT)', 'SIGINT', 130, 'Interrupted'],
+    ['SIGTERM (timeout, a CI runner)', 'SIGTERM', 143, 'Stopped (SIGTERM)'],
+  ] as const)('says on %s how many rows were acknowledged and that --resume goes on from there', async (_what, signal, code, said) => {
+    const file = join(dir, `${signal}.csv`);
+    writeFileSync(file, `name\n${Array.from({ length: 1500 }, (_, i) => `${signal} ${i}`).join('\n')}\n`);
     const stateFile = `${file}.import-state.json`;
     let signalled = false;
     const run = await importer(['--model', 'account', '--file', file, '--token', token, '--batch-size', '50', '--concurrency', '1'], (_text, kill) => {
       if (!signalled && existsSync(stateFile) && JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged >= 100) {
         signalled = true;
-        kill('SIGINT');
+        kill(signal);
       }
     });
-    expect(run.code).toBe(130);
+    expect(run.code).toBe(code);
     const acknowledged = JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged as number;
-    expect(run.stderr).toContain(`Interrupted. ${acknowledged} rows acknowledged so far are saved: run the same command with --resume`);
-    expect((await importer(['--model', 'account', '--file', file, '--token', token, '--resume'])).code).toBe(0);
-  });
-
-  it('says the same when stopped with SIGTERM (timeout, a CI runner), with exit code 143', async () => {
-    const file = join(dir, 'terminated.csv');
-    writeFileSync(file, `name\n${Array.from({ length: 1500 }, (_, i) => `Terminated ${i}`).join('\n')}\n`);
-    const stateFile = `${file}.import-state.json`;
-    let signalled = false;
-    const run = await importer(['--model', 'account', '--file', file, '--token', token, '--batch-size', '50', '--concurrency', '1'], (_text, kill) => {
-      if (!signalled && existsSync(stateFile) && JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged >= 100) {
-        signalled = true;
-        kill('SIGTERM');
-      }
-    });
-    expect(run.code).toBe(143);
-    const acknowledged = JSON.parse(readFileSync(stateFile, 'utf8')).acknowledged as number;
-    expect(run.stderr).toContain(`Stopped (SIGTERM). ${acknowledged} rows acknowledged so far are saved: run the same command with --resume`);
+    expect(run.stderr).toContain(`${said}. ${acknowledged} rows acknowledged so far are saved: run the same command with --resume`);
     const resumed = await importer(['--model', 'account', '--file', file, '--token', token, '--resume']);
     expect([resumed.code, resumed.stdout]).toEqual([0, expect.stringContaining(`Done: ${1500 - acknowledged} rows in`)]);
   });
