@@ -27,7 +27,7 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
-import { isConditionFailure } from '../store/map-dynamodb-error.js';
+import { isConditionFailure, withErrorMapping } from '../store/map-dynamodb-error.js';
 import { malformedHeader } from './http-error.js';
 import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
@@ -167,7 +167,8 @@ export function idempotencyMiddleware(): Middleware {
   const updateRecord = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>) => {
     const layer = persistence as unknown as { getKey(key: string): Record<string, AttributeValue>; getHashedIdempotencyKey(data: unknown): string };
     const key = layer.getKey(layer.getHashedIdempotencyKey(request.event));
-    return sharedDynamoDbClient().send(new UpdateItemCommand({ TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: key, ...update }));
+    // A throttle or an outage is a 503 `unavailable`, as for every other call; a failed condition stays itself.
+    return withErrorMapping(() => sharedDynamoDbClient().send(new UpdateItemCommand({ TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: key, ...update })));
   };
   /**
    * Takes the partial answer's record over for this resend, in one conditional write: in progress again (so a

@@ -161,7 +161,7 @@ const parameters: Record<string, Json> = {
     name: 'id',
     in: 'path',
     required: true,
-    description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form: an encoded "/" is decoded before routing, so it answers 404, or for an id ending in "/customers" (GET) the customers of the account before it.`,
+    description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form: an encoded "/" is decoded before routing, so it answers 404, or for an account id ending in "/customers" (GET) the customers of the account before it.`,
     schema: { type: 'string' },
   },
   idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string' } },

@@ -623,6 +623,10 @@ describe('faults toward DynamoDB', () => {
     const fifth = { records: [{ name: 'resend-back', v: 1 }, { name: 'resend-back', v: 2 }], delete: ['resend-back-gone'] };
     await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
     expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 503]);
+    // A resend that cannot take the partial answer over (the idempotency table throttled) is a 503, and changes nothing.
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [idempotencyTableName(info.tableName)], bodyIncludes: 'gatherPartialBatch' });
+    const refused = await send(fifth, 'resend-5');
+    expect([refused.status, (refused.body as unknown as { error: { code: string } }).error.code]).toEqual([503, 'unavailable']);
     await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [idempotencyTableName(info.tableName)], bodyIncludes: ':response_data' });
     expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 404]);
     await faults();
