@@ -20,7 +20,8 @@
 import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig } from '@aws-lambda-powertools/idempotency';
-import { UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { makeHandlerIdempotent } from '@aws-lambda-powertools/idempotency/middleware';
 import type { MiddlewareObj, Request } from '@middy/core';
@@ -84,6 +85,11 @@ const gzippedBodyMark = 'gatherStoredBody';
 const partialMark = 'gatherPartialBatch';
 /** Set in the request's state when the request continues a partial answer: its failures give the answer back. */
 const continuingKey = 'gather.idempotency.continuing';
+/** The token of the resend that took a partial answer over, in the request's state and on the record. */
+const continueTokenKey = 'gather.idempotency.continueToken';
+const continueTokenAttribute = 'gather_continue_token';
+/** Until when (epoch ms) the resend that took a partial answer over may run; past it, the next resend takes it up. */
+const continueUntilAttribute = 'gather_continue_until';
 
 type StoredAnswer = APIGatewayProxyResult & { [gzippedBodyMark]?: 'gzip-base64'; [partialMark]?: string };
 
@@ -149,8 +155,18 @@ export function idempotencyMiddleware(): Middleware {
    * so only a successful claim is marked.
    */
   const claim = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
-    const replay = await powertools().before!(request);
-    const partial = partialAnswerIn(replay);
+    let partial: { answer: APIGatewayProxyResult; mark: string } | undefined;
+    let replay: unknown;
+    try {
+      replay = await powertools().before!(request);
+      partial = partialAnswerIn(replay);
+    } catch (error) {
+      // In progress: a resend continuing a partial answer may have died with it (its function stopped, or its answer
+      // and its give-back both failed). Once that resend's time is over, the partial answer is taken up again.
+      if ((error as Error).name !== 'IdempotencyAlreadyInProgressError') throw error;
+      partial = await abandonedPartialAnswer(request);
+      if (!partial) throw error;
+    }
     if (partial) {
       // A batch answered with items to retry: this resend continues it, once it has taken the key's record over.
       await continuePartial(request, partial.mark);
@@ -163,50 +179,76 @@ export function idempotencyMiddleware(): Middleware {
     if (replay !== undefined) markReplayed(request);
     return replay;
   };
-  /** A conditional update of the key's record in the idempotency table, as Powertools names it (after its `before`). */
-  const updateRecord = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>) => {
+  /** The key's record in the idempotency table, as Powertools names it (after its `before`). */
+  const recordKeyOf = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     const layer = persistence as unknown as { getKey(key: string): Record<string, AttributeValue>; getHashedIdempotencyKey(data: unknown): string };
-    const key = layer.getKey(layer.getHashedIdempotencyKey(request.event));
-    // A throttle or an outage is a 503 `unavailable`, as for every other call; a failed condition stays itself.
-    return withErrorMapping(() => sharedDynamoDbClient().send(new UpdateItemCommand({ TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: key, ...update })));
+    return { TableName: requireEnv('IDEMPOTENCY_TABLE_NAME'), Key: layer.getKey(layer.getHashedIdempotencyKey(request.event)) };
+  };
+  /** A conditional update of the key's record; a throttle or an outage is a 503 `unavailable`, a failed condition itself. */
+  const updateRecord = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, update: Omit<UpdateItemCommandInput, 'TableName' | 'Key'>) =>
+    withErrorMapping(() => sharedDynamoDbClient().send(new UpdateItemCommand({ ...recordKeyOf(request), ...update })));
+  /** The partial answer an in-progress record holds once the resend that took it over is past its time; else undefined. */
+  const abandonedPartialAnswer = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    const { Item: item } = await withErrorMapping(() => sharedDynamoDbClient().send(new GetItemCommand({ ...recordKeyOf(request), ConsistentRead: true })));
+    const until = Number(item?.[continueUntilAttribute]?.N);
+    if (!item?.data?.M || !(until < Date.now())) return undefined;
+    return partialAnswerIn(replayedAnswer(unmarshall(item).data));
   };
   /**
-   * Takes the partial answer's record over for this resend, in one conditional write: in progress again (so a
-   * concurrent resend gets 409), its stored answer kept (so a failure gives it back), and only while it still holds the
-   * answer this resend read (marked `mark`): a resend that comes second finds it in progress, or holding a later answer,
-   * and answers 409 without running anything.
+   * Takes the partial answer's record over for this resend, in one conditional write: in progress (so a concurrent
+   * resend gets 409) until this function's time is up, its stored answer kept (so a failure gives it back), and only
+   * while it still holds the answer this resend read (marked `mark`), completed or abandoned by an earlier resend. The
+   * record then has no Powertools in-progress expiry, so Powertools never claims it afresh (which would drop the
+   * answer); the next resend after this one's time takes it up instead. The write carries this resend's token, so the
+   * SDK's repeat of it, after a lost answer, is recognised as its own rather than as a competitor's.
    */
   const continuePartial = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>, mark: string) => {
+    const token = randomUUID();
+    const now = Date.now();
     try {
       await updateRecord(request, {
-        UpdateExpression: 'SET #status = :inProgress, #inProgressUntil = :until',
-        ConditionExpression: '#status = :completed AND #data.#mark = :mark',
-        ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration', '#data': 'data', '#mark': partialMark },
+        UpdateExpression: 'SET #status = :inProgress, #until = :until, #token = :token REMOVE #inProgressExpiry',
+        ConditionExpression: '#data.#mark = :mark AND (#status = :completed OR (#status = :inProgress AND #until < :now))',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#until': continueUntilAttribute,
+          '#token': continueTokenAttribute,
+          '#inProgressExpiry': 'in_progress_expiration',
+          '#data': 'data',
+          '#mark': partialMark,
+        },
         ExpressionAttributeValues: {
           ':inProgress': { S: 'INPROGRESS' },
           ':completed': { S: 'COMPLETED' },
           ':mark': { S: mark },
-          ':until': { N: String(Date.now() + (request.context?.getRemainingTimeInMillis() ?? 29_000)) },
+          ':now': { N: String(now) },
+          ':until': { N: String(now + (request.context?.getRemainingTimeInMillis() ?? 29_000)) },
+          ':token': { S: token },
         },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
     } catch (error) {
-      if (isConditionFailure(error)) throw new IdempotencyAlreadyInProgressError('Another request with this Idempotency-Key continues the same batch');
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      if (error.Item?.[continueTokenAttribute]?.S !== token) {
+        throw new IdempotencyAlreadyInProgressError('Another request with this Idempotency-Key continues the same batch');
+      }
+      // The SDK's repeat of this very write, whose first answer was lost: the record is this resend's.
     }
+    requestState(request)[continueTokenKey] = token;
   };
   /**
    * Gives a resend's record back to the partial answer it continued (completed again, the answer it kept untouched),
    * when the resend failed or its answer could not be stored: the next resend continues from there instead of running
-   * every item again. A failure here leaves it in progress until the function's time is up; a resend after that runs
-   * every item.
+   * every item again. Should this fail too, the record stays in progress until this resend's time is up, and the next
+   * resend after that takes the partial answer up (above).
    */
   const giveBack = async (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
     try {
       await updateRecord(request, {
-        UpdateExpression: 'SET #status = :completed REMOVE #inProgressUntil',
-        ConditionExpression: '#status = :inProgress',
-        ExpressionAttributeNames: { '#status': 'status', '#inProgressUntil': 'in_progress_expiration' },
-        ExpressionAttributeValues: { ':inProgress': { S: 'INPROGRESS' }, ':completed': { S: 'COMPLETED' } },
+        UpdateExpression: 'SET #status = :completed REMOVE #until, #token',
+        ConditionExpression: '#status = :inProgress AND #token = :token',
+        ExpressionAttributeNames: { '#status': 'status', '#until': continueUntilAttribute, '#token': continueTokenAttribute },
+        ExpressionAttributeValues: { ':inProgress': { S: 'INPROGRESS' }, ':completed': { S: 'COMPLETED' }, ':token': { S: String(requestState(request)[continueTokenKey]) } },
       });
     } catch (error) {
       logger.error('idempotency: partial answer not given back', { error: error as Error });

@@ -632,5 +632,51 @@ describe('faults toward DynamoDB', () => {
     await faults();
     expect(statuses(await send(fifth, 'resend-5'))).toEqual([201, 200, 404]);
     expect((await api('GET', '/models/account/records/resend-back')).body).toMatchObject({ version: 2, fields: { v: 2 } });
+
+    // The answer to the resend's takeover is lost, and the SDK sends it again: the repeat is its own, not a competitor's.
+    expect((await api('POST', '/models/account/records', { name: 'resend-lost-gone' })).status).toBe(201);
+    const sixth = { records: [{ name: 'resend-lost', v: 1 }, { name: 'resend-lost', v: 2 }], delete: ['resend-lost-gone'] };
+    await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
+    expect(statuses(await send(sixth, 'resend-6'))).toEqual([201, 200, 503]);
+    await faults({ error: 'lost-answer', count: 1, operations: ['UpdateItem'], tables: [idempotencyTableName(info.tableName)], bodyIncludes: 'gatherPartialBatch' });
+    expect(statuses(await send(sixth, 'resend-6'))).toEqual([201, 200, 204]);
+    await faults();
+    expect((await api('GET', '/models/account/records/resend-lost')).body).toMatchObject({ version: 2, fields: { v: 2 } });
   });
+
+  it('takes a partial batch answer up again once a resend that could neither store its answer nor give it back is past its time', async () => {
+    const send = (body: unknown) =>
+      fetch(`${info.baseUrl}/models/account/batch`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${info.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': 'resend-dead' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { results?: { status: number }[] } }));
+    const statuses = (answer: { body: { results?: { status: number }[] } }) => answer.body.results?.map((r) => r.status);
+    const idempotencyTable = idempotencyTableName(info.tableName);
+    expect((await api('POST', '/models/account/records', { name: 'resend-dead-gone', n: 1 })).status).toBe(201);
+    const batch = { records: [{ name: 'resend-dead', v: 1 }, { name: 'resend-dead-slow', v: 1 }], delete: ['resend-dead-gone'] };
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [info.tableName], bodyIncludes: 'resend-dead-slow' });
+    expect(statuses(await send(batch))).toEqual([201, 503, 204]);
+    await faults();
+    // Another client makes the deleted record again: no resend may delete it a second time.
+    expect((await api('POST', '/models/account/records', { name: 'resend-dead-gone', n: 2 })).status).toBe(201);
+
+    // The resend's slow item is held while the idempotency table starts refusing every write: its answer cannot be
+    // stored, nor the partial answer given back.
+    const before = (await faults({ error: 'slow', delayMs: 1500, operations: ['UpdateItem'], tables: [info.tableName], bodyIncludes: 'resend-dead-slow' })).failed;
+    const resent = send(batch);
+    while ((await proxyStats()).failed === before) await new Promise((r) => setTimeout(r, 20));
+    await faults({ error: 'throttle', operations: ['UpdateItem'], tables: [idempotencyTable] });
+    expect(statuses(await resent)).toEqual([201, 201, 204]);
+    await faults();
+    // Until that resend's time is up the key is in progress; then the next resend continues the partial answer.
+    expect((await send(batch)).status).toBe(409);
+    let after = await send(batch);
+    for (const deadline = Date.now() + 60_000; after.status === 409 && Date.now() < deadline; after = await send(batch)) {
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(statuses(after)).toEqual([201, 200, 204]);
+    expect((await api('GET', '/models/account/records/resend-dead-gone')).body).toMatchObject({ version: 1, fields: { n: 2 } });
+    expect((await api('GET', '/models/account/records/resend-dead')).body.version).toBe(1);
+  }, 120_000);
 });
