@@ -639,10 +639,20 @@ describe('faults toward DynamoDB', () => {
     await faults({ error: 'throttle', operations: ['DeleteItem'], tables: [info.tableName] });
     expect(statuses(await send(sixth, 'resend-6'))).toEqual([201, 200, 503]);
     await faults({ error: 'lost-answer', count: 1, operations: ['UpdateItem'], tables: [idempotencyTableName(info.tableName)], bodyIncludes: 'gatherPartialBatch' });
-    expect(statuses(await send(sixth, 'resend-6'))).toEqual([201, 200, 204]);
+    let continued = await send(sixth, 'resend-6');
     await faults();
+    // Late in this suite the SDK's retry allowance may be spent (docs/reliability.md): then it does not send the
+    // takeover again, the resend answers 503, and the record stays this resend's until its time is up (28 s), after
+    // which the next resend takes the partial answer up. Either way the partial answer is continued, not run again.
+    if (continued.status === 503) {
+      for (const deadline = Date.now() + 60_000; continued.status !== 200 && Date.now() < deadline; continued = await send(sixth, 'resend-6')) {
+        expect(continued.status).not.toBe(500);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    expect(statuses(continued)).toEqual([201, 200, 204]);
     expect((await api('GET', '/models/account/records/resend-lost')).body).toMatchObject({ version: 2, fields: { v: 2 } });
-  });
+  }, 120_000);
 
   it('takes a partial batch answer up again once a resend that could neither store its answer nor give it back is past its time', async () => {
     const send = (body: unknown) =>
