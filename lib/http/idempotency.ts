@@ -48,7 +48,7 @@ export function isRetryableAnswer(response: APIGatewayProxyResult | null | undef
   return response !== null && response !== undefined && (response.statusCode >= 500 || response.statusCode === 429);
 }
 
-/** Whether a batch's 200 holds items that say "retry" (503 or 429): the answer is kept as a partial one. */
+/** Whether a batch's 200 holds items that say "retry" (429 or any 5xx): the answer is kept as a partial one. */
 export function hasRetryableItems(response: APIGatewayProxyResult | null | undefined): boolean {
   if (!response || response.statusCode !== 200 || !response.body || !response.body.includes('"results"')) return false;
   try {
@@ -83,9 +83,10 @@ const gzippedBodyMark = 'gatherStoredBody';
  * per stored answer, so a resend takes over exactly the answer it read (one conditional write), never a later one.
  */
 const partialMark = 'gatherPartialBatch';
-/** Set in the request's state when the request continues a partial answer: its failures give the answer back. */
-const continuingKey = 'gather.idempotency.continuing';
-/** The token of the resend that took a partial answer over, in the request's state and on the record. */
+/**
+ * The token of the resend that took a partial answer over, in the request's state and on the record; a request with one
+ * continues a partial answer, and its failures give that answer back.
+ */
 const continueTokenKey = 'gather.idempotency.continueToken';
 const continueTokenAttribute = 'gather_continue_token';
 /** Until when (epoch ms) the resend that took a partial answer over may run; past it, the next resend takes it up. */
@@ -172,7 +173,6 @@ export function idempotencyMiddleware(): Middleware {
       await continuePartial(request, partial.mark);
       partialAnswers.set(request.event, partial.answer);
       requestState(request)[claimedKey] = true;
-      requestState(request)[continuingKey] = true;
       return undefined;
     }
     requestState(request)[claimedKey] = true;
@@ -254,7 +254,7 @@ export function idempotencyMiddleware(): Middleware {
       logger.error('idempotency: partial answer not given back', { error: error as Error });
     }
   };
-  const continuing = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => requestState(request)[continuingKey] === true;
+  const continuing = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => requestState(request)[continueTokenKey] !== undefined;
   // Only a request that claimed its key may complete or release the key's record; every other one leaves it alone.
   const claimed = (request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>) =>
     requestState(request)[claimedKey] === true;
