@@ -11,7 +11,8 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { ItemResult } from './batch-response.js';
 
-const retryable = (item: ItemResult) => item.status === 429 || item.status >= 500;
+/** A batch item whose answer says "retry" (429, or a 5xx: normally 503): it makes the answer a partial one. */
+export const isRetryableItem = (item: Pick<ItemResult, 'status'>): boolean => item.status === 429 || item.status >= 500;
 
 export interface ResendPlan {
   /** The earlier answer's items, by slot (upserts, then deletes, as a batch answers them). */
@@ -25,12 +26,12 @@ export function resendPlan(partial: APIGatewayProxyResult): ResendPlan {
   const earlier = (JSON.parse(partial.body) as { results: ItemResult[] }).results;
   const firstToRetry = new Map<string, number>();
   earlier.forEach((item, slot) => {
-    if (retryable(item) && item.id !== undefined && !firstToRetry.has(item.id)) firstToRetry.set(item.id, slot);
+    if (isRetryableItem(item) && item.id !== undefined && !firstToRetry.has(item.id)) firstToRetry.set(item.id, slot);
   });
   const rerun = new Set<number>();
   earlier.forEach((item, slot) => {
     const from = item.id !== undefined ? firstToRetry.get(item.id) : undefined;
-    if (retryable(item) || (from !== undefined && slot >= from)) rerun.add(slot);
+    if (isRetryableItem(item) || (from !== undefined && slot >= from)) rerun.add(slot);
   });
   return { earlier, rerun };
 }
@@ -43,6 +44,6 @@ export function mergedItems(plan: ResendPlan, now: readonly (ItemResult | undefi
   return plan.earlier.map((before, slot) => {
     const item = now[slot];
     if (!plan.rerun.has(slot) || item === undefined) return before;
-    return !retryable(before) && before.status < 300 && item.status < 300 ? before : item;
+    return !isRetryableItem(before) && before.status < 300 && item.status < 300 ? before : item;
   });
 }

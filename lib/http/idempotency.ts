@@ -29,6 +29,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
 import { isConditionFailure, withErrorMapping } from '../store/map-dynamodb-error.js';
+import { isRetryableItem } from './batch-resend.js';
 import { malformedHeader } from './http-error.js';
 import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
@@ -53,7 +54,7 @@ export function hasRetryableItems(response: APIGatewayProxyResult | null | undef
   if (!response || response.statusCode !== 200 || !response.body || !response.body.includes('"results"')) return false;
   try {
     const results = (JSON.parse(response.body) as { results?: { status?: number }[] }).results;
-    return Array.isArray(results) && results.some((item) => (item.status ?? 0) >= 500 || item.status === 429);
+    return Array.isArray(results) && results.some((item) => isRetryableItem({ status: item.status ?? 0 }));
   } catch {
     return false;
   }

@@ -37,6 +37,9 @@ export interface SenderOptions {
 
 export class FatalImportError extends Error {}
 
+/** A model's URL under the API's base URL (with or without a trailing slash). */
+export const modelUrl = (baseUrl: string, model: string): string => `${baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(model)}`;
+
 /** The `error` of the API's envelope in a response body, or undefined when the body is not the envelope. */
 export function envelopeError(text: string): { code: string; message: string } | undefined {
   try {
@@ -162,7 +165,7 @@ export async function fetchRetrying(url: string, init: RequestInit, options: Sen
 
 /** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
 async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
-  const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}/batch`;
+  const url = `${modelUrl(options.baseUrl, options.model)}/batch`;
   const init = { method: 'POST', headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ records }) };
   const { status, text } = await fetchRetrying(url, init, options, true);
   if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;

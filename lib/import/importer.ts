@@ -10,7 +10,7 @@ import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import type { FieldIssue } from '../records/errors.js';
 import { storableFieldValue } from '../records/payload.js';
-import { envelopeError, FatalImportError, fetchRetrying, sendBatch, type SenderOptions } from './batch-sender.js';
+import { envelopeError, FatalImportError, fetchRetrying, modelUrl, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
 export interface ImportOptions {
@@ -143,7 +143,7 @@ function modelDefinitionIn(text: string): { unique_field?: string; fields: Recor
 }
 
 async function modelShape(options: ImportOptions): Promise<ModelShape> {
-  const url = `${options.baseUrl.replace(/\/$/, '')}/models/${encodeURIComponent(options.model)}`;
+  const url = modelUrl(options.baseUrl, options.model);
   // Retried on 429 and 5xx as a batch is (a busy workspace, another import running); an API that cannot be reached at
   // all is a wrong --base-url far more often than a blip, so it is said at once.
   const { status, text } = await fetchRetrying(url, { headers: { Authorization: `Token ${options.token}` } }, { ...options.sender, baseUrl: options.baseUrl, token: options.token, model: options.model }, false).catch(
