@@ -36,7 +36,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });
 }
-stack = await startLocalStack({ port: 0, dataDir, inMemory: true, log: () => undefined });
+try {
+  stack = await startLocalStack({ port: 0, dataDir, inMemory: true, log: () => undefined });
+} catch (error) {
+  // A stack that could not start leaves nothing running, but its directory must go too.
+  rmSync(dataDir, { recursive: true, force: true });
+  console.error(`soak: the local stack did not start: ${(error as Error).message}`);
+  process.exit(1);
+}
 const { baseUrl, token } = stack.info;
 const auth = { Authorization: `Token ${token}` };
 const json = { ...auth, 'Content-Type': 'application/json' };

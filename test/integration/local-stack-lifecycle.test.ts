@@ -4,7 +4,7 @@
  * process with its own data directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startDynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
+import { runScript } from '../support/script-process.js';
 
 interface Started {
   readonly child: ChildProcess;
@@ -191,6 +192,34 @@ describe('npm start', () => {
       expect(refused.output()).toContain('LOCAL_RATE_LIMIT must be');
       expect(existsSync(join(dataDir, 'refused', 'dev.json'))).toBe(false);
     }
+  }, 60_000);
+});
+
+describe('npm run soak', () => {
+  let scratch: string;
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'gather-soak-test-'));
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('refuses options out of range before starting anything', async () => {
+    const run = await runScript('lib/local/soak.ts', ['--duration', '0']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('must be a whole number from 1 to 3600');
+  });
+
+  it('says in one line that its stack did not start, and leaves no temporary directory behind', async () => {
+    // A java on PATH that fails at once, as a missing or broken Java runtime does.
+    const fakeBin = join(scratch, 'bin');
+    const ownTmp = join(scratch, 'tmp');
+    mkdirSync(fakeBin);
+    mkdirSync(ownTmp);
+    writeFileSync(join(fakeBin, 'java'), '#!/bin/sh\necho "no java here" >&2\nexit 1\n', { mode: 0o755 });
+    const run = await runScript('lib/local/soak.ts', ['--duration', '1'], { env: { PATH: `${fakeBin}:${process.env.PATH}`, TMPDIR: ownTmp } });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^soak: the local stack did not start: /m);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(readdirSync(ownTmp).filter((name) => name.startsWith('gather-soak-'))).toEqual([]); // tsx keeps its cache there too
   }, 60_000);
 });
 
