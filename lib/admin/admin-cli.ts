@@ -3,6 +3,7 @@
  * takes `--json` for scripts, and exits non-zero on any error with a message on stderr.
  */
 import { Command, CommanderError, Option } from 'commander';
+import stringWidth from 'string-width';
 import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
@@ -54,8 +55,10 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
     columns,
     ...rows.map((row) => columns.map((c) => printable(row[c] === null || row[c] === undefined ? '-' : Array.isArray(row[c]) ? (row[c] as unknown[]).join(',') : String(row[c])))),
   ];
-  const widths = columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  // Padded by the columns a terminal gives each cell (wide CJK and emoji take two, combining marks none), not by
+  // UTF-16 code units, so a key named in Japanese or with an emoji keeps the columns after it aligned.
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => stringWidth(r[i]!))));
+  return cells.map((r) => r.map((cell, i) => cell + ' '.repeat(widths[i]! - stringWidth(cell))).join('  ').trimEnd()).join('\n');
 }
 
 export function buildAdminProgram(deps: AdminDependencies): Command {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { adminCli, call, devDataDir, devStack, keyStore, unique } from '../support/api-client.js';
+import stringWidth from 'string-width';
 
 describe('npm run admin', () => {
   const workspace = unique('acme');
@@ -88,6 +89,14 @@ describe('npm run admin', () => {
     const listed = await adminCli(['token', 'list', '--workspace', own]);
     expect(listed.stdout).toContain('old\uFFFD[31m\uFFFDname');
     expect(listed.stdout).not.toContain('\u001b');
+    // The scopes column starts at the same terminal column on every line, whatever the names before it: the emoji
+    // sequence (two columns), the Persian joiner (none) and the accented letters (one each) are counted as shown.
+    const scopesAt = listed.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => stringWidth(line.slice(0, line.search(/scopes|records:read/))));
+    expect(scopesAt).toHaveLength(5);
+    expect(new Set(scopesAt).size).toBe(1);
   });
 
   it('creates a key that works, shows it once, and lists it without the key', async () => {
