@@ -10,7 +10,8 @@ export const handler = httpHandler(async (request) => {
   // The document names the server it was asked on. On a stage API Gateway sets both headers; a client that sends
   // another scheme or a Host that is no host name gets the defaults, never its text in the document's URL.
   const sentHost = request.headers.host;
-  const host = sentHost !== undefined && hostPattern.test(sentHost) ? sentHost : 'localhost';
+  const port = sentHost?.match(/:(\d+)$/)?.[1];
+  const host = sentHost !== undefined && hostPattern.test(sentHost) && (port === undefined || Number(port) <= 65535) ? sentHost : 'localhost';
   const sentProto = request.headers['x-forwarded-proto'];
   const local = host.startsWith('localhost') || host.startsWith('127.') || host.startsWith('[::1]');
   const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';

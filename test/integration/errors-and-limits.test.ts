@@ -192,5 +192,7 @@ describe('the API reference', () => {
     expect(await serverFor({ Host: 'a.example"><script>x</script>' })).toBe('http://localhost');
     expect(await serverFor({ Host: 'evil.example/phish?' })).toBe('http://localhost');
     expect(await serverFor({ Host: '[::1]:3000' })).toBe('http://[::1]:3000');
+    expect(await serverFor({ Host: 'api.example.com:65535' })).toBe('https://api.example.com:65535');
+    expect(await serverFor({ Host: 'api.example.com:99999' })).toBe('http://localhost'); // no such port: not a URL a client could use
   });
 });
