@@ -3,7 +3,7 @@
  * from lib/config.ts, which the Lambda functions import: commander has no place in their bundles.
  */
 import { resolve } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /**
  * A path a user typed on a script's command line, from the directory where `npm run` was typed (npm runs scripts from
@@ -17,4 +17,23 @@ export function wholeNumber(min: number, max: number) {
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
     return Number(value);
   };
+}
+
+/**
+ * Makes a command and its subcommands refuse an option that takes a value when it is given twice. Commander keeps the
+ * last one without a word, so `token create --workspace a --workspace b` would make the key in b, and `--scopes x
+ * --scopes y` would drop x: an operator's slip is refused, as two Authorization headers are. Call it once the command's
+ * subcommands and options are all defined.
+ */
+export function refuseRepeatedOptions(command: Command): Command {
+  for (const option of command.options) {
+    if (option.negate || option.variadic || !(option.required || option.optional)) continue;
+    let given = 0;
+    command.on(`option:${option.name()}`, () => {
+      given += 1;
+      if (given > 1) command.error(`error: option '${option.long ?? option.flags}' was given more than once`, { code: 'gather.repeatedOption' });
+    });
+  }
+  for (const subcommand of command.commands) refuseRepeatedOptions(subcommand);
+  return command;
 }

@@ -8,6 +8,7 @@ import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
 import { networkFailureCode } from '../store/map-dynamodb-error.js';
+import { refuseRepeatedOptions } from '../cli-options.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
 import type { UsagePlanRegistrar } from './usage-plan.js';
 
@@ -251,7 +252,7 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
         );
       }),
     );
-  return program;
+  return refuseRepeatedOptions(program);
 }
 
 /** Runs the CLI and returns its exit code: 0 on success, 1 on any error. */

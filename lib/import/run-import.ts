@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, CommanderError } from 'commander';
-import { pathFromCaller, wholeNumber } from '../cli-options.js';
+import { pathFromCaller, refuseRepeatedOptions, wholeNumber } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { resumableRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
@@ -67,7 +67,7 @@ const program = new Command('import')
   .exitOverride();
 
 try {
-  program.parse();
+  refuseRepeatedOptions(program).parse();
   const options = program.opts<{
     model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
   }>();

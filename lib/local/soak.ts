@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import { wholeNumber } from '../cli-options.js';
+import { refuseRepeatedOptions, wholeNumber } from '../cli-options.js';
 import { startLocalStack } from './local-stack.js';
 
-const program = new Command('soak')
-  .option('--duration <seconds>', 'how long to drive traffic, 1 to 3600', wholeNumber(1, 3600), 60)
-  .option('--connections <n>', 'concurrent connections, 1 to 1000', wholeNumber(1, 1000), 16)
-  .parse();
+const program = refuseRepeatedOptions(
+  new Command('soak')
+    .option('--duration <seconds>', 'how long to drive traffic, 1 to 3600', wholeNumber(1, 3600), 60)
+    .option('--connections <n>', 'concurrent connections, 1 to 1000', wholeNumber(1, 1000), 16),
+).parse();
 const { duration, connections } = program.opts<{ duration: number; connections: number }>();
 
 const gc = (globalThis as { gc?: () => void }).gc;

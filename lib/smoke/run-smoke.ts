@@ -5,14 +5,16 @@
  * deletes what the run made.
  */
 import { Command } from 'commander';
+import { refuseRepeatedOptions } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { runScenario, scenarioStepCount } from './scenario.js';
 
-const program = new Command('smoke')
-  .description('Run the end-to-end scenario against the API')
-  .option('--base-url <url>', 'the API (default: the local stack)')
-  .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)')
-  .parse();
+const program = refuseRepeatedOptions(
+  new Command('smoke')
+    .description('Run the end-to-end scenario against the API')
+    .option('--base-url <url>', 'the API (default: the local stack)')
+    .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)'),
+).parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 
 const { baseUrl, token, problem } = apiTarget(options, process.env.GATHER_TOKEN);

@@ -30,14 +30,16 @@ export interface ApiKeyIdentity {
 export interface CreatedApiKey extends ApiKeyIdentity {
   /** The secret itself: shown once, never stored. */
   readonly key: string;
-  readonly name: string;
+  /** null for a key made without a name. */
+  readonly name: string | null;
   readonly createdAt: string;
   readonly prefix: string;
 }
 
 export interface TokenSummary {
   readonly id: string;
-  readonly name: string;
+  /** null for a key made without a name (an empty name, as keys made without one were stored before, reads as none). */
+  readonly name: string | null;
   readonly scopes: readonly Scope[];
   readonly created_at: string;
   readonly last_used_at: string | null;
@@ -193,10 +195,10 @@ export class ApiKeyStore {
     const keyHash = hashApiKey(key);
     const tokenId = generateTokenId();
     const createdAt = this.clock().toISOString();
-    const name = input.name ?? '';
+    const name = input.name ?? null;
     const usageKey = await this.usageKeyOf(input.workspace);
     if (usageKey === undefined) throw new AdminError(`Workspace "${input.workspace}" does not exist`);
-    const common = { token_id: tokenId, workspace: input.workspace, scopes: [...new Set(input.scopes)], name, created_at: createdAt, prefix: displayPrefix(key) };
+    const common = { token_id: tokenId, workspace: input.workspace, scopes: [...new Set(input.scopes)], ...(name !== null ? { name } : {}), created_at: createdAt, prefix: displayPrefix(key) };
     try {
       await this.client.send(
         new TransactWriteCommand({
@@ -242,7 +244,7 @@ export class ApiKeyStore {
     }
     return items.map((item) => ({
       id: String(item.token_id),
-      name: String(item.name ?? ''),
+      name: typeof item.name === 'string' && item.name !== '' ? item.name : null,
       scopes: item.scopes as Scope[],
       created_at: String(item.created_at),
       last_used_at: lastUsed.get(apiKeyItemKey(String(item.key_hash)).pk) ?? null,

@@ -194,6 +194,9 @@ describe('npm run import', () => {
       [['--batch-size', 'abc'], /--batch-size.*must be a whole number from 1 to 1000/],
       [['--concurrency', '0'], /--concurrency.*must be a whole number from 1 to 16/],
       [['--format', 'xml'], /--format must be csv or jsonl, not "xml"/],
+      // Commander would keep the last of two, importing into another model than the first one named.
+      [['--model', 'customer'], /option '--model' was given more than once/],
+      [['--batch-size', '10', '--batch-size=20'], /option '--batch-size' was given more than once/],
     ] as const) {
       const run = await importer(['--model', 'account', '--file', file, '--token', token, ...flags]);
       expect([flags, run.code]).toEqual([flags, 2]);
