@@ -2,12 +2,14 @@
  * Batch upserts and deletes (SPEC section 4, "Batch"): one result per item, upserts first and then deletes, each in
  * request order. One bad item never fails or hides the others. Writes run with bounded parallelism; items with the same
  * id run one after the other in request order, so their merges apply in that order. Throttling that outlasts the SDK's
- * own retries is retried per item with backoff before that item is reported 503.
+ * own retries is retried per item with backoff before that item is reported 503. Once an item of a record is answered
+ * "retry" (503, or a 500), its record's later items, its delete included, are not attempted and answer 503 too: a client
+ * that sends the failed item again as told must not write it over what a later item of the same batch wrote.
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
 import type { RecordKey } from '../store/record-store.js';
-import { UnavailableError, ValidationError } from './errors.js';
+import { DomainError, UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 import type { RecordService } from './record-service.js';
@@ -49,8 +51,17 @@ interface Task {
   readonly describe: { readonly op: 'upsert' | 'delete'; readonly index: number; readonly id?: string };
 }
 
-/** Runs tasks with at most `concurrency` at once; tasks with the same key run in order, one at a time. */
-async function runChained(tasks: readonly Task[], results: (BatchItemResult | undefined)[], concurrency: number, late: (task: Task) => BatchItemResult | undefined): Promise<void> {
+/**
+ * Runs tasks with at most `concurrency` at once; tasks with the same key run in order, one at a time. `late` answers a
+ * task that must not start (undefined: start it); `settled` sees every answer.
+ */
+async function runChained(
+  tasks: readonly Task[],
+  results: (BatchItemResult | undefined)[],
+  concurrency: number,
+  late: (task: Task) => BatchItemResult | undefined,
+  settled: (task: Task, result: BatchItemResult) => void,
+): Promise<void> {
   const chains = new Map<string, Task[]>();
   for (const task of tasks) {
     const chain = chains.get(task.key) ?? [];
@@ -60,7 +71,11 @@ async function runChained(tasks: readonly Task[], results: (BatchItemResult | un
   const queue = [...chains.values()];
   const worker = async () => {
     for (let chain = queue.shift(); chain; chain = queue.shift()) {
-      for (const task of chain) results[task.slot] = late(task) ?? (await task.run());
+      for (const task of chain) {
+        const result = late(task) ?? (await task.run());
+        results[task.slot] = result;
+        settled(task, result);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
@@ -95,10 +110,21 @@ export class BatchService {
     const results: (BatchItemResult | undefined)[] = new Array(upserts.length + deletes.length);
     const skipped = (slot: number) => request.only !== undefined && !request.only.has(slot);
     const pastDeadline = () => request.deadline !== undefined && Date.now() > request.deadline;
-    const late = (task: Task): BatchItemResult | undefined =>
-      pastDeadline()
-        ? { ...task.describe, error: new UnavailableError('This item was not attempted before the time limit; send it again', 1) }
-        : undefined;
+    // Records with an item answered "retry": their later items wait for the client's resend, in order.
+    const held = new Set<string>();
+    const late = (task: Task): BatchItemResult | undefined => {
+      if (pastDeadline()) return { ...task.describe, error: new UnavailableError('This item was not attempted before the time limit; send it again', 1) };
+      if (held.has(task.key)) {
+        return {
+          ...task.describe,
+          error: new UnavailableError('This item was not attempted because an earlier item for the same id could not be written; send them again, in order', 1),
+        };
+      }
+      return undefined;
+    };
+    const settled = (task: Task, result: BatchItemResult) => {
+      if ('error' in result && asksForRetry(result.error)) held.add(task.key);
+    };
 
     const upsertTasks: Task[] = [];
     upserts.forEach((item, index) => {
@@ -129,7 +155,7 @@ export class BatchService {
         },
       });
     });
-    await runChained(upsertTasks, results, batchLimits.concurrency, late);
+    await runChained(upsertTasks, results, batchLimits.concurrency, late, settled);
 
     const deleteTasks: Task[] = [];
     deletes.forEach((id, index) => {
@@ -163,7 +189,7 @@ export class BatchService {
         },
       });
     });
-    await runChained(deleteTasks, results, batchLimits.concurrency, late);
+    await runChained(deleteTasks, results, batchLimits.concurrency, late, settled);
     return results;
   }
 
@@ -190,6 +216,12 @@ export class BatchService {
     return { upserts, deletes: removals };
   }
 }
+
+/**
+ * An item error whose answer tells the client to send the item again: 503 unavailable, or an unexpected error (a 500).
+ * A refusal (a 4xx) changed nothing and is not sent again as it was, so the record's later items still run.
+ */
+const asksForRetry = (error: unknown): boolean => error instanceof UnavailableError || !(error instanceof DomainError);
 
 /**
  * The id of a rejected item, to help the client match it: its unique value normalized as an accepted item's id is, or

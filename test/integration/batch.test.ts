@@ -65,6 +65,19 @@ describe('batch', () => {
     for (let i = 0; i < 30; i += 1) expect(read.body.fields[`f${i}`]).toBe(i);
   });
 
+  it("runs a record's later items after one of its items was refused: a refusal changed nothing and asks for no retry", async () => {
+    // The second item would make the stored record larger than DynamoDB's 400 KB (413), which only the merge with the first shows.
+    const records = [{ name: 'Refused Co', a: 'x'.repeat(250_000) }, { name: 'Refused Co', b: 'y'.repeat(250_000) }, { name: 'Refused Co', c: 1 }];
+    const response = await batch('account', { records, delete: ['Refused Co'] });
+    expect(response.body.results.map((r: { status: number; error?: { code: string } }) => [r.status, r.error?.code])).toEqual([
+      [201, undefined],
+      [413, 'record_too_large'],
+      [200, undefined],
+      [204, undefined],
+    ]);
+    expect((await call('GET', '/models/account/records/Refused Co', { token })).status).toBe(404);
+  });
+
   it('writes an identical repeat as no change, and a change as one new version', async () => {
     const records = [{ name: 'Repeat Co', size: 5 }];
     expect((await batch('account', { records })).body.results[0].status).toBe(201);
