@@ -3,6 +3,7 @@
  * place and not in another. Paths use API Gateway REST resource syntax.
  */
 import type { Scope } from './auth/scopes.js';
+import type { TableIndexName } from './store/table-definition.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -26,6 +27,12 @@ export interface RouteDefinition {
   /** Scope the caller's key must carry; `null` makes the route public (no authorizer). */
   readonly scope: Scope | null;
   readonly tableActions: readonly TableAction[];
+  /**
+   * The table's indexes the function queries (with `dynamodb:Query`): only these are granted. An index's partition key
+   * starts with the workspace, so IAM cannot hold a query of it to the caller's workspace; a function that never reads
+   * an index is not granted one. @default none
+   */
+  readonly indexes?: readonly TableIndexName[];
   /** The function's timeout, when the default (`defaultFunctionTimeoutSeconds`) is not enough. */
   readonly timeoutSeconds?: number;
   /** Takes If-Match and If-None-Match (single-record upserts and deletes); any other write route refuses them. */
@@ -53,6 +60,7 @@ export const routes: readonly RouteDefinition[] = [
     scope: 'records:read',
     // Query on the listing index; GetItem for a custom model's definition; BatchGetItem to resolve links of a page.
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+    indexes: ['list'],
   },
   {
     name: 'GetRecord',
@@ -81,6 +89,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    indexes: ['link'],
   },
   {
     name: 'BatchRecords',
@@ -98,6 +107,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models',
     entry: 'functions/read-models.ts',
     scope: 'records:read',
+    // Query of the workspace's own model partition (W#), not of an index.
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
   },
   {
@@ -116,6 +126,7 @@ export const routes: readonly RouteDefinition[] = [
     scope: 'models:write',
     // GetItem and PutItem for the definition; Query on the listing index to see whether the model has records.
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    indexes: ['list'],
   },
   {
     name: 'DeleteModel',
@@ -123,7 +134,9 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}',
     entry: 'functions/delete-model.ts',
     scope: 'models:write',
+    // Query on the listing index to see whether the model has records.
     tableActions: ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    indexes: ['list'],
   },
   // The same operations with the id in the query string (`?id=`), for ids that contain `/`: API Gateway decodes
   // `%2F` before it matches a path, so such an id cannot travel in a path segment. See docs/api.md.
@@ -151,6 +164,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
     tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    indexes: ['link'],
   },
 ];
 

@@ -7,7 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { defaultFunctionTimeoutSeconds, type TableAction } from '../../lib/routes.js';
-import { tableDefinition } from '../../lib/store/table-definition.js';
+import { tableDefinition, type TableIndexName } from '../../lib/store/table-definition.js';
 import { functionBundling } from '../function-bundling.js';
 import { repositoryRoot } from '../repository-root.js';
 
@@ -72,9 +72,13 @@ export class ApiFunction extends NodejsFunction {
 
   /**
    * Sets TABLE_NAME and grants exactly the given actions on the table, nothing more. Only Query reaches the indexes,
-   * and then each index by name (no `index/*` wildcard).
+   * and then only the `indexes` named, each by name (no `index/*` wildcard).
    */
-  bindTable(table: ITableV2, actions: readonly TableAction[], options: { readonly leadingKeyPrefixes?: readonly string[] } = {}): this {
+  bindTable(
+    table: ITableV2,
+    actions: readonly TableAction[],
+    options: { readonly leadingKeyPrefixes?: readonly string[]; readonly indexes?: readonly TableIndexName[] } = {},
+  ): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
     // With prefixes, only items whose partition key starts with one of them (IAM's dynamodb:LeadingKeys): the authorizer
     // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and model
@@ -85,11 +89,14 @@ export class ApiFunction extends NodejsFunction {
     const leadingKeys = prefixes.length > 0 ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } } } : {};
     const tableActions = actions.filter((action) => action !== 'dynamodb:Query' || prefixes.length > 0);
     if (tableActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...tableActions], resources: [table.tableArn], ...leadingKeys }));
-    if (actions.includes('dynamodb:Query')) {
-      const indexes = tableDefinition.globalSecondaryIndexes.map((index) => `${table.tableArn}/index/${index.indexName}`);
-      const queryResources = prefixes.length > 0 ? indexes : [table.tableArn, ...indexes];
-      this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: queryResources }));
+    const indexNames = options.indexes ?? [];
+    if (indexNames.length > 0 && !actions.includes('dynamodb:Query')) throw new Error(`Indexes ${indexNames.join(', ')} are read only with dynamodb:Query, which is not granted`);
+    for (const name of indexNames) {
+      if (!tableDefinition.globalSecondaryIndexes.some((index) => index.indexName === name)) throw new Error(`The table has no index ${name}`);
     }
+    const indexes = indexNames.map((name) => `${table.tableArn}/index/${name}`);
+    const queryResources = prefixes.length > 0 ? indexes : [table.tableArn, ...indexes];
+    if (actions.includes('dynamodb:Query') && queryResources.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: queryResources }));
     return this;
   }
 

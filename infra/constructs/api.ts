@@ -146,7 +146,7 @@ export class RecordsApi extends Construct {
         stage: props.stage,
         logRetentionDays,
         timeout: Duration.seconds(functionTimeoutSeconds(entry)),
-      }).bindTable(props.table, actions, { leadingKeyPrefixes: apiFunctionItemPrefixes });
+      }).bindTable(props.table, actions, { leadingKeyPrefixes: apiFunctionItemPrefixes, indexes: [...new Set(entryRoutes.flatMap((route) => route.indexes ?? []))] });
       // Write routes take an Idempotency-Key.
       if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);
       functions.set(entry, fn);

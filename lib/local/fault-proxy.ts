@@ -10,7 +10,8 @@
  * clears it. `GET /__faults` reports how many calls a rule caught (`failed`) and how many were forwarded, and the
  * forwarded ones by operation (`operations`), so a test can count what one request costs; and the kinds of items calls
  * named, by operation and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`; keys and queries of the
- * table, not of an index), so a test can check them against the functions' IAM grants.
+ * table, not of an index), and the indexes queries read (`indexes`, e.g. `"list": 2`), so a test can check them against
+ * the functions' IAM grants.
  */
 import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,7 +47,7 @@ export interface FaultProxy {
   readonly endpoint: string;
   inject(rule: FaultRule): void;
   clear(): void;
-  readonly stats: { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number> };
+  readonly stats: { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number>; indexes: Record<string, number> };
   close(): Promise<void>;
 }
 
@@ -98,7 +99,7 @@ function readAll(request: IncomingMessage): Promise<Buffer> {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let rule: (FaultRule & { remaining?: number }) | undefined;
-  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number>, leadingKeys: {} as Record<string, number> };
+  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number>, leadingKeys: {} as Record<string, number>, indexes: {} as Record<string, number> };
 
   const control = async (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === 'POST') {
@@ -176,6 +177,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           const counted = `${operation} ${leadingKeyOf(key)}`;
           stats.leadingKeys[counted] = (stats.leadingKeys[counted] ?? 0) + 1;
         }
+        if (parsed.IndexName !== undefined) stats.indexes[parsed.IndexName] = (stats.indexes[parsed.IndexName] ?? 0) + 1;
         if (matches(parsed.TableName, body)) fail(body);
         else forward(body);
       },

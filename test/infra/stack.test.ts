@@ -264,16 +264,35 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     });
   });
 
-  it('reaches the indexes only with Query, and each index by name', () => {
+  it('reaches the indexes only with Query, each by name, and only from the functions that query it', () => {
     const { resources } = stage(stageName);
     const statements = ofType(resources, 'AWS::IAM::Policy').flatMap(
       ([, policy]) => policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
     );
     const reachingAnIndex = statements.filter((statement) => JSON.stringify(statement.Resource).includes('/index/'));
-    // Both indexes are reached (the listing functions query them), each by name and only with Query.
-    const indexesReached = new Set(reachingAnIndex.flatMap((statement) => [...JSON.stringify(statement.Resource).matchAll(/\/index\/([^"]*)/g)].map((m) => m[1])));
-    expect([...indexesReached].sort()).toEqual(['link', 'list']);
     for (const statement of reachingAnIndex) expect(statement.Action).toBe('dynamodb:Query');
+    // An index's partition key starts with the workspace, so IAM cannot hold a query of it to one workspace: only a
+    // function that reads an index may query it. Written out here, not derived from lib/routes.ts.
+    const expected: Record<string, string[]> = {
+      ListRecordsFunction: ['list'],
+      ListLinkedCustomersFunction: ['link'],
+      DefineModelFunction: ['list'],
+      DeleteModelFunction: ['list'],
+    };
+    const indexesOf = (logicalId: string) => {
+      const roleId = resources[logicalId]!.Properties.Role['Fn::GetAtt'][0] as string;
+      const own = ofType(resources, 'AWS::IAM::Policy')
+        .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Resource: unknown }[]);
+      return [...new Set(own.flatMap((statement) => [...JSON.stringify(statement.Resource).matchAll(/\/index\/([^"]*)/g)].map((m) => m[1]!)))].sort();
+    };
+    const byFunction: Record<string, string[]> = {};
+    for (const [logicalId, fn] of ofType(resources, 'AWS::Lambda::Function')) {
+      if (fn.Properties.Role?.['Fn::GetAtt'] === undefined) continue;
+      const indexes = indexesOf(logicalId);
+      if (indexes.length > 0) byFunction[logicalId.replace(/^RecordsApi/, '').replace(/[0-9A-F]{8}$/, '')] = indexes;
+    }
+    expect(byFunction).toEqual(expected);
     // No DynamoDB action on every resource, which would reach the indexes (and every table) without naming them.
     const onEverything = statements.filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:')) && JSON.stringify(statement.Resource).includes('"*"'));
     expect(onEverything).toEqual([]);

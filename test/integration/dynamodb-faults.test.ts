@@ -38,7 +38,7 @@ describe('faults toward DynamoDB', () => {
     statuses.push(response.status);
     return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
   };
-  type ProxyStats = { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number> };
+  type ProxyStats = { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number>; indexes: Record<string, number> };
   const faults = (rule?: FaultRule) =>
     fetch(info.faultControlUrl!, rule ? { method: 'POST', body: JSON.stringify(rule) } : { method: 'DELETE' }).then((r) => r.json() as Promise<ProxyStats>);
   const proxyStats = () => fetch(info.faultControlUrl!).then((r) => r.json() as Promise<ProxyStats>);
@@ -99,7 +99,7 @@ describe('faults toward DynamoDB', () => {
     expect(await callsOf(() => expectStatus(204)(api('DELETE', '/models/account/records/calls-acme')))).toEqual({ DeleteItem: 1 });
   });
 
-  it("stays inside each function's IAM grant on every route: its own table actions, on R# and W# partitions only", async () => {
+  it("stays inside each function's IAM grant on every route: its own table actions, on R# and W# partitions only, and its own indexes", async () => {
     // infra/constructs/api-function.ts grants each function its routes' `tableActions`, on items whose partition key
     // starts with R# or W#; on AWS a call outside them would be refused, which DynamoDB Local, without IAM, cannot show.
     // So the proxy reports each call's operation and the partitions it named, route by route. The authorizer is warm (no
@@ -133,9 +133,12 @@ describe('faults toward DynamoDB', () => {
       const partitions = changed(before.leadingKeys, after.leadingKeys);
       expect([name, partitions.filter((kind) => !/ (R|W)#$/.test(kind))]).toEqual([name, []]);
       for (const kind of partitions) named.add(kind);
+      const indexes = changed(before.indexes, after.indexes);
+      expect([name, indexes.filter((index) => !(routes.find((route) => route.name === name)!.indexes ?? []).includes(index as never))]).toEqual([name, []]);
+      for (const index of indexes) named.add(`index ${index}`);
     }
     // The report itself works: the routes together named both kinds of partition, by key and by query of the table.
-    expect([...named]).toEqual(expect.arrayContaining(['UpdateItem R#', 'GetItem R#', 'DeleteItem R#', 'PutItem W#', 'GetItem W#', 'DeleteItem W#', 'Query W#']));
+    expect([...named]).toEqual(expect.arrayContaining(['UpdateItem R#', 'GetItem R#', 'DeleteItem R#', 'PutItem W#', 'GetItem W#', 'DeleteItem W#', 'Query W#', 'index list', 'index link']));
   });
 
   it("keeps the admin's items outside the API functions' grant: workspaces, keys and their listings", async () => {
