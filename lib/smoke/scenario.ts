@@ -40,6 +40,11 @@ export interface ScenarioOptions {
    */
   readonly deadline?: number;
   /**
+   * When the clean-up must be over (epoch ms), for a run whose steps stop at `deadline`: a run stopped by its deadline
+   * still has this long to delete what it made. @default `deadline`
+   */
+  readonly cleanupDeadline?: number;
+  /**
    * Stops the run when aborted (Ctrl-C in a terminal): the request in flight is abandoned, no step starts after it, and
    * the clean-up still runs, with requests of its own. @default none
    */
@@ -99,8 +104,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
-    const left = () => (options.deadline === undefined ? Infinity : options.deadline - Date.now());
-    // The clean-up's requests, and their waits, run after an interruption too.
+    // The clean-up's requests, and their waits, run after an interruption too, and until the clean-up's own deadline.
+    const deadline = init.cleanup ? (options.cleanupDeadline ?? options.deadline) : options.deadline;
+    const left = () => (deadline === undefined ? Infinity : deadline - Date.now());
     const interrupt = init.cleanup ? undefined : options.signal;
     const signal = () => {
       const timeout = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left())));

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { runScenario } from '../../lib/smoke/scenario.js';
+import { runScenario, type ScenarioResult } from '../../lib/smoke/scenario.js';
 import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
 import { runScript, type ScriptRun } from '../support/script-process.js';
 
@@ -219,10 +219,34 @@ describe('the scenario under throttling', () => {
 
 describe('the scheduled-test function', () => {
   const secrets = mockClient(SecretsManagerClient);
-  afterAll(() => secrets.restore());
+  // The function reads its stage's URL once, when it is loaded: every call here goes through this proxy to the local
+  // stack, which can answer every request late, as a slowed-down API would.
+  let slowAnswersMs = 0;
+  const proxy = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const hopByHop = ['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive'];
+      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !hopByHop.includes(name)).map(([name, value]) => [name, String(value)]));
+      void fetch(devStack().baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) }).then(async (answer) => {
+        const kept = ['content-type', 'etag', 'retry-after'].filter((name) => answer.headers.has(name)).map((name) => [name, answer.headers.get(name)!]);
+        const body = Buffer.from(await answer.arrayBuffer());
+        setTimeout(() => {
+          response.writeHead(answer.status, Object.fromEntries(kept));
+          response.end(body);
+        }, slowAnswersMs);
+      });
+    });
+  });
+  beforeAll(() => new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve)));
+  afterAll(() => {
+    secrets.restore();
+    proxy.closeAllConnections();
+    proxy.close();
+  });
 
-  async function invoke(secretValue: string): Promise<{ ok: boolean; metrics: Record<string, unknown>[] }> {
-    process.env.SMOKE_BASE_URL = devStack().baseUrl;
+  async function invoke(secretValue: string, context?: { getRemainingTimeInMillis(): number }): Promise<{ ok: boolean; metrics: Record<string, unknown>[]; result: ScenarioResult }> {
+    process.env.SMOKE_BASE_URL = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     process.env.SMOKE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke';
     process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     secrets.reset();
@@ -233,9 +257,9 @@ describe('the scheduled-test function', () => {
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
     try {
       const { handler } = await import('../../functions/scheduled-smoke.js');
-      const result = await handler();
+      const result = await handler(undefined, context);
       const metrics = lines.join('').split('\n').filter((l) => l.includes('CloudWatchMetrics')).map((l) => JSON.parse(l) as Record<string, unknown>);
-      return { ok: result.ok, metrics };
+      return { ok: result.ok, metrics, result };
     } finally {
       spy.mockRestore();
     }
@@ -247,6 +271,25 @@ describe('the scheduled-test function', () => {
     expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 1 });
     expect(metrics.filter((m) => 'SmokeStepDuration' in m)).toHaveLength(9);
   });
+
+  it('keeps time for its clean-up from its steps: a run whose steps outlast their time still deletes what it made', async () => {
+    // Every answer comes 2 s late. 21.5 s left: 5 s are kept to report and 15 s for the clean-up, so the steps stop 1.5
+    // s in, during the account's create, which the API applied. Without that reserve the steps would run until 16.5 s
+    // in and leave the clean-up no time at all.
+    slowAnswersMs = 2000;
+    let outcome: Awaited<ReturnType<typeof invoke>>;
+    try {
+      outcome = await invoke(devStack().token, { getRemainingTimeInMillis: () => 21_500 });
+    } finally {
+      slowAnswersMs = 0;
+    }
+    expect(outcome.ok).toBe(false);
+    expect(outcome.result.steps.map((step) => [step.ok, step.detail])).toEqual([[false, expect.stringMatching(/aborted due to timeout/)]]);
+    expect(outcome.result.leftovers).toEqual([]);
+    const account = `Smoke Co ${outcome.result.runId}`;
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(account)}`, { token: devStack().token })).status).toBe(404);
+    expect(outcome.metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 0 });
+  }, 30_000);
 
   it('reports failure (SmokeSuccess 0) when the key does not work', async () => {
     const { ok, metrics } = await invoke('gth_not_a_real_key');
