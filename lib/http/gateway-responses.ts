@@ -17,6 +17,11 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'ACCESS_DENIED', statusCode: 403, code: 'forbidden', message: 'This API key may not use this route' },
   // The key is valid, but its workspace's usage key is in none of the stage's usage plans (docs/operations.md).
   { type: 'INVALID_API_KEY', statusCode: 403, code: 'forbidden', message: "This key's workspace is not enabled on this stage (it is in no usage plan)" },
+  // API Gateway's other refusals are 403s too: left to DEFAULT_4XX they would keep the status with `bad_request`. The
+  // stack's WAF rules answer with their own bodies and its API signs nothing, so these are not expected, only covered.
+  { type: 'WAF_FILTERED', statusCode: 403, code: 'forbidden', message: 'The request was blocked by the firewall' },
+  { type: 'INVALID_SIGNATURE', statusCode: 403, code: 'forbidden', message: 'The request signature is not valid' },
+  { type: 'EXPIRED_TOKEN', statusCode: 403, code: 'forbidden', message: 'The request signature has expired' },
   // REST APIs answer an unknown path or method with 403 "Missing Authentication Token"; to a client it is a 404.
   { type: 'MISSING_AUTHENTICATION_TOKEN', statusCode: 404, code: 'route_not_found', message: 'No such route' },
   { type: 'RESOURCE_NOT_FOUND', statusCode: 404, code: 'route_not_found', message: 'No such route' },

@@ -234,6 +234,10 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
   it.each([
     ['UNAUTHORIZED', '401', 'unauthorized', undefined],
     ['ACCESS_DENIED', '403', 'forbidden', undefined],
+    // API Gateway's other 403s, which DEFAULT_4XX would have answered as `bad_request`.
+    ['WAF_FILTERED', '403', 'forbidden', undefined],
+    ['INVALID_SIGNATURE', '403', 'forbidden', undefined],
+    ['EXPIRED_TOKEN', '403', 'forbidden', undefined],
     ['MISSING_AUTHENTICATION_TOKEN', '404', 'route_not_found', undefined],
     ['RESOURCE_NOT_FOUND', '404', 'route_not_found', undefined],
     ['REQUEST_TOO_LARGE', '413', 'payload_too_large', undefined],
