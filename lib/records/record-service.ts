@@ -9,7 +9,7 @@ import { linkSortKey } from '../store/keys.js';
 import { tableDefinition } from '../store/table-definition.js';
 import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
-import { NoSuchListingError, RecordNotFoundError, UnavailableError } from './errors.js';
+import { NoSuchListingError, PreconditionFailedError, RecordNotFoundError, UnavailableError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 
@@ -222,7 +222,17 @@ export class RecordService {
 
   /** Deletes one record and returns its (normalized) id. */
   async delete(address: RecordAddress, conditions: WriteConditions = {}): Promise<string> {
-    const { model, key } = await this.locate(address);
+    const model = await this.models.resolve(address.workspace, address.model);
+    let key: RecordKey;
+    try {
+      key = keyIn(model, address.workspace, address.id);
+    } catch (error) {
+      // If-Match on a record that does not exist is a 412, whether or not a record could have that id.
+      if (conditions.ifMatch !== undefined && error instanceof RecordNotFoundError) {
+        throw new PreconditionFailedError('The record does not exist, so it cannot match If-Match', error.details);
+      }
+      throw error;
+    }
     return this.deleteKey(model, key, conditions);
   }
 

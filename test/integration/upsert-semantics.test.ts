@@ -225,6 +225,14 @@ describe('conditional writes', () => {
     expect(errorCode(refused)).toBe('precondition_failed');
     expect((await get('account', ghost)).status).toBe(404);
     expect((await call('DELETE', `/models/account/records/${ghost}`, { headers: { 'If-Match': '*' } })).status).toBe(412);
+    // An id no record can have (a customer's that is no e-mail address) does not exist either: If-Match fails the same
+    // way, where without it the delete is a 404, and so is If-None-Match: * ("only if there is none").
+    for (const ifMatch of ['*', '"1"']) {
+      const impossible = await call('DELETE', '/models/customer/records/not-an-email', { headers: { 'If-Match': ifMatch } });
+      expect([ifMatch, impossible.status, errorCode(impossible)]).toEqual([ifMatch, 412, 'precondition_failed']);
+    }
+    expect((await call('DELETE', '/models/customer/records/not-an-email', { headers: { 'If-None-Match': '*' } })).status).toBe(404);
+    expect((await call('DELETE', '/models/customer/records/not-an-email')).status).toBe(404);
     const name = unique('acme');
     await upsert('account', { name, n: 1 });
     const updated = await upsert('account', { name, n: 2 }, { 'If-Match': '*' });
