@@ -26,7 +26,7 @@ const label = String.raw`${labelCharacter}(?:(?:${labelCharacter}|-)*${labelChar
 const emailPattern = new RegExp(String.raw`^${localCharacter}+(?:\.${localCharacter}+)*@${label}(?:\.${label})+$`, 'u');
 const numberPattern = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
 const datetimePattern =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 const ok = (value: unknown): Coercion => ({ ok: true, value });
 const fail = (issue: string): Coercion => ({ ok: false, issue });

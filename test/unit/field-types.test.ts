@@ -73,6 +73,11 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue('2000-02-29', 'datetime', 'json')).toEqual({ ok: true, value: '2000-02-29T00:00:00.000Z' });
     expect(coerceFieldValue('2026-04-30T23:30:00-02:00', 'datetime', 'json')).toEqual({ ok: true, value: '2026-05-01T01:30:00.000Z' });
     expect(coerceFieldValue('2026-12-31T23:59:59.999Z', 'datetime', 'json')).toEqual({ ok: true, value: '2026-12-31T23:59:59.999Z' });
+    // Fractions finer than milliseconds, however fine, are cut; an offset may leave out its colon.
+    expect(coerceFieldValue('2026-12-31T23:59:59.999999999999Z', 'datetime', 'json')).toEqual({ ok: true, value: '2026-12-31T23:59:59.999Z' });
+    expect(coerceFieldValue('2026-12-04T16:00:00.1234567891+0100', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.123Z' });
+    // A leap second is no time a clock stores: refused, not moved to the next second.
+    expect(coerceFieldValue('2016-12-31T23:59:60Z', 'datetime', 'json').ok).toBe(false);
   });
 
   it('keeps every stored date-time readable back: a value whose offset leaves the years 0000 to 9999 in UTC is refused', () => {
