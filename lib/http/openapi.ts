@@ -190,7 +190,9 @@ const commonErrors = {
   '401': error('No key, or a malformed, unknown or revoked key.'),
   '403': error("The key lacks the scope this route needs, or (on a stage) its workspace is in no usage plan."),
   '404': error('No such record, model or route.'),
-  '413': error('The body is too large.'),
+  '413': error(
+    `The body is too large (payload_too_large: over ${limits.maxBodyBytes / 1024 / 1024} MB, a batch over ${limits.maxBatchBodyBytes / 1024 / 1024} MB), or the stored record would be (record_too_large).`,
+  ),
   '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
   '422': error('A field, value or parameter breaks a rule; details name each.'),
   '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),

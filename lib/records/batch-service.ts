@@ -105,8 +105,9 @@ export class BatchService {
   ) {}
 
   async run(request: BatchRequest): Promise<(BatchItemResult | undefined)[]> {
-    const { upserts, deletes } = this.parse(request.body);
+    // The model first, as on the single-record routes: a batch to a model that does not exist is a 404 whatever it holds.
     const model = await this.records.model(request.workspace, request.model);
+    const { upserts, deletes } = this.parse(request.body);
     const results: (BatchItemResult | undefined)[] = new Array(upserts.length + deletes.length);
     const skipped = (slot: number) => request.only !== undefined && !request.only.has(slot);
     const pastDeadline = () => request.deadline !== undefined && Date.now() > request.deadline;

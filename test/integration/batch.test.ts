@@ -138,5 +138,10 @@ describe('batch', () => {
     const unknown = await batch('planet', { records: [{ name: 'x' }] });
     expect(unknown.status).toBe(404);
     expect(errorCode(unknown)).toBe('model_not_found');
+    // Whatever the batch holds, as a single upsert to an unknown model is a 404 whatever its payload.
+    for (const body of [{}, { records: 5 }]) {
+      const malformed = await batch('planet', body);
+      expect([body, malformed.status, errorCode(malformed)]).toEqual([body, 404, 'model_not_found']);
+    }
   });
 });
