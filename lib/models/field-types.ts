@@ -49,8 +49,10 @@ function coerceDatetime(value: unknown): Coercion {
   // checked against its month first. A time and an offset out of range make Date invalid, which is checked below.
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return fail('is not a valid calendar date');
-  // A date-time without an offset is taken as UTC, never as the server's local time.
-  const withZone = match[4] !== undefined && match[7] === undefined ? `${text}Z` : text;
+  // A date-time without an offset is taken as UTC, never as the server's local time. Its fraction is cut to milliseconds
+  // here: Date reads one of more than nine digits as if its leading zeros were not there (.0500000000 as .5).
+  const cut = text.replace(/(\.\d{1,3})\d*/, '$1');
+  const withZone = match[4] !== undefined && match[7] === undefined ? `${cut}Z` : cut;
   const date = new Date(withZone.replace(' ', 'T'));
   if (Number.isNaN(date.getTime())) return fail('is not a valid date-time');
   // An offset can carry 0000-01-01 or 9999-12-31 into another year; toISOString would write it as -000001 or +010000,

@@ -76,6 +76,10 @@ describe('coerceFieldValue', () => {
     // Fractions finer than milliseconds, however fine, are cut; an offset may leave out its colon.
     expect(coerceFieldValue('2026-12-31T23:59:59.999999999999Z', 'datetime', 'json')).toEqual({ ok: true, value: '2026-12-31T23:59:59.999Z' });
     expect(coerceFieldValue('2026-12-04T16:00:00.1234567891+0100', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.123Z' });
+    // Leading zeros of a long fraction count: .0500000000 is 50 ms, not 500.
+    for (const [fraction, ms] of [['0500000000', '050'], ['0999999999', '099'], ['0010000000000', '001'], ['000123456', '000'], ['5', '500'], ['05', '050']]) {
+      expect([fraction, coerceFieldValue(`2026-12-04T16:00:00.${fraction}Z`, 'datetime', 'json')]).toEqual([fraction, { ok: true, value: `2026-12-04T16:00:00.${ms}Z` }]);
+    }
     // A leap second is no time a clock stores: refused, not moved to the next second.
     expect(coerceFieldValue('2016-12-31T23:59:60Z', 'datetime', 'json').ok).toBe(false);
   });
