@@ -11,7 +11,7 @@ export const handler = httpHandler(async (request) => {
   // another scheme or a Host that is no host name gets the defaults, never its text in the document's URL.
   const sentHost = request.headers.host;
   const port = sentHost?.match(/:(\d+)$/)?.[1];
-  const host = sentHost !== undefined && hostPattern.test(sentHost) && (port === undefined || Number(port) <= 65535) ? sentHost : 'localhost';
+  const host = sentHost !== undefined && hostPattern.test(sentHost) && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535)) ? sentHost : 'localhost';
   const sentProto = request.headers['x-forwarded-proto'];
   const local = host.startsWith('localhost') || host.startsWith('127.') || host.startsWith('[::1]');
   const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';

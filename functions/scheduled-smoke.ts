@@ -16,7 +16,8 @@ const secretArn = requireEnv('SMOKE_SECRET_ARN');
 const reportMarginMs = 5000;
 /**
  * Time kept back from the steps for the clean-up: a run whose steps hang until their deadline still deletes what it
- * made (two DELETEs, each with a retry after a 429 or 503), instead of leaving records behind every five minutes.
+ * made (two DELETEs, a retry after a 429 or 503 included, unless the API itself hangs), instead of leaving records
+ * behind every five minutes.
  */
 const cleanupReserveMs = 15_000;
 

@@ -194,5 +194,6 @@ describe('the API reference', () => {
     expect(await serverFor({ Host: '[::1]:3000' })).toBe('http://[::1]:3000');
     expect(await serverFor({ Host: 'api.example.com:65535' })).toBe('https://api.example.com:65535');
     expect(await serverFor({ Host: 'api.example.com:99999' })).toBe('http://localhost'); // no such port: not a URL a client could use
+    expect(await serverFor({ Host: 'api.example.com:0' })).toBe('http://localhost');
   });
 });

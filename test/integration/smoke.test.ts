@@ -222,20 +222,28 @@ describe('the scheduled-test function', () => {
   // The function reads its stage's URL once, when it is loaded: every call here goes through this proxy to the local
   // stack, which can answer every request late, as a slowed-down API would.
   let slowAnswersMs = 0;
+  let forwarded = Promise.resolve();
   const proxy = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const hopByHop = ['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive'];
       const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !hopByHop.includes(name)).map(([name, value]) => [name, String(value)]));
-      void fetch(devStack().baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) }).then(async (answer) => {
-        const kept = ['content-type', 'etag', 'retry-after'].filter((name) => answer.headers.has(name)).map((name) => [name, answer.headers.get(name)!]);
-        const body = Buffer.from(await answer.arrayBuffer());
-        setTimeout(() => {
-          response.writeHead(answer.status, Object.fromEntries(kept));
-          response.end(body);
-        }, slowAnswersMs);
-      });
+      // Forwarded one at a time, in the order they came: a clean-up DELETE reaches the stack only once the create it
+      // follows has been applied there, however late that create's answer is or however loaded the machine.
+      forwarded = forwarded.then(() =>
+        fetch(devStack().baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) }).then(
+          async (answer) => {
+            const kept = ['content-type', 'etag', 'retry-after'].filter((name) => answer.headers.has(name)).map((name) => [name, answer.headers.get(name)!]);
+            const body = Buffer.from(await answer.arrayBuffer());
+            setTimeout(() => {
+              response.writeHead(answer.status, Object.fromEntries(kept));
+              response.end(body);
+            }, slowAnswersMs);
+          },
+          () => void response.destroy(),
+        ),
+      );
     });
   });
   beforeAll(() => new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve)));
