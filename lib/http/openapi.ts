@@ -153,6 +153,7 @@ const headers = {
   ETag: { description: 'The record version, quoted: "3".', required: true, schema: { type: 'string', pattern: '^"\\d+"$' } },
   RetryAfter: { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
   RetryAfterWhenInProgress: { description: 'Seconds to wait, when the request is in progress (409 request_in_progress).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
+  RequestId: { description: "The request's id, which its log line carries (API Gateway sets it on every answer).", required: true, schema: { type: 'string', minLength: 1 } },
 };
 
 const parameters: Record<string, Json> = {
@@ -299,7 +300,15 @@ const operations: Record<string, Operation> = {
     description: 'One result per item: upserts first, then deletes, each in request order. One bad item never fails the others.',
     parameters: [p('model'), p('idempotencyKey')],
     requestBody: { required: true, content: jsonContent(ref('BatchRequest'), { records: [{ name: 'Acme' }], delete: ['Old Co'] }) },
-    responses: { '200': { description: 'Per-item results.', content: jsonContent(ref('BatchResponse')) }, ...writeErrors },
+    responses: {
+      '200': {
+        // An item's error carries no request id of its own: the batch's is in this header.
+        description: 'Per-item results.',
+        headers: { 'x-amzn-RequestId': { $ref: '#/components/headers/RequestId' } },
+        content: jsonContent(ref('BatchResponse')),
+      },
+      ...writeErrors,
+    },
     curl: curl('POST', '/models/account/batch', ` -H "Content-Type: application/json" -d '{"records":[{"name":"Acme"}],"delete":["Old Co"]}'`),
   },
   ListModels: { summary: "The workspace's models", cannotAnswer: ['404', '422'], responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
@@ -323,10 +332,16 @@ const operations: Record<string, Operation> = {
   },
 };
 
-/** The common errors a protected route can give: a 415 only where it takes a body. */
+/** What a route that takes JSON only (a batch, a model) refuses with a 415. */
+const jsonOnly415 = error('The body is not JSON (this route takes no form body), names a charset other than UTF-8, or a Content-Encoding.');
+
+/** The common errors a protected route can give: a 415 only where it takes a body, said for the bodies it takes. */
 function errorsOf(operation: Operation): Partial<typeof commonErrors> {
   const cannot = new Set<string>([...(operation.cannotAnswer ?? []), ...(operation.requestBody ? [] : ['415'])]);
-  return Object.fromEntries(Object.entries(commonErrors).filter(([status]) => !cannot.has(status)));
+  const errors: Record<string, Json> = Object.fromEntries(Object.entries(commonErrors).filter(([status]) => !cannot.has(status)));
+  const content = (operation.requestBody as { content?: Record<string, unknown> } | undefined)?.content;
+  if (errors['415'] && content && !('application/x-www-form-urlencoded' in content)) errors['415'] = jsonOnly415;
+  return errors;
 }
 
 function operationFor(route: RouteDefinition): Json {
