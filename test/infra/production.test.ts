@@ -67,10 +67,17 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
       expect.objectContaining({
         Action: 'sns:Publish',
         Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Condition: { StringEquals: { 'aws:SourceAccount': expect.anything() }, ArnLike: { 'aws:SourceArn': expect.anything() } },
+        // This account's alarms, and of them this stage's only: another account's alarm must not publish here.
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:alarm:gather-${stage}-*`]],
+            },
+          },
+        },
       }),
     ]);
-    expect(JSON.stringify(allows[0]!.Condition.ArnLike)).toContain(`:alarm:gather-${stage}-*`);
     // The TLS-only statement is still there.
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });

@@ -8,15 +8,21 @@ import stringWidth from 'string-width';
 describe('npm run admin', () => {
   const workspace = unique('acme');
 
+  // The workspace the key tests below share, made before them, so that each of them also runs alone (-t).
+  beforeAll(async () => {
+    expect((await adminCli(['workspace', 'create', workspace])).code).toBe(0);
+  });
+
   it('creates a workspace, refuses a duplicate, and lists it', async () => {
-    const created = await adminCli(['workspace', 'create', workspace]);
-    expect(created).toMatchObject({ code: 0, stdout: `Created workspace ${workspace}\n` });
-    const duplicate = await adminCli(['workspace', 'create', workspace]);
+    const made = unique('created');
+    const created = await adminCli(['workspace', 'create', made]);
+    expect(created).toMatchObject({ code: 0, stdout: `Created workspace ${made}\n` });
+    const duplicate = await adminCli(['workspace', 'create', made]);
     expect(duplicate.code).toBe(1);
-    expect(duplicate.stderr).toContain(`Workspace "${workspace}" already exists`);
+    expect(duplicate.stderr).toContain(`Workspace "${made}" already exists`);
     const list = await adminCli(['workspace', 'list', '--json']);
     expect(list.code).toBe(0);
-    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([{ id: workspace, created_at: expect.any(String) }]));
+    expect(JSON.parse(list.stdout)).toEqual(expect.arrayContaining([{ id: made, created_at: expect.any(String) }]));
   });
 
   it('reads a relative --data-dir from the directory npm run was typed in', async () => {
