@@ -1,10 +1,16 @@
 /**
- * Sends one batch to `POST /models/{model}/batch` and returns its per-item results. Upserts are idempotent, so a batch
- * can be resent safely: 429 and 503 are retried after their Retry-After (or an exponential backoff with jitter), and so
- * are network failures and other 5xx; a 413 splits the batch in two. Anything else fails the import with the API's
- * own error message. Items the API answers with a 429 or 503 inside its 200 (throttled after its own retries, or not
- * started before the batch's deadline) are sent again the same way, each with the later items of the same record, so
- * the file's order still decides; when the attempts run out the import stops, and `--resume` sends the batch again.
+ * Sends one batch to `POST /models/{model}/batch` and returns its per-item results. Every send of a batch carries the
+ * same `Idempotency-Key`, so the API runs each of its items at most once however often it is sent: a send whose answer
+ * was lost, or that reached the API while an earlier send (of this run, or of the run --resume continues) was still
+ * running, gets that send's answer (after a 409 `request_in_progress`, waited out) instead of writing its rows again,
+ * where an earlier row of a record written again would pass over a later one. 429 and 503 are retried after their
+ * Retry-After (or an exponential backoff with jitter), and so are network failures and other 5xx; a 413 splits the
+ * batch in two, each half with a key of its own. Anything else fails the import with the API's own error message.
+ * Items the API answers with a 429 or 503 inside its 200 (throttled after its own retries, or held or not started
+ * before the batch's deadline) are taken up by sending the batch again with its key: the API runs only those items and
+ * the later items of their records, in order, and answers the others as it first did (docs/api.md, Idempotency-Key).
+ * A send that wrote some of them is progress and spends no attempt; when the attempts run out without progress the
+ * import stops, and `--resume` sends the batch again, with the same key.
  *
  * A whole batch answered 429 (the workspace's rate limit) spends no attempt: the API wrote nothing and asks to come back
  * later, so with more batches in flight than the limit lets through at once, some are always refused while the import
@@ -28,11 +34,6 @@ export interface SenderOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told about each retry (for the progress display). */
   readonly onRetry?: (status: number | string, delayMs: number) => void;
-  /**
-   * The record an item writes (its normalized id), so an item sent again takes the later items of the same record with
-   * it. @default every item its own record
-   */
-  readonly recordKey?: (record: Record<string, unknown>, index: number) => string;
 }
 
 export class FatalImportError extends Error {}
@@ -73,46 +74,30 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
  */
 const retryableItem = (result: ItemResult) => result.status === 429 || result.status === 503;
 
-export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
+/**
+ * One batch, sent under `idempotencyKey` (1 to 255 visible ASCII characters, unique to this batch of this import run)
+ * until none of its items is left to retry; its results, by item, as the API last answered them (an item done on an
+ * earlier send keeps the answer it got then: a row created on the first send still answers 201).
+ */
+export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions, idempotencyKey: string): Promise<ItemResult[]> {
   const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
-  const recordKey = options.recordKey ?? ((_record, index) => `#${index}`);
-  const results: ItemResult[] = [];
-  // Each item's first answer that wrote it: a row created on the first try and written again with a retried row of its
-  // record still counts as created.
-  const firstWrite: (ItemResult | undefined)[] = [];
-  const answer = (result: ItemResult) => {
-    results[result.index] = result;
-    if (result.status < 300) firstWrite[result.index] ??= result;
-  };
-  for (const result of await postBatch(records, options)) answer(result);
-
-  for (let attempt = 0; ; attempt += 1) {
+  let results = await postBatch(records, options, idempotencyKey);
+  // Sends in a row that wrote none of the items left to retry.
+  let fruitless = 0;
+  for (;;) {
     const pending = results.filter(retryableItem);
     if (pending.length === 0) return results;
     const example = pending[0]!;
-    if (attempt + 1 >= maxAttempts) {
-      throw new FatalImportError(`Gave up after ${maxAttempts} attempts: ${pending.length} items still answered ${example.status} ${example.error?.code ?? ''}`.trim());
+    if (fruitless + 1 >= maxAttempts) {
+      throw new FatalImportError(
+        `Gave up after ${maxAttempts} attempts without progress: ${pending.length} item${pending.length === 1 ? '' : 's'} still answered ${example.status} ${example.error?.code ?? ''}`.trim(),
+      );
     }
-    // From each record's first item to write again, every later item of that record goes again too, in order: one of
-    // them may have been written after the item that failed, and must stay the last word.
-    const firstPending = new Map<string, number>();
-    for (const { index } of pending) {
-      const key = recordKey(records[index]!, index);
-      if (!firstPending.has(key)) firstPending.set(key, index);
-    }
-    const resend = records.map((_, index) => index).filter((index) => index >= (firstPending.get(recordKey(records[index]!, index)) ?? Infinity));
-    const delay = retryDelay(attempt, null, maxDelayMs);
+    const delay = retryDelay(fruitless, null, maxDelayMs);
     options.onRetry?.(example.status, delay);
     await sleep(delay);
-    for (const result of await postBatch(resend.map((index) => records[index]!), options)) {
-      const index = resend[result.index]!;
-      const before = results[index]!;
-      const now = { ...result, index };
-      // An item already answered keeps that answer, unless writing it again failed (then it goes again); one written at
-      // last answers with its first write.
-      if (retryableItem(now)) results[index] = now;
-      else if (retryableItem(before)) answer(firstWrite[index] ?? now);
-    }
+    results = await postBatch(records, options, idempotencyKey);
+    fruitless = results.filter(retryableItem).length < pending.length ? 0 : fruitless + 1;
   }
 }
 
@@ -137,7 +122,10 @@ export async function fetchRetrying(url: string, init: RequestInit, options: Sen
       status = response.status;
       retryAfter = response.headers.get('retry-after');
       const text = await response.text();
-      if (status !== 429 && status < 500) return { status, text };
+      // The same Idempotency-Key still running (an earlier send whose answer was lost, or one of the run --resume
+      // continues): its answer comes once it is done.
+      const inProgress = status === 409 && envelopeError(text)?.code === 'request_in_progress';
+      if (status !== 429 && status < 500 && !inProgress) return { status, text };
     } catch (error) {
       if (!retryUnreachable) throw error;
       status = (error as Error).message;
@@ -164,15 +152,20 @@ export async function fetchRetrying(url: string, init: RequestInit, options: Sen
 }
 
 /** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
-async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions): Promise<ItemResult[]> {
+async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions, idempotencyKey: string): Promise<ItemResult[]> {
   const url = `${modelUrl(options.baseUrl, options.model)}/batch`;
-  const init = { method: 'POST', headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ records }) };
+  const init = {
+    method: 'POST',
+    headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
+    body: JSON.stringify({ records }),
+  };
   const { status, text } = await fetchRetrying(url, init, options, true);
   if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
   if (status === 413 && records.length > 1) {
+    // Each half is another request, so it has a key of its own, the same on every send of this batch.
     const half = Math.ceil(records.length / 2);
-    const first = await postBatch(records.slice(0, half), options);
-    const second = await postBatch(records.slice(half), options);
+    const first = await postBatch(records.slice(0, half), options, `${idempotencyKey}.1`);
+    const second = await postBatch(records.slice(half), options, `${idempotencyKey}.2`);
     return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
   }
   // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.

@@ -5,6 +5,7 @@
  * without resending it.
  */
 import { appendFileSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
@@ -60,6 +61,11 @@ interface State {
   readonly model: string;
   /** Absent in a state file from before it was recorded (CSV and JSON Lines count their rows differently). */
   readonly format?: ImportFormat;
+  /**
+   * The run's id, in every batch's Idempotency-Key: --resume sends the batches it takes up under the keys they had, so
+   * a batch the interrupted run had sent is answered as it was, not written again. Absent in a state file from before.
+   */
+  runId?: string;
   acknowledged: number;
   created: number;
   updated: number;
@@ -201,7 +207,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const batchSize = options.batchSize ?? 500;
   const concurrency = options.concurrency ?? 4;
 
-  let state: State = { version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, format: options.format, acknowledged: 0, created: 0, updated: 0, rejected: 0 };
+  let state: State = {
+    version: 1, file, size: stats.size, mtimeMs: stats.mtimeMs, model: options.model, format: options.format, runId: randomUUID(), acknowledged: 0, created: 0, updated: 0, rejected: 0,
+  };
   if (options.resume) {
     const saved = readState(statePath);
     if (saved === undefined) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
@@ -211,6 +219,7 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const mismatch = mismatchOf(saved, stats, options.model, options.format);
     if (mismatch !== undefined) throw new FatalImportError(mismatch);
     state = saved;
+    state.runId ??= randomUUID();
   }
 
   const { types, uniqueField, recordKey } = await modelShape(options);
@@ -279,7 +288,6 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     model: options.model,
     ...options.sender,
     onRetry: (status, delay) => options.progress?.retry(status, delay),
-    recordKey,
   };
   // The batches in flight, with the records each writes: a batch waits for those that write one of its records, so
   // two rows of one record in different batches are written in file order (the API orders them within a batch).
@@ -291,7 +299,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const earlier = [...inFlight].filter(([, theirs]) => [...keys].some((key) => theirs.has(key))).map(([task]) => task);
     if (earlier.length > 0) await Promise.all(earlier);
     if (failure) return;
-    const task = sendBatch(records, senderOptions)
+    // A batch is named by the run and its rows: --resume, starting at the first row not acknowledged, cuts the same
+    // batches from there as the interrupted run did, so each one it sends again has the key it had.
+    const task = sendBatch(records, senderOptions, `gather-import.${state.runId}.${batch[0]!.index}.${batch.length}`)
       .then((results) => {
         for (const result of results) {
           const item = batch[result.index]!;

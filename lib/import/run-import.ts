@@ -31,7 +31,7 @@ function progressBar(): ImportProgress {
     start: (total, skipped) => {
       started = performance.now();
       startValue = skipped;
-      if (skipped > 0) console.log(`Resuming after ${skipped} acknowledged rows`);
+      if (skipped > 0) console.log(`Resuming after ${rowCount(skipped)} acknowledged`);
       bar.start(total, skipped, { rate: 0, created: 0, updated: 0, rejected: 0, note: '' });
     },
     update: (done, counts) => bar.update(done, { rate: rate(done), ...counts, note: '' }),
@@ -95,7 +95,7 @@ try {
     const acknowledged = resumableRows(file, options.model, format);
     console.error(
       acknowledged > 0
-        ? `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'}. ${rowCount(acknowledged)} acknowledged so far are saved: run the same command with --resume to go on (a batch that was in flight is sent again, which changes nothing).`
+        ? `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'}. ${rowCount(acknowledged)} acknowledged so far ${acknowledged === 1 ? 'is' : 'are'} saved: run the same command with --resume to go on (a batch that was in flight is sent again under its Idempotency-Key, so the API answers it as it ran it).`
         : `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'} before any row was acknowledged: run the same command again to start over.`,
     );
     process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -116,7 +116,7 @@ try {
   });
   console.log(
     `Done: ${rowCount(summary.processed)} in ${summary.seconds.toFixed(1)} s (${Math.round(summary.rowsPerSecond)} rows/s)` +
-      (summary.skipped > 0 ? `, after ${summary.skipped} rows acknowledged by an earlier run` : '') +
+      (summary.skipped > 0 ? `, after ${rowCount(summary.skipped)} acknowledged by an earlier run` : '') +
       `. Whole file: ${summary.total} rows, ${summary.created} created, ${summary.updated} updated or unchanged, ${summary.rejected} rejected` +
       (summary.rejected > 0 ? ` (see ${rejectsFile})` : ''),
   );

@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import { FatalImportError } from '../../lib/import/batch-sender.js';
 import { runImport, stateFileOf } from '../../lib/import/importer.js';
 
-function fakeApi(failFirstBatch: boolean) {
+/** `keys`, when given, gets each batch's Idempotency-Key by the name of its first row. */
+function fakeApi(failFirstBatch: boolean, keys?: Map<string, string>) {
   let batchNumber = 0;
-  return (async (url: string, init?: { body?: string }) => {
+  return (async (url: string, init?: { body?: string; headers?: Record<string, string> }) => {
     if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
     const records = (JSON.parse(init!.body!) as { records: { name: string }[] }).records;
+    keys?.set(records[0]!.name, init!.headers!['Idempotency-Key']!);
     const mine = batchNumber++;
     if (failFirstBatch && mine === 0) {
       // The first batch answers last, and then with a refusal that stops the import.
@@ -34,14 +36,24 @@ describe('importer --resume', () => {
     writeFileSync(file, `name\n${Array.from({ length: 40 }, (_, i) => (i % 10 === 9 ? `bad-${i}` : `row-${i}`)).join('\n')}\n`);
     const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: rejects, batchSize: 10, concurrency: 4 };
 
-    await expect(runImport({ ...common, resume: false, sender: { fetch: fakeApi(true), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    const firstKeys = new Map<string, string>();
+    await expect(runImport({ ...common, resume: false, sender: { fetch: fakeApi(true, firstKeys), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
     const state = JSON.parse(readFileSync(stateFileOf(file), 'utf8'));
     // Batches 2 to 4 were answered, but batch 1 was not: nothing is acknowledged, nothing counted, nothing rejected.
     expect([state.acknowledged, state.created, state.rejected]).toEqual([0, 0, 0]);
     expect(readFileSync(rejects, 'utf8')).toBe('');
 
-    const summary = await runImport({ ...common, resume: true, sender: { fetch: fakeApi(false), sleep: async () => undefined } });
+    const resumedKeys = new Map<string, string>();
+    const summary = await runImport({ ...common, resume: true, sender: { fetch: fakeApi(false, resumedKeys), sleep: async () => undefined } });
     expect([summary.total, summary.created, summary.updated, summary.rejected]).toEqual([40, 36, 0, 4]);
+    // The resumed run sent each batch under the key the interrupted run had sent it with, so the API answers a batch
+    // it already ran (or is still running) as it was instead of writing its rows again; the keys differ batch by batch.
+    expect(resumedKeys).toEqual(firstKeys);
+    expect(new Set(firstKeys.values()).size).toBe(4);
+    // Another run of the file (not --resume) is another run: its batches run again.
+    const again = new Map<string, string>();
+    await runImport({ ...common, resume: false, sender: { fetch: fakeApi(false, again), sleep: async () => undefined } });
+    expect([...again.values()].some((key) => [...firstKeys.values()].includes(key))).toBe(false);
     expect(readFileSync(rejects, 'utf8').trim().split('\n')).toHaveLength(4);
   });
 });
