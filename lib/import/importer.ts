@@ -152,7 +152,8 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
   const url = modelUrl(options.baseUrl, options.model);
   // Retried on 429 and 5xx as a batch is (a busy workspace, another import running); an API that cannot be reached at
   // all is a wrong --base-url far more often than a blip, so it is said at once.
-  const { status, text } = await fetchRetrying(url, { headers: { Authorization: `Token ${options.token}` } }, { ...options.sender, baseUrl: options.baseUrl, token: options.token, model: options.model }, false).catch(
+  const lookupOptions = { ...options.sender, baseUrl: options.baseUrl, token: options.token, model: options.model, onRetry: (status: number | string, delay: number) => options.progress?.retry(status, delay) };
+  const { status, text } = await fetchRetrying(url, { headers: { Authorization: `Token ${options.token}` } }, lookupOptions, false).catch(
     (error: unknown) => {
       if (error instanceof FatalImportError) throw new FatalImportError(`Cannot read model "${options.model}": ${error.message}`);
       // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).

@@ -26,16 +26,22 @@ function progressBar(): ImportProgress {
   );
   let started = 0;
   let startValue = 0;
+  let running = false;
   const rate = (value: number) => Math.round((value - startValue) / Math.max((performance.now() - started) / 1000, 0.001));
   return {
     start: (total, skipped) => {
       started = performance.now();
       startValue = skipped;
+      running = true;
       if (skipped > 0) console.log(`Resuming after ${rowCount(skipped)} acknowledged`);
       bar.start(total, skipped, { rate: 0, created: 0, updated: 0, rejected: 0, note: '' });
     },
     update: (done, counts) => bar.update(done, { rate: rate(done), ...counts, note: '' }),
-    retry: (status, delayMs) => bar.update({ note: ` | retrying after ${status} in ${(delayMs / 1000).toFixed(1)} s` }),
+    // Before the bar starts (the model's lookup), a line of its own, so that an API answering 503 is not silence.
+    retry: (status, delayMs) =>
+      running
+        ? bar.update({ note: ` | retrying after ${status} in ${(delayMs / 1000).toFixed(1)} s` })
+        : console.error(`The API answered ${status} to the model's lookup; trying again in ${(delayMs / 1000).toFixed(1)} s`),
     stop: () => bar.stop(),
   };
 }

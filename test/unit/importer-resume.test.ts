@@ -155,9 +155,13 @@ describe('importer state across runs', () => {
       return api(99)(url, init as RequestInit);
     }) as unknown as typeof fetch;
     const waits: number[] = [];
-    const summary = await runImport({ ...common, resume: false, sender: { fetch: busy, sleep: async (ms) => void waits.push(ms) } });
+    // Each wait is told to the progress display before its bar starts, so that an API answering 503 is not silence.
+    const told: (number | string)[] = [];
+    const progress = { start: () => undefined, update: () => undefined, retry: (status: number | string) => void told.push(status), stop: () => undefined };
+    const summary = await runImport({ ...common, resume: false, progress, sender: { fetch: busy, sleep: async (ms) => void waits.push(ms) } });
     expect([lookups, summary.created]).toEqual([3, 36]);
     expect(waits.slice(0, 2).every((ms) => ms >= 1000)).toBe(true);
+    expect(told.slice(0, 2)).toEqual([429, 503]);
 
     const notTheApi = (async () => new Response('{"status":"ok"}', { status: 200 })) as unknown as typeof fetch;
     await expect(runImport({ ...common, resume: false, sender: { fetch: notTheApi } })).rejects.toThrow(/answered 200 with something that is not a model definition/);
