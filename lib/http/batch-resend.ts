@@ -11,8 +11,12 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { ItemResult } from './batch-response.js';
 
-/** A batch item whose answer says "retry" (429, or a 5xx: normally 503): it makes the answer a partial one. */
-export const isRetryableItem = (item: Pick<ItemResult, 'status'>): boolean => item.status === 429 || item.status >= 500;
+/**
+ * A batch item whose answer says "retry" (429 or 503): it makes the answer a partial one. A 500 is a defect, which a
+ * retry would meet again: like a refusal, it is final (lib/records/batch-service.ts holds nothing back for it either,
+ * and the importer rejects its row).
+ */
+export const isRetryableItem = (item: Pick<ItemResult, 'status'>): boolean => item.status === 429 || item.status === 503;
 
 export interface ResendPlan {
   /** The earlier answer's items, by slot (upserts, then deletes, as a batch answers them). */

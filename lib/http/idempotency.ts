@@ -49,7 +49,7 @@ export function isRetryableAnswer(response: APIGatewayProxyResult | null | undef
   return response !== null && response !== undefined && (response.statusCode >= 500 || response.statusCode === 429);
 }
 
-/** Whether a batch's 200 holds items that say "retry" (429 or any 5xx): the answer is kept as a partial one. */
+/** Whether a batch's 200 holds items that say "retry" (429 or 503): the answer is kept as a partial one. */
 export function hasRetryableItems(response: APIGatewayProxyResult | null | undefined): boolean {
   if (!response || response.statusCode !== 200 || !response.body || !response.body.includes('"results"')) return false;
   try {

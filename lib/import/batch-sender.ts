@@ -69,8 +69,9 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
 }
 
 /**
- * An item the API could not write this time: throttled after its own retries (503, or 429), or not started before the
- * batch's deadline (503). A 500 is the API's defect and would answer the same again: that row goes to the rejects file.
+ * An item the API could not write this time: throttled after its own retries (503, or 429), held behind an earlier
+ * item of its record, or not started before the batch's deadline (503). A 500 is the API's defect and would answer the
+ * same again: that row goes to the rejects file, and the API holds nothing back for it (lib/http/batch-resend.ts).
  */
 const retryableItem = (result: ItemResult) => result.status === 429 || result.status === 503;
 
@@ -81,23 +82,36 @@ const retryableItem = (result: ItemResult) => result.status === 429 || result.st
  */
 export async function sendBatch(records: readonly Record<string, unknown>[], options: SenderOptions, idempotencyKey: string): Promise<ItemResult[]> {
   const { sleep, maxAttempts, maxDelayMs } = settingsOf(options);
-  let results = await postBatch(records, options, idempotencyKey);
-  // Sends in a row that wrote none of the items left to retry.
+  // Each item's first answer that wrote it. The API keeps it too, but an answer it could not remember (too large, or
+  // its table failing) releases the key, and the next send runs every item again: a row created then still counts as
+  // created, and its later answer (200, unchanged) does not replace that.
+  const firstWrite: (ItemResult | undefined)[] = [];
+  const answered = (results: ItemResult[]) =>
+    results.map((result) => {
+      if (result.status < 300) firstWrite[result.index] ??= result;
+      return firstWrite[result.index] ?? result;
+    });
+  let results = answered(await postBatch(records, options, idempotencyKey));
+  // Progress is fewer items left than ever before; sends in a row since then wrote none.
+  let fewestLeft = Infinity;
   let fruitless = 0;
   for (;;) {
     const pending = results.filter(retryableItem);
     if (pending.length === 0) return results;
+    if (pending.length < fewestLeft) {
+      fewestLeft = pending.length;
+      fruitless = 0;
+    } else fruitless += 1;
     const example = pending[0]!;
-    if (fruitless + 1 >= maxAttempts) {
+    if (fruitless >= maxAttempts) {
       throw new FatalImportError(
-        `Gave up after ${maxAttempts} attempts without progress: ${pending.length} item${pending.length === 1 ? '' : 's'} still answered ${example.status} ${example.error?.code ?? ''}`.trim(),
+        `Gave up after ${maxAttempts} sends in a row that wrote none of the items left: ${pending.length} item${pending.length === 1 ? '' : 's'} still answered ${example.status} ${example.error?.code ?? ''}`.trim(),
       );
     }
     const delay = retryDelay(fruitless, null, maxDelayMs);
     options.onRetry?.(example.status, delay);
     await sleep(delay);
-    results = await postBatch(records, options, idempotencyKey);
-    fruitless = results.filter(retryableItem).length < pending.length ? 0 : fruitless + 1;
+    results = answered(await postBatch(records, options, idempotencyKey));
   }
 }
 
@@ -161,11 +175,16 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
   };
   const { status, text } = await fetchRetrying(url, init, options, true);
   if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
+  if (status === 422 && envelopeError(text)?.code === 'idempotency_key_reused') {
+    throw new FatalImportError(`The API holds this batch's Idempotency-Key (${idempotencyKey}) for another request: the rows or the model changed since it was first sent; start the import again without --resume`);
+  }
   if (status === 413 && records.length > 1) {
-    // Each half is another request, so it has a key of its own, the same on every send of this batch.
+    // Each half is another request, so it has a key of its own, the same on every send of this batch; the first is
+    // finished, its retries included, before the second is sent, so a record's row in the first half is never
+    // written after its later row in the second.
     const half = Math.ceil(records.length / 2);
-    const first = await postBatch(records.slice(0, half), options, `${idempotencyKey}.1`);
-    const second = await postBatch(records.slice(half), options, `${idempotencyKey}.2`);
+    const first = await sendBatch(records.slice(0, half), options, `${idempotencyKey}.1`);
+    const second = await sendBatch(records.slice(half), options, `${idempotencyKey}.2`);
     return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
   }
   // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.

@@ -22,12 +22,14 @@ export interface ImportOptions {
   readonly token: string;
   readonly rejectsFile: string;
   readonly resume: boolean;
-  /** Rows per batch. @default 500 */
+  /** Rows per batch. @default 500, or with `resume` the interrupted run's */
   readonly batchSize?: number;
   /** Batches in flight. @default 4 */
   readonly concurrency?: number;
   readonly sender?: Partial<SenderOptions>;
   readonly progress?: ImportProgress;
+  /** Told what the user should know before the import starts. */
+  readonly notice?: (text: string) => void;
 }
 
 export interface ImportProgress {
@@ -66,6 +68,9 @@ interface State {
    * a batch the interrupted run had sent is answered as it was, not written again. Absent in a state file from before.
    */
   runId?: string;
+  /** What cuts the run's batches and shapes their bodies: --resume sends the same requests under the same keys. */
+  batchSize?: number;
+  modelShape?: string;
   acknowledged: number;
   created: number;
   updated: number;
@@ -205,7 +210,6 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   const file = resolve(options.file);
   const stats = statSync(file);
   const statePath = stateFileOf(file);
-  const batchSize = options.batchSize ?? 500;
   const concurrency = options.concurrency ?? 4;
 
   let state: State = {
@@ -219,11 +223,24 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     }
     const mismatch = mismatchOf(saved, stats, options.model, options.format);
     if (mismatch !== undefined) throw new FatalImportError(mismatch);
+    if (options.batchSize !== undefined && saved.batchSize !== undefined && options.batchSize !== saved.batchSize) {
+      throw new FatalImportError(`The interrupted import sent batches of ${rowCount(saved.batchSize)}; resume it with --batch-size ${saved.batchSize}, or without --batch-size`);
+    }
     state = saved;
     state.runId ??= randomUUID();
   }
+  const batchSize = options.batchSize ?? state.batchSize ?? 500;
+  state.batchSize = batchSize;
 
   const { types, uniqueField, recordKey } = await modelShape(options);
+  // Rows are coerced by the model's field types, so a model changed since the interrupted run makes other bodies: they
+  // go under keys of a new run (a batch that run had in flight may then be written again).
+  const shape = JSON.stringify({ uniqueField, types: Object.entries(types).sort(([a], [b]) => (a < b ? -1 : 1)) });
+  if (options.resume && state.modelShape !== undefined && state.modelShape !== shape) {
+    state.runId = randomUUID();
+    options.notice?.(`The model "${options.model}" changed since the interrupted import: its batches go again under new Idempotency-Keys, so a batch it had in flight may be written a second time`);
+  }
+  state.modelShape = shape;
   await assertUtf8(file);
   // A CSV whose header lacks the unique field would send every row only to have it refused.
   const header = options.format === 'csv' ? await csvHeader(file) : undefined;

@@ -68,14 +68,14 @@ const program = new Command('import')
   .option('--rejects <path>', 'where rejected rows go (default: <file>.rejects.jsonl)')
   .option('--resume', 'continue an interrupted import without resending what was acknowledged')
   // The API takes at most 1,000 items per batch; more than 16 batches in flight only queue at the stage's throttle.
-  .option('--batch-size <rows>', 'rows per batch, 1 to 1000', wholeNumber(1, 1000), 500)
+  .option('--batch-size <rows>', 'rows per batch, 1 to 1000 (default: 500, or the interrupted run\'s with --resume)', wholeNumber(1, 1000))
   .option('--concurrency <n>', 'batches in flight, 1 to 16', wholeNumber(1, 16), 4)
   .exitOverride();
 
 try {
   refuseRepeatedOptions(program).parse();
   const options = program.opts<{
-    model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize: number; concurrency: number;
+    model: string; file: string; format?: string; baseUrl?: string; token?: string; rejects?: string; resume?: boolean; batchSize?: number; concurrency: number;
   }>();
   const { baseUrl, token, problem } = apiTarget(options, process.env.GATHER_TOKEN);
   if (problem !== undefined || !baseUrl || !token) throw new FatalImportError(`Nothing to import into: ${problem}`);
@@ -116,7 +116,8 @@ try {
     token,
     rejectsFile,
     resume: options.resume ?? false,
-    batchSize: options.batchSize,
+    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+    notice: (text: string) => console.error(text),
     concurrency: options.concurrency,
     progress,
   });

@@ -3,13 +3,13 @@
  * request order. One bad item never fails or hides the others' results, nor stops another record's items. Writes run with bounded parallelism; items with the same
  * id run one after the other in request order, so their merges apply in that order. Throttling that outlasts the SDK's
  * own retries is retried per item with backoff before that item is reported 503. Once an item of a record is answered
- * "retry" (503, or a 500), its record's later items, its delete included, are not attempted and answer 503 too: a client
- * that sends the failed item again as told must not write it over what a later item of the same batch wrote.
+ * "retry" (503), its record's later items, its delete included, are not attempted and answer 503 too: a client that
+ * sends the failed item again as told must not write it over what a later item of the same batch wrote.
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
 import type { RecordKey } from '../store/record-store.js';
-import { DomainError, UnavailableError, ValidationError } from './errors.js';
+import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { normalizeRecordId } from './record-id.js';
 import type { RecordService } from './record-service.js';
@@ -219,10 +219,11 @@ export class BatchService {
 }
 
 /**
- * An item error whose answer tells the client to send the item again: 503 unavailable, or an unexpected error (a 500).
- * A refusal (a 4xx) changed nothing and is not sent again as it was, so the record's later items still run.
+ * An item error whose answer tells the client to send the item again: 503 unavailable. A refusal (a 4xx) changed
+ * nothing and is not sent again as it was, and an unexpected error (a 500) is a defect that a retry would meet again
+ * (lib/http/batch-resend.ts `isRetryableItem`, the importer): neither holds the record's later items back.
  */
-const asksForRetry = (error: unknown): boolean => error instanceof UnavailableError || !(error instanceof DomainError);
+const asksForRetry = (error: unknown): boolean => error instanceof UnavailableError;
 
 /**
  * The id of a rejected item, to help the client match it: its unique value normalized as an accepted item's id is, or

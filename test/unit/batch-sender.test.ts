@@ -171,11 +171,40 @@ describe('sendBatch', () => {
   });
 
   it('stops the import when sends in a row write none of the items left, so --resume sends the batch again', async () => {
-    const { fetch, bodies } = fakeFetch([answer([201, 503, 201]), answer([201, 503, 201]), answer([201, 503, 201])]);
+    const { fetch, bodies } = fakeFetch(Array.from({ length: 4 }, () => answer([201, 503, 201])));
     await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined, maxAttempts: 3 }, 'batch-key')).rejects.toThrow(
-      new FatalImportError('Gave up after 3 attempts without progress: 1 item still answered 503 unavailable'),
+      new FatalImportError('Gave up after 3 sends in a row that wrote none of the items left: 1 item still answered 503 unavailable'),
     );
-    expect(bodies).toHaveLength(3);
+    // The first send, then three that wrote nothing more.
+    expect(bodies).toHaveLength(4);
+  });
+
+  it('counts progress against the fewest items ever left, so items left that come and go cannot keep it going', async () => {
+    const { fetch, bodies } = fakeFetch([answer([201, 503, 503]), answer([201, 201, 503]), answer([201, 503, 503]), answer([201, 201, 503]), answer([201, 503, 503])]);
+    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined, maxAttempts: 3 }, 'batch-key')).rejects.toThrow(/Gave up after 3 sends/);
+    expect(bodies).toHaveLength(5);
+  });
+
+  it('keeps the first answer that wrote an item: a row created on the first send counts as created when a later send ran it again', async () => {
+    // The API could not remember the first answer, so the second send ran every item again.
+    const { fetch } = fakeFetch([answer([201, 503, 201]), answer([200, 201, 200])]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined }, 'batch-key');
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201]);
+  });
+
+  it('finishes the first half of a batch too large, its retries included, before it sends the second', async () => {
+    // A record's row in the first half, throttled once, must not be written after its later row in the second half.
+    const { fetch, keys } = fakeFetch([{ status: 413 }, answer([503, 201]), answer([201, 201]), ok(1)]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined }, 'batch-key');
+    expect(keys).toEqual(['batch-key', 'batch-key.1', 'batch-key.1', 'batch-key.2']);
+    expect(results.map((r) => [r.index, r.status])).toEqual([[0, 201], [1, 201], [2, 201]]);
+  });
+
+  it('says plainly when the API holds the batch\'s key for another request', async () => {
+    const { fetch } = fakeFetch([{ status: 422, body: { error: { code: 'idempotency_key_reused', message: 'used for a different request' } } }]);
+    await expect(sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async () => undefined }, 'batch-key')).rejects.toThrow(
+      /holds this batch's Idempotency-Key \(batch-key\) for another request/,
+    );
   });
 
   it('gives up after the last attempt', async () => {

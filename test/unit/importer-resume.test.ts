@@ -58,6 +58,23 @@ describe('importer --resume', () => {
   });
 });
 
+describe('importer --resume, its batches', () => {
+  it("cuts the interrupted run's batches, of its size, and refuses another --batch-size rather than send other requests", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-resume-size-'));
+    const file = join(dir, 'rows.csv');
+    writeFileSync(file, `name\n${Array.from({ length: 40 }, (_, i) => `row-${i}`).join('\n')}\n`);
+    const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, concurrency: 4 };
+    const firstKeys = new Map<string, string>();
+    await expect(runImport({ ...common, batchSize: 10, resume: false, sender: { fetch: fakeApi(true, firstKeys), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    await expect(runImport({ ...common, batchSize: 20, resume: true, sender: { fetch: fakeApi(false), sleep: async () => undefined } })).rejects.toThrow(
+      'The interrupted import sent batches of 10 rows; resume it with --batch-size 10, or without --batch-size',
+    );
+    const resumedKeys = new Map<string, string>();
+    await runImport({ ...common, resume: true, sender: { fetch: fakeApi(false, resumedKeys), sleep: async () => undefined } });
+    expect(resumedKeys).toEqual(firstKeys);
+  });
+});
+
 describe('importer ordering', () => {
   it("writes two rows of one record in different batches in file order, even when the earlier batch answers last", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gather-order-'));
