@@ -1,9 +1,9 @@
 /**
  * Sends one batch to `POST /models/{model}/batch` and returns its per-item results. Every send of a batch carries the
- * same `Idempotency-Key`, so the API runs each of its items at most once however often it is sent: a send whose answer
- * was lost, or that reached the API while an earlier send (of this run, or of the run --resume continues) was still
- * running, gets that send's answer (after a 409 `request_in_progress`, waited out) instead of writing its rows again,
- * where an earlier row of a record written again would pass over a later one. 429 and 503 are retried after their
+ * same `Idempotency-Key`, so a send whose answer was lost, or that reached the API while an earlier send (of this run,
+ * or of the run --resume continues) was still running, gets that send's answer (after a 409 `request_in_progress`,
+ * waited out) instead of writing its rows again, where an earlier row of a record written again would pass over a
+ * later one; only a key the API forgot (after 24 hours) or an answer it could not store runs the rows again. 429 and 503 are retried after their
  * Retry-After (or an exponential backoff with jitter), and so are network failures and other 5xx; a 413 splits the
  * batch in two, each half with a key of its own. Anything else fails the import with the API's own error message.
  * Items the API answers with a 429 or 503 inside its 200 (throttled after its own retries, or held or not started
@@ -17,6 +17,7 @@
  * as a whole moves at the limit's pace. Such a batch waits and tries again until it has waited `maxRateLimitedMs` in a
  * row (10 minutes by default), which only an API refusing everything reaches.
  */
+import { isRetryableItem } from '../http/batch-resend.js';
 import type { ItemResult } from '../http/batch-response.js';
 import { retryAfterSeconds } from '../http/retry-after.js';
 
@@ -68,12 +69,6 @@ function retryDelay(attempt: number, retryAfter: string | null, maxDelayMs: numb
   return Math.min(maxDelayMs, Math.max(seconds !== undefined ? seconds * 1000 : 0, backoff));
 }
 
-/**
- * An item the API could not write this time: throttled after its own retries (503, or 429), held behind an earlier
- * item of its record, or not started before the batch's deadline (503). A 500 is the API's defect and would answer the
- * same again: that row goes to the rejects file, and the API holds nothing back for it (lib/http/batch-resend.ts).
- */
-const retryableItem = (result: ItemResult) => result.status === 429 || result.status === 503;
 
 /**
  * One batch, sent under `idempotencyKey` (1 to 255 visible ASCII characters, unique to this batch of this import run)
@@ -96,7 +91,10 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
   let fewestLeft = Infinity;
   let fruitless = 0;
   for (;;) {
-    const pending = results.filter(retryableItem);
+    // Items the API could not write this time (429 or 503: throttled, held behind an earlier item of their record, or
+    // not started before the batch's deadline), by the API's own rule. A 500 is a defect that would answer the same
+    // again: its row goes to the rejects file, and the API holds nothing back for it.
+    const pending = results.filter(isRetryableItem);
     if (pending.length === 0) return results;
     if (pending.length < fewestLeft) {
       fewestLeft = pending.length;
