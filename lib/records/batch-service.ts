@@ -2,10 +2,10 @@
  * Batch upserts and deletes (SPEC section 4, "Batch"): one result per item, upserts first and then deletes, each in
  * request order. One bad item never fails or hides the others' results, nor stops another record's items. Writes run
  * with bounded parallelism; items with the same id run one after the other in request order, so their merges apply in
- * that order. Throttling that outlasts the SDK's
- * own retries is retried per item with backoff before that item is reported 503. Once an item of a record is answered
- * "retry" (503), its record's later items, its delete included, are not attempted and answer 503 too: a client that
- * sends the failed item again as told must not write it over what a later item of the same batch wrote.
+ * that order. Throttling that outlasts the SDK's own retries is retried per item with backoff before that item is
+ * reported 503. Once an item of a record is answered "retry" (503), its record's later items, its delete included, are
+ * not attempted and answer 503 too: a client that sends the failed item again as told must not write it over what a
+ * later item of the same batch wrote.
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
