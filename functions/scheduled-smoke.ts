@@ -1,7 +1,8 @@
 /**
  * The scheduled end-to-end test: EventBridge Scheduler invokes it at the stage's rate; it reads its API key from
  * Secrets Manager (SMOKE_SECRET_ARN, cached 5 minutes), runs the scenario against the stage's own URL
- * (SMOKE_BASE_URL), and publishes `SmokeSuccess` (1 or 0) and each step's duration as metrics, which drive an alarm.
+ * (SMOKE_BASE_URL), and publishes `SmokeSuccess` (1 or 0), each step's duration and `SmokeLeftovers` (the records its
+ * clean-up could not delete) as metrics; `SmokeSuccess` drives an alarm.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -37,6 +38,8 @@ export const handler = async (_event?: unknown, context?: { getRemainingTimeInMi
     result = { runId: 'none', ok: false, interrupted: false, steps: [], leftovers: [] };
   }
   metrics.addMetric('SmokeSuccess', MetricUnit.Count, result.ok ? 1 : 0);
+  // Records left in the smoke workspace pile up unseen otherwise: the dashboard shows them beside the test's result.
+  metrics.addMetric('SmokeLeftovers', MetricUnit.Count, result.leftovers.length);
   for (const step of result.steps) {
     const single = metrics.singleMetric();
     single.addDimension('step', step.name);

@@ -11,7 +11,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { keyLookupFailedMessage } from '../../lib/auth/authorizer-log.js';
-import { smokeSuccessMetric } from './scheduled-tests.js';
+import { smokeLeftoversMetric, smokeSuccessMetric } from './scheduled-tests.js';
 
 /** API Gateway's response types for a failed authorizer (lib/http/gateway-responses.ts answers both with a 503). */
 const authorizerFailureTypes = ['AUTHORIZER_CONFIGURATION_ERROR', 'AUTHORIZER_FAILURE'] as const;
@@ -200,8 +200,9 @@ export class Monitoring extends Construct {
       }),
       new GraphWidget({ title: 'Authorizer failures: key table unreadable, and all 503s for a failed authorizer', left: [authorizerFailures, authorizerUnavailable] }),
       new GraphWidget({
-        title: 'Scheduled end-to-end test (1 = passed)',
+        title: 'Scheduled end-to-end test (1 = passed), and the records its clean-up left behind',
         left: [smokeSuccessMetric(props.stage, fiveMinutes)],
+        right: [smokeLeftoversMetric(props.stage, fiveMinutes)],
       }),
     );
   }

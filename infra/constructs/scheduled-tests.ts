@@ -25,6 +25,11 @@ export function smokeSuccessMetric(stage: string, period: Duration): Metric {
   return new Metric({ namespace: 'Gather', metricName: 'SmokeSuccess', dimensionsMap: { service: 'gather', stage }, statistic: 'Minimum', period });
 }
 
+/** `SmokeLeftovers` of one stage's scheduled test: records its clean-up could not delete, summed per period. */
+export function smokeLeftoversMetric(stage: string, period: Duration): Metric {
+  return new Metric({ namespace: 'Gather', metricName: 'SmokeLeftovers', dimensionsMap: { service: 'gather', stage }, statistic: 'Sum', period });
+}
+
 /**
  * The scheduled end-to-end test of a stage: EventBridge Scheduler runs functions/scheduled-smoke.ts, which runs the
  * smoke scenario (lib/smoke/scenario.ts) against the stage's own URL with a key from Secrets Manager. An alarm goes off

@@ -160,7 +160,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
   it('shows on the dashboard what the runbook asks for: refusals by error code, authorizer failures, the scheduled test, DynamoDB latency', () => {
     const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
     const body = JSON.stringify(dashboard!.Properties.DashboardBody);
-    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'AuthorizerUnavailable', 'SmokeSuccess', 'SuccessfulRequestLatency', 'UpdateItem']) {
+    for (const expected of ['Refused requests by error code', "SEARCH('{Gather,code,service,stage}", 'AuthorizerFailures', 'AuthorizerUnavailable', 'SmokeSuccess', 'SmokeLeftovers', 'SuccessfulRequestLatency', 'UpdateItem']) {
       expect([expected, body.includes(expected)]).toEqual([expected, true]);
     }
     // The search is this stage's only (its quotes arrive escaped, once per level of JSON).

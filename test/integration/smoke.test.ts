@@ -222,11 +222,17 @@ describe('the scheduled-test function', () => {
   // The function reads its stage's URL once, when it is loaded: every call here goes through this proxy to the local
   // stack, which can answer every request late, as a slowed-down API would.
   let slowAnswersMs = 0;
+  let refuseDeletes = false;
   let forwarded = Promise.resolve();
   const proxy = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
+      if (refuseDeletes && request.method === 'DELETE') {
+        response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+        response.end('{"error":{"code":"unavailable","message":"down","request_id":"proxy"}}');
+        return;
+      }
       const hopByHop = ['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive'];
       const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !hopByHop.includes(name)).map(([name, value]) => [name, String(value)]));
       // Forwarded one at a time, in the order they came: a clean-up DELETE reaches the stack only once the create it
@@ -276,9 +282,26 @@ describe('the scheduled-test function', () => {
   it('runs the scenario against the stage URL with the key from Secrets Manager and reports success', async () => {
     const { ok, metrics } = await invoke(devStack().token);
     expect(ok).toBe(true);
-    expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 1 });
+    expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 1, SmokeLeftovers: 0 });
     expect(metrics.filter((m) => 'SmokeStepDuration' in m)).toHaveLength(9);
   });
+
+  it('counts the records its clean-up could not delete (SmokeLeftovers), for the dashboard to show', async () => {
+    refuseDeletes = true;
+    let outcome: Awaited<ReturnType<typeof invoke>>;
+    try {
+      outcome = await invoke(devStack().token);
+    } finally {
+      refuseDeletes = false;
+    }
+    expect(outcome.ok).toBe(false);
+    expect(outcome.result.leftovers).toHaveLength(2);
+    expect(outcome.metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 0, SmokeLeftovers: 2 });
+    // What it left, deleted here.
+    for (const path of [`/models/customer/records/${encodeURIComponent(`smoke+${outcome.result.runId}@example.com`)}`, `/models/account/records/${encodeURIComponent(`Smoke Co ${outcome.result.runId}`)}`]) {
+      expect((await call('DELETE', path, { token: devStack().token })).status).toBe(204);
+    }
+  }, 60_000);
 
   it('keeps time for its clean-up from its steps: a run whose steps outlast their time still deletes what it made', async () => {
     // Every answer comes 2 s late. 21.5 s left: 5 s are kept to report and 15 s for the clean-up, so the steps stop 1.5
