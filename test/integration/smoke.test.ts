@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { runScenario, type ScenarioResult } from '../../lib/smoke/scenario.js';
 import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
+import { startForwardingProxy, type ForwardingProxy } from '../support/forwarding-proxy.js';
 import { runScript, type ScriptRun } from '../support/script-process.js';
 
 const smokeCli = (args: string[]): Promise<ScriptRun> => runScript('lib/smoke/run-smoke.ts', args, { env: { DATA_DIR: devDataDir() } });
@@ -83,22 +84,10 @@ describe('npm run smoke, cut short', () => {
     // In front of the API, a proxy that never answers the third request (reading the account), so the run is surely
     // in the middle, with both records made, when Ctrl-C comes.
     let seen = 0;
-    const proxy = createServer((request, response) => {
-      seen += 1;
-      if (seen === 3) return;
-      const chunks: Buffer[] = [];
-      request.on('data', (chunk: Buffer) => chunks.push(chunk));
-      request.on('end', async () => {
-        const headers = Object.fromEntries(['authorization', 'content-type', 'if-match'].flatMap((name) => (request.headers[name] ? [[name, String(request.headers[name])]] : [])));
-        const upstream = await fetch(baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) });
-        response.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-        response.end(Buffer.from(await upstream.arrayBuffer()));
-      });
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxy = await startForwardingProxy(baseUrl, { before: () => ((seen += 1) === 3 ? 'hold' : undefined) });
     try {
       let interrupted = false;
-      const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, '--token', token], {
+      const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', proxy.url, '--token', token], {
         env: { DATA_DIR: devDataDir() },
         onStdout: (text, kill) => {
           if (!interrupted && /ok {3}upsert a linked customer/.test(text)) {
@@ -117,8 +106,7 @@ describe('npm run smoke, cut short', () => {
       expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(404);
       expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(404);
     } finally {
-      proxy.closeAllConnections();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   });
 });
@@ -223,44 +211,23 @@ describe('the scheduled-test function', () => {
   // stack, which can answer every request late, as a slowed-down API would.
   let slowAnswersMs = 0;
   let refuseDeletes = false;
-  let forwarded = Promise.resolve();
-  const proxy = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      if (refuseDeletes && request.method === 'DELETE') {
-        response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
-        response.end('{"error":{"code":"unavailable","message":"down","request_id":"proxy"}}');
-        return;
-      }
-      const hopByHop = ['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive'];
-      const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => !hopByHop.includes(name)).map(([name, value]) => [name, String(value)]));
-      // Forwarded one at a time, in the order they came: a clean-up DELETE reaches the stack only once the create it
-      // follows has been applied there, however late that create's answer is or however loaded the machine.
-      forwarded = forwarded.then(() =>
-        fetch(devStack().baseUrl + request.url, { method: request.method!, headers, ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}) }).then(
-          async (answer) => {
-            const kept = ['content-type', 'etag', 'retry-after'].filter((name) => answer.headers.has(name)).map((name) => [name, answer.headers.get(name)!]);
-            const body = Buffer.from(await answer.arrayBuffer());
-            setTimeout(() => {
-              response.writeHead(answer.status, Object.fromEntries(kept));
-              response.end(body);
-            }, slowAnswersMs);
-          },
-          () => void response.destroy(),
-        ),
-      );
+  let proxy: ForwardingProxy;
+  beforeAll(async () => {
+    proxy = await startForwardingProxy(devStack().baseUrl, {
+      before: (request) =>
+        refuseDeletes && request.method === 'DELETE'
+          ? { status: 503, headers: { 'Retry-After': '1' }, body: '{"error":{"code":"unavailable","message":"down","request_id":"proxy"}}' }
+          : undefined,
+      after: () => slowAnswersMs,
     });
   });
-  beforeAll(() => new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve)));
-  afterAll(() => {
+  afterAll(async () => {
     secrets.restore();
-    proxy.closeAllConnections();
-    proxy.close();
+    await proxy.close();
   });
 
   async function invoke(secretValue: string, context?: { getRemainingTimeInMillis(): number }): Promise<{ ok: boolean; metrics: Record<string, unknown>[]; result: ScenarioResult }> {
-    process.env.SMOKE_BASE_URL = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    process.env.SMOKE_BASE_URL = proxy.url;
     process.env.SMOKE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke';
     process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     secrets.reset();
