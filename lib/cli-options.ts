@@ -1,5 +1,5 @@
 /**
- * What the operator scripts (`npm run import`, `soak`, `admin`) read from their command line the same way. Kept apart
+ * What the operator scripts (`npm run import`, `smoke`, `soak`, `admin`) read from their command line the same way. Kept apart
  * from lib/config.ts, which the Lambda functions import: commander has no place in their bundles.
  */
 import { resolve } from 'node:path';
@@ -36,4 +36,13 @@ export function refuseRepeatedOptions(command: Command): Command {
   }
   for (const subcommand of command.commands) refuseRepeatedOptions(subcommand);
   return command;
+}
+
+/**
+ * Makes a command's usage errors (an unknown, repeated or out-of-range option) exit with `code` instead of commander's
+ * 1, which `npm run smoke` and `soak` give when they ran and found the API failing: a scheduled caller can then tell a
+ * broken command line from a broken API. Help still exits 0. The importer does the same in its own catch.
+ */
+export function usageErrorsExitWith(code: number, command: Command): Command {
+  return command.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : code));
 }

@@ -3,20 +3,24 @@
  * (DynamoDB Local in memory, the gateway in this process), drives mixed traffic through HTTP with autocannon for the
  * set time (upserts by JSON and form, reads, lists, batches, deletes, bad requests), and reports answers by status,
  * p50/p99 latency and the growth of this process's memory (gateway and handlers) between a warm-up and the end.
- * It sends traffic only to 127.0.0.1 and stops by itself.
+ * It sends traffic only to 127.0.0.1 and stops by itself. Exits 1 when its stack did not start or the API answered a
+ * 5xx other than 503 (or a connection failed), 2 when the command line is wrong.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
-import { refuseRepeatedOptions, wholeNumber } from '../cli-options.js';
+import { refuseRepeatedOptions, usageErrorsExitWith, wholeNumber } from '../cli-options.js';
 import { startLocalStack } from './local-stack.js';
 
 const program = refuseRepeatedOptions(
-  new Command('soak')
-    .option('--duration <seconds>', 'how long to drive traffic, 1 to 3600', wholeNumber(1, 3600), 60)
-    .option('--connections <n>', 'concurrent connections, 1 to 1000', wholeNumber(1, 1000), 16),
+  usageErrorsExitWith(
+    2,
+    new Command('soak')
+      .option('--duration <seconds>', 'how long to drive traffic, 1 to 3600', wholeNumber(1, 3600), 60)
+      .option('--connections <n>', 'concurrent connections, 1 to 1000', wholeNumber(1, 1000), 16),
+  ),
 ).parse();
 const { duration, connections } = program.opts<{ duration: number; connections: number }>();
 

@@ -1,19 +1,22 @@
 /**
  * `npm run smoke -- --base-url <url> --token <key>` (the local stack by default, through `$DATA_DIR/dev.json`): runs
  * the end-to-end scenario, printing each step with its status and duration, then a summary. Exits 1 on the first
- * failure, saying what was expected and what came back; 2 when there is nothing to test; 130 after Ctrl-C, which still
- * deletes what the run made.
+ * failure, saying what was expected and what came back; 2 when there is nothing to test or the command line is wrong
+ * (an unknown option, one given twice); 130 after Ctrl-C, which still deletes what the run made.
  */
 import { Command } from 'commander';
-import { refuseRepeatedOptions } from '../cli-options.js';
+import { refuseRepeatedOptions, usageErrorsExitWith } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { runScenario, scenarioStepCount } from './scenario.js';
 
 const program = refuseRepeatedOptions(
-  new Command('smoke')
-    .description('Run the end-to-end scenario against the API')
-    .option('--base-url <url>', 'the API (default: the local stack)')
-    .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)'),
+  usageErrorsExitWith(
+    2,
+    new Command('smoke')
+      .description('Run the end-to-end scenario against the API')
+      .option('--base-url <url>', 'the API (default: the local stack)')
+      .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)'),
+  ),
 ).parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();
 

@@ -204,8 +204,15 @@ describe('npm run soak', () => {
 
   it('refuses options out of range before starting anything', async () => {
     const run = await runScript('lib/local/soak.ts', ['--duration', '0']);
-    expect(run.code).not.toBe(0);
+    expect(run.code).toBe(2);
     expect(run.stderr).toContain('must be a whole number from 1 to 3600');
+  });
+
+  it('refuses an option given twice, rather than soak for one of the two durations', async () => {
+    const run = await runScript('lib/local/soak.ts', ['--duration', '1', '--connections', '2', '--duration=3']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/option '--duration' was given more than once/);
+    expect(run.stdout).toBe('');
   });
 
   it('says in one line that its stack did not start, and leaves no temporary directory behind', async () => {

@@ -77,6 +77,11 @@ describe('npm run smoke, cut short', () => {
       expect([url, refused.code]).toEqual([url, 2]);
       expect(refused.stderr).toMatch(/--base-url must be an http:\/\/ or https:\/\/ URL/);
     }
+    // Two keys or two URLs: commander would keep the last without a word, and the run would test another stage.
+    const twice = await smokeCli(['--base-url', `http://127.0.0.1:${port}`, '--token', token, '--base-url', 'http://127.0.0.1:1']);
+    expect(twice.code).toBe(2); // 1 is for an API that failed a step
+    expect(twice.stderr).toMatch(/option '--base-url' was given more than once/);
+    expect(twice.stdout).toBe('');
   });
 
   it('deletes what it made when Ctrl-C stops it, and exits 130', async () => {
