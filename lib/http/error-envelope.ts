@@ -3,7 +3,7 @@
  * `{"error": {"code", "message", "details"?, "request_id"}}`. Domain errors are mapped to their status here, in one
  * place; anything unknown is a defect and becomes a bare 500 with the request id and no internals.
  */
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import {
   DomainError,
   MissingUniqueFieldError,
@@ -98,6 +98,11 @@ export function mapError(error: unknown, requestId: string): MappedError {
     headers: {},
     expected: false,
   };
+}
+
+/** A failed request's error mapped with its request id: API Gateway's, else Lambda's (a direct invocation). */
+export function mapRequestError(request: { readonly event?: APIGatewayProxyEvent; readonly context?: { readonly awsRequestId?: string }; readonly error?: unknown }): MappedError {
+  return mapError(request.error, request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown');
 }
 
 export function errorResponse(mapped: MappedError): APIGatewayProxyResult {

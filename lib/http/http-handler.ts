@@ -10,7 +10,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { parseScopes, type Scope } from '../auth/scopes.js';
 import { findRoute, type RouteDefinition } from '../routes.js';
-import { errorResponse, mapError } from './error-envelope.js';
+import { errorResponse, mapRequestError } from './error-envelope.js';
 import { HttpError, malformedHeader } from './http-error.js';
 import { logger, observabilityHooks } from './observability.js';
 import { readRequestHeaders, type RequestHeaders } from './request-headers.js';
@@ -120,9 +120,8 @@ export function httpHandler(handle: HttpHandlerFunction, options: HttpHandlerOpt
     .use({
       // Before every other middleware, so its onError shapes every failure, also theirs.
       onError: (request) => {
-        const requestId = request.event?.requestContext?.requestId ?? request.context?.awsRequestId ?? 'unknown';
-        const mapped = mapError(request.error, requestId);
-        if (!mapped.expected) logger.error('unhandled error', { request_id: requestId, error: request.error as Error });
+        const mapped = mapRequestError(request);
+        if (!mapped.expected) logger.error('unhandled error', { request_id: mapped.envelope.error.request_id, error: request.error as Error });
         request.response = errorResponse(mapped);
       },
     })

@@ -3,6 +3,7 @@
  * same request (method, path, query string, body, the body's Content-Type and Content-Encoding, conditional headers)
  * within 24 h replays the first response without
  * a second write; the same key with another request is a 422; a second request while the first is in flight is a 409.
+ * A failed request is not remembered, except a DELETE's 404 (nothing to delete), which is its outcome as a 204 is.
  * Keys are scoped to the workspace (two workspaces may use the same key) and expire through DynamoDB TTL on the
  * idempotency table.
  *
@@ -28,8 +29,10 @@ import type { MiddlewareObj, Request } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { requireEnv } from '../config.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
+import { ModelNotFoundError, RecordNotFoundError } from '../records/errors.js';
 import { isConditionFailure, withErrorMapping } from '../store/map-dynamodb-error.js';
 import { isRetryableItem } from './batch-resend.js';
+import { errorResponse, mapRequestError } from './error-envelope.js';
 import { malformedHeader } from './http-error.js';
 import { logger, markReplayed } from './observability.js';
 import { requestState } from './request-state.js';
@@ -58,6 +61,11 @@ export function hasRetryableItems(response: APIGatewayProxyResult | null | undef
   } catch {
     return false;
   }
+}
+
+/** Whether a DELETE failed for want of anything to delete: the record, or the model, is not there. */
+function isNothingToDelete(request: Request<APIGatewayProxyEvent, APIGatewayProxyResult>): boolean {
+  return request.event.httpMethod === 'DELETE' && (request.error instanceof RecordNotFoundError || request.error instanceof ModelNotFoundError);
 }
 
 /**
@@ -314,6 +322,13 @@ export function idempotencyMiddleware(): Middleware {
       if (isRetryableAnswer(request.response)) return forget(request);
       return remember(request, hasRetryableItems(request.response));
     },
-    onError: (request) => (claimed(request) ? forget(request) : undefined),
+    onError: (request) => {
+      if (!claimed(request)) return undefined;
+      if (!isNothingToDelete(request)) return forget(request);
+      // A delete's 404 is its outcome, as a 204 is (clients treat both as done): remembered like one, so that a retry
+      // with the key replays it rather than deleting a record made since. The answer is the envelope's, as it would be.
+      request.response = errorResponse(mapRequestError(request));
+      return remember(request).then(() => request.response);
+    },
   };
 }

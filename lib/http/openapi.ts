@@ -174,7 +174,7 @@ const parameters: Record<string, Json> = {
     name: 'Idempotency-Key',
     in: 'header',
     required: false,
-    description: 'Replays the first response to the same request for 24 hours; 1 to 255 visible ASCII characters.',
+    description: 'Replays the first response to the same request for 24 hours (a failure is not kept, except a delete\'s 404: nothing to delete); 1 to 255 visible ASCII characters.',
     schema: { type: 'string', minLength: 1, maxLength: 255 },
   },
 };

@@ -150,6 +150,31 @@ describe('Idempotency-Key', () => {
     expect([again.status, errorCode(again)]).toEqual([404, 'model_not_found']);
   });
 
+  it('remembers a delete that found nothing (404) as it remembers one that deleted: a retry with its key deletes nothing made since', async () => {
+    const name = unique('gone');
+    const key = unique('key');
+    const remove = () => call('DELETE', `/models/account/records/${name}`, { token, headers: { 'Idempotency-Key': key } });
+    const first = await remove();
+    expect([first.status, errorCode(first)]).toEqual([404, 'record_not_found']);
+    // The client lost that 404 and retries; meanwhile another client made the record.
+    expect((await call('POST', '/models/account/records', { json: { name }, token })).status).toBe(201);
+    const retry = await remove();
+    expect(retry.status).toBe(404);
+    expect(retry.body).toEqual(first.body);
+    expect((await call('GET', `/models/account/records/${name}`, { token })).status).toBe(200);
+    // The same for a model: its deletion's 404 is replayed, and the model defined since stays.
+    const model = `gone_${randomBytes(4).toString('hex')}`;
+    const modelKey = unique('key');
+    const removeModel = () => call('DELETE', `/models/${model}`, { token, headers: { 'Idempotency-Key': modelKey } });
+    const firstModel = await removeModel();
+    expect([firstModel.status, errorCode(firstModel)]).toEqual([404, 'model_not_found']);
+    expect((await call('PUT', `/models/${model}`, { json: { unique_field: 'sku' }, token })).status).toBe(201);
+    expect((await removeModel()).body).toEqual(firstModel.body);
+    expect((await call('GET', `/models/${model}`, { token })).status).toBe(200);
+    expect((await call('DELETE', `/models/${model}`, { token })).status).toBe(204);
+    // Other failures are still not remembered: a 422 frees the key for the corrected request (above).
+  });
+
   it('counts the query string as part of the request: a delete by ?id= of another record is a 422', async () => {
     const [a, b] = [unique('qa'), unique('qb')];
     for (const name of [a, b]) await call('POST', '/models/account/records', { json: { name }, token });
