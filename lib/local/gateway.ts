@@ -158,6 +158,30 @@ function queryMaps(search: string) {
   return { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
+/** RFC 3986's host (a name, an IPv4 address or a bracketed IP literal) with an optional port. */
+const hostPattern = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
+
+/** Why the request's Host header is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. */
+function hostHeaderProblem(request: IncomingMessage): string | undefined {
+  let lines = 0;
+  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'host') lines++;
+  if (lines > 1) return 'Send one Host header: this request has several';
+  const host = request.headers.host;
+  if (host === undefined) return request.httpVersion === '1.1' ? 'An HTTP/1.1 request must have a Host header' : undefined;
+  return hostPattern.test(host) ? undefined : 'The Host header must be a host name or address, with an optional port';
+}
+
+/**
+ * A request target in absolute form (`GET http://host/path`, as a client sends it through a proxy) as its path and
+ * query: RFC 9112 section 3.2.2 has a server accept it. Any other target is returned as it is.
+ */
+function originForm(target: string): string {
+  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!absolute) return target;
+  const rest = target.slice(absolute[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 class BodyTooLarge extends Error {}
 
 /** How much of an oversized body is read and discarded before the connection is cut, so the client can read the 413. */
@@ -217,14 +241,16 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const method = request.method ?? 'GET';
     // RFC 9112: a server answers 400 to an HTTP/1.1 request without a Host. Node would too, with a bare 400 of its
     // own, so the server is told not to, and the refusal is answered here in the envelope.
-    if (request.httpVersion === '1.1' && request.headers.host === undefined) {
+    // The same rule refuses two Host lines, and one that is not a host with an optional port.
+    const hostProblem = hostHeaderProblem(request);
+    if (hostProblem !== undefined) {
       request.resume();
-      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, 'An HTTP/1.1 request must have a Host header');
+      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, hostProblem);
       return 400;
     }
     // Split by hand: `new URL` reads a target starting with `//` as a host and throws on one like `//x:abc`.
     // A fragment is the client's own and never part of a request; one sent anyway is dropped, as a URL parser would.
-    const target = (request.url ?? '/').split('#')[0]!;
+    const target = originForm(request.url ?? '/').split('#')[0]!;
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
@@ -356,7 +382,25 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
   };
 
+  // Requests a client pipelines on one connection run one after another, as they were sent: Node's parser hands them
+  // over at once, and run together a DELETE sent after an upsert could be applied before it (RFC 9112 lets a server
+  // run pipelined requests in parallel only when all are safe methods). Each waits for the answer before it to end.
+  const lastOnConnection = new WeakMap<Socket, Promise<void>>();
   const server = createServer({ requireHostHeader: false }, (request, response) => {
+    const { socket } = request;
+    const before = lastOnConnection.get(socket);
+    const answered = new Promise<void>((resolve) =>
+      response.once('close', () => {
+        // The last answer on the connection: the next request, not pipelined, runs at once.
+        if (lastOnConnection.get(socket) === answered) lastOnConnection.delete(socket);
+        resolve();
+      }),
+    );
+    lastOnConnection.set(socket, answered);
+    if (before) void before.then(() => serve(request, response));
+    else serve(request, response);
+  });
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     const requestId = randomUUID();
     handle(request, response, requestId)
@@ -381,7 +425,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         if (!response.headersSent) sendGatewayError(response, requestId, 'DEFAULT_5XX', 500);
         else response.destroy();
       });
-  });
+  };
   /** An answer in the envelope written on the socket itself, closing it: for what never becomes a request of ours. */
   const answerOnSocket = (socket: Socket, status: number, type: string, message: string, requestId: string) => {
     const body = JSON.stringify(errorEnvelope(gatewayResponse(type).code, message, requestId));

@@ -5,6 +5,7 @@
 import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { call, devStack, errorCode, unique, type RequestOptions } from '../support/api-client.js';
+import { runScript } from '../support/script-process.js';
 
 const deep = (depth: number): unknown => (depth === 0 ? 'leaf' : { d: deep(depth - 1) });
 
@@ -175,22 +176,32 @@ describe('the API reference', () => {
   });
 
   it('names only an http or https URL of a host name, whatever Host and X-Forwarded-Proto a client sends', async () => {
-    const serverFor = (headers: Record<string, string>) =>
-      new Promise<string>((resolve, reject) => {
+    // fetch sends its own Host whatever it is given: node:http sends the one named.
+    const answerFor = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: Record<string, any> }>((resolve, reject) => {
         const request = httpRequest(`${devStack().baseUrl}/openapi.json`, { headers }, (response) => {
           let text = '';
           response.setEncoding('utf8');
           response.on('data', (chunk: string) => (text += chunk));
-          response.on('end', () => resolve((JSON.parse(text) as { servers: { url: string }[] }).servers[0]!.url));
+          response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(text) as Record<string, any> }));
         });
         request.on('error', reject);
         request.end();
       });
+    const serverFor = async (headers: Record<string, string>) => ((await answerFor(headers)).body as { servers: { url: string }[] }).servers[0]!.url;
     expect(await serverFor({ Host: 'api.example.com', 'X-Forwarded-Proto': 'javascript' })).toBe('https://api.example.com');
     expect(await serverFor({ Host: 'localhost:9', 'X-Forwarded-Proto': 'javascript' })).toBe('http://localhost:9');
     expect(await serverFor({ Host: 'api.example.com', 'X-Forwarded-Proto': 'http' })).toBe('http://api.example.com');
-    expect(await serverFor({ Host: 'a.example"><script>x</script>' })).toBe('http://localhost');
-    expect(await serverFor({ Host: 'evil.example/phish?' })).toBe('http://localhost');
+    // A Host that is no host at all the gateway refuses (400) before any function runs; were one to reach the function,
+    // it names the default, never the client's text.
+    for (const host of ['a.example"><script>x</script>', 'evil.example/phish?']) {
+      const refused = await answerFor({ Host: host });
+      expect([host, refused.status, refused.body.error?.code]).toEqual([host, 400, 'bad_request']);
+      const event = { httpMethod: 'GET', resource: '/openapi.json', path: '/openapi.json', headers: { Host: host }, requestContext: { requestId: 'r', stage: 'local' } };
+      const run = await runScript('test/support/invoke-function.ts', ['functions/openapi.ts'], { env: { GATHER_EVENT: JSON.stringify(event) } });
+      const answer = JSON.parse(run.stdout.trimEnd().split('\n').at(-1)!) as { body: string };
+      expect([host, (JSON.parse(answer.body) as { servers: { url: string }[] }).servers[0]!.url]).toEqual([host, 'http://localhost']);
+    }
     expect(await serverFor({ Host: '[::1]:3000' })).toBe('http://[::1]:3000');
     expect(await serverFor({ Host: 'api.example.com:65535' })).toBe('https://api.example.com:65535');
     expect(await serverFor({ Host: 'api.example.com:99999' })).toBe('http://localhost'); // no such port: not a URL a client could use

@@ -244,7 +244,7 @@ describe('what reaches the gateway before any handler', () => {
    * half-close after writing, and waits for the server to close, as a pipelining client does.
    */
   const exchange = (text: string, keepOpen = false) =>
-    new Promise<{ status: number; head: string; body: string }>((resolve, reject) => {
+    new Promise<{ status: number; head: string; body: string; raw: string }>((resolve, reject) => {
       const { hostname, port } = new URL(devStack().baseUrl);
       const socket = connect({ host: hostname, port: Number(port) });
       let received = '';
@@ -254,7 +254,7 @@ describe('what reaches the gateway before any handler', () => {
       socket.on('error', (error) => (received === '' ? reject(error) : undefined));
       socket.on('close', () => {
         const [head = '', body = ''] = received.split('\r\n\r\n');
-        resolve({ status: Number(head.split(' ')[1]), head, body });
+        resolve({ status: Number(head.split(' ')[1]), head, body, raw: received });
       });
       if (keepOpen) socket.write(text);
       else socket.end(text);
@@ -290,6 +290,47 @@ describe('what reaches the gateway before any handler', () => {
     expect([expectation.status, envelope(expectation)]).toEqual([417, 'bad_request']);
     const tunnel = await exchange('CONNECT localhost:1 HTTP/1.1\r\nHost: localhost:1\r\n\r\n', true);
     expect([tunnel.status, envelope(tunnel)]).toEqual([404, 'route_not_found']);
+  });
+
+  it('refuses two Host lines and a Host that is no host, as RFC 9112 has a server do, and takes a target in absolute form', async () => {
+    for (const [hosts, message] of [
+      [['a', 'b'], /one Host header/],
+      [['x', 'x'], /one Host header/],
+      [['bad host/x'], /host name or address/],
+      [['x:80:80'], /host name or address/],
+    ] as const) {
+      const lines = hosts.map((host) => `Host: ${host}\r\n`).join('');
+      const refused = await exchange(`GET /health HTTP/1.1\r\n${lines}Connection: close\r\n\r\n`);
+      expect([hosts, refused.status, envelope(refused)]).toEqual([hosts, 400, 'bad_request']);
+      expect(JSON.parse(refused.body).error.message).toMatch(message);
+    }
+    for (const host of ['localhost:3000', '127.0.0.1', '[::1]:3000', 'api.example.com']) {
+      expect([host, (await exchange(`GET /health HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).status]).toEqual([host, 200]);
+    }
+    // A client sending through a proxy names the whole URL; the route is its path, the query string included.
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: 'absolute form' }, token })).status).toBe(201);
+    for (const target of ['http://x/models/account/records/absolute%20form', 'HTTP://x:1/models/account/record?id=absolute+form']) {
+      const answer = await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nConnection: close\r\n\r\n`, true);
+      expect([target, answer.status, answer.body]).toEqual([target, 200, expect.stringContaining('"id":"absolute form"')]);
+    }
+    expect((await exchange('GET http://x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(404);
+  });
+
+  it('runs requests pipelined on one connection in the order they were sent, not side by side', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    // A slow batch that makes the record, then a quick delete of it, then a read: run side by side, the delete would
+    // find nothing (404) and the batch make the record after it, leaving it behind.
+    const body = JSON.stringify({ records: Array.from({ length: 200 }, (_, i) => ({ name: `in-order-${i}` })) });
+    const batch = `POST /models/account/batch HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const remove = `DELETE /models/account/records/in-order-199 HTTP/1.1\r\n${auth}\r\n`;
+    const read = `GET /models/account/records/in-order-199 HTTP/1.1\r\n${auth}Connection: close\r\n\r\n`;
+    const answer = await exchange(batch + remove + read, true);
+    const statuses = [...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    expect(statuses).toEqual([200, 204, 404]);
+    expect((await call('GET', '/models/account/records/in-order-199', { token })).status).toBe(404);
+    expect((await call('GET', '/models/account/records/in-order-198', { token })).status).toBe(200);
   });
 
   it('answers a malformed request pipelined behind a slow one only after the slow one has its own answer', async () => {

@@ -1,5 +1,5 @@
 /** Ids in paths are percent-decoded exactly once; ids with `/` are reached through the `?id=` form. */
-import { call, errorCode, unique } from '../support/api-client.js';
+import { call, errorCode, unique, workspaceWithKey } from '../support/api-client.js';
 
 async function create(name: string) {
   const response = await call('POST', '/models/account/records', { json: { name } });
@@ -71,6 +71,17 @@ describe('ids in paths', () => {
     expect([inPath.status, errorCode(inPath)]).toEqual([404, 'route_not_found']);
     const noId = await call('GET', '/models/account/record/customers');
     expect([noId.status, errorCode(noId)]).toEqual([400, 'missing_parameter']);
+  });
+
+  it('reaches the ids . and .. through the query form (clients drop them from paths as dot segments, %2E too)', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    for (const id of ['.', '..']) {
+      expect((await call('POST', '/models/account/records', { json: { name: id }, token })).status).toBe(201);
+      const query = `/models/account/record?id=${id}`;
+      expect((await call('GET', query, { token })).body.id).toBe(id);
+      expect((await call('DELETE', query, { token })).status).toBe(204);
+      expect((await call('GET', query, { token })).status).toBe(404);
+    }
   });
 
   it('answers the query form without an id with a 400', async () => {
