@@ -25,6 +25,12 @@ export function fromStored(stored: StoredModelDefinition): ModelDefinition {
 
 export class CachingModelRegistry implements ModelRegistry {
   private readonly cache = new Map<string, { model: ModelDefinition; expiresAt: number }>();
+  /**
+   * How many definitions this process has changed. A read that began before a change may return the definition the
+   * change replaced; it is not cached, or this process would keep the old one (a deleted model, a retyped field) for
+   * the cache's whole time after the change, and its own next request would not see it.
+   */
+  private changes = 0;
 
   constructor(
     private readonly store: ModelDefinitionStore,
@@ -38,6 +44,7 @@ export class CachingModelRegistry implements ModelRegistry {
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt > this.now()) return cached.model;
 
+    const changesBefore = this.changes;
     const stored = await this.store.getModel(workspace, name);
     const standard = findStandardModel(name);
     const model = standard ? withExtension(standard, stored) : stored ? fromStored(stored) : undefined;
@@ -45,12 +52,13 @@ export class CachingModelRegistry implements ModelRegistry {
       this.cache.delete(cacheKey);
       throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
     }
-    if (this.ttlMs > 0) this.cache.set(cacheKey, { model, expiresAt: this.now() + this.ttlMs });
+    if (this.ttlMs > 0 && this.changes === changesBefore) this.cache.set(cacheKey, { model, expiresAt: this.now() + this.ttlMs });
     return model;
   }
 
   /** Forgets a definition this process just changed, so its own next request sees the change. */
   invalidate(workspace: string, name: string): void {
+    this.changes += 1;
     this.cache.delete(`${workspace}#${name}`);
   }
 }
