@@ -32,8 +32,16 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
 
 /**
  * The id a client's string names in a model (a path, `?id=`, a batch delete): normalized as the model's unique field
- * is, an e-mail address as one, any other type as a string.
+ * is, an e-mail address as one, any other type as a string. In a model keyed by e-mail, a string that is no address
+ * names the record stored under it as a string id: one written while the unique field was a string, by a function that
+ * still had that definition, or to a model deleted and defined again (docs/api.md, "Models"). Every record a listing
+ * shows can then be read and deleted by the id it shows, and such a model emptied, deleted or re-keyed; an upsert still
+ * refuses such a value (422).
  */
 export function normalizeRecordId(model: ModelDefinition, value: unknown): IdNormalization {
-  return normalizeId(value, model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string');
+  if (model.fields[model.uniqueField]?.type !== 'email') return normalizeId(value, 'string');
+  const address = normalizeId(value, 'email');
+  if (address.ok) return address;
+  const asString = normalizeId(value, 'string');
+  return asString.ok ? asString : address;
 }

@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { NoSuchListingError, PreconditionFailedError, RecordNotFoundError, UnavailableError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { normalizeRecordId } from './record-id.js';
+import { normalizeId, normalizeRecordId } from './record-id.js';
 
 /** A page of records stops growing at this many bytes, weighed as in Lambda's response (./response-size.ts), under its 6 MB. */
 export const maxPageBytes = 4 * 1024 * 1024;
@@ -56,6 +56,16 @@ function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey
     throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${normalized.issue}`, [{ field: 'id', issue: normalized.issue }]);
   }
   return { workspace, model: model.name, id: normalized.id };
+}
+
+/**
+ * The 404 for an id with no record. In a model keyed by e-mail, an id that is no address was looked up as sent (a
+ * record stored under it before: lib/records/record-id.ts); its answer says why no record is likely to have it.
+ */
+function recordNotFound(model: ModelDefinition, id: string): RecordNotFoundError {
+  const message = `No ${model.name} record with id "${id}"`;
+  if (model.fields[model.uniqueField]?.type !== 'email' || normalizeId(id, 'email').ok) return new RecordNotFoundError(message);
+  return new RecordNotFoundError(`${message}: ${model.name} ids are e-mail addresses`, [{ field: 'id', issue: 'must be an e-mail address' }]);
 }
 
 export interface WriteConditions {
@@ -216,7 +226,7 @@ export class RecordService {
   async get(address: RecordAddress): Promise<RecordEnvelope> {
     const { model, key } = await this.locate(address);
     const record = await this.store.get(key);
-    if (!record) throw new RecordNotFoundError(`No ${model.name} record with id "${key.id}"`);
+    if (!record) throw recordNotFound(model, key.id);
     return toEnvelope(model, record, await this.resolveLinks(model, record));
   }
 
@@ -251,7 +261,7 @@ export class RecordService {
       ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
       ...(conditions.createOnly ? { onlyIfAbsent: true } : {}),
     });
-    if (!deleted) throw new RecordNotFoundError(`No ${model.name} record with id "${key.id}"`);
+    if (!deleted) throw recordNotFound(model, key.id);
     return key.id;
   }
 
