@@ -3,7 +3,8 @@
  * and where it stands. The workspace is there only as a digest (a cursor never shows a workspace's name) and a list
  * reads only the workspace of its key, so a cursor could never reach another workspace's records; but a cursor made for
  * one workspace and sent with another's key would silently skip records there, so it is refused like any cursor the
- * list did not make.
+ * list did not make. A cursor is not signed: one edited by hand that still names this list and a valid position is
+ * taken, and can only move the walk within the caller's own list (skip or repeat records it may read anyway).
  */
 import { createHash } from 'node:crypto';
 import { ValidationError } from './errors.js';
@@ -26,7 +27,9 @@ export function encodeCursor(scope: CursorScope, position: unknown): string {
 export function decodeCursor<P>(cursor: string, scope: CursorScope, isPosition: (value: unknown) => value is P): P {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    // Node's decoder skips characters outside base64url and takes padding: only the exact text a list sent is read.
+    const bytes = Buffer.from(cursor, 'base64url');
+    parsed = bytes.toString('base64url') === cursor ? JSON.parse(bytes.toString('utf8')) : undefined;
   } catch {
     parsed = undefined;
   }

@@ -103,6 +103,10 @@ describe('listing records', () => {
       expect(errorCode(response)).toBe('validation_failed');
     }
     expect((await call('GET', `/models/customer/records?cursor=${customerCursor}`, { token })).status).toBe(422);
+    // The list's own cursor with characters added, which a lenient base64 decoder would skip: not the cursor it sent.
+    expect((await call('GET', `/models/account/records?cursor=${customerCursor}`, { token })).status).toBe(200);
+    const added = [`${customerCursor}..`, `..${customerCursor}`, `${customerCursor.slice(0, 4)}%20${customerCursor.slice(4)}`, `${customerCursor}%3D`];
+    for (const cursor of added) expect([cursor, (await call('GET', `/models/account/records?cursor=${cursor}`, { token })).status]).toEqual([cursor, 422]);
   });
 
   it("refuses another workspace's cursor for the same list with a 422, instead of silently skipping records", async () => {
