@@ -8,7 +8,8 @@
  * later than the client's timeout): the call was applied, and the client, not knowing it, sends it again;
  * `slow` forwards them after `delayMs`, as a DynamoDB slow enough for a batch to reach its deadline; `DELETE /__faults`
  * clears it. `GET /__faults` reports how many calls a rule caught (`failed`) and how many were forwarded, and the
- * forwarded ones by operation (`operations`), so a test can count what one request costs; and the kinds of items calls
+ * forwarded ones by operation (`operations`; the actions inside transactions also by the IAM action each needs,
+ * `transactActions`), so a test can count what one request costs; and the kinds of items calls
  * named, by operation and partition-key prefix (`leadingKeys`, e.g. `"UpdateItem R#": 3`; keys and queries of the
  * table, not of an index), and the indexes queries read (`indexes`, e.g. `"list": 2`), so a test can check them against
  * the functions' IAM grants.
@@ -47,8 +48,18 @@ export interface FaultProxy {
   readonly endpoint: string;
   inject(rule: FaultRule): void;
   clear(): void;
-  readonly stats: { failed: number; forwarded: number; operations: Record<string, number>; leadingKeys: Record<string, number>; indexes: Record<string, number> };
+  readonly stats: ProxyStats;
   close(): Promise<void>;
+}
+
+export interface ProxyStats {
+  failed: number;
+  forwarded: number;
+  operations: Record<string, number>;
+  leadingKeys: Record<string, number>;
+  indexes: Record<string, number>;
+  /** The actions inside transactions, by the IAM action each needs (`PutItem` for a `Put`): TransactWriteItems has none. */
+  transactActions: Record<string, number>;
 }
 
 /** What the proxy reads of a call's body: its table, and the items it names. */
@@ -99,7 +110,7 @@ function readAll(request: IncomingMessage): Promise<Buffer> {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   let rule: (FaultRule & { remaining?: number }) | undefined;
-  const stats = { failed: 0, forwarded: 0, operations: {} as Record<string, number>, leadingKeys: {} as Record<string, number>, indexes: {} as Record<string, number> };
+  const stats: ProxyStats = { failed: 0, forwarded: 0, operations: {}, leadingKeys: {}, indexes: {}, transactActions: {} };
 
   const control = async (request: IncomingMessage, response: ServerResponse) => {
     if (request.method === 'POST') {
@@ -178,6 +189,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           stats.leadingKeys[counted] = (stats.leadingKeys[counted] ?? 0) + 1;
         }
         if (parsed.IndexName !== undefined) stats.indexes[parsed.IndexName] = (stats.indexes[parsed.IndexName] ?? 0) + 1;
+        for (const item of parsed.TransactItems ?? []) {
+          for (const action of Object.keys(item)) {
+            const iamAction = action === 'ConditionCheck' ? 'ConditionCheckItem' : `${action}Item`;
+            stats.transactActions[iamAction] = (stats.transactActions[iamAction] ?? 0) + 1;
+          }
+        }
         if (matches(parsed.TableName, body)) fail(body);
         else forward(body);
       },

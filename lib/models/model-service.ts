@@ -99,8 +99,9 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
 /**
  * `GET /models` answers every definition of the workspace at once, and that answer must fit Lambda's 6 MB response: a
  * definition that would take the list past `maxResponseBytes` (lib/records/response-size.ts), and make it larger, is a
- * 422. Nothing else limits how many models a workspace has. Concurrent PUTs of different models can each pass this check
- * together; the 1 MB between the check and Lambda's limit holds several of the largest definitions.
+ * 422. Nothing else limits how many models a workspace has. The check holds against concurrent PUTs of other models:
+ * only one of those that read the same definitions writes (lib/store/model-store.ts, putModel), and the others check
+ * again against what it wrote.
  */
 function checkModelsFitOneAnswer(stored: readonly StoredModelDefinition[], definition: StoredModelDefinition): void {
   const weigh = (models: readonly StoredModelDefinition[]) => responseBytes(JSON.stringify({ models: documentsOf(models) }));
@@ -131,7 +132,7 @@ export class ModelService {
   ) {}
 
   async list(workspace: string): Promise<ModelDocument[]> {
-    return documentsOf(await this.definitions.listModels(workspace));
+    return documentsOf((await this.definitions.listModels(workspace)).models);
   }
 
   async get(workspace: string, name: string): Promise<ModelDocument> {
@@ -148,7 +149,8 @@ export class ModelService {
    * so concurrent PUTs apply one after the other: one creates (201), the next ones replace what the one before wrote
    * (200), each checked against the records that exist then. A PUT that another one overtook reads again, after a
    * random pause that grows with each attempt, until `deadline` (epoch ms): past it, it answers 503 so that the request
-   * ends in time. Of the PUTs that read the same definition, one writes: n concurrent PUTs take about n attempts.
+   * ends in time. Of the PUTs that read the same definitions, one writes: n concurrent PUTs of a workspace's models,
+   * of one model or of several, take about n attempts.
    */
   async define(workspace: string, name: string, body: unknown, deadline: number): Promise<{ created: boolean; model: ModelDocument }> {
     if (!modelNamePattern.test(name)) {
@@ -160,11 +162,11 @@ export class ModelService {
     for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
       // One consistent read of the workspace's definitions serves both the definition this PUT replaces and the size
       // check of GET /models' answer.
-      const stored = await this.definitions.listModels(workspace);
+      const { models: stored, version } = await this.definitions.listModels(workspace);
       const existing = stored.find((model) => model.name === name);
       const definition = await this.nextDefinition(workspace, name, parsed, existing);
       checkModelsFitOneAnswer(stored, definition);
-      if (!(await this.definitions.putModel(workspace, definition, existing))) {
+      if (!(await this.definitions.putModel(workspace, definition, existing, version))) {
         // Another PUT wrote first: read its definition again, after a random pause, so racing PUTs spread out.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(maxDefinePauseMs, 25 * 2 ** attempt)));
         continue;

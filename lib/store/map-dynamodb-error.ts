@@ -3,7 +3,7 @@
  * retries become UnavailableError (503 with Retry-After); an item over DynamoDB's size limit becomes
  * RecordTooLargeError (413). Anything else is a defect and is rethrown as it is.
  */
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException, type CancellationReason } from '@aws-sdk/client-dynamodb';
 import { RecordTooLargeError, UnavailableError } from '../records/errors.js';
 
 const unavailableNames = new Set([
@@ -21,6 +21,8 @@ const unavailableNames = new Set([
   'RequestTimeoutException',
 ]);
 
+const transientCancellations = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded', 'TransactionConflict']);
+
 const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 
 export function mapDynamoDbError(error: unknown): unknown {
@@ -33,6 +35,8 @@ export function mapDynamoDbError(error: unknown): unknown {
   }
   if (
     unavailableNames.has(name) ||
+    // A transaction cancelled because one of its items was throttled or in another transaction: nothing was written.
+    cancellationCodes(error)?.some((reason) => reason !== undefined && transientCancellations.has(reason)) ||
     (code !== undefined && networkCodes.has(code)) ||
     (status !== undefined && status >= 500) ||
     (error as { $retryable?: unknown }).$retryable !== undefined
@@ -85,10 +89,15 @@ export function isConditionFailure(error: unknown): error is ConditionalCheckFai
   return error instanceof ConditionalCheckFailedException || (error as Error | undefined)?.name === 'ConditionalCheckFailedException';
 }
 
-/** The reasons a transaction was cancelled, one per action in order, or undefined when the error is something else. */
-export function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+/** Why a transaction was cancelled, one reason per action in order, or undefined when the error is something else. */
+export function cancellationReasons(error: unknown): CancellationReason[] | undefined {
   if (error instanceof TransactionCanceledException || (error as Error | undefined)?.name === 'TransactionCanceledException') {
-    return ((error as TransactionCanceledException).CancellationReasons ?? []).map((reason) => reason.Code);
+    return (error as TransactionCanceledException).CancellationReasons ?? [];
   }
   return undefined;
+}
+
+/** The codes of {@link cancellationReasons}. */
+export function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
+  return cancellationReasons(error)?.map((reason) => reason.Code);
 }

@@ -3,10 +3,10 @@
  * fields), in the workspace's model-definition partition: pk `W#<workspace>`, sk `M#<model>`.
  */
 import { randomUUID } from 'node:crypto';
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
 import { modelDefinitionPartition } from './keys.js';
-import { isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
+import { cancellationReasons, isConditionFailure, mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
 import { queryPartition } from './query-partition.js';
 
 export interface StoredModelDefinition {
@@ -22,19 +22,33 @@ export interface StoredModelDefinition {
   readonly revision?: number;
 }
 
+/** A workspace's definitions, and how many times they had been written when they were read. */
+export interface StoredModels {
+  readonly models: StoredModelDefinition[];
+  /** Raised by every definition written; undefined for a workspace none has been written in since it was kept. */
+  readonly version: number | undefined;
+}
+
 export interface ModelDefinitionStore {
   getModel(workspace: string, name: string): Promise<StoredModelDefinition | undefined>;
-  listModels(workspace: string): Promise<StoredModelDefinition[]>;
+  listModels(workspace: string): Promise<StoredModels>;
   /**
-   * Writes a definition only if the stored one is still `replaces` (undefined: only if none is stored); false when
-   * another write came first, and nothing was written.
+   * Writes a definition only if the stored one is still `replaces` (undefined: only if none is stored) and no other
+   * definition of the workspace was written since `version` was read; false when another write came first, and nothing
+   * was written.
    */
-  putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean>;
+  putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined, version: number | undefined): Promise<boolean>;
   /** True when a definition was deleted. */
   deleteModel(workspace: string, name: string): Promise<boolean>;
 }
 
 const modelKey = (workspace: string, name: string) => ({ pk: modelDefinitionPartition(workspace), sk: `M#${name}` });
+/**
+ * The item that counts the workspace's definition writes. Its sort key is the definitions' prefix alone (no model has
+ * an empty name), so it is the first item of their query, read before any of them.
+ */
+const versionKey = (workspace: string) => modelKey(workspace, '');
+const versionAttribute = 'models_version';
 
 function fromItem(item: Record<string, unknown>): StoredModelDefinition {
   return {
@@ -60,16 +74,24 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     return result.Item ? fromItem(result.Item) : undefined;
   }
 
-  async listModels(workspace: string): Promise<StoredModelDefinition[]> {
+  async listModels(workspace: string): Promise<StoredModels> {
     const items = await withErrorMapping(() => queryPartition(this.client, this.tableName, { pk: modelDefinitionPartition(workspace), skPrefix: 'M#' }));
-    return items.map(fromItem);
+    const counter = items.find((item) => item.sk === versionKey(workspace).sk);
+    return {
+      models: items.filter((item) => item !== counter).map(fromItem),
+      version: typeof counter?.[versionAttribute] === 'number' ? counter[versionAttribute] : undefined,
+    };
   }
 
   /**
-   * Writes a model definition if the stored one is still `replaces` (none: the model is new). False when another write
-   * came first; true when this one happened, also when its answer was lost and the SDK's repeat found it done.
+   * Writes a model definition if the stored one is still `replaces` (none: the model is new) and the workspace's
+   * definitions were not written since `version` was read, in one transaction with the count of their writes. False when
+   * another write came first; true when this one happened, also when its answer was lost and the SDK's repeat found it
+   * done. The count makes a PUT's check of every definition together (GET /models must fit one answer) hold against
+   * concurrent PUTs of other models: each one reads the count first, and only one of those that read the same count
+   * writes.
    */
-  async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined): Promise<boolean> {
+  async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined, version: number | undefined): Promise<boolean> {
     // The stored revision must be the one read; an item from before revisions is matched by its updated_at.
     const condition: Pick<PutCommandInput, 'ConditionExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'> =
       replaces === undefined
@@ -90,10 +112,10 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     // This write's own mark: the SDK's repeat of it carries the same one. Its revision and times cannot tell it from a
     // concurrent PUT's, which can read the same revision and stamp the same millisecond.
     const writeToken = randomUUID();
-    try {
-      await withErrorMapping(() =>
-        this.client.send(
-          new PutCommand({
+    const transaction = new TransactWriteCommand({
+      TransactItems: [
+        {
+          Put: {
             TableName: this.tableName,
             Item: {
               ...modelKey(workspace, model.name),
@@ -109,15 +131,31 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
             },
             ...condition,
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
+          },
+        },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...versionKey(workspace), [versionAttribute]: (version ?? 0) + 1 },
+            ...(version === undefined
+              ? { ConditionExpression: 'attribute_not_exists(pk)' }
+              : { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': versionAttribute }, ExpressionAttributeValues: { ':v': version } }),
+          },
+        },
+      ],
+    });
+    try {
+      await this.client.send(transaction);
       return true;
     } catch (error) {
-      // The condition fails on this very write when the SDK sent it again after its first answer was lost: the stored
-      // item then carries this write's token, and the write happened.
-      if (isConditionFailure(error)) return isThisWrite(error.Item, writeToken);
-      throw error;
+      const reasons = cancellationReasons(error);
+      // The SDK sends a transaction whose answer was lost again with the same ClientRequestToken, which DynamoDB answers
+      // as done for ten minutes (the fault suite's lost answer shows it). Should a repeat still meet the conditions it
+      // itself changed, the stored definition carries this write's token, and the write happened. Any other failed
+      // condition, or another transaction on the same items at that moment, means another PUT came first.
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed' && isThisWrite(reasons[0].Item, writeToken)) return true;
+      if (reasons?.some((reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict')) return false;
+      throw mapDynamoDbError(error);
     }
   }
 

@@ -1,4 +1,5 @@
 /** SPEC section 4, custom models: define, read, list, change and delete models; typed fields and coercion. */
+import { maxResponseBytes, responseBytes } from '../../lib/records/response-size.js';
 import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
 
 describe('custom models', () => {
@@ -189,6 +190,16 @@ describe('custom models', () => {
     // Near the limit, a PUT that makes the answer no larger is still taken: the same definition again, or a smaller one.
     expect((await call('PUT', '/models/heavy_0', { token: own, json: { unique_field: 'k', fields } })).status).toBe(200);
     expect((await call('PUT', '/models/heavy_1', { token: own, json: { unique_field: 'k' } })).status).toBe(200);
+    // Room for a few again, and eight PUTs at once: each is checked against what the others wrote, so only those that
+    // fit are taken, and GET /models stays within its limit (concurrent PUTs each passed the check on their own read).
+    for (const name of ['heavy_2', 'heavy_3', 'heavy_4']) expect((await call('DELETE', `/models/${name}`, { token: own })).status).toBe(204);
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => call('PUT', `/models/racing_${i}`, { token: own, json: { unique_field: 'k', fields } })));
+    const taken = racing.filter((answer) => answer.status === 201).length;
+    expect(racing.every((answer) => answer.status === 201 || errorCode(answer) === 'validation_failed')).toBe(true);
+    expect([taken > 0, taken < racing.length]).toEqual([true, true]);
+    const after = await call('GET', '/models', { token: own });
+    expect([after.status, after.body.models.length]).toEqual([200, defined - 1 + taken]);
+    expect(responseBytes(after.text)).toBeLessThanOrEqual(maxResponseBytes);
   });
 
   it('takes model definitions as JSON only', async () => {

@@ -8,6 +8,7 @@ import {
   DynamoDBClient,
   GetItemCommand,
   ProvisionedThroughputExceededException,
+  TransactionCanceledException,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -31,6 +32,15 @@ describe('mapDynamoDbError', () => {
     expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }))).toBeInstanceOf(UnavailableError);
     expect(mapDynamoDbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
     expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'TimeoutError' }))).toBeInstanceOf(UnavailableError);
+  });
+  it('maps a transaction cancelled by throttling or a conflicting transaction to UnavailableError, and one whose condition failed to nothing', () => {
+    const cancelled = (...codes: string[]) =>
+      new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: { httpStatusCode: 400 }, CancellationReasons: codes.map((Code) => ({ Code })) });
+    expect(mapDynamoDbError(cancelled('None', 'ThrottlingError'))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(cancelled('TransactionConflict', 'None'))).toBeInstanceOf(UnavailableError);
+    expect(mapDynamoDbError(cancelled('ProvisionedThroughputExceeded'))).toBeInstanceOf(UnavailableError);
+    const conditionFailed = cancelled('ConditionalCheckFailed', 'None');
+    expect(mapDynamoDbError(conditionFailed)).toBe(conditionFailed);
   });
   it('maps an item over the size limit to RecordTooLargeError', () => {
     const error = Object.assign(new Error('Item size to update has exceeded the maximum allowed size'), { name: 'ValidationException' });

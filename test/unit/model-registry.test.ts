@@ -27,7 +27,7 @@ function heldStore() {
       if (hold) await hold;
       return answer;
     },
-    listModels: async () => (stored ? [stored] : []),
+    listModels: async () => ({ models: stored ? [stored] : [], version: undefined }),
     putModel: async (_workspace, model) => ((stored = model), true),
     deleteModel: async () => ((stored = undefined), true),
   };
