@@ -93,16 +93,22 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
 const prepared = new WeakMap<APIGatewayProxyEvent, HttpRequest>();
 
 /**
+ * A 422 naming each query parameter a listing does not take, so that a client that sent a filter (`?account=Acme`) or
+ * asked for a page of a list that has none (`GET /models?limit=1`) never takes the whole list for its answer.
+ */
+export function refuseUnknownQueryParameters(request: HttpRequest, known: readonly string[]): void {
+  const unknown = Object.keys(request.event.multiValueQueryStringParameters ?? request.event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  const takes = known.length > 0 ? `takes ${known.map((name) => `"${name}"`).join(', ')}` : 'takes no query parameters';
+  throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route ${takes}, and has no filters`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route ${takes}` })));
+}
+
+/**
  * `limit` and `cursor` of a paginated route, only those the client sent. Any other query parameter (besides `also`) is a
  * 422: a listing has no filters, and a client that sent `?account=Acme` must not take every record for the answer.
  */
 export function pageParameters(request: HttpRequest, also: readonly string[] = []): { limit?: string; cursor?: string } {
-  const known = ['limit', 'cursor', ...also];
-  const unknown = Object.keys(request.event.multiValueQueryStringParameters ?? request.event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    const takes = known.map((name) => `"${name}"`).join(', ');
-    throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route takes ${takes}, and has no filters`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route takes ${takes}` })));
-  }
+  refuseUnknownQueryParameters(request, ['limit', 'cursor', ...also]);
   const limit = request.queryParameter('limit');
   const cursor = request.queryParameter('cursor');
   return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };

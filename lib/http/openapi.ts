@@ -311,7 +311,7 @@ const operations: Record<string, Operation> = {
     },
     curl: curl('POST', '/models/account/batch', ` -H "Content-Type: application/json" -d '{"records":[{"name":"Acme"}],"delete":["Old Co"]}'`),
   },
-  ListModels: { summary: "The workspace's models", cannotAnswer: ['404', '422'], responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
+  ListModels: { summary: "The workspace's models", description: 'Every model in one answer: the route takes no query parameters (any is a 422 naming it).', cannotAnswer: ['404'], responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
   GetModel: { summary: 'One model', parameters: [p('model')], cannotAnswer: ['422'], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
   DefineModel: {
     summary: 'Define or change a model',

@@ -268,6 +268,10 @@ describe("an account's customers", () => {
     // The query form of the customers listing takes its account's id there.
     const byQuery = await call('GET', '/models/account/record/customers?id=Acme&limit=5', { token });
     expect([byQuery.status, byQuery.body.records.map((r: { id: string }) => r.id)]).toEqual([200, ['f1@x.io']]);
+    // GET /models answers every model at once: a page or a filter asked of it is refused, not answered with all of them.
+    const paged = await call('GET', '/models?limit=1', { token });
+    expect([paged.status, paged.body.error?.details]).toEqual([422, [{ field: 'limit', issue: 'unknown query parameter; this route takes no query parameters' }]]);
+    expect((await call('GET', '/models', { token })).status).toBe(200);
     expect((await call('GET', '/models/account/record/customers?id=Acme&sort=email', { token })).status).toBe(422);
     expect((await call('GET', '/models/customer/records?limit=1', { token })).status).toBe(200);
   });

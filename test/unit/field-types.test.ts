@@ -82,6 +82,13 @@ describe('coerceFieldValue', () => {
     }
     // A leap second is no time a clock stores: refused, not moved to the next second.
     expect(coerceFieldValue('2016-12-31T23:59:60Z', 'datetime', 'json').ok).toBe(false);
+    // ISO 8601's end of a day is the next day's start; any later time in hour 24 is none.
+    for (const value of ['2026-12-31T24:00Z', '2026-12-31T24:00:00Z', '2026-12-31T24:00:00.000Z', '2026-12-31T24:00:00.0000+00:00']) {
+      expect([value, coerceFieldValue(value, 'datetime', 'form')]).toEqual([value, { ok: true, value: '2027-01-01T00:00:00.000Z' }]);
+    }
+    for (const value of ['2026-12-31T24:00:01Z', '2026-12-31T24:00:00.5Z', '2026-12-31T24:01Z', '2026-12-31T25:00Z']) {
+      expect([value, coerceFieldValue(value, 'datetime', 'form').ok]).toEqual([value, false]);
+    }
   });
 
   it('keeps every stored date-time readable back: a value whose offset leaves the years 0000 to 9999 in UTC is refused', () => {
