@@ -2,6 +2,7 @@
 import { mergedItems, resendPlan } from '../lib/http/batch-resend.js';
 import { batchResponse } from '../lib/http/batch-response.js';
 import { earlierPartialAnswer } from '../lib/http/idempotency.js';
+import { countBatchItemsRun } from '../lib/http/observability.js';
 import { writeDeadline, writeHandler } from '../lib/http/write-handler.js';
 import { parseJsonObjectBody, payloadFromJsonObject, rawBodyOf } from '../lib/http/parse-body.js';
 import { limits } from '../lib/records/limits.js';
@@ -22,5 +23,6 @@ export const handler = writeHandler(async (request) => {
     deadline: writeDeadline(request),
     ...(plan ? { only: plan.rerun } : {}),
   });
+  if (plan) countBatchItemsRun(request.event, plan.rerun.size);
   return batchResponse(results, request.requestId, plan ? (items) => mergedItems(plan, items) : undefined);
 });

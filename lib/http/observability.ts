@@ -2,9 +2,9 @@
  * Structured logs and metrics with Powertools for AWS Lambda: one JSON log line per request (request id, workspace,
  * route, status, latency, and `replayed` when an Idempotency-Key replay answered; never a header, so never a key) and
  * CloudWatch metrics in embedded metric format (namespace `Gather`): `Upserts` and `Deletes` per successful write,
- * `BatchItems` per batch item, `Errors` per refused request with the error code as a dimension, and Powertools'
- * `ColdStart`. POWERTOOLS_LOG_LEVEL and POWERTOOLS_METRICS_DISABLED switch them (the local stack turns
- * metrics off unless asked).
+ * `BatchItems` per batch item run (a resend continuing a partial answer counts only those it ran again), `Errors` per
+ * refused request with the error code as a dimension, and Powertools' `ColdStart`. POWERTOOLS_LOG_LEVEL and
+ * POWERTOOLS_METRICS_DISABLED switch them (the local stack turns metrics off unless asked).
  *
  * Both hang on middy's requestStart and requestEnd hooks, which run around every request whatever answers it: the
  * handler, an error, the early timeout, or a before step. An Idempotency-Key replay is answered by a before step, and
@@ -35,6 +35,14 @@ type HookRequest = Request;
  */
 const startedAtKey = 'gather.observability.startedAt';
 const replayedKey = 'gather.observability.replayed';
+
+/** The items a batch ran, by its event, when fewer than its answer holds (a resend continuing a partial answer). */
+const batchItemsRun = new WeakMap<APIGatewayProxyEvent, number>();
+
+/** Records that a batch ran only `count` of the items its answer holds: `BatchItems` counts those. */
+export function countBatchItemsRun(event: APIGatewayProxyEvent, count: number): void {
+  batchItemsRun.set(event, count);
+}
 
 /** Marks a request answered with the first request's stored answer: its line says so, and it counts as no write. */
 export function markReplayed(request: { internal: unknown }): void {
@@ -85,7 +93,7 @@ export function observabilityHooks(): ObservabilityHooks {
         if (name) metrics.addMetric(name, MetricUnit.Count, 1);
         if (route === 'BatchRecords' && response?.body) {
           const results = (JSON.parse(response.body) as { results?: unknown[] }).results ?? [];
-          metrics.addMetric('BatchItems', MetricUnit.Count, results.length);
+          metrics.addMetric('BatchItems', MetricUnit.Count, batchItemsRun.get(event) ?? results.length);
         }
       } else if (status >= 400) {
         let code = 'unknown';

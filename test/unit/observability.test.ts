@@ -14,7 +14,7 @@ process.env.TABLE_NAME = 'unit-test-table';
 process.env.IDEMPOTENCY_TABLE_NAME = 'unit-test-idempotency';
 process.env.GATHER_STAGE = 'prod';
 const { httpHandler } = await import('../../lib/http/http-handler.js');
-const { markReplayed } = await import('../../lib/http/observability.js');
+const { countBatchItemsRun, markReplayed } = await import('../../lib/http/observability.js');
 const { HttpError } = await import('../../lib/http/http-error.js');
 const { jsonResponse } = await import('../../lib/http/responses.js');
 
@@ -111,6 +111,19 @@ describe('observability', () => {
     // Nothing but, when this test runs alone, the container's ColdStart (the first test checks that one).
     expect(out.filter((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && !('ColdStart' in l))).toEqual([]);
     expect(JSON.stringify(out)).not.toContain('No application metrics');
+  });
+
+  it('counts the items a batch ran: every one, or only those a resend continuing a partial answer ran again', async () => {
+    const results = JSON.stringify({ results: [{ status: 201 }, { status: 201 }, { status: 503 }] });
+    const batch = (ran?: number) =>
+      httpHandler(async (request) => {
+        if (ran !== undefined) countBatchItemsRun(request.event, ran);
+        return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: results };
+      });
+    const counted = async (ran?: number) =>
+      (await capture(() => batch(ran)(event('POST', '/models/{model}/batch'), context))).find((l) => 'BatchItems' in l)?.BatchItems;
+    expect(await counted()).toBe(3);
+    expect(await counted(1)).toBe(1);
   });
 
   it('counts errors by code', async () => {
