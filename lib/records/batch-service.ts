@@ -12,7 +12,7 @@ import type { ModelDefinition } from '../models/model-definition.js';
 import type { RecordKey } from '../store/record-store.js';
 import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { normalizeRecordId } from './record-id.js';
+import { idType, normalizeId } from './record-id.js';
 import type { RecordService } from './record-service.js';
 
 export const batchLimits = {
@@ -183,8 +183,8 @@ export class BatchService {
         describe: { op: 'delete', index, id: key.id },
         run: async () => {
           try {
-            await withItemRetries(() => this.records.deleteKey(model, key), this.sleep, pastDeadline);
-            return { op: 'delete', index, id: key.id, outcome: 'deleted' };
+            const deleted = await withItemRetries(() => this.records.deleteKey(model, key, {}, id), this.sleep, pastDeadline);
+            return { op: 'delete', index, id: deleted, outcome: 'deleted' };
           } catch (error) {
             return { op: 'delete', index, id: key.id, error };
           }
@@ -233,7 +233,7 @@ const asksForRetry = (error: unknown): boolean => error instanceof UnavailableEr
 function uniqueValueOf(model: ModelDefinition, item: unknown): { id?: string } {
   const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[model.uniqueField] : undefined;
   if (typeof value !== 'string') return {};
-  const normalized = normalizeRecordId(model, value);
+  const normalized = normalizeId(value, idType(model));
   return { id: normalized.ok ? normalized.id : value };
 }
 

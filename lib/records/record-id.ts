@@ -30,6 +30,11 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
   return { ok: true, id: text };
 }
 
+/** How a model's ids are normalized: as e-mail addresses when its unique field is one, else as strings. */
+export function idType(model: ModelDefinition): 'email' | 'string' {
+  return model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string';
+}
+
 /**
  * The id a client's string names in a model (a path, `?id=`, a batch delete): normalized as the model's unique field
  * is, an e-mail address as one, any other type as a string. In a model keyed by e-mail, a string that is no address
@@ -39,7 +44,7 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
  * refuses such a value (422).
  */
 export function normalizeRecordId(model: ModelDefinition, value: unknown): IdNormalization {
-  if (model.fields[model.uniqueField]?.type !== 'email') return normalizeId(value, 'string');
+  if (idType(model) !== 'email') return normalizeId(value, 'string');
   const address = normalizeId(value, 'email');
   if (address.ok) return address;
   const asString = normalizeId(value, 'string');

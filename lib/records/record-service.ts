@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { NoSuchListingError, PreconditionFailedError, RecordNotFoundError, UnavailableError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { normalizeId, normalizeRecordId } from './record-id.js';
+import { idType, normalizeId, normalizeRecordId } from './record-id.js';
 
 /** A page of records stops growing at this many bytes, weighed as in Lambda's response (./response-size.ts), under its 6 MB. */
 export const maxPageBytes = 4 * 1024 * 1024;
@@ -59,12 +59,24 @@ function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey
 }
 
 /**
+ * In a model keyed by e-mail, the key of an id as the client sent it (trimmed, NFC, its case kept) when that differs
+ * from the key it names (its address form): where a record stored while the unique field was a string sits
+ * (lib/records/record-id.ts), such as `Don@SC.com`, which its listing shows so. Looked up only after the address form
+ * found nothing.
+ */
+function asSentKey(model: ModelDefinition, key: RecordKey, sent: string): RecordKey | undefined {
+  if (idType(model) !== 'email') return undefined;
+  const asSent = normalizeId(sent, 'string');
+  return asSent.ok && asSent.id !== key.id ? { ...key, id: asSent.id } : undefined;
+}
+
+/**
  * The 404 for an id with no record. In a model keyed by e-mail, an id that is no address was looked up as sent (a
  * record stored under it before: lib/records/record-id.ts); its answer says why no record is likely to have it.
  */
 function recordNotFound(model: ModelDefinition, id: string): RecordNotFoundError {
   const message = `No ${model.name} record with id "${id}"`;
-  if (model.fields[model.uniqueField]?.type !== 'email' || normalizeId(id, 'email').ok) return new RecordNotFoundError(message);
+  if (idType(model) !== 'email' || normalizeId(id, 'email').ok) return new RecordNotFoundError(message);
   return new RecordNotFoundError(`${message}: ${model.name} ids are e-mail addresses`, [{ field: 'id', issue: 'must be an e-mail address' }]);
 }
 
@@ -225,7 +237,9 @@ export class RecordService {
 
   async get(address: RecordAddress): Promise<RecordEnvelope> {
     const { model, key } = await this.locate(address);
-    const record = await this.store.get(key);
+    let record = await this.store.get(key);
+    const asSent = record ? undefined : asSentKey(model, key, address.id);
+    if (asSent) record = await this.store.get(asSent);
     if (!record) throw recordNotFound(model, key.id);
     return toEnvelope(model, record, await this.resolveLinks(model, record));
   }
@@ -243,7 +257,7 @@ export class RecordService {
       }
       throw error;
     }
-    return this.deleteKey(model, key, conditions);
+    return this.deleteKey(model, key, conditions, address.id);
   }
 
   /**
@@ -254,15 +268,20 @@ export class RecordService {
     return keyIn(model, workspace, id);
   }
 
-  /** Deletes the record a {@link keyOf} key names and returns its id. */
-  async deleteKey(model: ModelDefinition, key: RecordKey, conditions: WriteConditions = {}): Promise<string> {
+  /**
+   * Deletes the record a {@link keyOf} key names and returns the id deleted. Given the id as the client `sent` it, an
+   * unconditional delete that finds nothing there also tries {@link asSentKey}'s.
+   */
+  async deleteKey(model: ModelDefinition, key: RecordKey, conditions: WriteConditions = {}, sent?: string): Promise<string> {
     const deleted = await this.store.delete({
       key,
       ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
       ...(conditions.createOnly ? { onlyIfAbsent: true } : {}),
     });
-    if (!deleted) throw recordNotFound(model, key.id);
-    return key.id;
+    if (deleted) return key.id;
+    const asSent = sent !== undefined && conditions.ifMatch === undefined && !conditions.createOnly ? asSentKey(model, key, sent) : undefined;
+    if (asSent && (await this.store.delete({ key: asSent }))) return asSent.id;
+    throw recordNotFound(model, key.id);
   }
 
   private async locate(address: RecordAddress): Promise<{ model: ModelDefinition; key: RecordKey }> {

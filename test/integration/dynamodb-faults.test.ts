@@ -458,15 +458,16 @@ describe('faults toward DynamoDB', () => {
     // The upsert's write reaches DynamoDB only after the model's DELETE has answered, as one from a function that still
     // has the definition cached does on a stage (docs/api.md, "Models").
     const before = (await proxyStats()).failed;
-    await faults({ error: 'slow', delayMs: 1800, count: 1, operations: ['UpdateItem'], tables: [info.tableName], bodyIncludes: 'Left-Behind' });
-    const upsert = api('POST', '/models/leftover/records', { k: 'Left-Behind' });
-    while ((await proxyStats()).failed === before) await new Promise((resolve) => setTimeout(resolve, 20));
+    await faults({ error: 'slow', delayMs: 1800, count: 2, operations: ['UpdateItem'], tables: [info.tableName], bodyIncludes: '#leftover#' });
+    const upserts = ['Left-Behind', 'Don@Left.io'].map((k) => api('POST', '/models/leftover/records', { k }));
+    while ((await proxyStats()).failed < before + 2) await new Promise((resolve) => setTimeout(resolve, 20));
     expect((await api('DELETE', '/models/leftover')).status).toBe(204);
-    expect((await upsert).status).toBe(201);
+    expect((await Promise.all(upserts)).map((answer) => answer.status)).toEqual([201, 201]);
     await faults();
-    // Defined again, keyed by e-mail: the record left behind is listed under its old id, which is no address.
+    // Defined again, keyed by e-mail: the records left behind are listed under their old ids, one no address, the
+    // other an address with capitals, which an e-mail id never has.
     expect((await api('PUT', '/models/leftover', { unique_field: 'k', fields: { k: { type: 'email' } } })).status).toBe(201);
-    expect((await api('GET', '/models/leftover/records')).body.records.map((r: { id: string }) => r.id)).toEqual(['Left-Behind']);
+    expect((await api('GET', '/models/leftover/records')).body.records.map((r: { id: string }) => r.id).sort()).toEqual(['Don@Left.io', 'Left-Behind']);
     expect((await api('PUT', '/models/leftover', { unique_field: 'other' })).status).toBe(409);
     expect((await api('DELETE', '/models/leftover')).status).toBe(409);
     // It is read and deleted by that id (a new write of it is refused, since it is no address), and then the model can go.
@@ -476,6 +477,11 @@ describe('faults toward DynamoDB', () => {
     expect((await api('DELETE', '/models/leftover/records/Left-Behind')).status).toBe(204);
     const gone = await api('GET', '/models/leftover/records/Left-Behind');
     expect([gone.status, gone.body.error.details]).toEqual([404, [{ field: 'id', issue: 'must be an e-mail address' }]]);
+    // The address with capitals: its e-mail form (don@left.io) names nothing, so the id as sent is looked up too.
+    expect((await api('GET', '/models/leftover/records/Don%40Left.io')).body).toMatchObject({ id: 'Don@Left.io' });
+    expect((await api('GET', '/models/leftover/records/DON%40LEFT.IO')).status).toBe(404);
+    const batch = await api('POST', '/models/leftover/batch', { delete: ['Don@Left.io', 'Don@Left.io'] });
+    expect(batch.body.results.map((r: { status: number; id: string }) => [r.status, r.id])).toEqual([[204, 'Don@Left.io'], [404, 'don@left.io']]);
     expect((await api('DELETE', '/models/leftover')).status).toBe(204);
   });
 
