@@ -1,17 +1,15 @@
 /** GET /openapi.json: the API reference (OpenAPI 3.1), without a key. */
+import { parseHostHeader, isUsablePort } from '../lib/http/host-header.js';
 import { httpHandler } from '../lib/http/http-handler.js';
 import { openApiDocument } from '../lib/http/openapi.js';
 import { jsonResponse } from '../lib/http/responses.js';
-
-/** A host name, IPv4 or bracketed IPv6 address, with an optional port: what a Host header may name. */
-const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 export const handler = httpHandler(async (request) => {
   // The document names the server it was asked on. On a stage API Gateway sets both headers; a client that sends
   // another scheme or a Host that is no host name gets the defaults, never its text in the document's URL.
   const sentHost = request.headers.host;
-  const port = sentHost?.match(/:(\d+)$/)?.[1];
-  const host = sentHost !== undefined && hostPattern.test(sentHost) && (port === undefined || (Number(port) >= 1 && Number(port) <= 65535)) ? sentHost : 'localhost';
+  const parsed = sentHost !== undefined ? parseHostHeader(sentHost) : undefined;
+  const host = parsed && parsed.name !== '' && (parsed.port === undefined || isUsablePort(parsed.port)) ? sentHost! : 'localhost';
   const sentProto = request.headers['x-forwarded-proto'];
   const local = host.startsWith('localhost') || host.startsWith('127.') || host.startsWith('[::1]');
   const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';

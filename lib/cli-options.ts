@@ -40,8 +40,8 @@ export function refuseRepeatedOptions(command: Command): Command {
 
 /**
  * Makes a command's usage errors (an unknown, repeated or out-of-range option) exit with `code` instead of commander's
- * 1, which `npm run smoke` and `soak` give when they ran and found the API failing: a scheduled caller can then tell a
- * broken command line from a broken API. Help still exits 0. The importer does the same in its own catch.
+ * 1, which `npm run smoke`, `soak` and `import` give when they ran and found the API failing (or rows refused): a
+ * scheduled caller can then tell a broken command line from a broken API. Help still exits 0.
  */
 export function usageErrorsExitWith(code: number, command: Command): Command {
   return command.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : code));

@@ -6,8 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
-import { Command, CommanderError } from 'commander';
-import { pathFromCaller, refuseRepeatedOptions, wholeNumber } from '../cli-options.js';
+import { Command } from 'commander';
+import { pathFromCaller, refuseRepeatedOptions, usageErrorsExitWith, wholeNumber } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { FatalImportError } from './batch-sender.js';
 import { resumableRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
@@ -58,7 +58,7 @@ function samePath(a: string, b: string): boolean {
   return resolve(a) === resolve(b);
 }
 
-const program = new Command('import')
+const program = usageErrorsExitWith(2, new Command('import')
   .description('Import a CSV (header row = field names) or JSON Lines file into a model, in batches')
   .requiredOption('--model <name>', 'the model to import into')
   .requiredOption('--file <path>', 'a .csv or .jsonl file')
@@ -69,8 +69,7 @@ const program = new Command('import')
   .option('--resume', 'continue an interrupted import without resending what was acknowledged')
   // The API takes at most 1,000 items per batch; more than 16 batches in flight only queue at the stage's throttle.
   .option('--batch-size <rows>', 'rows per batch, 1 to 1000 (default: 500, or the interrupted run\'s with --resume)', wholeNumber(1, 1000))
-  .option('--concurrency <n>', 'batches in flight, 1 to 16', wholeNumber(1, 16), 4)
-  .exitOverride();
+  .option('--concurrency <n>', 'batches in flight, 1 to 16', wholeNumber(1, 16), 4));
 
 try {
   refuseRepeatedOptions(program).parse();
@@ -129,21 +128,18 @@ try {
   );
   process.exitCode = summary.rejected > 0 ? 1 : 0;
 } catch (error) {
-  if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? 0 : 2;
-  else {
-    console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
-    // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
-    // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
-    const { file, resume, model, format } = program.opts<{ file?: string; resume?: boolean; model?: string; format?: string }>();
-    let acknowledged = 0;
-    if (file !== undefined && model !== undefined && !resume) {
-      try {
-        acknowledged = resumableRows(pathFromCaller(file), model, formatOf(pathFromCaller(file), format));
-      } catch {
-        // No format to read the file by: nothing --resume could take up either.
-      }
+  console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
+  // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
+  // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
+  const { file, resume, model, format } = program.opts<{ file?: string; resume?: boolean; model?: string; format?: string }>();
+  let acknowledged = 0;
+  if (file !== undefined && model !== undefined && !resume) {
+    try {
+      acknowledged = resumableRows(pathFromCaller(file), model, formatOf(pathFromCaller(file), format));
+    } catch {
+      // No format to read the file by: nothing --resume could take up either.
     }
-    if (acknowledged > 0) console.error(`The import can continue where it stopped (${rowCount(acknowledged)} acknowledged): run the same command with --resume`);
-    process.exitCode = 2;
   }
+  if (acknowledged > 0) console.error(`The import can continue where it stopped (${rowCount(acknowledged)} acknowledged): run the same command with --resume`);
+  process.exitCode = 2;
 }

@@ -25,7 +25,7 @@ export interface FaultRule {
   readonly count?: number;
   /** DynamoDB operations to fail (`UpdateItem`, `GetItem`, ...); undefined fails all. */
   readonly operations?: readonly string[];
-  /** Tables whose calls fail (by the request's `TableName`); undefined fails calls to any table. */
+  /** Tables whose calls fail (by the request's `TableName`, or a transaction's actions'); undefined fails calls to any table. */
   readonly tables?: readonly string[];
   /** For `slow`: how long each matching call waits before it is forwarded. */
   readonly delayMs?: number;
@@ -132,11 +132,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     const operation = String(request.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-    const matches = (table: string | undefined, body: Buffer) =>
+    const matches = (tables: readonly string[], body: Buffer) =>
       rule !== undefined &&
       (rule.remaining === undefined || rule.remaining > 0) &&
       (!rule.operations || rule.operations.includes(operation)) &&
-      (!rule.tables || rule.tables.includes(table ?? '')) &&
+      (!rule.tables || rule.tables.some((table) => tables.includes(table))) &&
       (rule.bodyIncludes === undefined || body.includes(rule.bodyIncludes));
     const fail = (body: Buffer) => {
       if (rule!.remaining !== undefined) rule!.remaining -= 1;
@@ -195,7 +195,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
             stats.transactActions[iamAction] = (stats.transactActions[iamAction] ?? 0) + 1;
           }
         }
-        if (matches(parsed.TableName, body)) fail(body);
+        // A transaction names its tables in its actions.
+        const tables = [parsed.TableName, ...(parsed.TransactItems ?? []).flatMap((item) => Object.values(item).map((action) => action.TableName))];
+        if (matches(tables.filter((table): table is string => table !== undefined), body)) fail(body);
         else forward(body);
       },
       () => response.destroy(),

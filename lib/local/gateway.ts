@@ -23,14 +23,18 @@ import type {
 import { redactApiKeysInPath } from '../auth/api-key.js';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
+import { parseHostHeader } from '../http/host-header.js';
 import { encodedPairs } from '../http/parse-body.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
-/** The path as the log line shows it: without the query string, and with no key in it (`redactApiKeysInPath`). */
-const loggedPath = (url: string) => redactApiKeysInPath(url.split('?')[0]!);
+/**
+ * The path as the log line shows it: without the query string, without the scheme, host and any credentials of a target
+ * in absolute form, and with no key in it (`redactApiKeysInPath`).
+ */
+const loggedPath = (url: string) => redactApiKeysInPath(originForm(url).split('?')[0]!);
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
@@ -158,9 +162,6 @@ function queryMaps(search: string) {
   return { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
-/** RFC 3986's host (a name, an IPv4 address or a bracketed IP literal) with an optional port. */
-const hostPattern = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
-
 /** Why the request's Host header is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. */
 function hostHeaderProblem(request: IncomingMessage): string | undefined {
   let lines = 0;
@@ -168,7 +169,7 @@ function hostHeaderProblem(request: IncomingMessage): string | undefined {
   if (lines > 1) return 'Send one Host header: this request has several';
   const host = request.headers.host;
   if (host === undefined) return request.httpVersion === '1.1' ? 'An HTTP/1.1 request must have a Host header' : undefined;
-  return hostPattern.test(host) ? undefined : 'The Host header must be a host name or address, with an optional port';
+  return parseHostHeader(host) ? undefined : 'The Host header must be a host name or address, with an optional port';
 }
 
 /**
@@ -180,6 +181,17 @@ function originForm(target: string): string {
   if (!absolute) return target;
   const rest = target.slice(absolute[0].length);
   return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** One request of a connection, in the order the client sent them (see the server's handler). */
+interface Turn {
+  readonly request: IncomingMessage;
+  /** Settles once its answer is written, or its connection is gone. */
+  readonly answered: Promise<void>;
+  /** Its handler runs. */
+  started: boolean;
+  /** It is not to run: the connection is ending before its turn, or its own body was refused. */
+  cancelled: boolean;
 }
 
 class BodyTooLarge extends Error {}
@@ -197,6 +209,18 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
   }
   if (size > limit) throw new BodyTooLarge();
   return Buffer.concat(chunks);
+}
+
+/**
+ * The HTTP server the gateway (and the local stack's placeholder before it: lib/local/local-stack.ts) answers on, with
+ * what both need of Node: an HTTP/1.1 request without a Host is the gateway's to answer in the envelope (Node would
+ * answer a bare 400), and a client that half-closes its side after sending (as `nc` and some scripts do) still gets
+ * every answer before the connection ends (Node would drop the requests under way, writes included, without a word).
+ */
+export function createGatewayHttpServer(listener: (request: IncomingMessage, response: ServerResponse) => void): Server {
+  const server = createServer({ requireHostHeader: false }, listener);
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  return server;
 }
 
 export function createLocalGateway(options: LocalGatewayOptions): Server {
@@ -385,20 +409,41 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   // Requests a client pipelines on one connection run one after another, as they were sent: Node's parser hands them
   // over at once, and run together a DELETE sent after an upsert could be applied before it (RFC 9112 lets a server
   // run pipelined requests in parallel only when all are safe methods). Each waits for the answer before it to end.
-  const lastOnConnection = new WeakMap<Socket, Promise<void>>();
-  const server = createServer({ requireHostHeader: false }, (request, response) => {
+  // A connection's requests not yet answered, in order; none once all are.
+  const turnsOf = new WeakMap<Socket, Turn[]>();
+  const server = createGatewayHttpServer((request, response) => {
     const { socket } = request;
-    const before = lastOnConnection.get(socket);
-    const answered = new Promise<void>((resolve) =>
-      response.once('close', () => {
-        // The last answer on the connection: the next request, not pipelined, runs at once.
-        if (lastOnConnection.get(socket) === answered) lastOnConnection.delete(socket);
-        resolve();
-      }),
-    );
-    lastOnConnection.set(socket, answered);
-    if (before) void before.then(() => serve(request, response));
-    else serve(request, response);
+    let turns = turnsOf.get(socket);
+    if (!turns) turnsOf.set(socket, (turns = []));
+    const before = turns.at(-1);
+    const turn: Turn = {
+      request,
+      started: false,
+      cancelled: false,
+      answered: new Promise<void>((resolve) =>
+        response.once('close', () => {
+          turns.splice(turns.indexOf(turn), 1);
+          if (turns.length === 0) turnsOf.delete(socket);
+          // An answer that closes the connection (`Connection: close`, a 413 cut short) ends it: RFC 9112 section 9.6
+          // has a server process no request after it.
+          if (!response.shouldKeepAlive || /\bclose\b/i.test(String(response.getHeader('connection') ?? ''))) {
+            for (const later of turns) later.cancelled = true;
+          }
+          resolve();
+        }),
+      ),
+    };
+    turns.push(turn);
+    const start = () => {
+      if (turn.cancelled || socket.destroyed) {
+        request.resume();
+        return;
+      }
+      turn.started = true;
+      serve(request, response);
+    };
+    if (before) void before.answered.then(start);
+    else start();
   });
   const serve = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
@@ -455,6 +500,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       socket.destroy();
       return;
     }
+    // Bytes after a request that asked to close the connection (`Connection: close`, or HTTP/1.0): RFC 9112 section 9.6
+    // has the server ignore them. That request still gets its answer, and the connection ends after it.
+    if (error.code === 'HPE_CLOSED_CONNECTION') return;
     const requestId = randomUUID();
     // Node's own statuses for these, with the envelope's code and a message that says which.
     const [status, message] =
@@ -467,12 +515,19 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
             : [400, 'The request is not valid HTTP'];
     options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', status, request_id: requestId, error: error.code ?? error.message });
     const answer = () => answerOnSocket(socket, status, 'DEFAULT_4XX', message, requestId);
-    // On a kept-alive connection an earlier request may still be answering: its answer goes first, or the client would
-    // read this refusal as that request's answer. But when the error is in that request's own body (a malformed chunk),
-    // its handler is waiting for a body that will never end: the refusal is its answer, sent now, and closing the
-    // connection ends the handler's wait (as a client that went away).
-    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (pending && !pending.writableFinished && pending.req.complete) pending.once('finish', answer);
+    // On a kept-alive connection earlier requests may still be answering or waiting their turn: their answers go first,
+    // or the client would read this refusal as one of theirs. But when the error is in the last request's own body (a
+    // malformed chunk), that request is the refused one: it is not run, and the refusal is its answer, in its turn; if
+    // its handler is already waiting for a body that will never end, the refusal is sent now, and closing the connection
+    // ends that wait (as a client that went away).
+    const turns = turnsOf.get(socket) ?? [];
+    const last = turns.at(-1);
+    if (last && !last.request.complete) {
+      last.cancelled = true;
+      const before = turns.at(-2);
+      if (last.started || !before) answer();
+      else void before.answered.then(answer);
+    } else if (last) void last.answered.then(answer);
     else answer();
   });
   return server;

@@ -4,7 +4,7 @@
  * through the real authorizer and handlers. When it is ready it writes `$DATA_DIR/dev.json`.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createServerWithDelegate, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,7 +19,7 @@ import { startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.js';
 import { startFaultProxy } from './fault-proxy.js';
 import { claimDataDir } from './data-dir-lock.js';
 import { devJsonPath } from './dev-json.js';
-import { createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
+import { createGatewayHttpServer, createLocalGateway, type ProxyHandler, type TokenAuthorizer } from './gateway.js';
 import type { RateLimit } from './workspace-rate-limit.js';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -208,8 +208,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
  */
 function createLocalGatewayPlaceholder() {
   let gateway: Server | undefined;
-  // The gateway answers an HTTP/1.1 request without a Host in the envelope; Node would answer it with a bare 400.
-  const placeholder = createServerWithDelegate({ requireHostHeader: false }, (request, response) => {
+  const placeholder = createGatewayHttpServer((request, response) => {
     if (gateway) gateway.emit('request', request, response);
     else {
       response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });

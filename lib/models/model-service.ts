@@ -176,7 +176,7 @@ export class ModelService {
       const model = standard ? withExtension(standard, definition) : fromStored(definition);
       return { created: !existing && !standard, model: toDocument(model, definition) };
     }
-    throw new UnavailableError(`Model "${name}" kept changing while this definition was written; retry after a pause`);
+    throw new UnavailableError(`The workspace's model definitions kept changing while this definition of "${name}" was written; retry after a pause`);
   }
 
   /** What a PUT makes of the stored definition, or throws when the change is not allowed. */

@@ -16,6 +16,8 @@ const unavailableNames = new Set([
   'ServiceUnavailableException',
   'LimitExceededException',
   'TransactionConflictException',
+  // A transaction sent again while its first attempt is still in flight: it may yet be applied.
+  'TransactionInProgressException',
   'TimeoutError',
   'RequestTimeout',
   'RequestTimeoutException',

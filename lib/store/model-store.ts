@@ -49,6 +49,8 @@ const modelKey = (workspace: string, name: string) => ({ pk: modelDefinitionPart
  */
 const versionKey = (workspace: string) => modelKey(workspace, '');
 const versionAttribute = 'models_version';
+/** How many times a model's delete is sent while a PUT's transaction holds the item (see deleteModel). */
+const maxDeleteAttempts = 4;
 
 function fromItem(item: Record<string, unknown>): StoredModelDefinition {
   return {
@@ -164,14 +166,17 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
    * was lost and which the SDK sent again finds nothing: false.)
    */
   async deleteModel(workspace: string, name: string): Promise<boolean> {
-    try {
-      await withErrorMapping(() =>
-        this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConditionExpression: 'attribute_exists(pk)' })),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConditionExpression: 'attribute_exists(pk)' }));
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        // DynamoDB refuses a plain write to an item a transaction (a PUT of this model) is writing at that moment, and
+        // the SDK does not send it again: it is tried again after a short pause, as the PUT's own conflicts are.
+        if ((error as Error).name !== 'TransactionConflictException' || attempt >= maxDeleteAttempts) throw mapDynamoDbError(error);
+        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80 * attempt));
+      }
     }
   }
 }

@@ -445,7 +445,7 @@ describe('faults toward DynamoDB', () => {
   });
 
   it('answers a new model whose first answer was lost, and which the SDK sent again, as created, written once', async () => {
-    await faults({ error: 'lost-answer', count: 1, operations: ['TransactWriteItems'] });
+    await faults({ error: 'lost-answer', count: 1, operations: ['TransactWriteItems'], tables: [info.tableName] });
     const created = await api('PUT', '/models/lostmodel', { unique_field: 'external_id', fields: { price: { type: 'number' } } });
     expect(created.status).toBe(201);
     const stored = (await api('GET', '/models/lostmodel')).body;

@@ -333,6 +333,58 @@ describe('what reaches the gateway before any handler', () => {
     expect((await call('GET', '/models/account/records/in-order-198', { token })).status).toBe(200);
   });
 
+  it('answers a malformed request pipelined behind others after all of their answers, never in place of one', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: 'piped-gone' }, token })).status).toBe(201);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    const body = JSON.stringify({ records: Array.from({ length: 200 }, (_, i) => ({ name: `piped-slow-${i}` })) });
+    const batch = `POST /models/account/batch HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const remove = `DELETE /models/account/records/piped-gone HTTP/1.1\r\n${auth}\r\n`;
+    const answer = await exchange(`${batch}${remove}GARBAGE\r\n\r\n`, true);
+    // The delete queued behind the slow batch gets its own 204; the parser's 400 comes last.
+    expect([...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 204, 400]);
+    expect((await call('GET', '/models/account/records/piped-gone', { token })).status).toBe(404);
+  });
+
+  it('answers every request of a client that half-closes its side once it has sent them', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    const body = JSON.stringify({ name: 'half-closed' });
+    const post = `POST /models/account/records HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const read = `GET /models/account/records/half-closed HTTP/1.1\r\n${auth}\r\n`;
+    // Written, then the client's side closed at once (the exchange without keepOpen): the write gets its answer.
+    const answer = await exchange(`${post}${read}${read}`);
+    expect([...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([201, 200, 200]);
+  });
+
+  it('ignores what follows a request that asked to close the connection, and answers that request', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: 'closing-delete' }, token })).status).toBe(201);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    const health = 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n';
+    const remove = `DELETE /models/account/records/closing-delete HTTP/1.1\r\n${auth}Connection: close\r\n\r\n`;
+    const answer = await exchange(`${health}${remove}${health}`, true);
+    expect([...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 204]);
+    expect((await call('GET', '/models/account/records/closing-delete', { token })).status).toBe(404);
+  });
+
+  it('runs no request pipelined behind an answer that closes the connection', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    expect((await call('POST', '/models/account/records', { json: { name: 'after-close' }, token })).status).toBe(201);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    const remove = `DELETE /models/account/records/after-close HTTP/1.1\r\n${auth}\r\n`;
+    // A request that asks to close, and one the gateway closes after (a body over 10 MB: its 413 cuts the connection).
+    const closing = await exchange(`GET /models/account/records/after-close HTTP/1.1\r\n${auth}Connection: close\r\n\r\n${remove}`, true);
+    expect([...closing.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200]);
+    const huge = 10 * 1024 * 1024 + 1;
+    const oversized = `POST /models/account/records HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${huge}\r\n\r\n${'x'.repeat(huge)}`;
+    const cut = await exchange(`${oversized}${remove}`, true);
+    expect([...cut.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([413]);
+    // RFC 9112 section 9.6: the client was told the connection ends, so the DELETE was never run.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await call('GET', '/models/account/records/after-close', { token })).status).toBe(200);
+  });
+
   it('answers a malformed request pipelined behind a slow one only after the slow one has its own answer', async () => {
     const { token } = await workspaceWithKey(['records:read', 'records:write']);
     const body = JSON.stringify({ records: Array.from({ length: 300 }, (_, i) => ({ name: `piped-${i}` })) });

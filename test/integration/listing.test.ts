@@ -96,16 +96,16 @@ describe('listing records', () => {
   });
 
   it('refuses a cursor it did not make, or one from another list, with a 422', async () => {
-    const customerCursor = (await call('GET', '/models/account/records?limit=1', { token })).body.next_cursor;
+    const accountCursor = (await call('GET', '/models/account/records?limit=1', { token })).body.next_cursor;
     for (const cursor of ['garbage', Buffer.from('{"v":1,"l":"records:account","p":{"shard":99}}').toString('base64url')]) {
       const response = await call('GET', `/models/account/records?cursor=${cursor}`, { token });
       expect(response.status).toBe(422);
       expect(errorCode(response)).toBe('validation_failed');
     }
-    expect((await call('GET', `/models/customer/records?cursor=${customerCursor}`, { token })).status).toBe(422);
+    expect((await call('GET', `/models/customer/records?cursor=${accountCursor}`, { token })).status).toBe(422);
     // The list's own cursor with characters added, which a lenient base64 decoder would skip: not the cursor it sent.
-    expect((await call('GET', `/models/account/records?cursor=${customerCursor}`, { token })).status).toBe(200);
-    const added = [`${customerCursor}..`, `..${customerCursor}`, `${customerCursor.slice(0, 4)}%20${customerCursor.slice(4)}`, `${customerCursor}%3D`];
+    expect((await call('GET', `/models/account/records?cursor=${accountCursor}`, { token })).status).toBe(200);
+    const added = [`${accountCursor}..`, `..${accountCursor}`, `${accountCursor.slice(0, 4)}%20${accountCursor.slice(4)}`, `${accountCursor}%3D`];
     for (const cursor of added) expect([cursor, (await call('GET', `/models/account/records?cursor=${cursor}`, { token })).status]).toEqual([cursor, 422]);
   });
 

@@ -11,11 +11,13 @@ import {
   TransactionCanceledException,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PreconditionFailedError, RecordTooLargeError, UnavailableError } from '../../lib/records/errors.js';
 import { DynamoDbRecordStore } from '../../lib/store/dynamodb-record-store.js';
 import { mapDynamoDbError } from '../../lib/store/map-dynamodb-error.js';
+import { DynamoDbModelStore } from '../../lib/store/model-store.js';
 
 const key = { workspace: 'w', model: 'account', id: 'acme' };
 const command = { key, set: [['name', 'acme']] as const, unset: [], now: '2026-12-04T15:00:00.000Z' };
@@ -148,5 +150,52 @@ describe('DynamoDbRecordStore outcomes', () => {
     expect(await store.delete({ key })).toBe(false);
     await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
     await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+});
+
+describe('DynamoDbModelStore failures', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  const store = new DynamoDbModelStore(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'local' })), 'table');
+  const definition = { name: 'plan', uniqueField: 'sku', fields: { sku: { type: 'string' as const } }, createdAt: 'c', updatedAt: 'u' };
+  beforeEach(() => ddb.reset());
+  const cancelled = (...reasons: { Code: string; Item?: Record<string, unknown> }[]) =>
+    new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: { httpStatusCode: 400 }, CancellationReasons: reasons as never });
+  const failsWith = (error: Error) => {
+    ddb.reset();
+    ddb.on(TransactWriteCommand).rejects(error);
+  };
+
+  it("takes a PUT whose transaction failed its condition on the definition this very write stored (a repeat DynamoDB did not recognise) as done", async () => {
+    ddb.on(TransactWriteCommand).callsFake((input: { TransactItems: { Put: { Item: { write_token: string } } }[] }) =>
+      Promise.reject(cancelled({ Code: 'ConditionalCheckFailed', Item: marshall({ write_token: input.TransactItems[0]!.Put.Item.write_token }) }, { Code: 'ConditionalCheckFailed' })),
+    );
+    expect(await store.putModel('w', definition, undefined, 3)).toBe(true);
+  });
+
+  it('answers false, for the PUT to read again, when another write came first or another transaction held the items', async () => {
+    failsWith(cancelled({ Code: 'ConditionalCheckFailed', Item: marshall({ write_token: 'another' }) }, { Code: 'None' }));
+    expect(await store.putModel('w', definition, undefined, 3)).toBe(false);
+    failsWith(cancelled({ Code: 'None' }, { Code: 'ConditionalCheckFailed' }));
+    expect(await store.putModel('w', definition, undefined, 3)).toBe(false);
+    failsWith(cancelled({ Code: 'TransactionConflict' }, { Code: 'None' }));
+    expect(await store.putModel('w', definition, undefined, 3)).toBe(false);
+  });
+
+  it('answers 503 for a PUT whose transaction was throttled, and a defect for any other cancellation', async () => {
+    failsWith(cancelled({ Code: 'None' }, { Code: 'ThrottlingError' }));
+    await expect(store.putModel('w', definition, undefined, 3)).rejects.toBeInstanceOf(UnavailableError);
+    failsWith(cancelled({ Code: 'ValidationError' }, { Code: 'None' }));
+    await expect(store.putModel('w', definition, undefined, 3)).rejects.toBeInstanceOf(TransactionCanceledException);
+  });
+
+  it("sends a model's delete again while a PUT's transaction holds its item, and answers 503 if it keeps doing so", async () => {
+    const conflict = () => Object.assign(new Error('Transaction is ongoing for the item'), { name: 'TransactionConflictException', $metadata: { httpStatusCode: 400 } });
+    ddb.on(DeleteCommand).rejectsOnce(conflict()).resolvesOnce({});
+    expect(await store.deleteModel('w', 'plan')).toBe(true);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(2);
+    ddb.reset();
+    ddb.on(DeleteCommand).rejects(conflict());
+    await expect(store.deleteModel('w', 'plan')).rejects.toBeInstanceOf(UnavailableError);
+    expect(ddb.commandCalls(DeleteCommand)).toHaveLength(4);
   });
 });
