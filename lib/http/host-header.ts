@@ -1,9 +1,12 @@
 /**
  * The Host header read by RFC 3986's grammar (RFC 9112 section 3.2 refers to it): a host, which is a registered name,
  * an IPv4 address or a bracketed IP literal (an IPv6 address, with an RFC 6874 zone id such as `%25eth0`), and an
- * optional port of digits. The local gateway refuses a Host that does not parse (400), as RFC 9112 has a server do;
- * `/openapi.json` names only a Host that parses, with a port a client can use, in its document.
+ * optional port of digits (an empty name with a port, `:80`, is refused: an http URI's host is never empty). The local
+ * gateway refuses a Host that does not parse (400), as RFC 9112 has a server do; `/openapi.json` names only a Host
+ * that parses, with a port a client can use, in its document.
  */
+import { isIPv6 } from 'node:net';
+
 export interface HostHeader {
   readonly name: string;
   /** The port's digits as sent; undefined when there is no port, or an empty one (`host:`). */
@@ -12,8 +15,21 @@ export interface HostHeader {
 
 /** Unreserved characters, percent-encodings and sub-delimiters: what a registered name (or an IPv4 address) is made of. */
 const registeredName = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$/;
-/** An IPv6 address (hex digits, colons, an IPv4 tail), optionally with a zone id, or an IPvFuture literal. */
-const ipLiteral = /^\[(?:[0-9A-Fa-f:.]+(?:%25(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+)?|v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]$/;
+/** An IPvFuture literal's inside. */
+const ipFuture = /^v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$/;
+/** An RFC 6874 zone id, after its `%25`. */
+const zoneId = /^(?:[A-Za-z0-9\-._~]|%[0-9A-Fa-f]{2})+$/;
+
+/** A bracketed IP literal: an IPv6 address (optionally with a zone id) or an IPvFuture. */
+function isIpLiteral(name: string): boolean {
+  if (!name.startsWith('[') || !name.endsWith(']')) return false;
+  const inside = name.slice(1, -1);
+  if (ipFuture.test(inside)) return true;
+  const zoneAt = inside.indexOf('%25');
+  // Node's isIPv6 takes a raw `%zone` too; in a URI the `%` is encoded.
+  const address = zoneAt === -1 ? inside : inside.slice(0, zoneAt);
+  return !address.includes('%') && isIPv6(address) && (zoneAt === -1 || zoneId.test(inside.slice(zoneAt + 3)));
+}
 
 export function parseHostHeader(value: string): HostHeader | undefined {
   const portAt = value.startsWith('[') ? value.indexOf(']') + 1 : value.lastIndexOf(':');
@@ -22,7 +38,7 @@ export function parseHostHeader(value: string): HostHeader | undefined {
   if (name === undefined) return undefined;
   const port = hasPort ? value.slice(portAt + 1) : '';
   if (!/^\d*$/.test(port)) return undefined;
-  if (name.startsWith('[') ? !ipLiteral.test(name) : !registeredName.test(name)) return undefined;
+  if (name.startsWith('[') ? !isIpLiteral(name) : !registeredName.test(name)) return undefined;
   return { name, port: port === '' ? undefined : port };
 }
 

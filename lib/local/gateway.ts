@@ -162,8 +162,16 @@ function queryMaps(search: string) {
   return { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
-/** Why the request's Host header is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. */
+/**
+ * Why the request's Host is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. A
+ * target in absolute form names the host itself, which is then the one checked (section 3.2.2).
+ */
 function hostHeaderProblem(request: IncomingMessage): string | undefined {
+  const authority = absoluteFormAuthority(request.url ?? '/');
+  if (authority !== undefined) {
+    const named = parseHostHeader(authority.slice(authority.lastIndexOf('@') + 1));
+    return named && named.name !== '' ? undefined : 'The request target must name a host, with an optional port';
+  }
   let lines = 0;
   for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'host') lines++;
   if (lines > 1) return 'Send one Host header: this request has several';
@@ -177,15 +185,21 @@ function hostHeaderProblem(request: IncomingMessage): string | undefined {
  * query: RFC 9112 section 3.2.2 has a server accept it. Any other target is returned as it is.
  */
 function originForm(target: string): string {
-  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+  const absolute = absoluteForm.exec(target);
   if (!absolute) return target;
   const rest = target.slice(absolute[0].length);
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
+const absoluteForm = /^https?:\/\/([^/?#]*)/i;
+
+/** The authority (`host:port`, with any `user@`) of a target in absolute form; undefined for any other target. */
+const absoluteFormAuthority = (target: string): string | undefined => absoluteForm.exec(target)?.[1];
+
 /** One request of a connection, in the order the client sent them (see the server's handler). */
 interface Turn {
   readonly request: IncomingMessage;
+  readonly response: ServerResponse;
   /** Settles once its answer is written, or its connection is gone. */
   readonly answered: Promise<void>;
   /** Its handler runs. */
@@ -416,8 +430,13 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     let turns = turnsOf.get(socket);
     if (!turns) turnsOf.set(socket, (turns = []));
     const before = turns.at(-1);
+    // A request that asks to switch protocols (`Connection: upgrade`) ends what Node's parser reads of the connection:
+    // no upgrade is offered, so its answer closes the connection, rather than leave what the client sent after it
+    // unanswered until the connection times out.
+    if (request.headers.upgrade !== undefined && /\bupgrade\b/i.test(request.headers.connection ?? '')) response.setHeader('Connection', 'close');
     const turn: Turn = {
       request,
+      response,
       started: false,
       cancelled: false,
       answered: new Promise<void>((resolve) =>
@@ -484,7 +503,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   server.on('connect', (request: IncomingMessage, socket: Socket) => {
     const requestId = randomUUID();
     options.log?.({ level: 'INFO', method: request.method, status: 404, request_id: requestId });
-    answerOnSocket(socket, 404, 'MISSING_AUTHENTICATION_TOKEN', gatewayResponse('MISSING_AUTHENTICATION_TOKEN').message, requestId);
+    const answer = () => answerOnSocket(socket, 404, 'MISSING_AUTHENTICATION_TOKEN', gatewayResponse('MISSING_AUTHENTICATION_TOKEN').message, requestId);
+    // Pipelined after other requests: their answers first, as for any request.
+    const last = turnsOf.get(socket)?.at(-1);
+    if (last) void last.answered.then(answer);
+    else answer();
   });
   // An Expect other than 100-continue: Node's bare 417, in the envelope.
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
@@ -525,7 +548,10 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     if (last && !last.request.complete) {
       last.cancelled = true;
       const before = turns.at(-2);
-      if (last.started || !before) answer();
+      // Answered already, before its body was read (an unknown route, a refused header): one answer per request, and
+      // the connection ends after it.
+      if (last.started && last.response.headersSent) void last.answered.then(() => socket.end());
+      else if (last.started || !before) answer();
       else void before.answered.then(answer);
     } else if (last) void last.answered.then(answer);
     else answer();

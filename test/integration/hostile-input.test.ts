@@ -315,6 +315,10 @@ describe('what reaches the gateway before any handler', () => {
       expect([target, answer.status, answer.body]).toEqual([target, 200, expect.stringContaining('"id":"absolute form"')]);
     }
     expect((await exchange('GET http://x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status).toBe(404);
+    // The host a target in absolute form names is the one checked (RFC 9112 section 3.2.2), credentials aside.
+    for (const [target, status] of [['http://x:abc/health', 400], ['http:///health', 400], ['http://user:pw@x:80/health', 200]] as const) {
+      expect([target, (await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, true)).status]).toEqual([target, status]);
+    }
   });
 
   it('runs requests pipelined on one connection in the order they were sent, not side by side', async () => {
@@ -344,6 +348,25 @@ describe('what reaches the gateway before any handler', () => {
     // The delete queued behind the slow batch gets its own 204; the parser's 400 comes last.
     expect([...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 204, 400]);
     expect((await call('GET', '/models/account/records/piped-gone', { token })).status).toBe(404);
+  });
+
+  it('answers CONNECT, an upgrade and a request answered before its broken body in their turn, once each', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const auth = `Host: x\r\nAuthorization: Token ${token}\r\n`;
+    const upsert = (name: string) => {
+      const body = JSON.stringify({ name });
+      return `POST /models/account/records HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    const statuses = (raw: string) => [...raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    // CONNECT after a write: the write's own answer first.
+    expect(statuses((await exchange(`${upsert('before-connect')}CONNECT x:1 HTTP/1.1\r\nHost: x:1\r\n\r\n`, true)).raw)).toEqual([201, 404]);
+    // An upgrade no route offers: answered, and the connection closed after it, since Node reads nothing more of it.
+    const upgraded = await exchange(`GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n${upsert('after-upgrade')}`, true);
+    expect([statuses(upgraded.raw), /\r\nConnection: close\r\n/i.test(upgraded.head)]).toEqual([[200], true]);
+    expect((await call('GET', '/models/account/records/after-upgrade', { token })).status).toBe(404);
+    // A request answered before its body was read (no such route), whose chunked body then breaks: one answer.
+    const broken = await exchange(`POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`, true);
+    expect(statuses(broken.raw)).toEqual([404]);
   });
 
   it('answers every request of a client that half-closes its side once it has sent them', async () => {

@@ -11,13 +11,15 @@ describe('parseHostHeader', () => {
     expect(parseHostHeader('[fe80::1%25eth0]:3000')).toEqual({ name: '[fe80::1%25eth0]', port: '3000' });
     expect(parseHostHeader('[::ffff:127.0.0.1]')).toEqual({ name: '[::ffff:127.0.0.1]', port: undefined });
     expect(parseHostHeader('a_b')).toEqual({ name: 'a_b', port: undefined });
+    expect(parseHostHeader('[v1.fe80::a+en1]')).toEqual({ name: '[v1.fe80::a+en1]', port: undefined });
     // Empty, as a client sends it for a target without an authority; an empty port is no port.
     expect(parseHostHeader('')).toEqual({ name: '', port: undefined });
     expect(parseHostHeader('x:')).toEqual({ name: 'x', port: undefined });
   });
 
   it('refuses what is no host with an optional port', () => {
-    for (const value of ['bad host/x', 'a.example"><script>', 'evil.example/phish?', 'x:80:80', 'x:abc', '[::1', '[::1]x', '[::1]:x', '[zz::]', ':3000', 'a%zz', 'héllo']) {
+    const notIpLiterals = ['[1.2.3.4]', '[:]', '[.]', '[1:2:3:4:5:6:7:8:9]', '[12345::]', '[fe80::1%eth0]'];
+    for (const value of ['bad host/x', 'a.example"><script>', 'evil.example/phish?', 'x:80:80', 'x:abc', '[::1', '[::1]x', '[::1]:x', '[zz::]', ':3000', 'a%zz', 'héllo', ...notIpLiterals]) {
       expect([value, parseHostHeader(value)]).toEqual([value, undefined]);
     }
   });
