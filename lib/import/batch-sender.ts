@@ -35,6 +35,8 @@ export interface SenderOptions {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Told about each retry (for the progress display). */
   readonly onRetry?: (status: number | string, delayMs: number) => void;
+  /** Told when the API answered a batch with items to send again (a partial answer, kept under the batch's key). */
+  readonly onPartialAnswer?: () => void;
 }
 
 export class FatalImportError extends Error {}
@@ -96,6 +98,7 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
     // again: its row goes to the rejects file, and the API holds nothing back for it.
     const pending = results.filter(isRetryableItem);
     if (pending.length === 0) return results;
+    options.onPartialAnswer?.();
     if (pending.length < fewestLeft) {
       fewestLeft = pending.length;
       fruitless = 0;

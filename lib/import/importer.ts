@@ -91,13 +91,14 @@ function readState(statePath: string): State | 'unreadable' | undefined {
 }
 
 /**
- * How many rows an interrupted import of this file into this model has acknowledged, as `--resume` would take them up:
- * 0 when there is no state file, it is unreadable, or it is for another model, format or version of the file.
+ * How many rows an interrupted import of this file into this model has acknowledged, as `--resume` would take them up
+ * (0 when the API has answered part of it, a batch with items to send again, but no row yet); undefined when there is
+ * nothing to resume: no state file, an unreadable one, or one for another model, format or version of the file.
  */
-export function resumableRows(file: string, model: string, format: ImportFormat): number {
+export function resumableRows(file: string, model: string, format: ImportFormat): number | undefined {
   const state = readState(stateFileOf(file));
   const stats = statSync(file, { throwIfNoEntry: false });
-  return typeof state === 'object' && stats !== undefined && mismatchOf(state, stats, model, format) === undefined ? state.acknowledged : 0;
+  return typeof state === 'object' && stats !== undefined && mismatchOf(state, stats, model, format) === undefined ? state.acknowledged : undefined;
 }
 
 /** Why --resume cannot take up a saved state for this file, model and format; undefined when it can. */
@@ -306,6 +307,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     model: options.model,
     ...options.sender,
     onRetry: (status, delay) => options.progress?.retry(status, delay),
+    // A batch the API answered with items to send again has begun the run: its key must survive an exit, so that
+    // --resume continues that answer rather than starting a run with new keys.
+    onPartialAnswer: begin,
   };
   // The batches in flight, with the records each writes: a batch waits for those that write one of its records, so
   // two rows of one record in different batches are written in file order (the API orders them within a batch).

@@ -50,6 +50,12 @@ function progressBar(): ImportProgress {
  * Whether two paths name one file: for files that exist, by device and inode (a symbolic or hard link, or another
  * spelling on a case-insensitive file system, is the same file); otherwise by their resolved paths.
  */
+/** What an interrupted import's state file holds, as the hint to resume it says. */
+const savedRows = (acknowledged: number): string =>
+  acknowledged > 0
+    ? `${rowCount(acknowledged)} acknowledged so far ${acknowledged === 1 ? 'is' : 'are'} saved`
+    : 'No row is acknowledged yet, but the API has answered part of the import, under keys --resume sends again';
+
 function samePath(a: string, b: string): boolean {
   if (existsSync(a) && existsSync(b)) {
     const [x, y] = [statSync(a), statSync(b)];
@@ -98,10 +104,11 @@ try {
     // What the state file holds, as --resume will read it: before the API answers a batch, a new run has changed
     // nothing, and an earlier interrupted run of this command (if any) is still the one --resume takes up.
     const acknowledged = resumableRows(file, options.model, format);
+    const stopped = signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)';
     console.error(
-      acknowledged > 0
-        ? `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'}. ${rowCount(acknowledged)} acknowledged so far ${acknowledged === 1 ? 'is' : 'are'} saved: run the same command with --resume to go on (a batch that was in flight is sent again under its Idempotency-Key, so the API answers it as it ran it).`
-        : `\n${signal === 'SIGINT' ? 'Interrupted' : 'Stopped (SIGTERM)'} before any row was acknowledged: run the same command again to start over.`,
+      acknowledged !== undefined
+        ? `\n${stopped}. ${savedRows(acknowledged)}: run the same command with --resume to go on (a batch that was in flight is sent again under its Idempotency-Key, so the API answers it as it ran it).`
+        : `\n${stopped} before the API answered any batch: run the same command again to start over.`,
     );
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
@@ -132,7 +139,7 @@ try {
   // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
   // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
   const { file, resume, model, format } = program.opts<{ file?: string; resume?: boolean; model?: string; format?: string }>();
-  let acknowledged = 0;
+  let acknowledged: number | undefined;
   if (file !== undefined && model !== undefined && !resume) {
     try {
       acknowledged = resumableRows(pathFromCaller(file), model, formatOf(pathFromCaller(file), format));
@@ -140,6 +147,6 @@ try {
       // No format to read the file by: nothing --resume could take up either.
     }
   }
-  if (acknowledged > 0) console.error(`The import can continue where it stopped (${rowCount(acknowledged)} acknowledged): run the same command with --resume`);
+  if (acknowledged !== undefined) console.error(`The import can continue where it stopped. ${savedRows(acknowledged)}: run the same command with --resume`);
   process.exitCode = 2;
 }

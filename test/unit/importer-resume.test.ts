@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FatalImportError } from '../../lib/import/batch-sender.js';
-import { runImport, stateFileOf } from '../../lib/import/importer.js';
+import { resumableRows, runImport, stateFileOf } from '../../lib/import/importer.js';
 
 /** `keys`, when given, gets each batch's Idempotency-Key by the name of its first row. */
 function fakeApi(failFirstBatch: boolean, keys?: Map<string, string>) {
@@ -154,6 +154,34 @@ describe('importer state across runs', () => {
     // Its resume ends with every reject in the file, as many as the summary counts.
     const summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
     expect([summary.total, summary.created, summary.rejected, rejectLines()]).toEqual([40, 36, 4, 4]);
+  });
+
+  it('keeps resumable a run whose first batch the API answered only in part, with items it never managed to write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gather-resume-'));
+    const file = join(dir, 'stuck.csv');
+    writeFileSync(file, 'name\nok-1\nstuck-2\n');
+    const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, batchSize: 10, concurrency: 1 };
+    const keys: string[] = [];
+    // The API writes ok-1 and keeps answering stuck-2 503 (its partial answer kept under the batch's key), until it mends.
+    const stuckApi = (mended: boolean) =>
+      (async (url: string, init?: { body?: string; headers?: Record<string, string> }) => {
+        if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
+        keys.push(init!.headers!['Idempotency-Key']!);
+        const records = (JSON.parse(init!.body!) as { records: { name: string }[] }).records;
+        const results = records.map((r, index) =>
+          r.name.startsWith('stuck') && !mended ? { op: 'upsert', index, status: 503, error: { code: 'unavailable', message: 'throttled' } } : { op: 'upsert', index, status: 201, id: r.name },
+        );
+        return new Response(JSON.stringify({ results }), { status: 200 });
+      }) as unknown as typeof fetch;
+    await expect(runImport({ ...common, resume: false, sender: { fetch: stuckApi(false), sleep: async () => undefined } })).rejects.toThrow(/Gave up after 10 sends/);
+    // Nothing acknowledged (the batch never finished), but the run has begun: its state holds the run, so --resume
+    // sends the batch under the same key, and the API continues its partial answer.
+    expect(JSON.parse(readFileSync(stateFileOf(file), 'utf8')).acknowledged).toBe(0);
+    expect(resumableRows(file, 'account', 'csv')).toBe(0);
+    const summary = await runImport({ ...common, resume: true, sender: { fetch: stuckApi(true), sleep: async () => undefined } });
+    expect([summary.total, summary.created, summary.rejected]).toEqual([2, 2, 0]);
+    expect(new Set(keys).size).toBe(1);
+    expect(resumableRows(file, 'account', 'csv')).toBeUndefined();
   });
 
   it('refuses to resume with another format than the interrupted run read the file by', async () => {
