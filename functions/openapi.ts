@@ -1,5 +1,5 @@
 /** GET /openapi.json: the API reference (OpenAPI 3.1), without a key. */
-import { parseHostHeader, isUsablePort } from '../lib/http/host-header.js';
+import { isHostName, isUsablePort, parseHostHeader } from '../lib/http/host-header.js';
 import { httpHandler } from '../lib/http/http-handler.js';
 import { openApiDocument } from '../lib/http/openapi.js';
 import { jsonResponse } from '../lib/http/responses.js';
@@ -9,9 +9,11 @@ export const handler = httpHandler(async (request) => {
   // another scheme or a Host that is no host name gets the defaults, never its text in the document's URL.
   const sentHost = request.headers.host;
   const parsed = sentHost !== undefined ? parseHostHeader(sentHost) : undefined;
-  const host = parsed && parsed.name !== '' && (parsed.port === undefined || isUsablePort(parsed.port)) ? sentHost! : 'localhost';
+  const named = parsed && isHostName(parsed.name) && (parsed.port === undefined || isUsablePort(parsed.port)) ? parsed : undefined;
+  const host = named ? sentHost! : 'localhost';
   const sentProto = request.headers['x-forwarded-proto'];
-  const local = host.startsWith('localhost') || host.startsWith('127.') || host.startsWith('[::1]');
+  const name = named?.name.replace(/\.$/, '').toLowerCase() ?? 'localhost';
+  const local = name === 'localhost' || name.startsWith('127.') || name === '[::1]';
   const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';
   const context = request.event.requestContext;
   // On the execute-api host the stage is part of the URL; on a custom domain or locally it is not.

@@ -42,5 +42,15 @@ export function parseHostHeader(value: string): HostHeader | undefined {
   return { name, port: port === '' ? undefined : port };
 }
 
+/** A DNS name (letters, digits and inner hyphens in dot-separated labels, a trailing dot allowed) or an IPv4 address. */
+const dnsName = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/;
+
+/**
+ * Whether a parsed Host names a machine as a URL a client can use does: a DNS name, an IPv4 address or an IP literal.
+ * RFC 3986 lets a registered name hold sub-delimiters and percent-encodings (`x'y`, `a%2Fb`), which the grammar takes
+ * but no document should repeat as a server's URL.
+ */
+export const isHostName = (name: string): boolean => (name.startsWith('[') ? isIpLiteral(name) : dnsName.test(name));
+
 /** A port a client can connect to: 1 to 65535. */
 export const isUsablePort = (port: string): boolean => Number(port) >= 1 && Number(port) <= 65535;

@@ -206,5 +206,9 @@ describe('the API reference', () => {
     expect(await serverFor({ Host: 'api.example.com:65535' })).toBe('https://api.example.com:65535');
     expect(await serverFor({ Host: 'api.example.com:99999' })).toBe('http://localhost'); // no such port: not a URL a client could use
     expect(await serverFor({ Host: 'api.example.com:0' })).toBe('http://localhost');
+    // Names RFC 3986 takes (sub-delimiters, percent-encodings), which no URL of a server should repeat: the default.
+    for (const host of ["x'onerror=alert(1)", 'evil.example%2Fphish%3F', 'a;b=c']) expect([host, await serverFor({ Host: host })]).toEqual([host, 'http://localhost']);
+    // Local is a name, not a prefix.
+    expect(await serverFor({ Host: 'localhost.evil.example' })).toBe('https://localhost.evil.example');
   });
 });

@@ -1,5 +1,5 @@
 /** The Host header by RFC 3986's grammar: what the local gateway refuses (400) and /openapi.json will not name. */
-import { isUsablePort, parseHostHeader } from '../../lib/http/host-header.js';
+import { isHostName, isUsablePort, parseHostHeader } from '../../lib/http/host-header.js';
 
 describe('parseHostHeader', () => {
   it('reads names, addresses and IP literals (with a zone id), with or without a port', () => {
@@ -22,6 +22,11 @@ describe('parseHostHeader', () => {
     for (const value of ['bad host/x', 'a.example"><script>', 'evil.example/phish?', 'x:80:80', 'x:abc', '[::1', '[::1]x', '[::1]:x', '[zz::]', ':3000', 'a%zz', 'héllo', ...notIpLiterals]) {
       expect([value, parseHostHeader(value)]).toEqual([value, undefined]);
     }
+  });
+
+  it('tells names a URL of a server can carry from what the grammar also takes', () => {
+    expect(['api.example.com', 'localhost.', '127.0.0.1', '[::1]', 'a-b.c'].map(isHostName)).toEqual([true, true, true, true, true]);
+    expect(["x'onerror=alert(1)", 'a%2Fb', 'a;b=c', 'a_b', '-a', '', 'a..b'].map(isHostName)).toEqual([false, false, false, false, false, false, false]);
   });
 
   it('tells the ports a client can connect to', () => {
