@@ -34,7 +34,7 @@ import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js'
  * The path as the log line shows it: without the query string, without the scheme, host and any credentials of a target
  * in absolute form, and with no key in it (`redactApiKeysInPath`).
  */
-const loggedPath = (url: string) => redactApiKeysInPath(originForm(url).split('?')[0]!);
+const loggedPath = (target: RequestTarget) => redactApiKeysInPath(target.pathAndQuery.split('?')[0]!);
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
@@ -162,39 +162,54 @@ function queryMaps(search: string) {
   return { queryStringParameters: single, multiValueQueryStringParameters: multi };
 }
 
-/**
- * Why the request's Host is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. A
- * target in absolute form names the host itself, which is then the one checked (section 3.2.2).
- */
-function hostHeaderProblem(request: IncomingMessage): string | undefined {
-  const authority = absoluteFormAuthority(request.url ?? '/');
-  if (authority !== undefined) {
-    const named = parseHostHeader(authority.slice(authority.lastIndexOf('@') + 1));
-    return named && named.name !== '' ? undefined : 'The request target must name a host, with an optional port';
-  }
+/** How many lines of a header a request has (Node's `headers` keeps one value of some, and joins others). */
+function headerLines(request: IncomingMessage, name: string): number {
   let lines = 0;
-  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'host') lines++;
-  if (lines > 1) return 'Send one Host header: this request has several';
-  const host = request.headers.host;
-  if (host === undefined) return request.httpVersion === '1.1' ? 'An HTTP/1.1 request must have a Host header' : undefined;
-  return parseHostHeader(host) ? undefined : 'The Host header must be a host name or address, with an optional port';
+  for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === name) lines++;
+  return lines;
 }
 
-/**
- * A request target in absolute form (`GET http://host/path`, as a client sends it through a proxy) as its path and
- * query: RFC 9112 section 3.2.2 has a server accept it. Any other target is returned as it is.
- */
-function originForm(target: string): string {
-  const absolute = absoluteForm.exec(target);
-  if (!absolute) return target;
-  const rest = target.slice(absolute[0].length);
-  return rest.startsWith('/') ? rest : `/${rest}`;
+/** A request's target, read once: its path and query (origin form, any fragment dropped), and the host it names. */
+interface RequestTarget {
+  readonly pathAndQuery: string;
+  /** The authority (`host:port`, with any `user@`) of a target in absolute form; undefined for any other target. */
+  readonly authority: string | undefined;
 }
 
 const absoluteForm = /^https?:\/\/([^/?#]*)/i;
 
-/** The authority (`host:port`, with any `user@`) of a target in absolute form; undefined for any other target. */
-const absoluteFormAuthority = (target: string): string | undefined => absoluteForm.exec(target)?.[1];
+/**
+ * A request target in absolute form (`GET http://host/path`, as a client sends it through a proxy) is taken by its
+ * path and query, as RFC 9112 section 3.2.2 has a server do. Split by hand: `new URL` reads a target starting with `//`
+ * as a host and throws on one like `//x:abc`. A fragment is the client's own and never part of a request; one sent
+ * anyway is dropped, as a URL parser would.
+ */
+function readTarget(url: string): RequestTarget {
+  const absolute = absoluteForm.exec(url);
+  const rest = absolute ? url.slice(absolute[0].length) : url;
+  const path = absolute && !rest.startsWith('/') ? `/${rest}` : rest;
+  return { pathAndQuery: path.split('#')[0]!, authority: absolute?.[1] };
+}
+
+/**
+ * Why the request's Host is refused (RFC 9112 section 3.2: missing in HTTP/1.1, repeated, or invalid), if it is. A
+ * target in absolute form names the host itself, which must be one too (section 3.2.2).
+ */
+function hostHeaderProblem(request: IncomingMessage, target: RequestTarget): string | undefined {
+  if (headerLines(request, 'host') > 1) return 'Send one Host header: this request has several';
+  const host = request.headers.host;
+  if (host === undefined && request.httpVersion === '1.1') return 'An HTTP/1.1 request must have a Host header';
+  if (host !== undefined && !parseHostHeader(host)) return 'The Host header must be a host name or address, with an optional port';
+  if (target.authority === undefined) return undefined;
+  const named = parseHostHeader(target.authority.slice(target.authority.lastIndexOf('@') + 1));
+  return named && named.name !== '' ? undefined : 'The request target must name a host, with an optional port';
+}
+
+/** Runs `next` once `turn` is answered (or its connection gone); at once when there is no turn to wait for. */
+function after(turn: Turn | undefined, next: () => void): void {
+  if (turn) void turn.answered.then(next);
+  else next();
+}
 
 /** One request of a connection, in the order the client sent them (see the server's handler). */
 interface Turn {
@@ -275,20 +290,18 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     });
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string): Promise<number> => {
+  const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string, requestTarget: RequestTarget): Promise<number> => {
     const method = request.method ?? 'GET';
     // RFC 9112: a server answers 400 to an HTTP/1.1 request without a Host. Node would too, with a bare 400 of its
     // own, so the server is told not to, and the refusal is answered here in the envelope.
     // The same rule refuses two Host lines, and one that is not a host with an optional port.
-    const hostProblem = hostHeaderProblem(request);
+    const hostProblem = hostHeaderProblem(request, requestTarget);
     if (hostProblem !== undefined) {
       request.resume();
       sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, hostProblem);
       return 400;
     }
-    // Split by hand: `new URL` reads a target starting with `//` as a host and throws on one like `//x:abc`.
-    // A fragment is the client's own and never part of a request; one sent anyway is dropped, as a URL parser would.
-    const target = originForm(request.url ?? '/').split('#')[0]!;
+    const target = requestTarget.pathAndQuery;
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
@@ -324,8 +337,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const token = request.headers.authorization;
       // Two Authorization lines are two identities: which one counts would be a guess (Node keeps the first line, the
       // event's header map the last), so neither does.
-      let lines = 0;
-      for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'authorization') lines++;
+      const lines = headerLines(request, 'authorization');
       if (!token || lines > 1) {
         sendGatewayError(response, requestId, 'UNAUTHORIZED', undefined, lines > 1 ? 'Send one Authorization header: this request has several' : undefined);
         return 401;
@@ -461,18 +473,18 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       turn.started = true;
       serve(request, response);
     };
-    if (before) void before.answered.then(start);
-    else start();
+    after(before, start);
   });
   const serve = (request: IncomingMessage, response: ServerResponse) => {
     const started = performance.now();
     const requestId = randomUUID();
-    handle(request, response, requestId)
+    const target = readTarget(request.url ?? '/');
+    handle(request, response, requestId, target)
       .then((status) => {
         options.log?.({
           level: 'INFO',
           method: request.method,
-          path: loggedPath(request.url ?? '/'),
+          path: loggedPath(target),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           request_id: requestId,
@@ -505,15 +517,13 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     options.log?.({ level: 'INFO', method: request.method, status: 404, request_id: requestId });
     const answer = () => answerOnSocket(socket, 404, 'MISSING_AUTHENTICATION_TOKEN', gatewayResponse('MISSING_AUTHENTICATION_TOKEN').message, requestId);
     // Pipelined after other requests: their answers first, as for any request.
-    const last = turnsOf.get(socket)?.at(-1);
-    if (last) void last.answered.then(answer);
-    else answer();
+    after(turnsOf.get(socket)?.at(-1), answer);
   });
   // An Expect other than 100-continue: Node's bare 417, in the envelope.
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = randomUUID();
     request.resume();
-    options.log?.({ level: 'INFO', method: request.method, path: loggedPath(request.url ?? '/'), status: 417, request_id: requestId });
+    options.log?.({ level: 'INFO', method: request.method, path: loggedPath(readTarget(request.url ?? '/')), status: 417, request_id: requestId });
     sendGatewayError(response, requestId, 'DEFAULT_4XX', 417, 'Only Expect: 100-continue is supported');
   });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,
@@ -550,11 +560,9 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       const before = turns.at(-2);
       // Answered already, before its body was read (an unknown route, a refused header): one answer per request, and
       // the connection ends after it.
-      if (last.started && last.response.headersSent) void last.answered.then(() => socket.end());
-      else if (last.started || !before) answer();
-      else void before.answered.then(answer);
-    } else if (last) void last.answered.then(answer);
-    else answer();
+      if (last.started && last.response.headersSent) after(last, () => socket.end());
+      else after(last.started ? undefined : before, answer);
+    } else after(last, answer);
   });
   return server;
 }

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { connect } from 'node:net';
-import { call, devStack, errorCode, unique, workspaceWithKey, type ApiResponse } from '../support/api-client.js';
+import { call, devStack, errorCode, gatewayLogLine, unique, workspaceWithKey, type ApiResponse } from '../support/api-client.js';
 
 const prototypeNames = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'];
 const fieldName = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom(...prototypeNames, 'a.b', 'a[0]', '#x', ':v', 'SET', 'REMOVE', 'AND', 'name'));
@@ -319,6 +319,15 @@ describe('what reaches the gateway before any handler', () => {
     for (const [target, status] of [['http://x:abc/health', 400], ['http:///health', 400], ['http://user:pw@x:80/health', 200]] as const) {
       expect([target, (await exchange(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, true)).status]).toEqual([target, status]);
     }
+    // Host lines are checked all the same: two of them, or one that is no host, are a 400 in absolute form too.
+    for (const hosts of ['Host: a\r\nHost: b\r\n', 'Host: bad host\r\n']) {
+      expect([hosts, (await exchange(`GET http://x/health HTTP/1.1\r\n${hosts}Connection: close\r\n\r\n`, true)).status]).toEqual([hosts, 400]);
+    }
+    // The log line names the path alone: never the scheme, the host or the credentials of the target.
+    const secret = `pw${Date.now()}`;
+    const credentials = await exchange(`GET http://user:${secret}@x/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, true);
+    const line = await gatewayLogLine(/x-amzn-requestid: (\S+)/i.exec(credentials.head)![1]!);
+    expect([line.path, JSON.stringify(line).includes(secret)]).toEqual(['/health', false]);
   });
 
   it('runs requests pipelined on one connection in the order they were sent, not side by side', async () => {

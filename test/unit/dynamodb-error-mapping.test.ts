@@ -16,7 +16,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PreconditionFailedError, RecordTooLargeError, UnavailableError } from '../../lib/records/errors.js';
 import { DynamoDbRecordStore } from '../../lib/store/dynamodb-record-store.js';
-import { mapDynamoDbError } from '../../lib/store/map-dynamodb-error.js';
+import { mapDynamoDbError, mayHaveBeenApplied } from '../../lib/store/map-dynamodb-error.js';
 import { DynamoDbModelStore } from '../../lib/store/model-store.js';
 
 const key = { workspace: 'w', model: 'account', id: 'acme' };
@@ -34,6 +34,10 @@ describe('mapDynamoDbError', () => {
     expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }))).toBeInstanceOf(UnavailableError);
     expect(mapDynamoDbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
     expect(mapDynamoDbError(Object.assign(new Error('x'), { name: 'TimeoutError' }))).toBeInstanceOf(UnavailableError);
+    // A transaction sent again while its first attempt is still in flight: it may yet be applied.
+    const inProgress = mapDynamoDbError(Object.assign(new Error('x'), { name: 'TransactionInProgressException', $metadata: { httpStatusCode: 400 } }));
+    expect(inProgress).toBeInstanceOf(UnavailableError);
+    expect(mayHaveBeenApplied(inProgress as UnavailableError)).toBe(true);
   });
   it('maps a transaction cancelled by throttling or a conflicting transaction to UnavailableError, and one whose condition failed to nothing', () => {
     const cancelled = (...codes: string[]) =>
