@@ -9,11 +9,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
-import type { RecordKey } from '../store/record-store.js';
 import { UnavailableError, ValidationError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { idType, normalizeId } from './record-id.js';
-import type { RecordService } from './record-service.js';
+import type { RecordLocation, RecordService } from './record-service.js';
 
 export const batchLimits = {
   maxItems: 1000,
@@ -168,22 +167,23 @@ export class BatchService {
         return;
       }
       // An id no record can have answers its 404 at once, naming the id as sent: there is nothing to ask DynamoDB.
-      let key: RecordKey;
+      let location: RecordLocation;
       try {
-        key = this.records.keyOf(model, request.workspace, id);
+        location = this.records.locationOf(model, request.workspace, id);
       } catch (error) {
         results[slot] = { op: 'delete', index, id, error };
         return;
       }
       // Chained by the normalized id, so `A@x.io` and `a@x.io` in one batch run in order, not against each other. Every
       // answer names the id as normalized, as an upsert's does (a 404 too), so a client can match them.
+      const { key } = location;
       deleteTasks.push({
         key: key.id,
         slot,
         describe: { op: 'delete', index, id: key.id },
         run: async () => {
           try {
-            const deleted = await withItemRetries(() => this.records.deleteKey(model, key, {}, id), this.sleep, pastDeadline);
+            const deleted = await withItemRetries(() => this.records.deleteAt(model, location), this.sleep, pastDeadline);
             return { op: 'delete', index, id: deleted, outcome: 'deleted' };
           } catch (error) {
             return { op: 'delete', index, id: key.id, error };

@@ -35,18 +35,34 @@ export function idType(model: ModelDefinition): 'email' | 'string' {
   return model.fields[model.uniqueField]?.type === 'email' ? 'email' : 'string';
 }
 
+/** The ids a client's string names in a model, in the order they are looked up. */
+export type RecordIdLookup =
+  | {
+      readonly ok: true;
+      readonly id: string;
+      /** A second id to look up when the first names nothing (in a model keyed by e-mail: the id as sent). */
+      readonly asSent?: string;
+      /** In a model keyed by e-mail, the string was no address: the 404 says that ids are addresses. */
+      readonly notAnAddress: boolean;
+    }
+  | { readonly ok: false; readonly issue: string };
+
 /**
  * The id a client's string names in a model (a path, `?id=`, a batch delete): normalized as the model's unique field
- * is, an e-mail address as one, any other type as a string. In a model keyed by e-mail, a string that is no address
- * names the record stored under it as a string id: one written while the unique field was a string, by a function that
- * still had that definition, or to a model deleted and defined again (docs/api.md, "Models"). Every record a listing
- * shows can then be read and deleted by the id it shows, and such a model emptied, deleted or re-keyed; an upsert still
- * refuses such a value (422).
+ * is, an e-mail address as one, any other type as a string. In a model keyed by e-mail, a record may also sit under a
+ * string id: one written while the unique field was a string, by a function that still had that definition, or to a
+ * model deleted and defined again (docs/api.md, "Models"). So the id as sent (trimmed, NFC, its case kept) is the id
+ * when it is no address, and the second one looked up when it is an address with capitals (`Don@SC.com`, which the
+ * listing shows so). Every record a listing shows can then be read and deleted by the id it shows, and such a model
+ * emptied, deleted or re-keyed; an upsert still refuses such a value (422).
  */
-export function normalizeRecordId(model: ModelDefinition, value: unknown): IdNormalization {
-  if (idType(model) !== 'email') return normalizeId(value, 'string');
+export function lookUpRecordId(model: ModelDefinition, value: unknown): RecordIdLookup {
+  if (idType(model) !== 'email') {
+    const normalized = normalizeId(value, 'string');
+    return normalized.ok ? { ok: true, id: normalized.id, notAnAddress: false } : normalized;
+  }
   const address = normalizeId(value, 'email');
-  if (address.ok) return address;
-  const asString = normalizeId(value, 'string');
-  return asString.ok ? asString : address;
+  const asSent = normalizeId(value, 'string');
+  if (address.ok) return { ok: true, id: address.id, notAnAddress: false, ...(asSent.ok && asSent.id !== address.id ? { asSent: asSent.id } : {}) };
+  return asSent.ok ? { ok: true, id: asSent.id, notAnAddress: true } : address;
 }

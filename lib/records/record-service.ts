@@ -11,7 +11,7 @@ import { decodeCursor, encodeCursor, parseLimit } from './cursor.js';
 import { envelopeWeigher, linkFieldOf, linkTargets, toEnvelope, type LinkState, type RecordEnvelope } from './envelope.js';
 import { NoSuchListingError, PreconditionFailedError, RecordNotFoundError, UnavailableError } from './errors.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
-import { idType, normalizeId, normalizeRecordId } from './record-id.js';
+import { lookUpRecordId } from './record-id.js';
 
 /** A page of records stops growing at this many bytes, weighed as in Lambda's response (./response-size.ts), under its 6 MB. */
 export const maxPageBytes = 4 * 1024 * 1024;
@@ -49,34 +49,31 @@ function isListPosition(value: unknown): value is ListPosition {
   );
 }
 
-/** The key a client's id names in a model; an id that no record can have (empty, malformed) names nothing: 404, without a read. */
-function keyIn(model: ModelDefinition, workspace: string, id: string): RecordKey {
-  const normalized = normalizeRecordId(model, id);
-  if (!normalized.ok) {
-    throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${normalized.issue}`, [{ field: 'id', issue: normalized.issue }]);
+/** The record a client's id names in a model: its key, and a second key to look up when the first names nothing. */
+export interface RecordLocation {
+  readonly key: RecordKey;
+  /** In a model keyed by e-mail, the id as sent, where a record stored while the unique field was a string sits. */
+  readonly asSent?: RecordKey;
+  readonly notAnAddress: boolean;
+}
+
+/**
+ * Where a client's id names a record in a model (lib/records/record-id.ts); an id that no record can have (empty,
+ * malformed) names nothing: 404, without a read.
+ */
+function locationIn(model: ModelDefinition, workspace: string, id: string): RecordLocation {
+  const lookup = lookUpRecordId(model, id);
+  if (!lookup.ok) {
+    throw new RecordNotFoundError(`No ${model.name} record can have this id: it ${lookup.issue}`, [{ field: 'id', issue: lookup.issue }]);
   }
-  return { workspace, model: model.name, id: normalized.id };
+  const key = { workspace, model: model.name, id: lookup.id };
+  return { key, notAnAddress: lookup.notAnAddress, ...(lookup.asSent !== undefined ? { asSent: { ...key, id: lookup.asSent } } : {}) };
 }
 
-/**
- * In a model keyed by e-mail, the key of an id as the client sent it (trimmed, NFC, its case kept) when that differs
- * from the key it names (its address form): where a record stored while the unique field was a string sits
- * (lib/records/record-id.ts), such as `Don@SC.com`, which its listing shows so. Looked up only after the address form
- * found nothing.
- */
-function asSentKey(model: ModelDefinition, key: RecordKey, sent: string): RecordKey | undefined {
-  if (idType(model) !== 'email') return undefined;
-  const asSent = normalizeId(sent, 'string');
-  return asSent.ok && asSent.id !== key.id ? { ...key, id: asSent.id } : undefined;
-}
-
-/**
- * The 404 for an id with no record. In a model keyed by e-mail, an id that is no address was looked up as sent (a
- * record stored under it before: lib/records/record-id.ts); its answer says why no record is likely to have it.
- */
-function recordNotFound(model: ModelDefinition, id: string): RecordNotFoundError {
-  const message = `No ${model.name} record with id "${id}"`;
-  if (idType(model) !== 'email' || normalizeId(id, 'email').ok) return new RecordNotFoundError(message);
+/** The 404 for an id with no record; for one that is no address, in a model keyed by e-mail, it says why. */
+function recordNotFound(model: ModelDefinition, location: RecordLocation): RecordNotFoundError {
+  const message = `No ${model.name} record with id "${location.key.id}"`;
+  if (!location.notAnAddress) return new RecordNotFoundError(message);
   return new RecordNotFoundError(`${message}: ${model.name} ids are e-mail addresses`, [{ field: 'id', issue: 'must be an e-mail address' }]);
 }
 
@@ -206,7 +203,7 @@ export class RecordService {
     if (linkFieldOf(linking)?.target !== model.name) {
       throw new NoSuchListingError(`Records of "${linking.name}" do not link to "${model.name}", so there is no such listing`);
     }
-    const key = keyIn(model, request.workspace, request.id);
+    const { key } = locationIn(model, request.workspace, request.id);
     const limit = parseLimit(request.limit, listLimits.default, listLimits.max);
     const cursorScope = { workspace: request.workspace, list: `links:${model.name}:${key.id}:${linking.name}` };
     const from = request.cursor !== undefined ? decodeCursor(request.cursor, cursorScope, (value): value is string => isSortKeyValue(value, linkCursorBytes(linking.name))) : undefined;
@@ -236,20 +233,20 @@ export class RecordService {
   }
 
   async get(address: RecordAddress): Promise<RecordEnvelope> {
-    const { model, key } = await this.locate(address);
-    let record = await this.store.get(key);
-    const asSent = record ? undefined : asSentKey(model, key, address.id);
-    if (asSent) record = await this.store.get(asSent);
-    if (!record) throw recordNotFound(model, key.id);
+    const model = await this.models.resolve(address.workspace, address.model);
+    const location = locationIn(model, address.workspace, address.id);
+    let record = await this.store.get(location.key);
+    if (!record && location.asSent) record = await this.store.get(location.asSent);
+    if (!record) throw recordNotFound(model, location);
     return toEnvelope(model, record, await this.resolveLinks(model, record));
   }
 
   /** Deletes one record and returns its (normalized) id. */
   async delete(address: RecordAddress, conditions: WriteConditions = {}): Promise<string> {
     const model = await this.models.resolve(address.workspace, address.model);
-    let key: RecordKey;
+    let location: RecordLocation;
     try {
-      key = keyIn(model, address.workspace, address.id);
+      location = locationIn(model, address.workspace, address.id);
     } catch (error) {
       // If-Match on a record that does not exist is a 412, whether or not a record could have that id.
       if (conditions.ifMatch !== undefined && error instanceof RecordNotFoundError) {
@@ -257,36 +254,31 @@ export class RecordService {
       }
       throw error;
     }
-    return this.deleteKey(model, key, conditions, address.id);
+    return this.deleteAt(model, location, conditions);
   }
 
   /**
-   * The key a client's id names in a model, for a caller that has the model already (a batch); an id that no record
-   * can have is a 404 {@link RecordNotFoundError}, as on the single-record routes.
+   * Where a client's id names a record in a model, for a caller that has the model already (a batch); an id that no
+   * record can have is a 404 {@link RecordNotFoundError}, as on the single-record routes.
    */
-  keyOf(model: ModelDefinition, workspace: string, id: string): RecordKey {
-    return keyIn(model, workspace, id);
+  locationOf(model: ModelDefinition, workspace: string, id: string): RecordLocation {
+    return locationIn(model, workspace, id);
   }
 
   /**
-   * Deletes the record a {@link keyOf} key names and returns the id deleted. Given the id as the client `sent` it, an
-   * unconditional delete that finds nothing there also tries {@link asSentKey}'s.
+   * Deletes the record a {@link locationOf} location names and returns the id deleted: an unconditional delete that
+   * finds nothing under its key also tries the id as sent, where one is given.
    */
-  async deleteKey(model: ModelDefinition, key: RecordKey, conditions: WriteConditions = {}, sent?: string): Promise<string> {
+  async deleteAt(model: ModelDefinition, location: RecordLocation, conditions: WriteConditions = {}): Promise<string> {
     const deleted = await this.store.delete({
-      key,
+      key: location.key,
       ...(conditions.ifMatch !== undefined ? { ifMatch: conditions.ifMatch } : {}),
       ...(conditions.createOnly ? { onlyIfAbsent: true } : {}),
     });
-    if (deleted) return key.id;
-    const asSent = sent !== undefined && conditions.ifMatch === undefined && !conditions.createOnly ? asSentKey(model, key, sent) : undefined;
-    if (asSent && (await this.store.delete({ key: asSent }))) return asSent.id;
-    throw recordNotFound(model, key.id);
-  }
-
-  private async locate(address: RecordAddress): Promise<{ model: ModelDefinition; key: RecordKey }> {
-    const model = await this.models.resolve(address.workspace, address.model);
-    return { model, key: keyIn(model, address.workspace, address.id) };
+    if (deleted) return location.key.id;
+    const unconditional = conditions.ifMatch === undefined && !conditions.createOnly;
+    if (unconditional && location.asSent && (await this.store.delete({ key: location.asSent }))) return location.asSent.id;
+    throw recordNotFound(model, location);
   }
 
   /**

@@ -27,10 +27,10 @@ const records = {
     written.push(`${payload.id}:${plan}`);
     return 'updated' as const;
   },
-  keyOf: (_model: unknown, workspace: string, id: string) => ({ workspace, model: 'account', id }),
-  deleteKey: async (_model: unknown, key: { id: string }) => {
-    written.push(`${key.id}:deleted`);
-    return key.id;
+  locationOf: (_model: unknown, workspace: string, id: string) => ({ key: { workspace, model: 'account', id }, notAnAddress: false }),
+  deleteAt: async (_model: unknown, location: { key: { id: string } }) => {
+    written.push(`${location.key.id}:deleted`);
+    return location.key.id;
   },
 } as unknown as RecordService;
 
