@@ -99,6 +99,32 @@ export function cancellationReasons(error: unknown): CancellationReason[] | unde
   return undefined;
 }
 
+/**
+ * Whether a write was refused only because a transaction held one of its items at that moment: a plain write's
+ * TransactionConflictException, or a transaction cancelled for a conflict (and for no failed condition). Nothing was
+ * written; the SDK does not send it again.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  if ((error as Error | undefined)?.name === 'TransactionConflictException') return true;
+  const codes = cancellationCodes(error);
+  return codes !== undefined && codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');
+}
+
+/**
+ * Sends a write, and sends it again after a short random pause (growing with each try) while a transaction holding its
+ * item refuses it, `attempts` times in all; any other failure, or the last refusal, is thrown.
+ */
+export async function sendRetryingConflicts<T>(send: () => Promise<T>, attempts: number): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!isTransactionConflict(error) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80 * attempt));
+    }
+  }
+}
+
 /** The codes of {@link cancellationReasons}. */
 export function cancellationCodes(error: unknown): (string | undefined)[] | undefined {
   return cancellationReasons(error)?.map((reason) => reason.Code);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { FieldDefinition } from '../models/model-definition.js';
 import { modelDefinitionPartition } from './keys.js';
-import { cancellationReasons, isConditionFailure, mapDynamoDbError, withErrorMapping } from './map-dynamodb-error.js';
+import { cancellationReasons, isConditionFailure, mapDynamoDbError, sendRetryingConflicts, withErrorMapping } from './map-dynamodb-error.js';
 import { queryPartition } from './query-partition.js';
 
 export interface StoredModelDefinition {
@@ -166,17 +166,15 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
    * was lost and which the SDK sent again finds nothing: false.)
    */
   async deleteModel(workspace: string, name: string): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConditionExpression: 'attribute_exists(pk)' }));
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        // DynamoDB refuses a plain write to an item a transaction (a PUT of this model) is writing at that moment, and
-        // the SDK does not send it again: it is tried again after a short pause, as the PUT's own conflicts are.
-        if ((error as Error).name !== 'TransactionConflictException' || attempt >= maxDeleteAttempts) throw mapDynamoDbError(error);
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80 * attempt));
-      }
+    // DynamoDB refuses a plain write to an item a transaction (a PUT of this model) is writing at that moment, and the
+    // SDK does not send it again: it is sent again after a short pause.
+    const remove = new DeleteCommand({ TableName: this.tableName, Key: modelKey(workspace, name), ConditionExpression: 'attribute_exists(pk)' });
+    try {
+      await sendRetryingConflicts(() => this.client.send(remove), maxDeleteAttempts);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw mapDynamoDbError(error);
     }
   }
 }

@@ -16,7 +16,7 @@
  */
 import { DeleteCommand, GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { apiKeyListingKey, modelDefinitionPartition, workspaceItemKey } from './keys.js';
-import { cancellationCodes } from './map-dynamodb-error.js';
+import { cancellationCodes, sendRetryingConflicts } from './map-dynamodb-error.js';
 import { queryPartition } from './query-partition.js';
 
 /** Where tables written before the move keep the workspace item. */
@@ -24,24 +24,20 @@ const legacyWorkspaceItemKey = (workspace: string) => ({ pk: modelDefinitionPart
 /** Where tables written before the move keep a key's listing item. */
 const legacyApiKeyListingKey = (workspace: string, tokenId: string) => ({ pk: modelDefinitionPartition(workspace), sk: `T#${tokenId}` });
 
-/** How often one item's move is tried again after colliding with another run's transaction on it. */
-const conflictRetries = 10;
+/** How many times one item's move is sent while it collides with another run's transaction on it. */
+const moveAttempts = 11;
 
 /**
  * Runs one item's transaction. True when it ran, false when a condition failed (another run moved the item first);
  * a collision with a transaction in flight on the same item is tried again after a random pause.
  */
 async function moveOnce(client: DynamoDBDocumentClient, transaction: TransactWriteCommand): Promise<boolean> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await client.send(transaction);
-      return true;
-    } catch (error) {
-      const codes = cancellationCodes(error);
-      if (codes?.includes('ConditionalCheckFailed')) return false;
-      if (!codes?.includes('TransactionConflict') || attempt >= conflictRetries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 80 * (attempt + 1)));
-    }
+  try {
+    await sendRetryingConflicts(() => client.send(transaction), moveAttempts);
+    return true;
+  } catch (error) {
+    if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
+    throw error;
   }
 }
 
