@@ -23,6 +23,6 @@ export const handler = writeHandler(async (request) => {
     deadline: writeDeadline(request),
     ...(plan ? { only: plan.rerun } : {}),
   });
-  if (plan) countBatchItemsRun(request.event, plan.rerun.size);
+  countBatchItemsRun(request.event, plan ? plan.rerun.size : results.length);
   return batchResponse(results, request.requestId, plan ? (items) => mergedItems(plan, items) : undefined);
 });

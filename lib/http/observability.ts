@@ -36,10 +36,10 @@ type HookRequest = Request;
 const startedAtKey = 'gather.observability.startedAt';
 const replayedKey = 'gather.observability.replayed';
 
-/** The items a batch ran, by its event, when fewer than its answer holds (a resend continuing a partial answer). */
+/** The items a batch ran, by its event (fewer than its answer holds when a resend continues a partial answer). */
 const batchItemsRun = new WeakMap<APIGatewayProxyEvent, number>();
 
-/** Records that a batch ran only `count` of the items its answer holds: `BatchItems` counts those. */
+/** Records how many items a batch ran: `BatchItems` counts those, without reading the answer again. */
 export function countBatchItemsRun(event: APIGatewayProxyEvent, count: number): void {
   batchItemsRun.set(event, count);
 }
@@ -91,10 +91,7 @@ export function observabilityHooks(): ObservabilityHooks {
       if (status < 400 && !replayed) {
         const name = successMetric[route];
         if (name) metrics.addMetric(name, MetricUnit.Count, 1);
-        if (route === 'BatchRecords' && response?.body) {
-          const results = (JSON.parse(response.body) as { results?: unknown[] }).results ?? [];
-          metrics.addMetric('BatchItems', MetricUnit.Count, batchItemsRun.get(event) ?? results.length);
-        }
+        if (route === 'BatchRecords') metrics.addMetric('BatchItems', MetricUnit.Count, batchItemsRun.get(event) ?? 0);
       } else if (status >= 400) {
         let code = 'unknown';
         try {

@@ -46,16 +46,16 @@ function progressBar(): ImportProgress {
   };
 }
 
-/**
- * Whether two paths name one file: for files that exist, by device and inode (a symbolic or hard link, or another
- * spelling on a case-insensitive file system, is the same file); otherwise by their resolved paths.
- */
 /** What an interrupted import's state file holds, as the hint to resume it says. */
 const savedRows = (acknowledged: number): string =>
   acknowledged > 0
     ? `${rowCount(acknowledged)} acknowledged so far ${acknowledged === 1 ? 'is' : 'are'} saved`
     : 'No row is acknowledged yet, but the API has answered part of the import, under keys --resume sends again';
 
+/**
+ * Whether two paths name one file: for files that exist, by device and inode (a symbolic or hard link, or another
+ * spelling on a case-insensitive file system, is the same file); otherwise by their resolved paths.
+ */
 function samePath(a: string, b: string): boolean {
   if (existsSync(a) && existsSync(b)) {
     const [x, y] = [statSync(a), statSync(b)];
@@ -136,8 +136,9 @@ try {
   process.exitCode = summary.rejected > 0 ? 1 : 0;
 } catch (error) {
   console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
-  // Only an import that got rows acknowledged has somewhere to continue from, and not when the resume itself was
-  // refused: a run refused at its first batch (a read-only key), or one that never reached the API, has not.
+  // Only an import whose state file was begun (the API answered one of its batches, in whole or in part) has somewhere
+  // to continue from, and not when the resume itself was refused: a run refused at its first batch (a read-only key),
+  // or one that never reached the API, has not.
   const { file, resume, model, format } = program.opts<{ file?: string; resume?: boolean; model?: string; format?: string }>();
   let acknowledged: number | undefined;
   if (file !== undefined && model !== undefined && !resume) {

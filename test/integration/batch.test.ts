@@ -1,5 +1,7 @@
 /** SPEC section 4, batch: one result per item, upserts then deletes, each in request order; one bad item hides nothing. */
-import { call, errorCode, workspaceWithKey } from '../support/api-client.js';
+import { authorizedPostEvent } from '../../lib/bench/upsert-event.js';
+import { call, devStack, errorCode, unique, workspaceWithKey } from '../support/api-client.js';
+import { runScript } from '../support/script-process.js';
 
 describe('batch', () => {
   let token: string;
@@ -143,5 +145,22 @@ describe('batch', () => {
       const malformed = await batch('planet', body);
       expect([body, malformed.status, errorCode(malformed)]).toEqual([body, 404, 'model_not_found']);
     }
+  });
+});
+
+describe('the batch function', () => {
+  it('counts the items it ran in its BatchItems metric', async () => {
+    // Its own process, as on a stage, with metrics on (the local stack turns them off) against the shared stack's table.
+    const { workspace } = await workspaceWithKey(['records:write']);
+    const { tableName, dynamodbEndpoint } = devStack();
+    const json = { records: [{ name: unique('counted') }, { name: unique('counted') }], delete: [unique('gone')] };
+    const event = authorizedPostEvent({ resource: '/models/{model}/batch', model: 'account', json, requestId: unique('batch'), workspace, scopes: 'records:write' });
+    const run = await runScript('test/support/invoke-function.ts', ['functions/batch-records.ts'], {
+      env: { TABLE_NAME: tableName, IDEMPOTENCY_TABLE_NAME: `${tableName}-idempotency`, DYNAMODB_ENDPOINT: dynamodbEndpoint, POWERTOOLS_METRICS_DISABLED: 'false', GATHER_EVENT: JSON.stringify(event) },
+    });
+    const lines = run.stdout.split('\n').filter((line) => line.startsWith('{'));
+    expect((JSON.parse(lines.at(-1)!) as { statusCode: number }).statusCode).toBe(200);
+    const metrics = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => 'BatchItems' in line);
+    expect(metrics?.BatchItems).toBe(3);
   });
 });

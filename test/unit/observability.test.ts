@@ -115,14 +115,15 @@ describe('observability', () => {
 
   it('counts the items a batch ran: every one, or only those a resend continuing a partial answer ran again', async () => {
     const results = JSON.stringify({ results: [{ status: 201 }, { status: 201 }, { status: 503 }] });
-    const batch = (ran?: number) =>
+    const batch = (ran: number) =>
       httpHandler(async (request) => {
-        if (ran !== undefined) countBatchItemsRun(request.event, ran);
+        countBatchItemsRun(request.event, ran);
         return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: results };
       });
-    const counted = async (ran?: number) =>
+    const counted = async (ran: number) =>
       (await capture(() => batch(ran)(event('POST', '/models/{model}/batch'), context))).find((l) => 'BatchItems' in l)?.BatchItems;
-    expect(await counted()).toBe(3);
+    // What the batch function says it ran (functions/batch-records.ts), not the slots of its answer.
+    expect(await counted(3)).toBe(3);
     expect(await counted(1)).toBe(1);
   });
 
