@@ -1,4 +1,5 @@
 /** GET /openapi.json: the API reference (OpenAPI 3.1), without a key. */
+import { isIPv4 } from 'node:net';
 import { isHostName, isUsablePort, parseHostHeader } from '../lib/http/host-header.js';
 import { httpHandler } from '../lib/http/http-handler.js';
 import { openApiDocument } from '../lib/http/openapi.js';
@@ -13,7 +14,7 @@ export const handler = httpHandler(async (request) => {
   const host = named ? sentHost! : 'localhost';
   const sentProto = request.headers['x-forwarded-proto'];
   const name = named?.name.replace(/\.$/, '').toLowerCase() ?? 'localhost';
-  const local = name === 'localhost' || name.startsWith('127.') || name === '[::1]';
+  const local = name === 'localhost' || (isIPv4(name) && name.startsWith('127.')) || name === '[::1]';
   const proto = sentProto === 'http' || sentProto === 'https' ? sentProto : local ? 'http' : 'https';
   const context = request.event.requestContext;
   // On the execute-api host the stage is part of the URL; on a custom domain or locally it is not.

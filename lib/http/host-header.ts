@@ -2,8 +2,8 @@
  * The Host header read by RFC 3986's grammar (RFC 9112 section 3.2 refers to it): a host, which is a registered name,
  * an IPv4 address or a bracketed IP literal (an IPv6 address, with an RFC 6874 zone id such as `%25eth0`), and an
  * optional port of digits (an empty name with a port, `:80`, is refused: an http URI's host is never empty). The local
- * gateway refuses a Host that does not parse (400), as RFC 9112 has a server do; `/openapi.json` names only a Host
- * that parses, with a port a client can use, in its document.
+ * gateway refuses a Host that does not parse (400), as RFC 9112 has a server do; `/openapi.json` names only one that is
+ * also a DNS name or an IP address ({@link isHostName}), with a port a client can use, in its document.
  */
 import { isIPv6 } from 'node:net';
 

@@ -36,10 +36,13 @@ type HookRequest = Request;
 const startedAtKey = 'gather.observability.startedAt';
 const replayedKey = 'gather.observability.replayed';
 
-/** The items a batch ran, by its event (fewer than its answer holds when a resend continues a partial answer). */
+/**
+ * The items a batch answered this time, by its event: all of its items (those refused or not started before its
+ * deadline included), or, for a resend continuing a partial answer, only those it ran again.
+ */
 const batchItemsRun = new WeakMap<APIGatewayProxyEvent, number>();
 
-/** Records how many items a batch ran: `BatchItems` counts those, without reading the answer again. */
+/** Records how many items a batch answered this time: `BatchItems` counts those, without reading the answer again. */
 export function countBatchItemsRun(event: APIGatewayProxyEvent, count: number): void {
   batchItemsRun.set(event, count);
 }

@@ -31,8 +31,8 @@ import { matchRoute } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
 /**
- * The path as the log line shows it: without the query string, without the scheme, host and any credentials of a target
- * in absolute form, and with no key in it (`redactApiKeysInPath`).
+ * The path as the log line shows it: without the query string or a fragment, without the scheme, host and any
+ * credentials of a target in absolute form, and with no key in it (`redactApiKeysInPath`).
  */
 const loggedPath = (target: RequestTarget) => redactApiKeysInPath(target.pathAndQuery.split('?')[0]!);
 

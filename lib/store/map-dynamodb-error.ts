@@ -104,7 +104,7 @@ export function cancellationReasons(error: unknown): CancellationReason[] | unde
  * TransactionConflictException, or a transaction cancelled for a conflict (and for no failed condition). Nothing was
  * written; the SDK does not send it again.
  */
-export function isTransactionConflict(error: unknown): boolean {
+function isTransactionConflict(error: unknown): boolean {
   if ((error as Error | undefined)?.name === 'TransactionConflictException') return true;
   const codes = cancellationCodes(error);
   return codes !== undefined && codes.includes('TransactionConflict') && !codes.includes('ConditionalCheckFailed');

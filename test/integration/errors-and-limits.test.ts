@@ -210,5 +210,7 @@ describe('the API reference', () => {
     for (const host of ["x'onerror=alert(1)", 'evil.example%2Fphish%3F', 'a;b=c']) expect([host, await serverFor({ Host: host })]).toEqual([host, 'http://localhost']);
     // Local is a name, not a prefix.
     expect(await serverFor({ Host: 'localhost.evil.example' })).toBe('https://localhost.evil.example');
+    expect(await serverFor({ Host: '127.evil.example' })).toBe('https://127.evil.example');
+    expect(await serverFor({ Host: '127.0.0.1:3000' })).toBe('http://127.0.0.1:3000');
   });
 });

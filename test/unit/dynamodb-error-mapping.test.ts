@@ -16,7 +16,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { PreconditionFailedError, RecordTooLargeError, UnavailableError } from '../../lib/records/errors.js';
 import { DynamoDbRecordStore } from '../../lib/store/dynamodb-record-store.js';
-import { mapDynamoDbError, mayHaveBeenApplied } from '../../lib/store/map-dynamodb-error.js';
+import { mapDynamoDbError, mayHaveBeenApplied, sendRetryingConflicts } from '../../lib/store/map-dynamodb-error.js';
 import { DynamoDbModelStore } from '../../lib/store/model-store.js';
 
 const key = { workspace: 'w', model: 'account', id: 'acme' };
@@ -154,6 +154,37 @@ describe('DynamoDbRecordStore outcomes', () => {
     expect(await store.delete({ key })).toBe(false);
     await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
     await expect(store.delete({ key, ifMatch: [1] })).rejects.toBeInstanceOf(PreconditionFailedError);
+  });
+});
+
+describe('sendRetryingConflicts', () => {
+  const cancelled = (...codes: string[]) =>
+    new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: { httpStatusCode: 400 }, CancellationReasons: codes.map((Code) => ({ Code })) });
+  const sender = (...failures: Error[]) => {
+    let calls = 0;
+    const send = async () => {
+      calls += 1;
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return 'sent';
+    };
+    return { send, calls: () => calls };
+  };
+
+  it('sends a transaction again while another transaction holds its items, and stops at the first other answer', async () => {
+    const conflictOnce = sender(cancelled('TransactionConflict', 'None'));
+    expect(await sendRetryingConflicts(conflictOnce.send, 11)).toBe('sent');
+    expect(conflictOnce.calls()).toBe(2);
+    // A failed condition is an answer, conflict or not: thrown at once, for the caller to read.
+    const conditionFailed = sender(cancelled('ConditionalCheckFailed', 'TransactionConflict'));
+    await expect(sendRetryingConflicts(conditionFailed.send, 11)).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(conditionFailed.calls()).toBe(1);
+  });
+
+  it('throws the last conflict once its attempts are spent', async () => {
+    const always = sender(...Array.from({ length: 20 }, () => cancelled('TransactionConflict')));
+    await expect(sendRetryingConflicts(always.send, 3)).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect(always.calls()).toBe(3);
   });
 });
 
