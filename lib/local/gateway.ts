@@ -314,6 +314,18 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
     const { route } = match;
     const { headers, multiValueHeaders } = headerMaps(request);
+    // A target in absolute form names the host the request is for, which RFC 9112 section 3.2.2 puts in the Host line's
+    // place: the handlers see it as API Gateway's would show its own domain.
+    if (requestTarget.authority !== undefined) {
+      for (const name of Object.keys(headers)) {
+        if (name.toLowerCase() !== 'host') continue;
+        delete headers[name];
+        delete multiValueHeaders[name];
+      }
+      const host = requestTarget.authority.slice(requestTarget.authority.lastIndexOf('@') + 1);
+      headers.Host = host;
+      multiValueHeaders.Host = [host];
+    }
     const query = queryMaps(search);
     if (query === undefined) {
       request.resume();

@@ -325,6 +325,9 @@ describe('what reaches the gateway before any handler', () => {
       expect([hosts, (await exchange(`GET http://x/health HTTP/1.1\r\n${hosts}Connection: close\r\n\r\n`, true)).status]).toEqual([hosts, 400]);
     }
     expect((await exchange('GET http://x/health HTTP/1.0\r\n\r\n', true)).status).toBe(200);
+    // The target's host, not the Host line, is the one the handlers see (the API reference names the server by it).
+    const reference = await exchange('GET http://api.example.com:8443/openapi.json HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n', true);
+    expect((JSON.parse(reference.body) as { servers: { url: string }[] }).servers[0]!.url).toBe('https://api.example.com:8443');
     // The log line names the path alone: never the scheme, the host or the credentials of the target.
     const secret = `pw${Date.now()}`;
     const credentials = await exchange(`GET http://user:${secret}@x/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, true);
