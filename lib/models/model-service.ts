@@ -132,7 +132,7 @@ export class ModelService {
   ) {}
 
   async list(workspace: string): Promise<ModelDocument[]> {
-    return documentsOf((await this.definitions.listModels(workspace)).models);
+    return documentsOf(await this.definitions.listModels(workspace));
   }
 
   async get(workspace: string, name: string): Promise<ModelDocument> {
@@ -161,8 +161,10 @@ export class ModelService {
     const parsed = parseModelBody(name, body);
     for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
       // One consistent read of the workspace's definitions serves both the definition this PUT replaces and the size
-      // check of GET /models' answer.
-      const { models: stored, version } = await this.definitions.listModels(workspace);
+      // check of GET /models' answer; the count of their writes is read first, so the write below fails if any PUT
+      // wrote after it (lib/store/model-store.ts, putModel).
+      const version = await this.definitions.modelsVersion(workspace);
+      const stored = await this.definitions.listModels(workspace);
       const existing = stored.find((model) => model.name === name);
       const definition = await this.nextDefinition(workspace, name, parsed, existing);
       checkModelsFitOneAnswer(stored, definition);

@@ -23,10 +23,9 @@ export const recordSortKey = 'R';
 export const recordItemPrefix = 'R#';
 /**
  * The start of the partition key under which a workspace's model definitions live (`W#<workspace>`, one item per model,
- * sort key `M#<model>`, and the count of their writes, sort key `M#`: lib/store/model-store.ts). Nothing else is stored
- * in it: the workspace's own item and its keys' listing items are the
- * admin's, in partitions of their own (below), since tables written before the move kept them here
- * (lib/store/workspace-layout-migration.ts moves them).
+ * sort key `M#<model>`, and the count of their writes, sort key `C#models`: lib/store/model-store.ts). Nothing else is
+ * stored in it: the workspace's own item and its keys' listing items are the admin's, in partitions of their own
+ * (below), since tables written before the move kept them here (lib/store/workspace-layout-migration.ts moves them).
  */
 export const modelDefinitionItemPrefix = 'W#';
 /**

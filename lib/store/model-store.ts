@@ -22,16 +22,14 @@ export interface StoredModelDefinition {
   readonly revision?: number;
 }
 
-/** A workspace's definitions, and how many times they had been written when they were read. */
-export interface StoredModels {
-  readonly models: StoredModelDefinition[];
-  /** Raised by every definition written; undefined for a workspace none has been written in since it was kept. */
-  readonly version: number | undefined;
-}
-
 export interface ModelDefinitionStore {
   getModel(workspace: string, name: string): Promise<StoredModelDefinition | undefined>;
-  listModels(workspace: string): Promise<StoredModels>;
+  listModels(workspace: string): Promise<StoredModelDefinition[]>;
+  /**
+   * How many times the workspace's definitions have been written, raised by every {@link putModel}; undefined for a
+   * workspace none has been written in since the count was kept. Read it before the definitions it stands for.
+   */
+  modelsVersion(workspace: string): Promise<number | undefined>;
   /**
    * Writes a definition only if the stored one is still `replaces` (undefined: only if none is stored) and no other
    * definition of the workspace was written since `version` was read; false when another write came first, and nothing
@@ -44,10 +42,11 @@ export interface ModelDefinitionStore {
 
 const modelKey = (workspace: string, name: string) => ({ pk: modelDefinitionPartition(workspace), sk: `M#${name}` });
 /**
- * The item that counts the workspace's definition writes. Its sort key is the definitions' prefix alone (no model has
- * an empty name), so it is the first item of their query, read before any of them.
+ * The item that counts the workspace's definition writes, beside the definitions but outside their `M#` prefix: code
+ * from before it lists the definitions by that prefix and would read it as a model without fields (a rollback, or a
+ * deploy that updates one function before another, answered 500).
  */
-const versionKey = (workspace: string) => modelKey(workspace, '');
+const versionKey = (workspace: string) => ({ pk: modelDefinitionPartition(workspace), sk: 'C#models' });
 const versionAttribute = 'models_version';
 /** How many times a model's delete is sent while a PUT's transaction holds the item (see deleteModel). */
 const maxDeleteAttempts = 4;
@@ -76,13 +75,15 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
     return result.Item ? fromItem(result.Item) : undefined;
   }
 
-  async listModels(workspace: string): Promise<StoredModels> {
+  async listModels(workspace: string): Promise<StoredModelDefinition[]> {
     const items = await withErrorMapping(() => queryPartition(this.client, this.tableName, { pk: modelDefinitionPartition(workspace), skPrefix: 'M#' }));
-    const counter = items.find((item) => item.sk === versionKey(workspace).sk);
-    return {
-      models: items.filter((item) => item !== counter).map(fromItem),
-      version: typeof counter?.[versionAttribute] === 'number' ? counter[versionAttribute] : undefined,
-    };
+    return items.map(fromItem);
+  }
+
+  async modelsVersion(workspace: string): Promise<number | undefined> {
+    const result = await withErrorMapping(() => this.client.send(new GetCommand({ TableName: this.tableName, Key: versionKey(workspace), ConsistentRead: true })));
+    const version = result.Item?.[versionAttribute];
+    return typeof version === 'number' ? version : undefined;
   }
 
   /**
@@ -90,8 +91,8 @@ export class DynamoDbModelStore implements ModelDefinitionStore {
    * definitions were not written since `version` was read, in one transaction with the count of their writes. False when
    * another write came first; true when this one happened, also when its answer was lost and the SDK's repeat found it
    * done. The count makes a PUT's check of every definition together (GET /models must fit one answer) hold against
-   * concurrent PUTs of other models: each one reads the count first, and only one of those that read the same count
-   * writes.
+   * concurrent PUTs of other models: each one reads the count before the definitions (consistently, so what it then
+   * reads is at least as new), and only one of those that read the same count writes.
    */
   async putModel(workspace: string, model: StoredModelDefinition, replaces: StoredModelDefinition | undefined, version: number | undefined): Promise<boolean> {
     // The stored revision must be the one read; an item from before revisions is matched by its updated_at.

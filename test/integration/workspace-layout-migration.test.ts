@@ -66,7 +66,7 @@ describe('a table written before the current layout of workspaces and keys', () 
     expect((await adminCli(['token', 'list', '--workspace', workspace])).code).toBe(0);
     // Moved: only the model definition, and the count of definition writes beside it, are left in the model-definition
     // partition.
-    expect((await partition(`W#${workspace}`)).map((item) => item.sk)).toEqual(['M#', 'M#plan']);
+    expect((await partition(`W#${workspace}`)).map((item) => item.sk)).toEqual(['C#models', 'M#plan']);
     const read = await call('GET', '/models/plan/records/gold', { token });
     expect([read.status, read.body?.fields]).toEqual([200, { code: 'gold' }]);
     const missing = await call('GET', '/models/plan/records/silver', { token });

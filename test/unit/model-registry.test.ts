@@ -27,7 +27,8 @@ function heldStore() {
       if (hold) await hold;
       return answer;
     },
-    listModels: async () => ({ models: stored ? [stored] : [], version: undefined }),
+    listModels: async () => (stored ? [stored] : []),
+    modelsVersion: async () => undefined,
     putModel: async (_workspace, model) => ((stored = model), true),
     deleteModel: async () => ((stored = undefined), true),
   };
