@@ -172,8 +172,8 @@ function headerLines(request: IncomingMessage, name: string): number {
 /** A request's target, read once: its path and query (origin form, any fragment dropped), and the host it names. */
 interface RequestTarget {
   readonly pathAndQuery: string;
-  /** The authority (`host:port`, with any `user@`) of a target in absolute form; undefined for any other target. */
-  readonly authority: string | undefined;
+  /** The host (`host:port`, without any `user@`) a target in absolute form names; undefined for any other target. */
+  readonly host: string | undefined;
 }
 
 const absoluteForm = /^https?:\/\/([^/?#]*)/i;
@@ -188,7 +188,8 @@ function readTarget(url: string): RequestTarget {
   const absolute = absoluteForm.exec(url);
   const rest = absolute ? url.slice(absolute[0].length) : url;
   const path = absolute && !rest.startsWith('/') ? `/${rest}` : rest;
-  return { pathAndQuery: path.split('#')[0]!, authority: absolute?.[1] };
+  const authority = absolute?.[1];
+  return { pathAndQuery: path.split('#')[0]!, host: authority?.slice(authority.lastIndexOf('@') + 1) };
 }
 
 /**
@@ -200,8 +201,8 @@ function hostHeaderProblem(request: IncomingMessage, target: RequestTarget): str
   const host = request.headers.host;
   if (host === undefined && request.httpVersion === '1.1') return 'An HTTP/1.1 request must have a Host header';
   if (host !== undefined && !parseHostHeader(host)) return 'The Host header must be a host name or address, with an optional port';
-  if (target.authority === undefined) return undefined;
-  const named = parseHostHeader(target.authority.slice(target.authority.lastIndexOf('@') + 1));
+  if (target.host === undefined) return undefined;
+  const named = parseHostHeader(target.host);
   return named && named.name !== '' ? undefined : 'The request target must name a host, with an optional port';
 }
 
@@ -316,15 +317,14 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const { headers, multiValueHeaders } = headerMaps(request);
     // A target in absolute form names the host the request is for, which RFC 9112 section 3.2.2 puts in the Host line's
     // place: the handlers see it as API Gateway's would show its own domain.
-    if (requestTarget.authority !== undefined) {
+    if (requestTarget.host !== undefined) {
       for (const name of Object.keys(headers)) {
         if (name.toLowerCase() !== 'host') continue;
         delete headers[name];
         delete multiValueHeaders[name];
       }
-      const host = requestTarget.authority.slice(requestTarget.authority.lastIndexOf('@') + 1);
-      headers.Host = host;
-      multiValueHeaders.Host = [host];
+      headers.Host = requestTarget.host;
+      multiValueHeaders.Host = [requestTarget.host];
     }
     const query = queryMaps(search);
     if (query === undefined) {

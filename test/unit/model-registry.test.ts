@@ -47,6 +47,18 @@ function heldStore() {
   };
 }
 
+/** A registry whose first read is held while this process changes the definition to `next`, then let go. */
+async function readDuringChange(next: StoredModelDefinition | undefined) {
+  const fake = heldStore();
+  const registry = new CachingModelRegistry(fake.store, 60_000);
+  const release = fake.holdReads();
+  const early = registry.resolve('w', 'plan'); // reads the old definition, and is held
+  fake.change(next);
+  registry.invalidate('w', 'plan');
+  release();
+  return { fake, registry, early };
+}
+
 describe('the model cache', () => {
   it('serves a definition from the cache once read', async () => {
     const fake = heldStore();
@@ -57,13 +69,7 @@ describe('the model cache', () => {
   });
 
   it('does not cache a read that started before this process changed the definition', async () => {
-    const fake = heldStore();
-    const registry = new CachingModelRegistry(fake.store, 60_000);
-    const release = fake.holdReads();
-    const early = registry.resolve('w', 'plan'); // reads the old definition, and is held
-    fake.change(plan('number'));
-    registry.invalidate('w', 'plan');
-    release();
+    const { fake, registry, early } = await readDuringChange(plan('number'));
     expect((await early).fields.price).toEqual({ type: 'string' }); // that request saw what it read
     // The next request reads again and sees the change, not the old definition for the next 60 s.
     expect((await registry.resolve('w', 'plan')).fields.price).toEqual({ type: 'number' });
@@ -73,13 +79,7 @@ describe('the model cache', () => {
   });
 
   it('forgets a deleted model at once, also when a read of it was under way', async () => {
-    const fake = heldStore();
-    const registry = new CachingModelRegistry(fake.store, 60_000);
-    const release = fake.holdReads();
-    const early = registry.resolve('w', 'plan');
-    fake.change(undefined);
-    registry.invalidate('w', 'plan');
-    release();
+    const { registry, early } = await readDuringChange(undefined);
     await early;
     await expect(registry.resolve('w', 'plan')).rejects.toBeInstanceOf(ModelNotFoundError);
   });
