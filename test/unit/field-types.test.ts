@@ -1,3 +1,4 @@
+import vm from 'node:vm';
 import { coerceFieldValue } from '../../lib/models/field-types.js';
 import { normalizeId } from '../../lib/records/record-id.js';
 
@@ -20,6 +21,16 @@ describe('coerceFieldValue', () => {
     }
     for (const [value, expected] of [['12.5e1', 125], ['1250e-1', 125], ['7.000', 7], ['-0.0', -0], ['0.1', 0.1], ['2.5', 2.5], ['1e3', 1000], ['.5', 0.5], ['5.', 5]] as const) {
       expect([value, coerceFieldValue(value, 'number', 'form')]).toEqual([value, { ok: true, value: expected }]);
+    }
+  });
+
+  it('refuses a long run of digits with a bad character at its end at once, as any other bad number', () => {
+    // The number pattern once let a run of digits split between two of its parts in every way: 100,000 digits and an
+    // `x` held the event loop for 10 s (an upsert could stall a function into its timeout). The call runs under a
+    // watchdog that stops it after 10 s, so the test ends either way; 400,000 digits took that pattern minutes.
+    for (const value of [`${'1'.repeat(400_000)}x`, `${'1'.repeat(400_000)}.5x`]) {
+      const outcome = vm.runInNewContext('coerce(value)', { coerce: (text: string) => coerceFieldValue(text, 'number', 'form'), value }, { timeout: 10_000 });
+      expect(outcome).toEqual({ ok: false, issue: expect.stringMatching(/number/) });
     }
   });
 
