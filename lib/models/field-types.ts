@@ -28,7 +28,7 @@ const emailPattern = new RegExp(String.raw`^${localCharacter}+(?:\.${localCharac
 // run followed by a character the pattern refuses took time growing with the square of its length (100,000 digits, 10 s).
 const numberPattern = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 const datetimePattern =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 const ok = (value: unknown): Coercion => ({ ok: true, value });
 const fail = (issue: string): Coercion => ({ ok: false, issue });
@@ -53,7 +53,8 @@ function coerceDatetime(value: unknown): Coercion {
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return fail('is not a valid calendar date');
   // A date-time without an offset is taken as UTC, never as the server's local time. Its fraction is cut to milliseconds
   // here: Date reads one of more than nine digits as if its leading zeros were not there (.0500000000 as .5).
-  const cut = text.replace(/(\.\d{1,3})\d*/, '$1');
+  // ISO 8601 allows a comma before the fraction as well as a point (and prefers the comma); Date reads only the point.
+  const cut = text.replace(/[.,](\d{1,3})\d*/, '.$1');
   const withZone = match[4] !== undefined && match[7] === undefined ? `${cut}Z` : cut;
   const date = new Date(withZone.replace(' ', 'T'));
   if (Number.isNaN(date.getTime())) return fail('is not a valid date-time');

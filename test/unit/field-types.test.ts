@@ -14,6 +14,21 @@ describe('coerceFieldValue', () => {
     expect(coerceFieldValue('2026-12-04T15:00', 'datetime', 'form')).toEqual({ ok: true, value: '2026-12-04T15:00:00.000Z' });
   });
 
+  it("reads a date-time's fraction after a comma as after a point, as ISO 8601 allows, and refuses its other date forms", () => {
+    for (const [value, stored] of [
+      ['2026-03-01T10:00:00,5Z', '2026-03-01T10:00:00.500Z'],
+      ['2026-03-01T10:00:00,123456+01:00', '2026-03-01T09:00:00.123Z'],
+      ['2026-12-31T24:00:00,000Z', '2027-01-01T00:00:00.000Z'],
+    ]) {
+      expect([value, coerceFieldValue(value, 'datetime', 'form')]).toEqual([value, { ok: true, value: stored }]);
+      expect([value, coerceFieldValue(value.replace(',', '.'), 'datetime', 'json')]).toEqual([value, { ok: true, value: stored }]);
+    }
+    // Ordinal and week dates, and a fraction with both marks or none of its digits, are not the extended calendar form.
+    for (const value of ['2026-060T10:00:00Z', '2026-W09-1T10:00:00Z', '2026-03-01T10:00:00,Z', '2026-03-01T10:00:00.,5Z', '2026-03-01T10:00:00,5.5Z']) {
+      expect([value, coerceFieldValue(value, 'datetime', 'form').ok]).toEqual([value, false]);
+    }
+  });
+
   it('refuses a form number whose fraction a double would round away, and takes whole numbers however written', () => {
     // A fraction past a double's precision, or one too small for a double at all (it would be stored as 0).
     for (const value of ['4503599627370497.5', '9007199254740990.5', '45035996273704975e-1', '1e-400']) {
