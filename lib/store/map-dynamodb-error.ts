@@ -33,7 +33,10 @@ export function mapDynamoDbError(error: unknown): unknown {
   const code = (error as { code?: string }).code;
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (name === 'ValidationException' && /item size (?:to update )?has exceeded/i.test(message)) {
-    return new RecordTooLargeError('The record would exceed the maximum record size');
+    // The payload alone was within the limit (lib/records/payload.ts): merged into what is stored, the record is not.
+    return new RecordTooLargeError(
+      'The stored record with this payload merged in would be over 400 KB, the most one record can hold; remove fields from it (null or _unset) or send smaller values',
+    );
   }
   if (
     unavailableNames.has(name) ||

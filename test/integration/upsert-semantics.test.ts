@@ -128,6 +128,8 @@ describe('status, version and idempotency', () => {
     const tooBig = await upsert('account', { name, b: 'y'.repeat(210 * 1024) });
     expect(tooBig.status).toBe(413);
     expect(errorCode(tooBig)).toBe('record_too_large');
+    // The payload alone is within the limit, so the message names the merged record and what to do.
+    expect(tooBig.body.error.message).toMatch(/merged in would be over 400 KB.*remove fields/);
     const read = await get('account', name);
     expect(read.body.version).toBe(1);
     expect(read.body.fields.b).toBeUndefined();
