@@ -47,11 +47,12 @@ export class GatherStack extends Stack {
       latencyAlarmP99Ms: props.config.latencyAlarmP99Ms,
     });
     // A stage that keeps data or runs the scheduled test is one someone must hear about: without a subscriber its
-    // alarms go to a topic nobody reads. A warning, not an error: the topic can be subscribed to outside the stack.
-    if (!props.config.alarmEmail && (props.config.retainData || props.config.scheduledTestMinutes > 0)) {
-      Annotations.of(this).addWarningV2(
-        'gather:alarmsWithoutSubscriber',
-        `Stage ${props.stage} has no alarmEmail: its alarms reach the AlarmTopicArn topic and nobody else. Set stages.${props.stage}.alarmEmail in cdk.json, or subscribe to the topic after deploying (docs/operations.md).`,
+    // alarms go to a topic nobody reads, and a warning scrolls by in a deploy's log. An error stops synth and deploy
+    // until the stage names an e-mail, or says that the topic is subscribed to outside the stack.
+    if (!props.config.alarmEmail && !props.config.alarmsSubscribedOutsideStack && (props.config.retainData || props.config.scheduledTestMinutes > 0)) {
+      Annotations.of(this).addError(
+        `Stage ${props.stage} has no alarmEmail, so its alarms would reach nobody. Set stages.${props.stage}.alarmEmail in cdk.json ` +
+          `(or set stages.${props.stage}.alarmsSubscribedOutsideStack to true if you subscribe to the AlarmTopicArn topic another way): docs/operations.md.`,
       );
     }
     // One address may send what one route of the stage may (API Gateway throttles each method separately): far more

@@ -19,8 +19,16 @@ export interface StageConfig {
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
   /** Each workspace's own rate and burst (the usage plan that every workspace's usage key joins). */
   readonly workspaceThrottle: { readonly rateLimit: number; readonly burstLimit: number };
-  /** Where alarms are e-mailed; none, no subscription (the topic is still there). @default none */
+  /**
+   * Where alarms are e-mailed. A stage that retains data or runs the scheduled test must have one, or say with
+   * {@link alarmsSubscribedOutsideStack} that its topic is subscribed to another way. @default none
+   */
   readonly alarmEmail?: string;
+  /**
+   * The alarm topic is subscribed to outside this stack (a chat or paging integration, say), so a stage that retains data
+   * or runs the scheduled test may go without {@link alarmEmail}. @default false
+   */
+  readonly alarmsSubscribedOutsideStack: boolean;
   /** API p99 latency that raises the latency alarm, in ms. @default 2000 */
   readonly latencyAlarmP99Ms: number;
   /** Put an AWS WAF web ACL (a body-size rule, a per-IP rate rule, AWS's common rules counting only) in front of the stage. @default false (cdk.json: true for stage and prod) */
@@ -38,16 +46,54 @@ export const defaultStageConfig: StageConfig = {
   latencyAlarmP99Ms: 2000,
   waf: false,
   scheduledTestMinutes: 0,
+  alarmsSubscribedOutsideStack: false,
 };
+
+/** Each setting's type: a misspelt name, or `"false"` in quotes (a truthy string), would otherwise pass without a word. */
+const settingTypes: Readonly<Record<keyof StageConfig, 'number' | 'boolean' | 'string' | 'throttle'>> = {
+  authorizerCacheTtlSeconds: 'number',
+  retainData: 'boolean',
+  logRetentionDays: 'number',
+  throttle: 'throttle',
+  workspaceThrottle: 'throttle',
+  alarmEmail: 'string',
+  latencyAlarmP99Ms: 'number',
+  waf: 'boolean',
+  scheduledTestMinutes: 'number',
+  alarmsSubscribedOutsideStack: 'boolean',
+};
+
+/** Refuses a stage's settings that name no setting, or give one a value of the wrong type. */
+function checkSettings(name: string, settings: unknown): asserts settings is Partial<StageConfig> | undefined {
+  if (settings === undefined) return;
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isObject(settings)) throw new Error(`stages.${name} must be an object of settings`);
+  for (const [key, value] of Object.entries(settings)) {
+    if (!Object.hasOwn(settingTypes, key)) throw new Error(`stages.${name}.${key} is not a stage setting: the settings are ${Object.keys(settingTypes).join(', ')}`);
+    const type = settingTypes[key as keyof StageConfig];
+    if (type !== 'throttle') {
+      if (typeof value !== type) throw new Error(`stages.${name}.${key} must be a ${type}, not ${JSON.stringify(value)}`);
+      continue;
+    }
+    if (!isObject(value)) throw new Error(`stages.${name}.${key} must be an object with rateLimit and burstLimit`);
+    for (const [limit, number] of Object.entries(value)) {
+      if (limit !== 'rateLimit' && limit !== 'burstLimit') throw new Error(`stages.${name}.${key}.${limit} is not a throttle setting: they are rateLimit and burstLimit`);
+      if (typeof number !== 'number') throw new Error(`stages.${name}.${key}.${limit} must be a number, not ${JSON.stringify(number)}`);
+    }
+  }
+}
 
 export function stageConfig(stages: unknown, stage: string): StageConfig {
   if (!/^[a-z][a-z0-9-]{0,20}$/.test(stage)) {
     throw new Error(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
   }
-  const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, Partial<StageConfig>>;
+  const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, unknown>;
   const listed = Object.hasOwn(table, stage);
+  const from = listed ? stage : 'dev';
+  const settings = table[from];
+  checkSettings(from, settings);
   // An unlisted stage takes dev's settings over the defaults, each throttle key by key, as dev itself does.
-  const config = overlay(defaultStageConfig, listed ? table[stage] : table.dev);
+  const config = overlay(defaultStageConfig, settings);
   if (config.alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(config.alarmEmail)) throw new Error(`alarmEmail "${config.alarmEmail}" is not an e-mail address`);
   if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
     throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);

@@ -157,7 +157,8 @@ export class Monitoring extends Construct {
         label,
       });
     };
-    const operations = ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'PutItem'];
+    // Every operation the functions send to the records table: model PUTs write in a transaction.
+    const operations = ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'PutItem', 'TransactWriteItems'];
     const tableMetrics = (table: ITableV2, ops: readonly string[], prefix: string, name: string) => ({
       throttled: filledSum(table.metricThrottledRequestsForOperations({ operations: ops as never, period: fiveMinutes }) as MathExpression, prefix, name),
       systemErrors: filledSum(table.metricSystemErrorsForOperations({ operations: ops as never, period: fiveMinutes }) as MathExpression, prefix, name),

@@ -1,5 +1,5 @@
 /** Issue 6, on the synthesized templates: stages, monitoring, per-workspace limits, WAF, logging and outputs. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../infra/app.js';
 import { defaultStageConfig, stageConfig } from '../../infra/stage-config.js';
@@ -56,6 +56,25 @@ describe.each(['dev', 'prod'])('the %s stage', (stage) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: `gather-${stage}-ApiLatencyP99`, Threshold: config.latencyAlarmP99Ms, ExtendedStatistic: 'p99' });
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it("counts throttles and system errors of every operation the code sends to the records table", () => {
+    // Each command the store sends (lib/store/), by the Operation name DynamoDB publishes its metrics under.
+    const operationOf: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', BatchGet: 'BatchGetItem', TransactWrite: 'TransactWriteItems', Query: 'Query' };
+    const sent = new Set<string>();
+    for (const file of readdirSync(new URL('../../lib/store/', import.meta.url))) {
+      for (const [, command] of readFileSync(new URL(`../../lib/store/${file}`, import.meta.url), 'utf8').matchAll(/new (\w+?)(?:Item)?Command\(/g)) {
+        expect([command, operationOf[command!]]).toEqual([command, expect.any(String)]);
+        sent.add(operationOf[command!]!);
+      }
+    }
+    expect(sent).toContain('TransactWriteItems');
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmName: string; Metrics: { MetricStat?: { Metric: { Dimensions: { Name: string; Value: unknown }[] } } }[] } }[];
+    for (const name of ['DynamoDbThrottles', 'DynamoDbSystemErrors']) {
+      const alarm = alarms.find((a) => a.Properties.AlarmName === `gather-${stage}-${name}`)!;
+      const operations = alarm.Properties.Metrics.flatMap((m) => m.MetricStat?.Metric.Dimensions.filter((d) => d.Name === 'Operation').map((d) => d.Value) ?? []);
+      expect([name, [...sent].filter((operation) => !operations.includes(operation))]).toEqual([name, []]);
+    }
   });
 
   it("lets the stage's alarms publish into the topic, whose own policy (TLS only) replaces SNS's default one", () => {
@@ -255,13 +274,25 @@ describe('stage settings', () => {
     expect(() => synth('prod', { waf: false }).app.synth()).not.toThrow();
   });
 
-  it('warns at synth when a stage that keeps data or runs the scheduled test has no alarm e-mail, and only then', () => {
-    const warnings = (stage: string, overrides: Record<string, unknown> = {}) =>
-      Annotations.fromStack(synth(stage, overrides).stack).findWarning('*', Match.stringLikeRegexp('no alarmEmail'));
-    expect(warnings('prod')).toHaveLength(1);
-    expect(warnings('stage')).toHaveLength(1);
-    expect(warnings('prod', { alarmEmail: 'ops@example.com' })).toHaveLength(0);
-    expect(warnings('dev')).toHaveLength(0);
+  it('stops synth when a stage that keeps data or runs the scheduled test has no alarm e-mail, unless its topic is subscribed elsewhere', () => {
+    const errors = (stage: string, overrides: Record<string, unknown> = {}) =>
+      Annotations.fromStack(synth(stage, overrides).stack).findError('*', Match.stringLikeRegexp('no alarmEmail'));
+    expect(errors('prod')).toHaveLength(1);
+    expect(errors('stage')).toHaveLength(1);
+    expect(errors('prod', { alarmEmail: 'ops@example.com' })).toHaveLength(0);
+    expect(errors('prod', { alarmsSubscribedOutsideStack: true })).toHaveLength(0);
+    expect(errors('dev')).toHaveLength(0);
+    expect(errors('dev', { scheduledTestMinutes: 5 })).toHaveLength(1);
+  });
+
+  it("makes a new API deployment when the authorizer's cache TTL changes, so the stage serves the new TTL", () => {
+    // API Gateway serves a stage from a snapshot (a deployment), which CDK replaces only when its logical id changes.
+    const deployments = (ttl: number) => Object.keys(synth('dev', { authorizerCacheTtlSeconds: ttl }).template.findResources('AWS::ApiGateway::Deployment'));
+    const [at60, at300] = [deployments(60), deployments(300)];
+    expect(at60).toHaveLength(1);
+    expect(at300).toHaveLength(1);
+    expect(at300).not.toEqual(at60);
+    expect(deployments(60)).toEqual(at60);
   });
 
   it('blocks only oversized bodies (413) and one IP over its rate (429 with Retry-After), each in the error envelope', () => {
@@ -324,6 +355,16 @@ describe('stage settings', () => {
     expect(stageConfig(partial, 'alice')).toEqual(stageConfig(partial, 'dev'));
     expect(stageConfig(partial, 'alice')).toMatchObject({ throttle: { rateLimit: 10, burstLimit: 1000 }, workspaceThrottle: { rateLimit: 100, burstLimit: 5 } });
     expect(() => stageConfig({ dev: { alarmEmail: 'nope' } }, 'dev')).toThrow(/e-mail/);
+    // A misspelt setting, or a boolean in quotes (a truthy string), is refused, never taken as nothing or as true.
+    expect(() => stageConfig({ prod: { alarmEmial: 'ops@example.com' } }, 'prod')).toThrow(/stages.prod.alarmEmial is not a stage setting/);
+    expect(() => stageConfig({ prod: { authorizerCacheTTLSeconds: 5 } }, 'prod')).toThrow(/not a stage setting/);
+    expect(() => stageConfig({ dev: { waf: 'false' } }, 'alice')).toThrow(/stages.dev.waf must be a boolean/);
+    expect(() => stageConfig({ prod: { retainData: 'false' } }, 'prod')).toThrow(/must be a boolean/);
+    expect(() => stageConfig({ prod: { logRetentionDays: '90' } }, 'prod')).toThrow(/must be a number/);
+    expect(() => stageConfig({ prod: { throttle: { rate: 10 } } }, 'prod')).toThrow(/throttle.rate is not a throttle setting/);
+    expect(() => stageConfig({ prod: { throttle: { rateLimit: '10' } } }, 'prod')).toThrow(/throttle.rateLimit must be a number/);
+    expect(() => stageConfig({ prod: 'retain' }, 'prod')).toThrow(/must be an object/);
+    expect(() => stageConfig({ prod: { alarmEmail: 42 } }, 'prod')).toThrow(/must be a string/);
     expect(() => stageConfig({ dev: { authorizerCacheTtlSeconds: 7200 } }, 'dev')).toThrow(/0 to 3600/);
     expect(() => stageConfig({}, 'Bad_Stage')).toThrow(/Stage names/);
     // What AWS would refuse only at deploy time is refused at synth.
