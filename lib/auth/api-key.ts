@@ -116,7 +116,9 @@ function keyStartIn(segments: readonly string[]): { readonly index: number; read
   const characters: string[] = [];
   const segmentOf: number[] = [];
   segments.forEach((segment, index) => {
-    for (const character of segment) {
+    // An escape is no key character, as a `-` is not: its hex digits would break a key's run. One left once ASCII
+    // escapes are decoded is a byte of a character outside ASCII (a soft hyphen or zero-width space pasted into a key).
+    for (const character of segment.replace(/%[0-9A-Fa-f]{2}/g, '')) {
       if (isKeyCharacter(character)) {
         characters.push(character);
         segmentOf.push(index);

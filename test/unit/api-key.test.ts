@@ -89,6 +89,11 @@ describe('API keys', () => {
       [`${base}/${body.slice(0, 20)}/${body.slice(20)}`, cut],
       [`${base}/a-${body.slice(0, 20)}-${body.slice(20)}-b`, cut],
       [`${base}/${body.slice(0, 20)}%2F${body.slice(20)}`, cut],
+      // Cut by an escape of a character outside ASCII, which rich text slips into what is pasted (a soft hyphen, a
+      // zero-width space), with or without the prefix, which such a character can cut too.
+      [`${base}/${body.slice(0, 10)}%C2%AD${body.slice(10)}`, cut],
+      [`${base}/g%E2%80%8Bth_${body.slice(0, 10)}%E2%80%8B${body.slice(10)}`, cut],
+      [`${base}/${key.slice(0, 14)}%e2%80%8b${key.slice(14)}`, prefixed],
     ];
     for (const [path, logged] of cases) {
       expect([path, redactApiKeysInPath(path)]).toEqual([path, logged]);
