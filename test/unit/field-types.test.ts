@@ -19,7 +19,7 @@ describe('coerceFieldValue', () => {
       ['2026-03-01T10:00:00,5Z', '2026-03-01T10:00:00.500Z'],
       ['2026-03-01T10:00:00,123456+01:00', '2026-03-01T09:00:00.123Z'],
       ['2026-12-31T24:00:00,000Z', '2027-01-01T00:00:00.000Z'],
-    ]) {
+    ] as const) {
       expect([value, coerceFieldValue(value, 'datetime', 'form')]).toEqual([value, { ok: true, value: stored }]);
       expect([value, coerceFieldValue(value.replace(',', '.'), 'datetime', 'json')]).toEqual([value, { ok: true, value: stored }]);
     }
