@@ -32,7 +32,13 @@ export function parseScopeList(value: string): Scope[] {
   const scopes = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (scopes.length === 0) throw new AdminError(`--scopes needs at least one of ${allScopes.join(', ')}`);
   const unknown = scopes.filter((s) => !isScope(s));
-  if (unknown.length > 0) throw new AdminError(`Unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: use ${allScopes.join(', ')}`);
+  if (unknown.length > 0) {
+    // `--scopes "records:read records:write"`: the list is one argument, its scopes joined by commas.
+    const spaced = unknown.some((scope) => /\s/.test(scope) && scope.split(/\s+/).every(isScope));
+    throw new AdminError(
+      `Unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: use ${allScopes.join(', ')}` + (spaced ? ', separated by commas (records:read,records:write)' : ''),
+    );
+  }
   return [...new Set(scopes)] as Scope[];
 }
 
@@ -62,6 +68,32 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return cells.map((r) => r.map((cell, i) => cell + ' '.repeat(widths[i]! - stringWidth(cell))).join('  ').trimEnd()).join('\n');
 }
 
+/**
+ * What to change when the table could not be used: it is not there, there is no region to look for it in, or DynamoDB
+ * could not be reached at all (the store's calls; API Gateway's failures are said where they happen). Any other error
+ * as it came.
+ */
+function explainedTargetFailure(error: unknown, options: GlobalOptions, description: string | undefined): unknown {
+  const { name, message } = error as { name?: string; message?: string };
+  if (typeof message === 'string' && /^Region is missing$|^Region not accepted/.test(message)) {
+    return new AdminError('No AWS region for --table: give --region <region>, or set AWS_REGION');
+  }
+  if (description === undefined) return error;
+  if (name === 'ResourceNotFoundException') {
+    return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`);
+  }
+  const reason = networkFailureCode(error);
+  if (reason === undefined) return error;
+  return new AdminError(
+    `Could not reach ${description} (${reason})` +
+      // The hint is about the DynamoDB Local that dev.json names, not an endpoint given here.
+      (options.table === undefined && options.endpoint === undefined
+        ? ': its DynamoDB Local is not answering. If its "npm start" still runs, it has said so (DynamoDB Local stopped):' +
+          ' stop it with Ctrl-C and start it again; one stopped without Ctrl-C leaves its dev.json behind, so start it again'
+        : ''),
+  );
+}
+
 export function buildAdminProgram(deps: AdminDependencies): Command {
   const { io } = deps;
   const program = new Command('admin')
@@ -77,22 +109,15 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 
   const withTarget = async (command: Command, run: (target: AdminTarget, options: GlobalOptions) => Promise<void>) => {
     const options = command.optsWithGlobals<GlobalOptions>();
-    const target = deps.connect(options);
+    let target: AdminTarget | undefined;
     try {
+      // The SDK refuses an empty region as it builds the client, and finds none only when it sends.
+      target = deps.connect(options);
       await run(target, options);
     } catch (error) {
-      // DynamoDB could not be reached at all (the store's calls; API Gateway's failures are said where they happen).
-      const reason = networkFailureCode(error);
-      if (reason === undefined) throw error;
-      throw new AdminError(
-        `Could not reach ${target.description} (${reason})` +
-          (options.table === undefined
-            ? ': its DynamoDB Local is not answering. If its "npm start" still runs, it has said so (DynamoDB Local stopped):' +
-              ' stop it with Ctrl-C and start it again; one stopped without Ctrl-C leaves its dev.json behind, so start it again'
-            : ''),
-      );
+      throw explainedTargetFailure(error, options, target?.description);
     } finally {
-      target.close();
+      target?.close();
     }
   };
   /**

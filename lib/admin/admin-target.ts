@@ -27,7 +27,7 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
   let description: string;
   if (options.table) {
     tableName = options.table;
-    description = `table ${tableName}${endpoint ? ` at ${endpoint}` : ''}`;
+    description = `table ${tableName}${endpoint ? ` at ${endpoint}` : options.region ? ` in ${options.region}` : ''}`;
   } else {
     // --data-dir as typed, from where `npm run` was typed (as the importer's paths are).
     const dataDir = options.dataDir !== undefined ? pathFromCaller(options.dataDir) : undefined;
@@ -37,8 +37,8 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
       throw new AdminError(`No local stack found (${devJson} does not exist): start it with "npm start", or name a deployed stage's table with --table <name>`);
     }
     tableName = info.tableName;
+    description = endpoint ? `the local stack's table ${tableName} (${devJson}) at ${endpoint}` : `the local stack (${devJson})`;
     endpoint ??= info.dynamodbEndpoint;
-    description = `the local stack (${devJson})`;
   }
   const raw = createDynamoDbClient({ ...(endpoint ? { endpoint } : {}), ...(options.region ? { region: options.region } : {}) });
   return { store: new ApiKeyStore(createDocumentClient(raw), tableName), description, close: () => raw.destroy() };

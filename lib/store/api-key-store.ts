@@ -73,6 +73,9 @@ const lastUsedWriteBudgetMs = optionalIntEnv('LAST_USED_WRITE_BUDGET_MS', 500);
 
 const tokenLookupKey = (tokenId: string) => ({ pk: `T#${tokenId}`, sk: 'T' });
 
+const invalidWorkspaceId = (workspace: string) =>
+  new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${workspace}" is not one`);
+
 export class ApiKeyStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -131,7 +134,8 @@ export class ApiKeyStore {
    * no usage key) to that layout.
    */
   private async workspaceItemInCurrentLayout(workspace: string): Promise<Record<string, unknown> | undefined> {
-    if (!workspaceIdPattern.test(workspace)) return undefined;
+    // An id no workspace can have is said to be one, not to be missing ("" does not exist).
+    if (!workspaceIdPattern.test(workspace)) throw invalidWorkspaceId(workspace);
     const item = await this.workspaceItem(workspace);
     if (!item || item.usage_key !== undefined) return item;
     await withErrorMapping(() => moveLegacyWorkspaceItems(this.client, this.tableName, workspace));
@@ -146,9 +150,7 @@ export class ApiKeyStore {
   }
 
   async createWorkspace(workspace: string): Promise<CreatedWorkspace> {
-    if (!workspaceIdPattern.test(workspace)) {
-      throw new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${workspace}" is not one`);
-    }
+    if (!workspaceIdPattern.test(workspace)) throw invalidWorkspaceId(workspace);
     const createdAt = this.clock().toISOString();
     const usageKey = `uk_${randomBase62(32)}`;
     try {

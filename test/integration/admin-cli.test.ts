@@ -147,6 +147,11 @@ describe('npm run admin', () => {
     [['token', 'create', '--workspace', 'dev', '--scopes', ''], /at least one of/],
     [['token', 'create', '--scopes', 'records:read'], /required option '--workspace <id>'/],
     [['token', 'list', '--workspace', 'no-such-workspace'], /Workspace "no-such-workspace" does not exist/],
+    // An id no workspace can have is said to be one, not to be missing.
+    [['token', 'create', '--workspace', '', '--scopes', 'records:read'], /Workspace ids are 1 to 63 lower-case letters.*"" is not one/],
+    [['token', 'list', '--workspace', 'Acme'], /Workspace ids are 1 to 63 lower-case letters.*"Acme" is not one/],
+    // Scopes in one argument, but separated by a space instead of a comma.
+    [['token', 'create', '--workspace', 'dev', '--scopes', 'records:read models:write'], /Unknown scope records:read models:write: use .*, separated by commas/],
     [['token', 'revoke', 'tok_0000000000000000'], /No key has the token id "tok_0000000000000000"/],
     [['token', 'revoke', 'tok_doesnotexist'], /"tok_doesnotexist" is not a token id/],
     [['token', 'revoke', `tok_${'x'.repeat(3000)}`], /"tok_x{36}…" is not a token id/],
@@ -192,6 +197,19 @@ describe('npm run admin', () => {
     const withoutStack = await adminCli(['workspace', 'list'], { DATA_DIR: '/nonexistent' });
     expect(withoutStack.code).toBe(1);
     expect(withoutStack.stderr).toMatch(/No local stack found.*npm start.*--table/s);
+  });
+
+  it('says what to change when the named table is missing, when it has no region, or when the endpoint given does not answer', async () => {
+    const { dynamodbEndpoint } = devStack();
+    const missing = await adminCli(['--table', 'no-such-table', '--endpoint', dynamodbEndpoint, '--region', 'local', 'workspace', 'list']);
+    expect([missing.code, missing.stderr.trim()]).toEqual([1, `error: table no-such-table at ${dynamodbEndpoint} does not exist: check --table (the stack's TableName output) and the region`]);
+    // No region anywhere the SDK looks (the environment, the shared config file).
+    const noRegion = await adminCli(['--table', 'Gather-prod-RecordsTable', 'workspace', 'list'], { AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent', AWS_PROFILE: '' });
+    expect([noRegion.code, noRegion.stderr.trim()]).toEqual([1, 'error: No AWS region for --table: give --region <region>, or set AWS_REGION']);
+    // An endpoint given on the command line: its own failure, not a word about restarting npm start.
+    const unreachable = await adminCli(['--endpoint', 'http://127.0.0.1:1', 'workspace', 'list']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim()).toMatch(/^error: Could not reach the local stack's table \S+ \(.*dev\.json\) at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)$/);
   });
 
   it('says the local stack is not running when its dev.json outlived it, for every kind of command', async () => {
