@@ -32,12 +32,23 @@ const schemas: Record<string, Json> = {
     type: 'object',
     description: `The record's fields by name: 1 to ${limits.maxFieldNameBytes} bytes, not starting with "_". Merges can give a record more fields than one payload may carry.`,
     additionalProperties: true,
+    propertyNames: ref('FieldName'),
+  },
+  FieldName: {
+    type: 'string',
+    // JSON Schema counts characters, and a name's limit is in bytes of UTF-8: a bound the API's own check may still
+    // refuse (a name of 255 characters outside ASCII), never one it would accept beyond.
+    description: `A field name: 1 to ${limits.maxFieldNameBytes} bytes of UTF-8, no control characters, not starting with "_" (reserved for control parameters).`,
+    minLength: 1,
+    maxLength: limits.maxFieldNameBytes,
+    pattern: '^[^_]',
   },
   FieldsPayload: {
     type: 'object',
     description: `Fields to set (null removes one): at most ${limits.maxFieldsPerPayload} per payload, names 1 to ${limits.maxFieldNameBytes} bytes, not starting with "_".`,
     additionalProperties: true,
     maxProperties: limits.maxFieldsPerPayload,
+    propertyNames: ref('FieldName'),
   },
   LinkState: {
     oneOf: [
@@ -158,14 +169,17 @@ const headers = {
 
 const parameters: Record<string, Json> = {
   model: { name: 'model', in: 'path', required: true, description: 'A model name.', schema: { type: 'string', pattern: modelNamePattern.source } },
+  // The route is the records route's subresource, so its path names {model}, but only accounts have linked customers:
+  // any other model is a 404 route_not_found.
+  accountModel: { name: 'model', in: 'path', required: true, description: 'Always account: customers link to accounts.', schema: { type: 'string', const: 'account' } },
   id: {
     name: 'id',
     in: 'path',
     required: true,
     description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form: an encoded "/" is decoded before routing, so it answers 404, or for an account id ending in "/customers" (GET) the customers of the account before it.`,
-    schema: { type: 'string' },
+    schema: { type: 'string', minLength: 1 },
   },
-  idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string' } },
+  idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string', minLength: 1 } },
   limit: { name: 'limit', in: 'query', required: false, description: `Records per page, 1 to ${listLimits.max}.`, schema: { type: 'integer', minimum: 1, maximum: listLimits.max, default: listLimits.default } },
   cursor: { name: 'cursor', in: 'query', required: false, description: 'The next_cursor of the previous page.', schema: { type: 'string' } },
   ifMatch: { name: 'If-Match', in: 'header', required: false, description: 'Apply only to a version it names: one ETag (`\"3\"`), a list of up to 20 (`\"3\", \"4\"`), or `*` (the record must exist). ETags no record can have (`\"03\"`) fail with 412.', schema: { type: 'string' } },
@@ -197,6 +211,7 @@ const commonErrors = {
   '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
   '422': error('A field, value or parameter breaks a rule; details name each.'),
   '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),
+  '417': error('An Expect header other than 100-continue (refused by the local gateway, as RFC 9110 allows; a stage answers as API Gateway does).'),
   '431': error('The request line and headers are too large (refused by the gateway).'),
   '500': error('A defect; the request_id finds it in the logs.'),
   '502': error('A defect in a function; the request_id finds it in the logs.'),
@@ -208,6 +223,7 @@ const commonErrors = {
 const publicErrors = {
   '400': error('A request the gateway refuses before any handler: not valid HTTP, or a query string that is not valid percent-encoded UTF-8.'),
   '413': error('The request is too large for the gateway or the function.'),
+  '417': commonErrors['417'],
   '429': commonErrors['429'],
   '431': commonErrors['431'],
   '500': commonErrors['500'],
@@ -285,13 +301,13 @@ const operations: Record<string, Operation> = {
   },
   ListLinkedCustomers: {
     summary: 'The customers linked to an account',
-    parameters: [p('model'), p('id'), p('limit'), p('cursor')],
+    parameters: [p('accountModel'), p('id'), p('limit'), p('cursor')],
     responses: { '200': { description: 'One page of customers.', content: jsonContent(ref('RecordPage')) } },
     curl: curl('GET', '/models/account/records/Sterling%20Cooper/customers'),
   },
   ListLinkedCustomersByQuery: {
     summary: 'The customers linked to an account whose id contains "/"',
-    parameters: [p('model'), p('idQuery'), p('limit'), p('cursor')],
+    parameters: [p('accountModel'), p('idQuery'), p('limit'), p('cursor')],
     responses: { '200': { description: 'One page of customers.', content: jsonContent(ref('RecordPage')) } },
     curl: curl('GET', '/models/account/record/customers?id=A%2FB%20Testing'),
   },
@@ -354,7 +370,8 @@ function operationFor(route: RouteDefinition): Json {
     ...(operation.parameters ? { parameters: operation.parameters } : {}),
     ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
     responses: { ...operation.responses, ...(route.scope !== null ? errorsOf(operation) : publicErrors) },
-    security: route.scope === null ? [] : [{ ApiKey: [] }],
+    // OpenAPI 3.1 lets a requirement of a scheme other than OAuth name the roles it needs: here, the key's scope.
+    security: route.scope === null ? [] : [{ ApiKey: [route.scope] }],
     ...(route.scope !== null ? { 'x-required-scope': route.scope } : {}),
     'x-codeSamples': operation.curl,
   };
@@ -384,7 +401,7 @@ export function openApiDocument(serverUrl = 'http://localhost:3000'): Json {
         ApiKey: {
           type: 'http',
           scheme: 'bearer',
-          description: `"Authorization: Bearer <key>" (or "Token <key>", as the help article writes it). Keys carry scopes: ${allScopes.join(', ')}; each operation names the one it needs (x-required-scope).`,
+          description: `"Authorization: Bearer <key>" (or "Token <key>", as the help article writes it). Keys carry scopes: ${allScopes.join(', ')}; each operation names the one it needs in its security requirement (and in x-required-scope).`,
         },
       },
       schemas,

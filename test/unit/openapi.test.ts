@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../lib/http/openapi.js';
 import { routes } from '../../lib/routes.js';
 import { checkAgainstOpenApi } from '../support/openapi-validator.js';
@@ -17,7 +18,7 @@ describe('the OpenAPI document', () => {
       const operation = document.paths[route.path]?.[route.method.toLowerCase()];
       expect([route.name, operation !== undefined]).toEqual([route.name, true]);
       expect(operation['x-codeSamples'][0].source).toMatch(/^curl /);
-      expect(operation.security).toEqual(route.scope === null ? [] : [{ ApiKey: [] }]);
+      expect(operation.security).toEqual(route.scope === null ? [] : [{ ApiKey: [route.scope] }]);
       // If-Match and If-None-Match are documented exactly where the API applies them (and refused elsewhere).
       const parameters = (operation.parameters ?? []).map((p: { $ref: string }) => p.$ref.split('/').pop());
       expect([route.name, parameters.includes('ifMatch'), parameters.includes('ifNoneMatch')]).toEqual([route.name, route.conditionalWrites === true, route.conditionalWrites === true]);
@@ -35,9 +36,25 @@ describe('the OpenAPI document', () => {
     expect(upsert.responses['201'].headers.ETag).toBeDefined();
     expect(upsert.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop())).toEqual(['model', 'ifMatch', 'ifNoneMatch', 'idempotencyKey']);
     expect(document.components.headers.RetryAfter).toBeDefined();
+    // Only accounts have linked customers: the path's {model} takes that one value (SPEC names the path with it).
+    for (const path of ['/models/{model}/records/{id}/customers', '/models/{model}/record/customers']) {
+      expect([path, document.paths[path].get.parameters[0]]).toEqual([path, { $ref: '#/components/parameters/accountModel' }]);
+    }
+    expect(document.components.parameters.accountModel.schema).toEqual({ type: 'string', const: 'account' });
+    // The local gateway refuses an Expect other than 100-continue with a 417 on any route, public or not.
+    expect(document.paths['/models/{model}/records'].post.responses['417']).toBeDefined();
+    expect(document.paths['/health'].get.responses['417']).toBeDefined();
     // A bearer scheme, so consoles and generated clients send "Bearer <key>" (an apiKey scheme made them send the bare key).
     expect(document.components.securitySchemes.ApiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(document.components.schemas.ErrorBody.properties.code.enum).toEqual(expect.arrayContaining(['validation_failed', 'precondition_failed', 'unavailable']));
+  });
+
+  it("states the field-name rules a schema can: a payload with a reserved or empty name fails it, as the API refuses it", () => {
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ $id: 'api', components: document.components });
+    const payload = ajv.compile({ $ref: 'api#/components/schemas/FieldsPayload' });
+    expect(payload({ name: 'Acme', 'a.b': 1, '#x': 2, constructor: 3, ['é'.repeat(255)]: 4 })).toBe(true);
+    for (const name of ['_unset', '__proto__', '', 'x'.repeat(256)]) expect([name.slice(0, 10), payload(JSON.parse(JSON.stringify({ [name]: 1 })))]).toEqual([name.slice(0, 10), false]);
   });
 
   it('passes @redocly/cli lint with no errors and no warnings', () => {
