@@ -14,6 +14,7 @@ import { limits } from '../records/limits.js';
 import { maxResponseBytes, responseBytes } from '../records/response-size.js';
 import { mapError } from './error-envelope.js';
 import { jsonTextResponse } from './responses.js';
+import { retryAfterSeconds } from './retry-after.js';
 
 const statusOf = { created: 201, updated: 200, unchanged: 200, deleted: 204 } as const;
 
@@ -70,10 +71,14 @@ export function batchResponse(
   requestId: string,
   completeItems: (items: readonly (ItemResult | undefined)[]) => ItemResult[] = (items) => items as ItemResult[],
 ): APIGatewayProxyResult {
+  // The longest pause an item answered 503 (or 429) asks for: the answer's Retry-After, as a whole request's 503 has.
+  let retryAfter: number | undefined;
   const items = completeItems(Array.from(results, (result) => {
     if (result === undefined) return undefined;
     if ('error' in result) {
       const mapped = mapError(result.error, requestId);
+      const pause = retryAfterSeconds(mapped.headers?.['Retry-After']);
+      if (pause !== undefined) retryAfter = Math.max(retryAfter ?? 0, pause);
       const { request_id: _ignored, ...error } = mapped.envelope.error;
       // A refused item's id may be what it was refused for (over 1,024 bytes): echoed cut to that length, so 1,000 of
       // them still fit the answer.
@@ -86,5 +91,5 @@ export function batchResponse(
     if (responseBytes(body) <= maxResponseBytes) break;
     body = JSON.stringify({ results: items.map((item) => (item.error ? { ...item, error: shorten(item.error) } : item)) });
   }
-  return jsonTextResponse(200, body);
+  return jsonTextResponse(200, body, retryAfter !== undefined ? { 'Retry-After': String(retryAfter) } : {});
 }

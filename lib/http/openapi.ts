@@ -163,6 +163,7 @@ const schemas: Record<string, Json> = {
 const headers = {
   ETag: { description: 'The record version, quoted: "3".', required: true, schema: { type: 'string', pattern: '^"\\d+"$' } },
   RetryAfter: { description: 'Seconds to wait before retrying.', required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+  RetryAfterWhenItemsUnavailable: { description: 'Seconds to wait before sending again the items answered 503 (present only when there are some).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
   RetryAfterWhenInProgress: { description: 'Seconds to wait, when the request is in progress (409 request_in_progress).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
   RequestId: { description: "The request's id, which its log line carries (API Gateway sets it on every answer).", required: true, schema: { type: 'string', minLength: 1 } },
 };
@@ -320,7 +321,7 @@ const operations: Record<string, Operation> = {
       '200': {
         // An item's error carries no request id of its own: the batch's is in this header.
         description: 'Per-item results.',
-        headers: { 'x-amzn-RequestId': { $ref: '#/components/headers/RequestId' } },
+        headers: { 'x-amzn-RequestId': { $ref: '#/components/headers/RequestId' }, 'Retry-After': { $ref: '#/components/headers/RetryAfterWhenItemsUnavailable' } },
         content: jsonContent(ref('BatchResponse')),
       },
       ...writeErrors,

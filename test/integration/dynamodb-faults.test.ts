@@ -369,6 +369,8 @@ describe('faults toward DynamoDB', () => {
       [503, 'unavailable'],
       [503, 'unavailable'],
     ]);
+    // The answer asks for a pause before they are sent again, as a request answered 503 as a whole does.
+    expect(batch.headers.get('retry-after')).toBe('1');
     await faults();
     expect((await api('GET', '/models/account/records/b1')).status).toBe(404);
 

@@ -2,7 +2,7 @@
 import { batchResponse, detailsKeptWhenLarge } from '../../lib/http/batch-response.js';
 import { mergedItems, resendPlan } from '../../lib/http/batch-resend.js';
 import type { BatchItemResult } from '../../lib/records/batch-service.js';
-import { ValidationError } from '../../lib/records/errors.js';
+import { UnavailableError, ValidationError } from '../../lib/records/errors.js';
 
 const lambdaLimit = 6 * 1024 * 1024;
 /** The function's whole result as Lambda serializes it. */
@@ -23,6 +23,15 @@ describe('batchResponse', () => {
     expect(body.results[0].error.details).toHaveLength(8);
     expect(body.results[0].error.message).toContain('_"000');
     expect(body.results[2]).toEqual({ op: 'delete', index: 0, status: 204, id: 'gone' });
+  });
+
+  it('asks for the longest pause its items answered 503 ask for, in Retry-After, as a whole request answered 503 does', () => {
+    const unavailable = (index: number, seconds: number): BatchItemResult => ({ op: 'upsert', index, id: `u${index}`, error: new UnavailableError('throttled; retry after a pause', seconds) });
+    const answer = batchResponse([unavailable(0, 1), ...refused(1, 1, 5).map((r) => ({ ...r, index: 1 })), unavailable(2, 3)], 'r');
+    expect(answer.headers).toEqual({ 'Content-Type': 'application/json', 'Retry-After': '3' });
+    expect(JSON.parse(answer.body).results.map((r: { status: number }) => r.status)).toEqual([503, 422, 503]);
+    // Without an item to send again, no pause is asked for.
+    expect(batchResponse([...refused(1, 1, 5), { op: 'delete', index: 0, id: 'gone', outcome: 'deleted' }], 'r').headers).toEqual({ 'Content-Type': 'application/json' });
   });
 
   it('keeps the first details of each error and counts the rest when the full answer would not fit', () => {
