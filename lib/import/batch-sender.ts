@@ -88,7 +88,8 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
       if (result.status < 300) firstWrite[result.index] ??= result;
       return firstWrite[result.index] ?? result;
     });
-  let results = answered(await postBatch(records, options, idempotencyKey));
+  let sent = await postBatch(records, options, idempotencyKey);
+  let results = answered(sent.results);
   // Progress is fewer items left than ever before; sends in a row since then wrote none.
   let fewestLeft = Infinity;
   let fruitless = 0;
@@ -109,10 +110,12 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
         `Gave up after ${maxAttempts} sends in a row that wrote none of the items left: ${pending.length} item${pending.length === 1 ? '' : 's'} still answered ${example.status} ${example.error?.code ?? ''}`.trim(),
       );
     }
-    const delay = retryDelay(fruitless, null, maxDelayMs);
+    // The pause the answer asks for before its 503 items are sent again, or the backoff if longer.
+    const delay = retryDelay(fruitless, sent.retryAfter, maxDelayMs);
     options.onRetry?.(example.status, delay);
     await sleep(delay);
-    results = answered(await postBatch(records, options, idempotencyKey));
+    sent = await postBatch(records, options, idempotencyKey);
+    results = answered(sent.results);
   }
 }
 
@@ -120,7 +123,12 @@ export async function sendBatch(records: readonly Record<string, unknown>[], opt
  * A request to the API, sent again while it answers 429 or a 5xx (and, with `retryUnreachable`, while it cannot be
  * reached) within the sender's limits, as a batch is; the first other answer. A 429 spends no attempt (above).
  */
-export async function fetchRetrying(url: string, init: RequestInit, options: SenderOptions, retryUnreachable: boolean): Promise<{ status: number; text: string }> {
+export async function fetchRetrying(
+  url: string,
+  init: RequestInit,
+  options: SenderOptions,
+  retryUnreachable: boolean,
+): Promise<{ status: number; text: string; retryAfter: string | null }> {
   const doFetch = options.fetch ?? fetch;
   const { sleep, maxAttempts, maxDelayMs, maxRateLimitedMs } = settingsOf(options);
   // Failed attempts (they count toward maxAttempts), and the 429s in a row and the time waited on them (they do not);
@@ -140,7 +148,7 @@ export async function fetchRetrying(url: string, init: RequestInit, options: Sen
       // The same Idempotency-Key still running (an earlier send whose answer was lost, or one of the run --resume
       // continues): its answer comes once it is done.
       const inProgress = status === 409 && envelopeError(text)?.code === 'request_in_progress';
-      if (status !== 429 && status < 500 && !inProgress) return { status, text };
+      if (status !== 429 && status < 500 && !inProgress) return { status, text, retryAfter };
     } catch (error) {
       if (!retryUnreachable) throw error;
       status = (error as Error).message;
@@ -166,16 +174,19 @@ export async function fetchRetrying(url: string, init: RequestInit, options: Sen
   }
 }
 
-/** One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item. */
-async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions, idempotencyKey: string): Promise<ItemResult[]> {
+/**
+ * One batch to the API, retried as a whole until it answers 200 (or split on 413); its results, by item, and the
+ * Retry-After of an answer that has items to send again.
+ */
+async function postBatch(records: readonly Record<string, unknown>[], options: SenderOptions, idempotencyKey: string): Promise<{ results: ItemResult[]; retryAfter: string | null }> {
   const url = `${modelUrl(options.baseUrl, options.model)}/batch`;
   const init = {
     method: 'POST',
     headers: { Authorization: `Token ${options.token}`, 'Content-Type': 'application/json', 'Idempotency-Key': idempotencyKey },
     body: JSON.stringify({ records }),
   };
-  const { status, text } = await fetchRetrying(url, init, options, true);
-  if (status === 200) return (JSON.parse(text) as { results: ItemResult[] }).results;
+  const { status, text, retryAfter } = await fetchRetrying(url, init, options, true);
+  if (status === 200) return { results: (JSON.parse(text) as { results: ItemResult[] }).results, retryAfter };
   if (status === 422 && envelopeError(text)?.code === 'idempotency_key_reused') {
     throw new FatalImportError(`The API holds this batch's Idempotency-Key (${idempotencyKey}) for another request: the rows or the model changed since it was first sent; start the import again without --resume`);
   }
@@ -186,12 +197,12 @@ async function postBatch(records: readonly Record<string, unknown>[], options: S
     const half = Math.ceil(records.length / 2);
     const first = await sendBatch(records.slice(0, half), options, `${idempotencyKey}.1`);
     const second = await sendBatch(records.slice(half), options, `${idempotencyKey}.2`);
-    return [...first, ...second.map((result) => ({ ...result, index: result.index + half }))];
+    return { results: [...first, ...second.map((result) => ({ ...result, index: result.index + half }))], retryAfter: null };
   }
   // One row too large for a batch on its own is that row's answer, not the import's end: it goes to the rejects file.
   if (status === 413) {
     const error = envelopeError(text) ?? { code: 'payload_too_large', message: 'This row alone is larger than a batch may be' };
-    return [{ op: 'upsert', index: 0, status, error }];
+    return { results: [{ op: 'upsert', index: 0, status, error }], retryAfter: null };
   }
   throw new FatalImportError(`The API refused the batch with ${status}: ${envelopeError(text)?.message ?? text}`);
 }

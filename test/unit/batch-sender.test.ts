@@ -32,6 +32,22 @@ describe('sendBatch', () => {
     expect(sleeps[1]).toBeGreaterThanOrEqual(1000);
   });
 
+  it("waits the pause a partial answer's Retry-After asks for before sending its 503 items again", async () => {
+    const sleeps: number[] = [];
+    const partial = {
+      status: 200,
+      headers: { 'Retry-After': '3' },
+      body: { results: [{ op: 'upsert', index: 0, status: 201, id: 'r0' }, { op: 'upsert', index: 1, status: 503, id: 'r1', error: { code: 'unavailable', message: 'throttled' } }, { op: 'upsert', index: 2, status: 201, id: 'r2' }] },
+    };
+    const { fetch, bodies } = fakeFetch([partial, ok(3)]);
+    const results = await sendBatch(records, { baseUrl: 'http://api', token: 't', model: 'account', fetch, sleep: async (ms) => void sleeps.push(ms) }, 'batch-key');
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(bodies).toHaveLength(2);
+    // The first backoff alone is at most 250 ms.
+    expect(sleeps).toHaveLength(1);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(3000);
+  });
+
   it('backs off exponentially without Retry-After, and retries network failures', async () => {
     const sleeps: number[] = [];
     const { fetch } = fakeFetch([new Error('ECONNRESET'), { status: 502 }, { status: 503 }, ok(3)]);
