@@ -146,6 +146,22 @@ describe('normalizeId', () => {
     expect(normalizeId('Case Kept', 'string')).toEqual({ ok: true, id: 'Case Kept' });
     expect(normalizeId(12, 'string')).toEqual({ ok: true, id: '12' });
   });
+  it('refuses a value far over the limit before normalizing it, at once, and still takes every value that normalizes within it', () => {
+    // NFC orders each run of combining marks in time that grows with the square of the run: 200,000 marks held the
+    // process for about 10 s. The calls run under a watchdog that fails them past 2 s (a refusal takes a millisecond).
+    const marks = `a${'\u0316\u0301'.repeat(100_000)}`;
+    for (const type of ['string', 'email'] as const) {
+      const outcome = vm.runInNewContext('normalize(value, type)', { normalize: normalizeId, value: marks, type }, { timeout: 2_000 });
+      expect([type, outcome]).toEqual([type, { ok: false, issue: 'must be at most 1024 bytes of UTF-8' }]);
+    }
+    // Composition shrinks a text to a third of its bytes at most (U+0390 is six bytes decomposed, two composed): a
+    // 1,024-byte id sent decomposed, 3,072 bytes, is still that id.
+    const composed = '\u0390'.repeat(512);
+    expect(Buffer.byteLength(composed.normalize('NFD'))).toBe(3 * 1024);
+    expect(normalizeId(composed.normalize('NFD'), 'string')).toEqual({ ok: true, id: composed });
+    expect(normalizeId(`${composed}x`.normalize('NFD'), 'string')).toEqual({ ok: false, issue: 'must be at most 1024 bytes of UTF-8' });
+  });
+
   it('refuses empty, oversized, control-character and malformed ids', () => {
     expect(normalizeId(' ', 'string').ok).toBe(false);
     expect(normalizeId('é'.repeat(513), 'string').ok).toBe(false);
