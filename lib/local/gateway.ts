@@ -20,7 +20,6 @@ import type {
   APIGatewayTokenAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { redactApiKeysInPath } from '../auth/api-key.js';
 import { errorEnvelope } from '../http/error-envelope.js';
 import { gatewayResponse } from '../http/gateway-responses.js';
 import { parseHostHeader } from '../http/host-header.js';
@@ -31,10 +30,14 @@ import { matchRoute } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
 /**
- * The path as the log line shows it: without the query string or a fragment, without the scheme, host and any
- * credentials of a target in absolute form, and with no key in it (`redactApiKeysInPath`).
+ * What the log line names of a request's target: the route it matched, as its template (`/models/{model}/records/{id}`),
+ * as a stage's access log does, or null for none. Never the path itself, which holds record ids (an e-mail address is
+ * one) and whatever a client put there, a key included.
  */
-const loggedPath = (target: RequestTarget) => redactApiKeysInPath(target.pathAndQuery.split('?')[0]!);
+const loggedRoute = (routes: readonly RouteDefinition[], method: string | undefined, target: RequestTarget): string | null => {
+  const match = matchRoute(routes, method ?? 'GET', target.pathAndQuery.split('?')[0]!);
+  return match.kind === 'not_found' ? null : match.route.path;
+};
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
@@ -496,7 +499,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         options.log?.({
           level: 'INFO',
           method: request.method,
-          path: loggedPath(target),
+          route: loggedRoute(options.routes, request.method, target),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           request_id: requestId,
@@ -535,7 +538,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = randomUUID();
     request.resume();
-    options.log?.({ level: 'INFO', method: request.method, path: loggedPath(readTarget(request.url ?? '/')), status: 417, request_id: requestId });
+    options.log?.({ level: 'INFO', method: request.method, route: loggedRoute(options.routes, request.method, readTarget(request.url ?? '/')), status: 417, request_id: requestId });
     sendGatewayError(response, requestId, 'DEFAULT_4XX', 417, 'Only Expect: 100-continue is supported');
   });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,

@@ -328,11 +328,11 @@ describe('what reaches the gateway before any handler', () => {
     // The target's host, not the Host line, is the one the handlers see (the API reference names the server by it).
     const reference = await exchange('GET http://api.example.com:8443/openapi.json HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n', true);
     expect((JSON.parse(reference.body) as { servers: { url: string }[] }).servers[0]!.url).toBe('https://api.example.com:8443');
-    // The log line names the path alone: never the scheme, the host or the credentials of the target.
+    // The log line names the route's template alone: never the scheme, the host or the credentials of the target.
     const secret = `pw${Date.now()}`;
     const credentials = await exchange(`GET http://user:${secret}@x/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, true);
     const line = await gatewayLogLine(/x-amzn-requestid: (\S+)/i.exec(credentials.head)![1]!);
-    expect([line.path, JSON.stringify(line).includes(secret)]).toEqual(['/health', false]);
+    expect([line.route, JSON.stringify(line).includes(secret)]).toEqual(['/health', false]);
   });
 
   it('runs requests pipelined on one connection in the order they were sent, not side by side', async () => {

@@ -50,6 +50,15 @@ describe('no key in logs', () => {
     for (const [status, response] of session) {
       expect(await gatewayLogLine(response.headers.get('x-amzn-requestid')!)).toMatchObject({ status });
     }
+    // Each line names the route's template, as a stage's access log does, never the path: not a key a client put there,
+    // nor a record id, which may be an e-mail address; a path no route takes is named by none.
+    const address = `${unique('logged')}@example.com`;
+    const read = await call('GET', `/models/customer/records/${encodeURIComponent(address)}`, { token: writer.key });
+    const unrouted = await call('GET', `/nowhere/${encodeURIComponent(address)}`, { token: writer.key });
+    expect([read.status, unrouted.status]).toEqual([404, 404]);
+    expect(await gatewayLogLine(read.headers.get('x-amzn-requestid')!)).toMatchObject({ route: '/models/{model}/records/{id}', status: 404 });
+    expect(await gatewayLogLine(unrouted.headers.get('x-amzn-requestid')!)).toMatchObject({ route: null, status: 404 });
+    expect(readFileSync(process.env.GATHER_GATEWAY_LOG!, 'utf8')).not.toContain(address);
 
     for (const args of [['token', 'list', '--workspace', workspace], ['token', 'list', '--workspace', workspace, '--json'], ['token', 'revoke', reader.id]]) {
       const result = await adminCli(args);

@@ -130,7 +130,7 @@ export const requestLogLine = (requestId: string) => logLineFor(requestId, (line
  * The local gateway's access line for one request (method, path, status, ms, and no message: the handler's line has
  * one), written last, also for requests no handler saw (a 401).
  */
-export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === undefined && 'path' in line && 'status' in line, 'gateway access');
+export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === undefined && 'route' in line && 'status' in line, 'gateway access');
 
 /** The data directory of the shared local stack (where its dev.json is). */
 export function devDataDir(): string {
