@@ -16,6 +16,16 @@ export type TableAction =
   | 'dynamodb:DeleteItem'
   | 'dynamodb:Query';
 
+/**
+ * What a function may do on the table, by the partitions it does it in (IAM's dynamodb:LeadingKeys): `R#` records,
+ * `W#` a workspace's model definitions (lib/store/keys.ts). A Query listed here is one of a partition of the table;
+ * queries of an index are granted by `indexes`.
+ */
+export interface TableGrants {
+  readonly 'R#'?: readonly TableAction[];
+  readonly 'W#'?: readonly TableAction[];
+}
+
 export interface RouteDefinition {
   /** Stable identifier, also used for construct ids. */
   readonly name: string;
@@ -26,7 +36,7 @@ export interface RouteDefinition {
   readonly entry: string;
   /** Scope the caller's key must carry; `null` makes the route public (no authorizer). */
   readonly scope: Scope | null;
-  readonly tableActions: readonly TableAction[];
+  readonly tableActions: TableGrants;
   /**
    * The table's indexes the function queries (with `dynamodb:Query`): only these are granted. An index's partition key
    * starts with the workspace, so IAM cannot hold a query of it to the caller's workspace; a function that never reads
@@ -40,8 +50,8 @@ export interface RouteDefinition {
 }
 
 export const routes: readonly RouteDefinition[] = [
-  { name: 'Health', method: 'GET', path: '/health', entry: 'functions/health.ts', scope: null, tableActions: [] },
-  { name: 'OpenApi', method: 'GET', path: '/openapi.json', entry: 'functions/openapi.ts', scope: null, tableActions: [] },
+  { name: 'Health', method: 'GET', path: '/health', entry: 'functions/health.ts', scope: null, tableActions: {} },
+  { name: 'OpenApi', method: 'GET', path: '/openapi.json', entry: 'functions/openapi.ts', scope: null, tableActions: {} },
   {
     name: 'UpsertRecord',
     method: 'POST',
@@ -49,8 +59,9 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/upsert-record.ts',
     conditionalWrites: true,
     scope: 'records:write',
-    // UpdateItem for the merge; GetItem to resolve a customer's account link while the write runs.
-    tableActions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+    // UpdateItem for the merge; GetItem to resolve a customer's account link while the write runs, or to settle a write
+    // whose answer was lost; GetItem of the model's definition (W#), as every record route has.
+    tableActions: { 'R#': ['dynamodb:UpdateItem', 'dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
     name: 'ListRecords',
@@ -59,7 +70,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/list-records.ts',
     scope: 'records:read',
     // Query on the listing index; GetItem for a custom model's definition; BatchGetItem to resolve links of a page.
-    tableActions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+    tableActions: { 'R#': ['dynamodb:BatchGetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['list'],
   },
   {
@@ -68,7 +79,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/records/{id}',
     entry: 'functions/get-record.ts',
     scope: 'records:read',
-    tableActions: ['dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
     name: 'DeleteRecord',
@@ -77,7 +88,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/delete-record.ts',
     conditionalWrites: true,
     scope: 'records:write',
-    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:DeleteItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
     // Only customers link to accounts, so only `account` has this route's records; any other model answers 404.
@@ -88,7 +99,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/records/{id}/customers',
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
-    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['link'],
   },
   {
@@ -97,7 +108,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/batch',
     entry: 'functions/batch-records.ts',
     scope: 'records:write',
-    tableActions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
     // Up to 1,000 writes; items not started before the deadline answer 503, so the function ends inside API Gateway's 29 s.
     timeoutSeconds: 28,
   },
@@ -108,7 +119,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/read-models.ts',
     scope: 'records:read',
     // Query of the workspace's own model partition (W#), not of an index.
-    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    tableActions: { 'W#': ['dynamodb:Query', 'dynamodb:GetItem'] },
   },
   {
     name: 'GetModel',
@@ -116,7 +127,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}',
     entry: 'functions/read-models.ts',
     scope: 'records:read',
-    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    tableActions: { 'W#': ['dynamodb:Query', 'dynamodb:GetItem'] },
   },
   {
     name: 'DefineModel',
@@ -124,8 +135,9 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}',
     entry: 'functions/define-model.ts',
     scope: 'models:write',
-    // GetItem and PutItem for the definition; Query on the listing index to see whether the model has records.
-    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+    // GetItem and PutItem (a transaction's Put) for the definition and the count of their writes, Query of the
+    // workspace's definitions (W#); Query on the listing index to see whether the model has records. No record item.
+    tableActions: { 'W#': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'] },
     indexes: ['list'],
   },
   {
@@ -135,7 +147,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/delete-model.ts',
     scope: 'models:write',
     // Query on the listing index to see whether the model has records.
-    tableActions: ['dynamodb:GetItem', 'dynamodb:DeleteItem', 'dynamodb:Query'],
+    tableActions: { 'W#': ['dynamodb:GetItem', 'dynamodb:DeleteItem'] },
     indexes: ['list'],
   },
   // The same operations with the id in the query string (`?id=`), for ids that contain `/`: API Gateway decodes
@@ -146,7 +158,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/record',
     entry: 'functions/get-record.ts',
     scope: 'records:read',
-    tableActions: ['dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
     name: 'DeleteRecordByQuery',
@@ -155,7 +167,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/delete-record.ts',
     conditionalWrites: true,
     scope: 'records:write',
-    tableActions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:DeleteItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
     name: 'ListLinkedCustomersByQuery',
@@ -163,7 +175,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/record/customers',
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
-    tableActions: ['dynamodb:Query', 'dynamodb:GetItem'],
+    tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['link'],
   },
 ];

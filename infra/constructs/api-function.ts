@@ -71,32 +71,31 @@ export class ApiFunction extends NodejsFunction {
   }
 
   /**
-   * Sets TABLE_NAME and grants exactly the given actions on the table, nothing more. Only Query reaches the indexes,
-   * and then only the `indexes` named, each by name (no `index/*` wildcard).
+   * Sets TABLE_NAME and grants exactly the given actions on the table, each only on items whose partition key starts
+   * with the prefix it is listed under (IAM's dynamodb:LeadingKeys): the authorizer reads and touches key items (`K#`)
+   * and nothing else of the table; an API function writes records (`R#`) or model definitions (`W#`), never both, and
+   * reads the other only where it needs to. A Query listed under a prefix is one of those partitions of the table.
+   * Queries of the `indexes` named, each by name (no `index/*` wildcard), are granted without the condition: there it
+   * would be checked against the index's own partition key (`<workspace>#<model>#...`), and index entries are copies of
+   * records only (key items carry no index attributes).
    */
-  bindTable(
-    table: ITableV2,
-    actions: readonly TableAction[],
-    options: { readonly leadingKeyPrefixes?: readonly string[]; readonly indexes?: readonly TableIndexName[] } = {},
-  ): this {
+  bindTable(table: ITableV2, grants: Readonly<Record<string, readonly TableAction[] | undefined>>, options: { readonly indexes?: readonly TableIndexName[] } = {}): this {
     this.addEnvironment('TABLE_NAME', table.tableName);
-    // With prefixes, only items whose partition key starts with one of them (IAM's dynamodb:LeadingKeys): the authorizer
-    // reads and touches key items (`K#...`) and nothing else of the table, the API's functions records and model
-    // definitions. A query of the table is held to the same partitions. A query of an index is not: there the condition
-    // would be checked against the index's own partition key (`<workspace>#<model>#...`), and index entries are copies
-    // of records only (key items carry no index attributes).
-    const prefixes = options.leadingKeyPrefixes ?? [];
-    const leadingKeys = prefixes.length > 0 ? { conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) } } } : {};
-    const tableActions = actions.filter((action) => action !== 'dynamodb:Query' || prefixes.length > 0);
-    if (tableActions.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: [...tableActions], resources: [table.tableArn], ...leadingKeys }));
+    for (const [prefix, actions] of Object.entries(grants)) {
+      if (!actions || actions.length === 0) continue;
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: [...new Set(actions)],
+          resources: [table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] } },
+        }),
+      );
+    }
     const indexNames = options.indexes ?? [];
-    if (indexNames.length > 0 && !actions.includes('dynamodb:Query')) throw new Error(`Indexes ${indexNames.join(', ')} are read only with dynamodb:Query, which is not granted`);
     for (const name of indexNames) {
       if (!tableDefinition.globalSecondaryIndexes.some((index) => index.indexName === name)) throw new Error(`The table has no index ${name}`);
     }
-    const indexes = indexNames.map((name) => `${table.tableArn}/index/${name}`);
-    const queryResources = prefixes.length > 0 ? indexes : [table.tableArn, ...indexes];
-    if (actions.includes('dynamodb:Query') && queryResources.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: queryResources }));
+    if (indexNames.length > 0) this.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: indexNames.map((name) => `${table.tableArn}/index/${name}`) }));
     return this;
   }
 

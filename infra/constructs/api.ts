@@ -16,10 +16,10 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { apiFunctionItemPrefixes, apiKeyItemPrefix } from '../../lib/store/keys.js';
+import { apiKeyItemPrefix } from '../../lib/store/keys.js';
 import { Construct } from 'constructs';
 import { gatewayResponses, gatewayResponseTemplate } from '../../lib/http/gateway-responses.js';
-import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes } from '../../lib/routes.js';
+import { authorizerEntry, authorizerTableActions, functionsByEntry, functionTimeoutSeconds, routes, type TableAction } from '../../lib/routes.js';
 import { ApiFunction, retentionDays } from './api-function.js';
 
 export interface RecordsApiProps {
@@ -59,11 +59,9 @@ export class RecordsApi extends Construct {
     super(scope, id);
     const logRetentionDays = props.logRetentionDays ?? 30;
 
-    this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, stage: props.stage, logRetentionDays }).bindTable(
-      props.table,
-      authorizerTableActions,
-      { leadingKeyPrefixes: [apiKeyItemPrefix] },
-    );
+    this.authorizerFunction = new ApiFunction(this, 'Authorizer', { entry: authorizerEntry, stage: props.stage, logRetentionDays }).bindTable(props.table, {
+      [apiKeyItemPrefix]: authorizerTableActions,
+    });
     const authorizer = new TokenAuthorizer(this, 'TokenAuthorizer', {
       handler: this.authorizerFunction,
       identitySource: IdentitySource.header('Authorization'),
@@ -140,13 +138,17 @@ export class RecordsApi extends Construct {
 
     const functions = new Map<string, ApiFunction>();
     for (const [entry, entryRoutes] of functionsByEntry()) {
-      const actions = [...new Set(entryRoutes.flatMap((route) => route.tableActions))];
+      // The function's routes' grants together, partition by partition.
+      const grants: Record<string, TableAction[]> = {};
+      for (const route of entryRoutes) {
+        for (const [prefix, actions] of Object.entries(route.tableActions)) grants[prefix] = [...new Set([...(grants[prefix] ?? []), ...actions])];
+      }
       const fn = new ApiFunction(this, `${entryRoutes[0]!.name}Function`, {
         entry,
         stage: props.stage,
         logRetentionDays,
         timeout: Duration.seconds(functionTimeoutSeconds(entry)),
-      }).bindTable(props.table, actions, { leadingKeyPrefixes: apiFunctionItemPrefixes, indexes: [...new Set(entryRoutes.flatMap((route) => route.indexes ?? []))] });
+      }).bindTable(props.table, grants, { indexes: [...new Set(entryRoutes.flatMap((route) => route.indexes ?? []))] });
       // Write routes take an Idempotency-Key.
       if (entryRoutes.some((route) => route.method !== 'GET')) fn.bindIdempotencyTable(props.idempotencyTable);
       functions.set(entry, fn);

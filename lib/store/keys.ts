@@ -30,7 +30,8 @@ export const recordItemPrefix = 'R#';
 export const modelDefinitionItemPrefix = 'W#';
 /**
  * The partitions the API's functions read or write: records, and model definitions. Their IAM grant is limited to
- * these partition keys (`dynamodb:LeadingKeys`), so no function but the authorizer can read or change a key item (`K#`),
+ * these partition keys (`dynamodb:LeadingKeys`), each action to the ones it is needed in (`tableActions` in
+ * lib/routes.ts), so no function but the authorizer can read or change a key item (`K#`),
  * and none at all the admin's items (`WORKSPACES`, `KEYS#`, `T#`); the fault-proxy suite checks that every route stays
  * inside them, and that the admin's commands stay outside them.
  */

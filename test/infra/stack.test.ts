@@ -71,22 +71,26 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     });
   });
 
-  it('grants each function exactly the DynamoDB actions it needs, on each table', () => {
+  it('grants each function exactly the DynamoDB actions it needs, on each table, partition by partition', () => {
     const { resources } = stage(stageName);
-    // Written out here on purpose, not derived from lib/routes.ts: an over-grant added there must fail this test.
+    // Written out here on purpose, not derived from lib/routes.ts: an over-grant added there must fail this test. By
+    // where each action applies: the records table's items whose partition key starts with R# (records), W# (model
+    // definitions) or K# (keys), the records table's indexes, and the Idempotency-Key table.
     const idempotency = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-    const expected: Record<string, { records: string[]; idempotency: string[] }> = {
-      Authorizer: { records: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency: [] },
-      UpsertRecordFunction: { records: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },
-      ListRecordsFunction: { records: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
-      GetRecordFunction: { records: ['dynamodb:GetItem'], idempotency: [] },
-      OpenApiFunction: { records: [], idempotency: [] },
-      DeleteRecordFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], idempotency },
-      ListLinkedCustomersFunction: { records: ['dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
-      BatchRecordsFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], idempotency },
-      ListModelsFunction: { records: ['dynamodb:GetItem', 'dynamodb:Query'], idempotency: [] },
-      DefineModelFunction: { records: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], idempotency },
-      DeleteModelFunction: { records: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query'], idempotency },
+    const get = ['dynamodb:GetItem'];
+    type Grants = Partial<Record<'R#' | 'W#' | 'K#' | 'indexes' | 'idempotency', string[]>>;
+    const expected: Record<string, Grants> = {
+      Authorizer: { 'K#': ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
+      UpsertRecordFunction: { 'R#': ['dynamodb:GetItem', 'dynamodb:UpdateItem'], 'W#': get, idempotency },
+      ListRecordsFunction: { 'R#': ['dynamodb:BatchGetItem'], 'W#': get, indexes: ['dynamodb:Query on list'] },
+      GetRecordFunction: { 'R#': get, 'W#': get },
+      OpenApiFunction: {},
+      DeleteRecordFunction: { 'R#': ['dynamodb:DeleteItem'], 'W#': get, idempotency },
+      ListLinkedCustomersFunction: { 'R#': get, 'W#': get, indexes: ['dynamodb:Query on link'] },
+      BatchRecordsFunction: { 'R#': ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'], 'W#': get, idempotency },
+      ListModelsFunction: { 'W#': ['dynamodb:GetItem', 'dynamodb:Query'] },
+      DefineModelFunction: { 'W#': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], indexes: ['dynamodb:Query on list'], idempotency },
+      DeleteModelFunction: { 'W#': ['dynamodb:DeleteItem', 'dynamodb:GetItem'], indexes: ['dynamodb:Query on list'], idempotency },
     };
     const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
     const seen: string[] = [];
@@ -94,19 +98,30 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
       const statements = ofType(resources, 'AWS::IAM::Policy')
         .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
-      const actionsOn = (table: 'records' | 'idempotency') =>
-        [...new Set(statements
-          .filter((s) => JSON.stringify(s.Resource).includes('IdempotencyTable') === (table === 'idempotency'))
-          .flatMap((s) => [s.Action].flat())
-          .filter((a) => a.startsWith('dynamodb:')))].sort();
-      const actual = { records: actionsOn('records'), idempotency: actionsOn('idempotency') };
+        .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, string[]>> }[])
+        .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:')));
+      const actual: Grants = {};
+      const add = (where: keyof Grants, actions: string[]) => (actual[where] = [...new Set([...(actual[where] ?? []), ...actions])].sort());
+      for (const statement of statements) {
+        const actions = [statement.Action].flat();
+        if (JSON.stringify(statement.Resource).includes('IdempotencyTable')) add('idempotency', actions);
+        else if (JSON.stringify(statement.Resource).includes('/index/')) {
+          const names = [statement.Resource].flat().map((resource) => /\/index\/(\w+)/.exec(JSON.stringify(resource))?.[1]);
+          add('indexes', names.flatMap((name) => actions.map((action) => `${action} on ${name}`)));
+        } else {
+          // Every statement on the table's items holds to one kind of partition.
+          const prefixes = statement.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'] ?? [];
+          expect([logicalId, prefixes.length]).toEqual([logicalId, 1]);
+          add(prefixes[0]!.replace(/\*$/, '') as keyof Grants, actions);
+        }
+      }
       const name = Object.keys(expected).find((key) => new RegExp(`^RecordsApi${key}[0-9A-F]{8}$`).test(logicalId));
       if (name) {
         seen.push(name);
-        expect([name, actual]).toEqual([name, expected[name]]);
+        const want = Object.fromEntries(Object.entries(expected[name]!).map(([where, actions]) => [where, [...actions].sort()]));
+        expect([name, actual]).toEqual([name, want]);
       } else {
-        expect([logicalId, actual]).toEqual([logicalId, { records: [], idempotency: [] }]);
+        expect([logicalId, actual]).toEqual([logicalId, {}]);
       }
     }
     expect(seen.sort()).toEqual(Object.keys(expected).sort());
@@ -124,19 +139,19 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     expect(statements[0]!.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['K#*'] } });
   });
 
-  it('limits every other function to record and model-definition items (partition keys R# and W#), queries of the table too', () => {
+  it('limits every other function to record or model-definition items (partition keys R# or W#), queries of the table too', () => {
     const { resources } = stage(stageName);
     const statements = ofType(resources, 'AWS::IAM::Policy')
       .filter(([id]) => !/Authorizer/.test(id))
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[])
       // The records table's statements (the Idempotency-Key table is a table of its own, with no other items).
       .filter((s) => [s.Action].flat().some((a) => a.startsWith('dynamodb:')) && !JSON.stringify(s.Resource).includes('Idempotency'));
-    // Every statement on the table itself; only the indexes' own statement (Query of index entries) is left without it.
+    // Every statement on the table itself, each to one kind of partition; only the indexes' own statement (Query of
+    // index entries) is left without it.
     const onTheTable = statements.filter((s) => !JSON.stringify(s.Resource).includes('/index/'));
     expect(onTheTable.length).toBeGreaterThanOrEqual(functionsByEntry().size - 2);
-    for (const statement of onTheTable) {
-      expect(statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#*', 'W#*'] } });
-    }
+    const held = (prefix: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${prefix}*`] } });
+    for (const statement of onTheTable) expect([held('R#'), held('W#')]).toContainEqual(statement.Condition);
     expect(onTheTable.some((s) => [s.Action].flat().includes('dynamodb:Query'))).toBe(true);
     // ... and the indexes' statement names indexes only, not the table beside them.
     for (const statement of statements.filter((s) => JSON.stringify(s.Resource).includes('/index/'))) {

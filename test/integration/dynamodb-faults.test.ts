@@ -127,14 +127,22 @@ describe('faults toward DynamoDB', () => {
       const { status } = await send();
       const after = await proxyStats();
       expect([name, status < 400]).toEqual([name, true]);
-      const granted = routes.find((route) => route.name === name)!.tableActions.map((action) => action.replace('dynamodb:', ''));
-      // A transaction needs no action of its own, but each of its actions' (a Put needs PutItem).
-      const operations = changed(before.operations, after.operations).flatMap((operation) =>
-        operation === 'TransactWriteItems' ? changed(before.transactActions, after.transactActions) : [operation],
-      );
-      expect([name, operations.filter((operation) => !granted.includes(operation))]).toEqual([name, []]);
+      const grants = routes.find((route) => route.name === name)!.tableActions as Record<string, readonly string[] | undefined>;
+      const granted = (prefix: string) => (grants[prefix] ?? []).map((action) => action.replace('dynamodb:', ''));
+      // Each call, in the partitions it named, is one the route's grant allows there; a transaction needs no action of
+      // its own, but each of its actions' (a Put needs PutItem).
       const partitions = changed(before.leadingKeys, after.leadingKeys);
-      expect([name, partitions.filter((kind) => !/ (R|W)#$/.test(kind))]).toEqual([name, []]);
+      const transactActions = changed(before.transactActions, after.transactActions);
+      const refused = partitions.flatMap((kind) => {
+        const [operation, prefix] = kind.split(' ') as [string, string];
+        const needed = operation === 'TransactWriteItems' ? transactActions : [operation];
+        return needed.filter((action) => !granted(prefix).includes(action)).map((action) => `${action} ${prefix}`);
+      });
+      expect([name, refused]).toEqual([name, []]);
+      // Every call named a partition, or queried an index the route has.
+      const operations = changed(before.operations, after.operations);
+      const unexplained = operations.filter((operation) => !partitions.some((kind) => kind.startsWith(`${operation} `)) && operation !== 'Query');
+      expect([name, unexplained]).toEqual([name, []]);
       for (const kind of partitions) named.add(kind);
       const indexes = changed(before.indexes, after.indexes);
       expect([name, indexes.filter((index) => !(routes.find((route) => route.name === name)!.indexes ?? []).includes(index as never))]).toEqual([name, []]);
