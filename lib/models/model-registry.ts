@@ -32,10 +32,15 @@ export class CachingModelRegistry implements ModelRegistry {
    */
   private changes = 0;
 
+  /**
+   * @param maxEntries How many definitions the cache holds at most: a warm function serving many workspaces keeps the
+   *   ones used last, so its memory does not grow with every workspace and model it has ever served.
+   */
   constructor(
     private readonly store: ModelDefinitionStore,
     private readonly ttlMs = 60_000,
     private readonly now: () => number = Date.now,
+    private readonly maxEntries = 1_000,
   ) {}
 
   async resolve(workspace: string, name: string): Promise<ModelDefinition> {
@@ -52,7 +57,12 @@ export class CachingModelRegistry implements ModelRegistry {
       this.cache.delete(cacheKey);
       throw new ModelNotFoundError(`Model "${name}" does not exist in this workspace`);
     }
-    if (this.ttlMs > 0 && this.changes === changesBefore) this.cache.set(cacheKey, { model, expiresAt: this.now() + this.ttlMs });
+    if (this.ttlMs > 0 && this.changes === changesBefore) {
+      // Set anew, so a Map's order is the order of last reads: the first entry is the one read longest ago.
+      this.cache.delete(cacheKey);
+      this.cache.set(cacheKey, { model, expiresAt: this.now() + this.ttlMs });
+      if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    }
     return model;
   }
 

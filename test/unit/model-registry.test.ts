@@ -68,6 +68,21 @@ describe('the model cache', () => {
     expect(fake.reads()).toBe(1);
   });
 
+  it('holds at most its limit of definitions, dropping the one read longest ago', async () => {
+    const fake = heldStore();
+    const registry = new CachingModelRegistry(fake.store, 60_000, Date.now, 2);
+    for (const workspace of ['a', 'b', 'c']) await registry.resolve(workspace, 'plan');
+    expect(fake.reads()).toBe(3);
+    // c and b are held; a, read longest ago, was dropped and is read again (which drops b).
+    await registry.resolve('c', 'plan');
+    await registry.resolve('b', 'plan');
+    expect(fake.reads()).toBe(3);
+    await registry.resolve('a', 'plan');
+    expect(fake.reads()).toBe(4);
+    await registry.resolve('c', 'plan');
+    expect(fake.reads()).toBe(4);
+  });
+
   it('does not cache a read that started before this process changed the definition', async () => {
     const { fake, registry, early } = await readDuringChange(plan('number'));
     expect((await early).fields.price).toEqual({ type: 'string' }); // that request saw what it read
