@@ -75,7 +75,29 @@ function holdsListeningPort(pid: number, port: number): boolean | undefined {
 /** Another program answers on the port this DynamoDB Local was to take (it took it between our choice and Java's bind). */
 class PortTakenError extends Error {}
 
-async function waitUntilReady(endpoint: string, port: number, child: ChildProcess, timeoutMs: number, output: () => string) {
+/** DynamoDB Local could not be started, said in words its user can act on: `npm start` prints the message alone. */
+export class DynamoDbLocalError extends Error {}
+
+/** The last lines of what Java printed, on one line each, for an error message. */
+function tail(output: string): string {
+  const lines = output.trim().split('\n').filter((line) => line.trim() !== '').slice(-5);
+  return lines.length > 0 ? ` Its last output: ${lines.join(' | ')}` : '';
+}
+
+/**
+ * Waits until this DynamoDB Local answers a request, or says why it will not: Java missing or stopped, every request
+ * answered with an error (its database files unreadable or damaged), or no answer at all by the deadline. Each request
+ * has a deadline of its own, since a Java that accepts connections and never answers (its data directory not writable)
+ * would otherwise hold the wait forever.
+ */
+export async function waitForDynamoDbLocal(
+  endpoint: string,
+  port: number,
+  child: ChildProcess,
+  timeoutMs: number,
+  output: () => string,
+  where: { readonly dataDir: string | null; readonly spawnError: () => NodeJS.ErrnoException | undefined },
+): Promise<void> {
   const client = new DynamoDBClient({
     endpoint,
     region: 'local',
@@ -83,17 +105,32 @@ async function waitUntilReady(endpoint: string, port: number, child: ChildProces
     maxAttempts: 1,
   });
   const deadline = Date.now() + timeoutMs;
+  const files = where.dataDir ? `its files in ${where.dataDir}` : 'it';
+  let lastError: unknown;
   try {
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`DynamoDB Local exited before it was ready (is Java 17+ installed?)\n${output()}`);
+        if (where.spawnError()?.code === 'ENOENT') {
+          throw new DynamoDbLocalError('Java was not found on the PATH: DynamoDB Local needs a Java 17+ runtime (apt-get install default-jre-headless).');
+        }
+        throw new DynamoDbLocalError(`DynamoDB Local stopped before it was ready (it needs Java 17+).${tail(output())}`);
       }
       let answered = false;
       try {
-        await client.send(new ListTablesCommand({ Limit: 1 }));
+        await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(Math.max(100, Math.min(2_000, deadline - Date.now()))) });
         answered = true;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`DynamoDB Local did not answer within ${timeoutMs} ms: ${String(error)}`);
+        lastError = error;
+        if (Date.now() > deadline) {
+          const seconds = Math.round(timeoutMs / 1000);
+          const status = (lastError as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          throw new DynamoDbLocalError(
+            status !== undefined
+              ? `DynamoDB Local answered every request with an error for ${seconds} s (${(lastError as Error).name}: ${(lastError as Error).message}): ` +
+                  `${files} may be unreadable by this user, or damaged.${tail(output())}`
+              : `DynamoDB Local did not answer within ${seconds} s: ${files} may not be writable by this user.${tail(output())}`,
+          );
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
       if (answered) {
@@ -149,7 +186,11 @@ async function startOnPort(port: number, options: StartDynamoDbLocalOptions): Pr
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  child.on('error', (error) => (output += `\n${error.message}`));
+  let spawnError: NodeJS.ErrnoException | undefined;
+  child.on('error', (error: NodeJS.ErrnoException) => {
+    spawnError ??= error;
+    output += `\n${error.message}`;
+  });
   const watchdog = watchOverJava(child);
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
@@ -165,7 +206,7 @@ async function startOnPort(port: number, options: StartDynamoDbLocalOptions): Pr
     });
   };
   try {
-    await waitUntilReady(endpoint, port, child, options.startTimeoutMs ?? 60_000, () => output);
+    await waitForDynamoDbLocal(endpoint, port, child, options.startTimeoutMs ?? 60_000, () => output, { dataDir: path, spawnError: () => spawnError });
   } catch (error) {
     await stop();
     throw error;

@@ -5,7 +5,9 @@
  * also while it is still starting.
  */
 import { optionalIntEnv } from '../config.js';
+import { constants } from 'node:os';
 import { DataDirInUseError } from './data-dir-lock.js';
+import { DynamoDbLocalError } from './dynamodb-local.js';
 import { LocalStackError, PortInUseError, startLocalStack, type LocalStack } from './local-stack.js';
 import { parseRateLimit, type RateLimit } from './workspace-rate-limit.js';
 
@@ -30,13 +32,14 @@ try {
 
 let stack: LocalStack | undefined;
 let stopping = false;
-const shutdown = (signal: string) => {
+const shutdown = (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP') => {
   if (stopping) return;
   stopping = true;
   if (!stack) {
-    // Still starting: exiting closes the pipe that DynamoDB Local's watchdog holds, and that stops Java.
+    // Still starting: exiting closes the pipe that DynamoDB Local's watchdog holds, and that stops Java. The exit code is
+    // the shell's for that signal (128 + its number).
     console.log(`\n${signal}: stopping while starting up`);
-    process.exit(130);
+    process.exit(128 + constants.signals[signal]);
   }
   console.log(`\n${signal}: stopping the gateway and DynamoDB Local...`);
   stack.stop().then(
@@ -47,8 +50,8 @@ const shutdown = (signal: string) => {
     },
   );
 };
-process.on('SIGINT', () => shutdown('SIGINT'));
-process.on('SIGTERM', () => shutdown('SIGTERM'));
+// SIGHUP: the terminal it ran in was closed; stopped as for Ctrl-C, so dev.json and the lock go with it.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
 // Output piped into something that stopped reading (`npm start | head`) must not stop the stack at its next log line.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -96,7 +99,7 @@ Settings for scripts are in ${dataDir}/dev.json.${workspaceRateLimit ? ` Each wo
 } catch (error) {
   if (error instanceof PortInUseError) {
     console.error(`${error.message}: is another "npm start" running? Stop it, or choose another port: PORT=3001 npm start`);
-  } else if (error instanceof DataDirInUseError || error instanceof LocalStackError) {
+  } else if (error instanceof DataDirInUseError || error instanceof LocalStackError || error instanceof DynamoDbLocalError) {
     console.error(error.message);
   } else if (typeof (error as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!)) {
     // The system refused something (a DATA_DIR that is a file or not writable, a GATHER_HOST this machine does not

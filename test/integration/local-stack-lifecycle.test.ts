@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startDynamoDbLocal } from '../../lib/local/dynamodb-local.js';
+import { startDynamoDbLocal, waitForDynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { DevStackInfo } from '../../lib/local/local-stack.js';
 import { runScript } from '../support/script-process.js';
 
@@ -184,6 +184,23 @@ describe('npm start', () => {
     expect(badKey.output()).not.toMatch(/\n\s+at /);
   }, 120_000);
 
+  it('says in one line that Java is missing, and stops as for Ctrl-C when its terminal closes (SIGHUP)', async () => {
+    const noJava = join(dataDir, 'no-java-bin');
+    mkdirSync(noJava);
+    const refused = start(join(dataDir, 'no-java'), 0, { PATH: noJava });
+    running.push(refused.child);
+    expect(await refused.closed).toBe(1);
+    expect(refused.output().trim().split('\n')).toEqual(['Java was not found on the PATH: DynamoDB Local needs a Java 17+ runtime (apt-get install default-jre-headless).']);
+    const own = join(dataDir, 'hang-up');
+    const started = start(own);
+    running.push(started.child);
+    const info = await ready(own, started);
+    started.child.kill('SIGHUP');
+    expect(await started.closed).toBe(0);
+    expect([existsSync(join(own, 'dev.json')), existsSync(join(own, 'stack.lock'))]).toEqual([false, false]);
+    expect(await accepts(info.dynamodbEndpoint)).toBe(false);
+  }, 120_000);
+
   it('refuses a LOCAL_RATE_LIMIT that is not a limit (blanks included) at once, before starting anything', async () => {
     for (const value of [' ', 'abc', '5/0']) {
       const refused = start(join(dataDir, 'refused'), 0, { LOCAL_RATE_LIMIT: value });
@@ -251,6 +268,41 @@ describe('DynamoDB Local', () => {
     // Its own, on a port of its choosing, is recognised as its own.
     const own = await startDynamoDbLocal();
     await own.stop();
+  });
+
+  it('says why it gave up waiting: no answer by its deadline, even from a port that accepts and never answers, or only errors', async () => {
+    // What a Java does that cannot write its data directory (it accepts connections and answers nothing), and one whose
+    // database file is unreadable or damaged (it answers 500 to everything).
+    const silent = createServer(() => undefined);
+    const failing = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(500, { 'Content-Type': 'application/x-amz-json-1.0' });
+        response.end('{"__type":"com.amazonaws.dynamodb.v20120810#InternalFailure","message":"The request processing has failed"}');
+      });
+    });
+    const running = { exitCode: null, signalCode: null, pid: process.pid } as unknown as ChildProcess;
+    const where = { dataDir: '/srv/gather-data', spawnError: () => undefined };
+    try {
+      for (const [server, message] of [
+        [silent, 'DynamoDB Local did not answer within 1 s: its files in /srv/gather-data may not be writable by this user.'],
+        [failing, /^DynamoDB Local answered every request with an error for 1 s \(InternalFailure: .*\): its files in \/srv\/gather-data may be unreadable by this user, or damaged\.$/],
+      ] as const) {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const { port } = server.address() as AddressInfo;
+        await expect(waitForDynamoDbLocal(`http://127.0.0.1:${port}`, port, running, 1_000, () => '', where)).rejects.toThrow(message);
+      }
+      // Java not on the PATH: the spawn failed, and the process is gone.
+      const gone = { exitCode: -2, signalCode: null, pid: undefined } as unknown as ChildProcess;
+      const missing = Object.assign(new Error('spawn java ENOENT'), { code: 'ENOENT' });
+      await expect(waitForDynamoDbLocal('http://127.0.0.1:1', 1, gone, 1_000, () => 'spawn java ENOENT', { dataDir: null, spawnError: () => missing })).rejects.toThrow(
+        /^Java was not found on the PATH/,
+      );
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+      failing.close();
+    }
   });
 });
 
