@@ -45,8 +45,9 @@ export interface ScenarioOptions {
    */
   readonly cleanupDeadline?: number;
   /**
-   * Stops the run when aborted (Ctrl-C in a terminal): the request in flight is abandoned, no step starts after it, and
-   * the clean-up still runs, with requests of its own. @default none
+   * Stops the run when aborted (Ctrl-C in a terminal): a read in flight is abandoned, a write in flight is let finish
+   * (within its own time limit: abandoned, it could land after the clean-up looked for its record), no retry and no step
+   * starts after it, and the clean-up still runs, with requests of its own. @default none
    */
   readonly signal?: AbortSignal;
 }
@@ -67,12 +68,19 @@ class StepFailure extends Error {}
 const aborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
 
 /**
- * A request that failed before anything reached a server: no URL, or no connection (refused, or a host name that does
- * not resolve). Nothing can have been written.
+ * A request that failed before anything reached a server: no URL, no connection (refused, or a host name that does not
+ * resolve), or no TLS session (an https URL to a plain-HTTP server, a certificate refused). Nothing can have been
+ * written.
  */
 function neverSent(error: unknown): boolean {
   const code = (error as { cause?: { code?: string } } | undefined)?.cause?.code;
-  return code === 'ERR_INVALID_URL' || code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+  return (
+    code === 'ERR_INVALID_URL' ||
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    (code !== undefined && /^(ERR_SSL_|ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$)/.test(code))
+  );
 }
 
 interface Answer {
@@ -81,6 +89,8 @@ interface Answer {
   readonly headers: Headers;
   /** Sent more than once (after a 429 or 503): a write may have been applied by an earlier attempt. */
   readonly retried: boolean;
+  /** Every attempt's status, the last one's included. */
+  readonly statuses: readonly number[];
 }
 
 export async function runScenario(options: ScenarioOptions): Promise<ScenarioResult> {
@@ -108,9 +118,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     const deadline = init.cleanup ? (options.cleanupDeadline ?? options.deadline) : options.deadline;
     const left = () => (deadline === undefined ? Infinity : deadline - Date.now());
     const interrupt = init.cleanup ? undefined : options.signal;
+    // Nothing starts once the run is interrupted (a step's second request included).
+    if (interrupt?.aborted) throw new StepFailure('interrupted');
+    // An interruption abandons a read at once; a write runs to its answer (or its time limit), so that the clean-up's
+    // DELETE comes after it, not before a create that then lands.
+    const abandonable = method === 'GET' ? interrupt : undefined;
     const signal = () => {
       const timeout = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, left())));
-      return interrupt ? AbortSignal.any([timeout, interrupt]) : timeout;
+      return abandonable ? AbortSignal.any([timeout, abandonable]) : timeout;
     };
     const attempt = () => doFetch(base + path, { method, headers, ...(body !== undefined ? { body } : {}), signal: signal() });
     let response: Response;
@@ -120,14 +135,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       throw neverSent(error) ? Object.assign(error as Error, { neverSent: true }) : error;
     }
     let retried = false;
+    const statuses = [response.status];
     for (let retry = 0; retry < retriesOfThrottling && (response.status === 429 || response.status === 503); retry++) {
       const asked = retryAfterSeconds(response.headers.get('retry-after'));
       const wait = Math.min(asked ? asked * 1000 : 1000, longestRetryWaitMs);
       if (wait + 1000 > left()) break;
+      // Ctrl-C ends the wait too, and then no attempt follows: the last answer stands.
+      if (interrupt) await Promise.race([sleep(wait), aborted(interrupt)]);
+      else await sleep(wait);
+      if (interrupt?.aborted) break;
       await response.text();
-      // Ctrl-C ends the wait too (the next attempt then fails at once, as interrupted).
-      await (interrupt ? Promise.race([sleep(wait), aborted(interrupt)]) : sleep(wait));
       response = await attempt();
+      statuses.push(response.status);
       retried = true;
     }
     const text = await response.text();
@@ -137,7 +156,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     } catch {
       parsed = text;
     }
-    return { status: response.status, body: parsed, headers: response.headers, retried };
+    return { status: response.status, body: parsed, headers: response.headers, retried, statuses };
   };
   const expect = (condition: boolean, expected: string, answer: Answer) => {
     if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 300)}`);
@@ -147,8 +166,9 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const deleted = (answer: Answer) => answer.status === 204 || (answer.retried && answer.status === 404);
   /**
    * The records the clean-up must look for: one whose create was sent and not refused. A 4xx changes nothing (a wrong
-   * key, a read-only key, a server that is not Gather), and a create never sent (no server to connect to) made nothing,
-   * so neither is reported as left behind; an answer that never came, or a 5xx, may hide an applied write.
+   * key, a read-only key, a rate limit, a server that is not Gather), and a create never sent (no server to connect to)
+   * made nothing, so neither is reported as left behind; an answer that never came, or a 5xx, may hide an applied write,
+   * also when a retry of it was then refused.
    */
   const mayExist = new Set<'account' | 'customer'>();
   const create = async (record: 'account' | 'customer', init: { form?: string; json?: unknown }) => {
@@ -160,7 +180,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
       if ((error as { neverSent?: boolean }).neverSent) mayExist.delete(record);
       throw error;
     }
-    if (!answer.retried && answer.status >= 400 && answer.status < 500) mayExist.delete(record);
+    if (answer.statuses.every((status) => status >= 400 && status < 500)) mayExist.delete(record);
     return answer;
   };
   const step = async (name: string, run: () => Promise<void>) => {

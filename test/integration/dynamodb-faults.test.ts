@@ -18,6 +18,7 @@ import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dyna
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../lib/local/dynamodb-local.js';
 import type { FaultRule, ProxyStats } from '../../lib/local/fault-proxy.js';
 import { routes } from '../../lib/routes.js';
+import { runScenario } from '../../lib/smoke/scenario.js';
 import { apiFunctionItemPrefixes } from '../../lib/store/keys.js';
 import { idempotencyTableName, tableDefinition } from '../../lib/store/table-definition.js';
 
@@ -150,6 +151,33 @@ describe('faults toward DynamoDB', () => {
     }
     // The report itself works: the routes together named both kinds of partition, by key and by query of the table.
     expect([...named]).toEqual(expect.arrayContaining(['UpdateItem R#', 'GetItem R#', 'DeleteItem R#', 'TransactWriteItems W#', 'GetItem W#', 'DeleteItem W#', 'Query W#', 'index list', 'index link']));
+  });
+
+  it('lets a smoke write in flight when Ctrl-C comes finish before its clean-up, so the record it makes is deleted', async () => {
+    // The customer's create is slow (1.5 s at DynamoDB); Ctrl-C comes while it runs. Abandoned, it would land after the
+    // clean-up's DELETE had answered 404, and leave the customer behind.
+    await faults({ error: 'slow', delayMs: 1500, count: 1, operations: ['UpdateItem'], tables: [info.tableName], bodyIncludes: 'smoke+' });
+    const interrupt = new AbortController();
+    const sent: string[] = [];
+    const watching = (async (url: string, init: RequestInit) => {
+      sent.push(`${init.method} ${new URL(url).pathname}`);
+      if (init.method === 'POST' && String(init.body).includes('smoke+')) setTimeout(() => interrupt.abort(), 300);
+      const answer = await fetch(url, init);
+      sent.push(`${answer.status} ${init.method} ${new URL(url).pathname}`);
+      return answer;
+    }) as typeof fetch;
+    try {
+      const result = await runScenario({ baseUrl: info.baseUrl, token: info.token, fetch: watching, signal: interrupt.signal });
+      expect(result).toMatchObject({ ok: false, interrupted: true, leftovers: [] });
+      const customer = `/models/customer/records/${encodeURIComponent(`smoke+${result.runId}@example.com`)}`;
+      // The create's answer came before the clean-up's DELETE was sent, and that DELETE found the record.
+      const created = sent.indexOf('201 POST /models/customer/records');
+      const cleanup = sent.indexOf(`DELETE ${customer}`);
+      expect([created >= 0, cleanup > created, sent.includes(`204 DELETE ${customer}`)]).toEqual([true, true, true]);
+      expect((await api('GET', customer)).status).toBe(404);
+    } finally {
+      await faults();
+    }
   });
 
   it("keeps the admin's items outside the API functions' grant: workspaces, keys and their listings", async () => {

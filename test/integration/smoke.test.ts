@@ -189,6 +189,21 @@ describe('the scenario under throttling', () => {
     }
   });
 
+  it('sends no DELETE for a create that was never written: rate limited on every attempt, or refused a TLS session', async () => {
+    const methods: string[] = [];
+    const limited = (async (_url: string, init: RequestInit) => {
+      methods.push(String(init.method));
+      return throttled();
+    }) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: limited, sleep: async () => undefined });
+    // The create and its three retries, each answered 429: nothing was written, so nothing is looked for.
+    expect([result.ok, result.leftovers, methods]).toEqual([false, [], ['POST', 'POST', 'POST', 'POST']]);
+    // https to the plain-HTTP local stack: the TLS handshake fails before any request is sent.
+    const tls = await runScenario({ baseUrl: baseUrl.replace(/^http:/, 'https:'), token });
+    expect([tls.ok, tls.steps.length, tls.leftovers]).toEqual([false, 1, []]);
+    expect(tls.steps[0]!.detail).toMatch(/ERR_SSL_/);
+  });
+
   it('reports what its clean-up could not delete, and gives up on a request that stays throttled', async () => {
     let made: string | undefined;
     const waits: number[] = [];
