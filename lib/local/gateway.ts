@@ -529,7 +529,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   // close the connection without a word.
   server.on('connect', (request: IncomingMessage, socket: Socket) => {
     const requestId = randomUUID();
-    options.log?.({ level: 'INFO', method: request.method, status: 404, request_id: requestId });
+    options.log?.({ level: 'INFO', method: request.method, route: null, status: 404, request_id: requestId });
     const answer = () => answerOnSocket(socket, 404, 'MISSING_AUTHENTICATION_TOKEN', gatewayResponse('MISSING_AUTHENTICATION_TOKEN').message, requestId);
     // Pipelined after other requests: their answers first, as for any request.
     after(turnsOf.get(socket)?.at(-1), answer);

@@ -26,8 +26,9 @@ export function normalizeId(value: unknown, type: FieldType): IdNormalization {
   if (controlCharacters.test(text)) return { ok: false, issue: 'must not contain control characters' };
   const tooLong = { ok: false, issue: `must be at most ${limits.maxIdBytes} bytes of UTF-8` } as const;
   // NFC puts each run of combining marks in order, in time that grows with the square of the run: 256 KB of marks took
-  // 16 s. Composing shrinks a text to no less than a third of its UTF-8 (three Hangul jamo make one syllable), so a text
-  // over four times the limit can never become an id, and is refused before it is normalized.
+  // 16 s. Normalizing shrinks a text to no less than 2/7 of its UTF-8 (U+1FBE U+0308 U+0301, seven bytes, becomes
+  // U+0390, two: a singleton and a composition together), so a text over four times the limit can never become an id,
+  // and is refused before it is normalized.
   if (Buffer.byteLength(text, 'utf8') > 4 * limits.maxIdBytes) return tooLong;
   text = text.normalize('NFC');
   if (Buffer.byteLength(text, 'utf8') > limits.maxIdBytes) return tooLong;

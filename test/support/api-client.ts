@@ -127,7 +127,7 @@ async function logLineFor(requestId: string, wanted: (line: Record<string, unkno
 export const requestLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === 'request', 'handler request');
 
 /**
- * The local gateway's access line for one request (method, path, status, ms, and no message: the handler's line has
+ * The local gateway's access line for one request (method, route template or null, status, ms, and no message: the handler's line has
  * one), written last, also for requests no handler saw (a 401).
  */
 export const gatewayLogLine = (requestId: string) => logLineFor(requestId, (line) => line.message === undefined && 'route' in line && 'status' in line, 'gateway access');

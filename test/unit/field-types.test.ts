@@ -154,11 +154,14 @@ describe('normalizeId', () => {
       const outcome = vm.runInNewContext('normalize(value, type)', { normalize: normalizeId, value: marks, type }, { timeout: 2_000 });
       expect([type, outcome]).toEqual([type, { ok: false, issue: 'must be at most 1024 bytes of UTF-8' }]);
     }
-    // Composition shrinks a text to a third of its bytes at most (U+0390 is six bytes decomposed, two composed): a
-    // 1,024-byte id sent decomposed, 3,072 bytes, is still that id.
+    // Normalizing shrinks a text to 2/7 of its bytes at most (U+1FBE U+0308 U+0301, seven bytes, is U+0390, two): a
+    // 1,024-byte id sent so, 3,584 bytes, is still that id, as it is sent decomposed (3,072 bytes).
     const composed = '\u0390'.repeat(512);
     expect(Buffer.byteLength(composed.normalize('NFD'))).toBe(3 * 1024);
     expect(normalizeId(composed.normalize('NFD'), 'string')).toEqual({ ok: true, id: composed });
+    const longest = '\u1FBE\u0308\u0301'.repeat(512);
+    expect(Buffer.byteLength(longest)).toBe(3.5 * 1024);
+    expect(normalizeId(longest, 'string')).toEqual({ ok: true, id: composed });
     expect(normalizeId(`${composed}x`.normalize('NFD'), 'string')).toEqual({ ok: false, issue: 'must be at most 1024 bytes of UTF-8' });
   });
 
