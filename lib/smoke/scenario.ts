@@ -159,7 +159,8 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     return { status: response.status, body: parsed, headers: response.headers, retried, statuses };
   };
   const expect = (condition: boolean, expected: string, answer: Answer) => {
-    if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 300)}`);
+    // Up to 1,000 characters: a record's whole envelope, with its links at the end, fits (300 cut off the field checked).
+    if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 1000)}`);
   };
   // A retried write may have been applied by the attempt that answered 503: its retry then finds it done.
   const created = (answer: Answer) => answer.status === 201 || (answer.retried && answer.status === 200 && answer.body?.version === 1);

@@ -189,6 +189,21 @@ describe('the scenario under throttling', () => {
     }
   });
 
+  it("shows the whole record a failed step got, down to the link it checked", async () => {
+    // The customer's answer says its account does not exist: the detail must show that, at the envelope's end.
+    const unlinked = (async (url: string, init: RequestInit) => {
+      const answer = await fetch(url, init);
+      if (init.method !== 'POST' || !String(init.body).includes('smoke+')) return answer;
+      const body = (await answer.json()) as { links: { account: { exists: boolean } } };
+      body.links.account.exists = false;
+      return new Response(JSON.stringify(body), { status: answer.status, headers: { 'Content-Type': 'application/json' } });
+    }) as typeof fetch;
+    const result = await runScenario({ baseUrl, token, fetch: unlinked });
+    expect(result.ok).toBe(false);
+    expect(result.steps[1]!.detail).toMatch(/"links":\{"account":\{"id":"Smoke Co [^"]+","exists":false\}\}\}$/);
+    expect(result.leftovers).toEqual([]);
+  });
+
   it('sends no DELETE for a create that was never written: rate limited on every attempt, or refused a TLS session', async () => {
     const methods: string[] = [];
     const limited = (async (_url: string, init: RequestInit) => {
