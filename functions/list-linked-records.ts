@@ -14,7 +14,7 @@ export const handler = httpHandler(async (request) => {
     ...recordAddress(request),
     linking: 'customer',
     // The `?id=` form names the account in the query.
-    ...pageParameters(request, request.event.pathParameters?.id === undefined ? ['id'] : []),
+    ...pageParameters(request),
   });
   return jsonResponse(200, page);
 });

@@ -47,6 +47,11 @@ export interface RouteDefinition {
   readonly timeoutSeconds?: number;
   /** Takes If-Match and If-None-Match (single-record upserts and deletes); any other write route refuses them. */
   readonly conditionalWrites?: true;
+  /**
+   * The query parameters the route takes; any other is a 422 naming it, so that a client's filter (`?account=Acme`) or
+   * option (`DELETE ...?force=true`) is never silently ignored. Public routes take any. @default none
+   */
+  readonly queryParameters?: readonly string[];
 }
 
 export const routes: readonly RouteDefinition[] = [
@@ -70,6 +75,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/list-records.ts',
     scope: 'records:read',
     // Query on the listing index; GetItem for a custom model's definition; BatchGetItem to resolve links of a page.
+    queryParameters: ['limit', 'cursor'],
     tableActions: { 'R#': ['dynamodb:BatchGetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['list'],
   },
@@ -99,6 +105,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/records/{id}/customers',
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
+    queryParameters: ['limit', 'cursor'],
     tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['link'],
   },
@@ -158,6 +165,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/record',
     entry: 'functions/get-record.ts',
     scope: 'records:read',
+    queryParameters: ['id'],
     tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
@@ -167,6 +175,7 @@ export const routes: readonly RouteDefinition[] = [
     entry: 'functions/delete-record.ts',
     conditionalWrites: true,
     scope: 'records:write',
+    queryParameters: ['id'],
     tableActions: { 'R#': ['dynamodb:DeleteItem'], 'W#': ['dynamodb:GetItem'] },
   },
   {
@@ -175,6 +184,7 @@ export const routes: readonly RouteDefinition[] = [
     path: '/models/{model}/record/customers',
     entry: 'functions/list-linked-records.ts',
     scope: 'records:read',
+    queryParameters: ['id', 'limit', 'cursor'],
     tableActions: { 'R#': ['dynamodb:GetItem'], 'W#': ['dynamodb:GetItem'] },
     indexes: ['link'],
   },

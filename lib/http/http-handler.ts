@@ -59,6 +59,7 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
       throw new HttpError(403, 'forbidden', `This API key lacks the scope ${route.scope}`, [{ field: 'scope', issue: `requires ${route.scope}` }]);
     }
   }
+  if (route.scope !== null) refuseUnknownQueryParameters(event, route.queryParameters ?? []);
   const headers = readRequestHeaders(event, { takesKey: route.scope !== null });
   // A write route that cannot apply a condition must not pretend to: a batch sent with If-Match would otherwise write
   // every item unconditionally. Reads ignore them, as they ignore other caching headers.
@@ -93,22 +94,19 @@ function requestFromEvent(event: APIGatewayProxyEvent, context?: Context): HttpR
 const prepared = new WeakMap<APIGatewayProxyEvent, HttpRequest>();
 
 /**
- * A 422 naming each query parameter a listing does not take, so that a client that sent a filter (`?account=Acme`) or
- * asked for a page of a list that has none (`GET /models?limit=1`) never takes the whole list for its answer.
+ * A 422 naming each query parameter a route does not take (`queryParameters` in lib/routes.ts), so that a client that
+ * sent a filter (`?account=Acme`), asked for a page of a list that has none (`GET /models?limit=1`) or an option
+ * (`DELETE /models/plan?force=true`) never takes the route's plain answer for what it asked.
  */
-export function refuseUnknownQueryParameters(request: HttpRequest, known: readonly string[]): void {
-  const unknown = Object.keys(request.event.multiValueQueryStringParameters ?? request.event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
+function refuseUnknownQueryParameters(event: APIGatewayProxyEvent, known: readonly string[]): void {
+  const unknown = Object.keys(event.multiValueQueryStringParameters ?? event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
   if (unknown.length === 0) return;
   const takes = known.length > 0 ? `takes ${known.map((name) => `"${name}"`).join(', ')}` : 'takes no query parameters';
   throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route ${takes}, and has no filters`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route ${takes}` })));
 }
 
-/**
- * `limit` and `cursor` of a paginated route, only those the client sent. Any other query parameter (besides `also`) is a
- * 422: a listing has no filters, and a client that sent `?account=Acme` must not take every record for the answer.
- */
-export function pageParameters(request: HttpRequest, also: readonly string[] = []): { limit?: string; cursor?: string } {
-  refuseUnknownQueryParameters(request, ['limit', 'cursor', ...also]);
+/** `limit` and `cursor` of a paginated route, only those the client sent (any parameter it does not take is refused). */
+export function pageParameters(request: HttpRequest): { limit?: string; cursor?: string } {
   const limit = request.queryParameter('limit');
   const cursor = request.queryParameter('cursor');
   return { ...(limit !== undefined ? { limit } : {}), ...(cursor !== undefined ? { cursor } : {}) };

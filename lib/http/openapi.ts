@@ -210,7 +210,7 @@ const commonErrors = {
     `The body is too large (payload_too_large: over ${limits.maxBodyBytes / 1024 / 1024} MB, a batch over ${limits.maxBatchBodyBytes / 1024 / 1024} MB), or the stored record would be (record_too_large).`,
   ),
   '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
-  '422': error('A field, value or parameter breaks a rule; details name each.'),
+  '422': error('A field, value or parameter breaks a rule, or a query parameter the operation does not take was sent; details name each.'),
   '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),
   '417': error('An Expect header other than 100-continue (refused by the local gateway, as RFC 9110 allows; a stage answers as API Gateway does).'),
   '431': error('The request line and headers are too large (refused by the gateway).'),
@@ -286,7 +286,7 @@ const operations: Record<string, Operation> = {
     responses: { '200': { description: 'One page.', content: jsonContent(ref('RecordPage')) } },
     curl: curl('GET', '/models/account/records?limit=100'),
   },
-  GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], cannotAnswer: ['422'], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
+  GetRecord: { summary: 'Read one record', parameters: [p('model'), p('id')], responses: { '200': recordResponse('The record.') }, curl: curl('GET', '/models/account/records/Sterling%20Cooper') },
   DeleteRecord: {
     summary: 'Delete one record',
     parameters: [p('model'), p('id'), p('ifMatch'), p('ifNoneMatch'), p('idempotencyKey')],
@@ -329,7 +329,7 @@ const operations: Record<string, Operation> = {
     curl: curl('POST', '/models/account/batch', ` -H "Content-Type: application/json" -d '{"records":[{"name":"Acme"}],"delete":["Old Co"]}'`),
   },
   ListModels: { summary: "The workspace's models", description: 'Every model in one answer: the route takes no query parameters (any is a 422 naming it).', cannotAnswer: ['404'], responses: { '200': { description: 'Standard and custom models.', content: jsonContent(ref('ModelList')) } }, curl: curl('GET', '/models') },
-  GetModel: { summary: 'One model', parameters: [p('model')], cannotAnswer: ['422'], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
+  GetModel: { summary: 'One model', parameters: [p('model')], responses: { '200': { description: 'The model.', content: jsonContent(ref('Model')) } }, curl: curl('GET', '/models/subscription') },
   DefineModel: {
     summary: 'Define or change a model',
     parameters: [p('model'), p('idempotencyKey')],

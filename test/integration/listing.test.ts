@@ -276,6 +276,34 @@ describe("an account's customers", () => {
     expect((await call('GET', '/models/customer/records?limit=1', { token })).status).toBe(200);
   });
 
+  it('refuses a query parameter on every route that takes none, and changes nothing: an option is never silently ignored', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write', 'models:write']);
+    expect((await call('PUT', '/models/gizmo', { json: { unique_field: 'sku' }, token })).status).toBe(201);
+    expect((await call('POST', '/models/gizmo/records', { json: { sku: 'g1' }, token })).status).toBe(201);
+    const refused: [string, string, unknown?][] = [
+      ['DELETE', '/models/gizmo?force=true'],
+      ['PUT', '/models/gizmo?x=1', { unique_field: 'other' }],
+      ['GET', '/models/gizmo?x=1'],
+      ['POST', '/models/gizmo/records?dry_run=true', { sku: 'g2' }],
+      ['GET', '/models/gizmo/records/g1?fields=sku'],
+      ['DELETE', '/models/gizmo/records/g1?soft=true'],
+      ['DELETE', '/models/gizmo/record?id=g1&soft=true'],
+      ['POST', '/models/gizmo/batch?atomic=true', { delete: ['g1'] }],
+    ];
+    for (const [method, path, json] of refused) {
+      const answer = await call(method, path, { token, ...(json !== undefined ? { json } : {}) });
+      expect([method, path, answer.status, errorCode(answer)]).toEqual([method, path, 422, 'validation_failed']);
+      expect([method, path, answer.body.error.details[0].issue]).toEqual([method, path, expect.stringMatching(/^unknown query parameter; this route takes /)]);
+    }
+    // Nothing was written, deleted or redefined.
+    const model = await call('GET', '/models/gizmo', { token });
+    expect(model.body.unique_field).toBe('sku');
+    expect((await call('GET', '/models/gizmo/records/g1', { token })).body.version).toBe(1);
+    expect((await call('GET', '/models/gizmo/records/g2', { token })).status).toBe(404);
+    // Public routes take any (a cache-busting parameter on a health check).
+    expect((await call('GET', '/health?ts=1')).status).toBe(200);
+  });
+
   it('answers the route for a model nothing links to with a 404', async () => {
     const { token } = await workspaceWithKey(['records:read']);
     // Whatever the id, a record that could exist or one that could not: there is no such listing.
