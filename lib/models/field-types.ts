@@ -93,13 +93,13 @@ export function coerceFieldValue(value: unknown, type: FieldType, source: BodySo
         const number = Number(text);
         // A fraction that a double cannot hold beside so large an integer part rounds to a whole number
         // (4503599627370497.5 to 4503599627370498): refused, never stored rounded (SPEC: never silent rounding).
-        if (Number.isInteger(number) && !isWholeDecimal(text)) return fail(inexactNumberIssue);
+        if (Number.isInteger(number) && !isWholeDecimal(text)) return fail(inexactNumberIssue(text));
         return ok(number);
       }
       if (typeof value === 'number') return ok(value);
       // A JSON number the body's parser marked as one a double cannot hold (lib/records/exact-json.ts): a number, but
       // refused for its precision, as in an undeclared field.
-      return fail(value instanceof InexactNumber ? inexactNumberIssue : 'must be a number');
+      return fail(value instanceof InexactNumber ? inexactNumberIssue(value.source) : 'must be a number');
     }
     case 'boolean': {
       if (source === 'form' && typeof value === 'string') {

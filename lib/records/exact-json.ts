@@ -13,7 +13,18 @@ export class InexactNumber {
   constructor(readonly source: string) {}
 }
 
-export const inexactNumberIssue = 'is not a whole number but would be stored as one (a number holds about 16 significant digits, and none nearer zero than about 1e-308); send it as a string';
+/** A non-zero number nearer zero than DynamoDB stores (its smallest is 1e-130 in magnitude). */
+export const tooSmallNumberIssue = 'numbers must be 0 or at least 1e-130 in magnitude';
+
+/**
+ * Why a number whose text names a fraction parsed to a whole number is refused: too small for a double at all (`1e-400`
+ * is 0), said as any number under DynamoDB's smallest is; else too precise (`4503599627370497.5`).
+ */
+export function inexactNumberIssue(source: string): string {
+  return Number(source) === 0
+    ? tooSmallNumberIssue
+    : 'is not a whole number but would be stored as one (a number holds about 16 significant digits); send it as a string';
+}
 
 /** Whether a decimal number's text names a whole number: no non-zero digit after its point, its exponent applied. */
 export function isWholeDecimal(text: string): boolean {

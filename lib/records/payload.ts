@@ -5,7 +5,7 @@
 import { coerceFieldValue, type BodySource, type Coercion } from '../models/field-types.js';
 import type { FieldType, ModelDefinition } from '../models/model-definition.js';
 import { MissingUniqueFieldError, RecordTooLargeError, ValidationError, type FieldIssue } from './errors.js';
-import { InexactNumber, inexactNumberIssue } from './exact-json.js';
+import { InexactNumber, inexactNumberIssue, tooSmallNumberIssue } from './exact-json.js';
 import { limits, nestingIssue } from './limits.js';
 import { normalizeId } from './record-id.js';
 
@@ -68,12 +68,12 @@ export function valueIssue(value: unknown, depth = 0): string | undefined {
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
       return 'integers must be within ±(2^53 - 1); send larger values as strings';
     }
-    if (value !== 0 && Math.abs(value) < smallestNumber) return 'numbers must be 0 or at least 1e-130 in magnitude';
+    if (value !== 0 && Math.abs(value) < smallestNumber) return tooSmallNumberIssue;
     return undefined;
   }
   if (typeof value === 'object') {
     // Checked among objects only, so strings and numbers, nearly every value, pay nothing for it.
-    if (value instanceof InexactNumber) return inexactNumberIssue;
+    if (value instanceof InexactNumber) return inexactNumberIssue(value.source);
     if (depth >= limits.maxNestingDepth) return nestingIssue;
     const entries = Array.isArray(value) ? value.map((item, i) => [String(i), item] as const) : Object.entries(value);
     for (const [key, item] of entries) {

@@ -31,8 +31,12 @@ describe('coerceFieldValue', () => {
 
   it('refuses a form number whose fraction a double would round away, and takes whole numbers however written', () => {
     // A fraction past a double's precision, or one too small for a double at all (it would be stored as 0).
-    for (const value of ['4503599627370497.5', '9007199254740990.5', '45035996273704975e-1', '1e-400']) {
-      expect([value, coerceFieldValue(value, 'number', 'form')]).toEqual([value, { ok: false, issue: 'is not a whole number but would be stored as one (a number holds about 16 significant digits, and none nearer zero than about 1e-308); send it as a string' }]);
+    for (const value of ['4503599627370497.5', '9007199254740990.5', '45035996273704975e-1']) {
+      expect([value, coerceFieldValue(value, 'number', 'form')]).toEqual([value, { ok: false, issue: 'is not a whole number but would be stored as one (a number holds about 16 significant digits); send it as a string' }]);
+    }
+    // Too small for a double at all, it is 0: refused as any number under DynamoDB's smallest is, in words that say so.
+    for (const value of ['1e-400', '-2.5e-999']) {
+      expect([value, coerceFieldValue(value, 'number', 'form')]).toEqual([value, { ok: false, issue: 'numbers must be 0 or at least 1e-130 in magnitude' }]);
     }
     for (const [value, expected] of [['12.5e1', 125], ['1250e-1', 125], ['7.000', 7], ['-0.0', -0], ['0.1', 0.1], ['2.5', 2.5], ['1e3', 1000], ['.5', 0.5], ['5.', 5]] as const) {
       expect([value, coerceFieldValue(value, 'number', 'form')]).toEqual([value, { ok: true, value: expected }]);

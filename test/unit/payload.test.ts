@@ -65,8 +65,8 @@ describe('validateUpsertPayload', () => {
     const plan = { ...account, fields: { ...account.fields, price: { type: 'number' as const } } };
     const body = parseExactJson('{"name":"acme","price":4503599627370497.5,"other":4503599627370497.5}') as Record<string, unknown>;
     expect(issuesOf(() => validateUpsertPayload(plan, json(body)))).toEqual([
-      { field: 'price', issue: inexactNumberIssue },
-      { field: 'other', issue: inexactNumberIssue },
+      { field: 'price', issue: inexactNumberIssue('4503599627370497.5') },
+      { field: 'other', issue: inexactNumberIssue('4503599627370497.5') },
     ]);
   });
 
