@@ -35,8 +35,13 @@ function memoryMb(): { heap: number; rss: number } {
 const dataDir = mkdtempSync(join(tmpdir(), 'gather-soak-'));
 let stack: Awaited<ReturnType<typeof startLocalStack>> | undefined;
 const cleanUp = () => (stack?.stop() ?? Promise.resolve()).finally(() => rmSync(dataDir, { recursive: true, force: true }));
+// Stopped once: a terminal's Ctrl-C reaches npm and this process both, and npm passes its own on, and a second signal
+// must not end the process before its clean-up has removed the stack and its directory.
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
     console.error(`\n${signal}: stopping the soak`);
     void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   });

@@ -26,12 +26,16 @@ if (problem !== undefined || !baseUrl || !token) {
   process.exit(2);
 }
 
-// Ctrl-C stops the run but still deletes what it made; a second one leaves at once.
+// Ctrl-C stops the run but still deletes what it made; a second one leaves at once. One key press can arrive twice: a
+// terminal sends it to npm and to this process, and npm passes its own on. So a second within a second is that one.
 const interrupt = new AbortController();
-process.once('SIGINT', () => {
-  console.log('interrupted: deleting what this run made (Ctrl-C again to leave it behind)');
-  interrupt.abort();
-  process.once('SIGINT', () => process.exit(130));
+let interruptedAt = 0;
+process.on('SIGINT', () => {
+  if (!interrupt.signal.aborted) {
+    interruptedAt = Date.now();
+    console.log('interrupted: deleting what this run made (Ctrl-C again to leave it behind)');
+    interrupt.abort();
+  } else if (Date.now() - interruptedAt >= 1000) process.exit(130);
 });
 
 console.log(`Smoke test against ${baseUrl}`);

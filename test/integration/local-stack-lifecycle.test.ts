@@ -232,6 +232,23 @@ describe('npm run soak', () => {
     expect(run.stdout).toBe('');
   });
 
+  it('cleans up once when its signal comes twice, as a Ctrl-C under npm does, and leaves no directory behind', async () => {
+    const ownTmp = join(scratch, 'tmp-twice');
+    mkdirSync(ownTmp);
+    let signalled = false;
+    const run = await runScript('lib/local/soak.ts', ['--duration', '60', '--connections', '2'], {
+      env: { TMPDIR: ownTmp },
+      onStdout: (text, kill) => {
+        if (signalled || !text.includes('Soak: ')) return;
+        signalled = true;
+        kill('SIGINT');
+        setTimeout(() => kill('SIGINT'), 50);
+      },
+    });
+    expect([run.code, run.stderr.match(/stopping the soak/g)?.length]).toEqual([130, 1]);
+    expect(readdirSync(ownTmp).filter((name) => name.startsWith('gather-soak-'))).toEqual([]);
+  }, 60_000);
+
   it('says in one line that its stack did not start, and leaves no temporary directory behind', async () => {
     // A java on PATH that fails at once, as a missing or broken Java runtime does.
     const fakeBin = join(scratch, 'bin');
