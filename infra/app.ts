@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { GatherStack } from './stack.js';
-import { stageConfig } from './stage-config.js';
+import { StageConfigError, stageConfig } from './stage-config.js';
 
 export function createApp(context: Record<string, unknown> = {}): { app: App; stack: GatherStack } {
   const app = new App({ context });
@@ -41,5 +41,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  createApp().app.synth();
+  try {
+    createApp().app.synth();
+  } catch (error) {
+    // A setting in cdk.json or -c that cannot be used is the operator's to mend: its message alone, as one line.
+    if (!(error instanceof StageConfigError)) throw error;
+    console.error(`error: ${error.message}`);
+    process.exitCode = 1;
+  }
 }

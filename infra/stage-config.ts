@@ -4,6 +4,11 @@
  * log retention because it did not repeat them. A stage name that is not listed (a developer's own stage, say) gets
  * the `dev` settings.
  */
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/** A stage setting that cannot be used: `cdk synth` says so in one line (infra/app.ts), without a stack trace. */
+export class StageConfigError extends Error {}
+
 export interface StageConfig {
   /** How long API Gateway caches the authorizer's answer for one key; a revoked key works at most this long. @default 60 */
   readonly authorizerCacheTtlSeconds: number;
@@ -67,49 +72,57 @@ const settingTypes: Readonly<Record<keyof StageConfig, 'number' | 'boolean' | 's
 function checkSettings(name: string, settings: unknown): asserts settings is Partial<StageConfig> | undefined {
   if (settings === undefined) return;
   const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-  if (!isObject(settings)) throw new Error(`stages.${name} must be an object of settings`);
+  if (!isObject(settings)) throw new StageConfigError(`stages.${name} must be an object of settings`);
   for (const [key, value] of Object.entries(settings)) {
-    if (!Object.hasOwn(settingTypes, key)) throw new Error(`stages.${name}.${key} is not a stage setting: the settings are ${Object.keys(settingTypes).join(', ')}`);
+    if (!Object.hasOwn(settingTypes, key)) throw new StageConfigError(`stages.${name}.${key} is not a stage setting: the settings are ${Object.keys(settingTypes).join(', ')}`);
     const type = settingTypes[key as keyof StageConfig];
     if (type !== 'throttle') {
-      if (typeof value !== type) throw new Error(`stages.${name}.${key} must be a ${type}, not ${JSON.stringify(value)}`);
+      if (typeof value !== type) throw new StageConfigError(`stages.${name}.${key} must be a ${type}, not ${JSON.stringify(value)}`);
       continue;
     }
-    if (!isObject(value)) throw new Error(`stages.${name}.${key} must be an object with rateLimit and burstLimit`);
+    if (!isObject(value)) throw new StageConfigError(`stages.${name}.${key} must be an object with rateLimit and burstLimit`);
     for (const [limit, number] of Object.entries(value)) {
-      if (limit !== 'rateLimit' && limit !== 'burstLimit') throw new Error(`stages.${name}.${key}.${limit} is not a throttle setting: they are rateLimit and burstLimit`);
-      if (typeof number !== 'number') throw new Error(`stages.${name}.${key}.${limit} must be a number, not ${JSON.stringify(number)}`);
+      if (limit !== 'rateLimit' && limit !== 'burstLimit') throw new StageConfigError(`stages.${name}.${key}.${limit} is not a throttle setting: they are rateLimit and burstLimit`);
+      if (typeof number !== 'number') throw new StageConfigError(`stages.${name}.${key}.${limit} must be a number, not ${JSON.stringify(number)}`);
     }
   }
 }
 
 export function stageConfig(stages: unknown, stage: string): StageConfig {
   if (!/^[a-z][a-z0-9-]{0,20}$/.test(stage)) {
-    throw new Error(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
+    throw new StageConfigError(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
   }
-  const table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, unknown>;
+  let table: Record<string, unknown>;
+  try {
+    table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, unknown>;
+  } catch (error) {
+    throw new StageConfigError(`The stages setting (-c stages=...) is not JSON: ${(error as Error).message}`);
+  }
   const listed = Object.hasOwn(table, stage);
   const from = listed ? stage : 'dev';
   const settings = table[from];
   checkSettings(from, settings);
   // An unlisted stage takes dev's settings over the defaults, each throttle key by key, as dev itself does.
   const config = overlay(defaultStageConfig, settings);
-  if (config.alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(config.alarmEmail)) throw new Error(`alarmEmail "${config.alarmEmail}" is not an e-mail address`);
+  if (config.alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+$/.test(config.alarmEmail)) throw new StageConfigError(`alarmEmail "${config.alarmEmail}" is not an e-mail address`);
   if (!Number.isInteger(config.authorizerCacheTtlSeconds) || config.authorizerCacheTtlSeconds < 0 || config.authorizerCacheTtlSeconds > 3600) {
-    throw new Error(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
+    throw new StageConfigError(`authorizerCacheTtlSeconds must be a whole number from 0 to 3600 (API Gateway's range)`);
   }
   // What AWS would refuse only at deploy time is refused here, at synth.
   for (const [name, limits] of [['throttle', config.throttle], ['workspaceThrottle', config.workspaceThrottle]] as const) {
-    if (!(typeof limits.rateLimit === 'number' && limits.rateLimit > 0 && Number.isFinite(limits.rateLimit))) throw new Error(`${name}.rateLimit must be a number of requests per second above 0`);
+    if (!(typeof limits.rateLimit === 'number' && limits.rateLimit > 0 && Number.isFinite(limits.rateLimit))) throw new StageConfigError(`${name}.rateLimit must be a number of requests per second above 0`);
     // A burst of 0 leaves the token bucket no room for one request: every request would be a 429.
-    if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 1) throw new Error(`${name}.burstLimit must be a whole number of requests, 1 or more`);
+    if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 1) throw new StageConfigError(`${name}.burstLimit must be a whole number of requests, 1 or more`);
+  }
+  if (!(Object.values(RetentionDays) as unknown[]).includes(config.logRetentionDays)) {
+    throw new StageConfigError(`logRetentionDays ${config.logRetentionDays} is not a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ... days)`);
   }
   // The SmokeFailing alarm waits for two periods of the test's cadence, and CloudWatch allows one day in all.
   if (!Number.isInteger(config.scheduledTestMinutes) || config.scheduledTestMinutes < 0 || config.scheduledTestMinutes > 720) {
-    throw new Error('scheduledTestMinutes must be a whole number of minutes from 0 (off) to 720');
+    throw new StageConfigError('scheduledTestMinutes must be a whole number of minutes from 0 (off) to 720');
   }
   if (!(typeof config.latencyAlarmP99Ms === 'number' && config.latencyAlarmP99Ms > 0 && Number.isFinite(config.latencyAlarmP99Ms))) {
-    throw new Error('latencyAlarmP99Ms must be a number of milliseconds above 0');
+    throw new StageConfigError('latencyAlarmP99Ms must be a number of milliseconds above 0');
   }
   return config;
 }

@@ -23,11 +23,11 @@ afterAll(() => {
   for (const dir of temporaryDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-function synthesizeFrom(checkout: string): { status: number | null; stderr: string; template?: { Description?: string } } {
+function synthesizeFrom(checkout: string, context: Record<string, unknown> = {}): { status: number | null; stderr: string; template?: { Description?: string } } {
   const outdir = temporaryDir('gather-cdk-out-');
   const run = spawnSync(process.execPath, ['--import', 'tsx', join(checkout, 'infra', 'app.ts')], {
     cwd: checkout,
-    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, 'aws:cdk:bundling-stacks': [] }) },
+    env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify({ ...cdkJson.context, 'aws:cdk:bundling-stacks': [], ...context }) },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -40,6 +40,12 @@ describe("cdk.json's app", () => {
     const run = synthesizeFrom(repositoryRoot);
     // The error output rides along, so a failure says why.
     expect([run.status, run.template?.Description, run.status === 0 ? '' : run.stderr]).toEqual([0, 'Gather records API (dev)', '']);
+  });
+
+  it('says in one line, without a stack trace, which stage setting it cannot use', () => {
+    const run = synthesizeFrom(repositoryRoot, { stages: { dev: { alarmEmial: 'ops@example.com' } } });
+    expect([run.status, run.stderr.trim().split('\n')]).toEqual([1, [expect.stringMatching(/^error: stages\.dev\.alarmEmial is not a stage setting: the settings are /)]]);
+    expect(run.template).toBeUndefined();
   });
 
   it('synthesizes it from a path with a space, through a symlink', () => {
