@@ -78,7 +78,13 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
   if (typeof message === 'string' && /^Region is missing$|^Region not accepted/.test(message)) {
     return new AdminError('No AWS region for --table: give --region <region>, or set AWS_REGION');
   }
+  if (message === 'Invalid URL' && options.endpoint !== undefined) return new AdminError(`--endpoint "${options.endpoint}" is not a URL (http://host:port)`);
   if (description === undefined) return error;
+  // An answer that is not DynamoDB's (the API's own URL given as --endpoint, say): the SDK calls it Unknown.
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status !== undefined && (name === 'Unknown' || message === 'UnknownError')) {
+    return new AdminError(`${description} did not answer as DynamoDB does${status !== undefined ? ` (HTTP ${status})` : ''}: check --endpoint`);
+  }
   if (name === 'ResourceNotFoundException') {
     return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`);
   }

@@ -78,9 +78,16 @@ class PortTakenError extends Error {}
 /** DynamoDB Local could not be started, said in words its user can act on: `npm start` prints the message alone. */
 export class DynamoDbLocalError extends Error {}
 
-/** The last lines of what Java printed, on one line each, for an error message. */
+/**
+ * What Java printed that says why, for an error message: its last lines that are not a stack trace's frames (`at ...`,
+ * `... 12 more`), which would push the exception's own message out.
+ */
 function tail(output: string): string {
-  const lines = output.trim().split('\n').filter((line) => line.trim() !== '').slice(-5);
+  const lines = output
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^at |^\.\.\. \d+ more$/.test(line))
+    .slice(-3);
   return lines.length > 0 ? ` Its last output: ${lines.join(' | ')}` : '';
 }
 
@@ -128,7 +135,7 @@ export async function waitForDynamoDbLocal(
             status !== undefined
               ? `DynamoDB Local answered every request with an error for ${seconds} s (${(lastError as Error).name}: ${(lastError as Error).message}): ` +
                   `${files} may be unreadable by this user, or damaged.${tail(output())}`
-              : `DynamoDB Local did not answer within ${seconds} s: ${files} may not be writable by this user.${tail(output())}`,
+              : `DynamoDB Local did not answer within ${seconds} s: ${files} may not be readable and writable by this user.${tail(output())}`,
           );
         }
         await new Promise((r) => setTimeout(r, 100));

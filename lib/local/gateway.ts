@@ -508,7 +508,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       .catch((error: unknown) => {
         // A client that hangs up mid-request is not a failure of ours.
         if ((error as Error | undefined)?.message === 'aborted' || (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') {
-          options.log?.({ level: 'INFO', message: 'client went away', request_id: requestId });
+          options.log?.({ level: 'INFO', message: 'client went away', route: loggedRoute(options.routes, request.method, target), request_id: requestId });
           response.destroy();
           return;
         }
@@ -561,7 +561,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
           : error.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW'
             ? [413, 'The chunk extensions are too large']
             : [400, 'The request is not valid HTTP'];
-    options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', status, request_id: requestId, error: error.code ?? error.message });
+    options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', route: null, status, request_id: requestId, error: error.code ?? error.message });
     const answer = () => answerOnSocket(socket, status, 'DEFAULT_4XX', message, requestId);
     // On a kept-alive connection earlier requests may still be answering or waiting their turn: their answers go first,
     // or the client would read this refusal as one of theirs. But when the error is in the last request's own body (a

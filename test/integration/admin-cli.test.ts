@@ -206,6 +206,11 @@ describe('npm run admin', () => {
     // No region anywhere the SDK looks (the environment, the shared config file).
     const noRegion = await adminCli(['--table', 'Gather-prod-RecordsTable', 'workspace', 'list'], { AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_CONFIG_FILE: '/nonexistent', AWS_PROFILE: '' });
     expect([noRegion.code, noRegion.stderr.trim()]).toEqual([1, 'error: No AWS region for --table: give --region <region>, or set AWS_REGION']);
+    // An endpoint that is no DynamoDB (the API's own URL, an easy mistake), or no URL at all.
+    const notDynamo = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', devStack().baseUrl, '--region', 'local', 'workspace', 'list']);
+    expect([notDynamo.code, notDynamo.stderr.trim()]).toEqual([1, expect.stringMatching(/^error: table Gather-dev-RecordsTable at \S+ did not answer as DynamoDB does \(HTTP \d+\): check --endpoint$/)]);
+    const notUrl = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', 'notaurl', '--region', 'local', 'workspace', 'list']);
+    expect([notUrl.code, notUrl.stderr.trim()]).toEqual([1, 'error: --endpoint "notaurl" is not a URL (http://host:port)']);
     // An endpoint given on the command line: its own failure, not a word about restarting npm start.
     const unreachable = await adminCli(['--endpoint', 'http://127.0.0.1:1', 'workspace', 'list']);
     expect(unreachable.code).toBe(1);

@@ -302,13 +302,19 @@ describe('DynamoDB Local', () => {
     const where = { dataDir: '/srv/gather-data', spawnError: () => undefined };
     try {
       for (const [server, message] of [
-        [silent, 'DynamoDB Local did not answer within 1 s: its files in /srv/gather-data may not be writable by this user.'],
+        [silent, 'DynamoDB Local did not answer within 1 s: its files in /srv/gather-data may not be readable and writable by this user.'],
         [failing, /^DynamoDB Local answered every request with an error for 1 s \(InternalFailure: .*\): its files in \/srv\/gather-data may be unreadable by this user, or damaged\.$/],
       ] as const) {
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
         const { port } = server.address() as AddressInfo;
         await expect(waitForDynamoDbLocal(`http://127.0.0.1:${port}`, port, running, 1_000, () => '', where)).rejects.toThrow(message);
       }
+      // What Java said is quoted without its stack trace's frames, which would push the exception's message out.
+      const java = 'Initializing DynamoDB Local\ncom.almworks.sqlite4java.SQLiteException: [14] unable to open database file\n\tat com.almworks.sqlite4java.SQLiteConnection.open(SQLiteConnection.java:1)\n\tat java.base/java.lang.Thread.run(Thread.java:840)\n\t... 3 more\n';
+      const { port } = silent.address() as AddressInfo;
+      await expect(waitForDynamoDbLocal(`http://127.0.0.1:${port}`, port, running, 1_000, () => java, where)).rejects.toThrow(
+        /writable by this user\. Its last output: Initializing DynamoDB Local \| com\.almworks\.sqlite4java\.SQLiteException: \[14\] unable to open database file$/,
+      );
       // Java not on the PATH: the spawn failed, and the process is gone.
       const gone = { exitCode: -2, signalCode: null, pid: undefined } as unknown as ChildProcess;
       const missing = Object.assign(new Error('spawn java ENOENT'), { code: 'ENOENT' });
