@@ -54,11 +54,12 @@ describe('workspaces', () => {
     const a = await workspaceWithKey(['records:read', 'records:write']);
     const b = await workspaceWithKey(['records:read', 'records:write']);
     const name = unique('spoof');
-    await call('POST', `/models/account/records?workspace=${b.workspace}`, {
-      json: { name, workspace: b.workspace },
-      headers: { 'X-Workspace': b.workspace },
-      token: a.token,
-    });
+    // In the query string it is a parameter the route does not take: refused, and nothing written.
+    const asParameter = await call('POST', `/models/account/records?workspace=${b.workspace}`, { json: { name }, token: a.token });
+    expect([asParameter.status, asParameter.body.error.details[0].field]).toEqual([422, 'workspace']);
+    expect((await call('GET', `/models/account/records/${name}`, { token: a.token })).status).toBe(404);
+    // In a header it is ignored, and in the body it is a field like any other.
+    await call('POST', '/models/account/records', { json: { name, workspace: b.workspace }, headers: { 'X-Workspace': b.workspace }, token: a.token });
     expect((await call('GET', `/models/account/records/${name}`, { token: b.token })).status).toBe(404);
     expect((await call('GET', `/models/account/records/${name}`, { token: a.token })).body.fields.workspace).toBe(b.workspace);
   });
