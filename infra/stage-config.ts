@@ -9,6 +9,11 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 /** A stage setting that cannot be used: `cdk synth` says so in one line (infra/app.ts), without a stack trace. */
 export class StageConfigError extends Error {}
 
+/** Whether CloudWatch Logs offers a retention of this many days. */
+export function isLogRetentionPeriod(days: number): days is RetentionDays {
+  return (Object.values(RetentionDays) as unknown[]).includes(days);
+}
+
 export interface StageConfig {
   /** How long API Gateway caches the authorizer's answer for one key; a revoked key works at most this long. @default 60 */
   readonly authorizerCacheTtlSeconds: number;
@@ -92,12 +97,16 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
   if (!/^[a-z][a-z0-9-]{0,20}$/.test(stage)) {
     throw new StageConfigError(`Stage names are 1 to 21 lower-case letters, digits and dashes, starting with a letter; got "${stage}"`);
   }
-  let table: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    table = (typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {})) as Record<string, unknown>;
+    parsed = typeof stages === 'string' ? JSON.parse(stages) : (stages ?? {});
   } catch (error) {
     throw new StageConfigError(`The stages setting (-c stages=...) is not JSON: ${(error as Error).message}`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new StageConfigError('The stages setting must be a JSON object of stage settings by stage name');
+  }
+  const table = parsed as Record<string, unknown>;
   const listed = Object.hasOwn(table, stage);
   const from = listed ? stage : 'dev';
   const settings = table[from];
@@ -114,7 +123,7 @@ export function stageConfig(stages: unknown, stage: string): StageConfig {
     // A burst of 0 leaves the token bucket no room for one request: every request would be a 429.
     if (!Number.isInteger(limits.burstLimit) || limits.burstLimit < 1) throw new StageConfigError(`${name}.burstLimit must be a whole number of requests, 1 or more`);
   }
-  if (!(Object.values(RetentionDays) as unknown[]).includes(config.logRetentionDays)) {
+  if (!isLogRetentionPeriod(config.logRetentionDays)) {
     throw new StageConfigError(`logRetentionDays ${config.logRetentionDays} is not a CloudWatch Logs retention period (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ... days)`);
   }
   // The SmokeFailing alarm waits for two periods of the test's cadence, and CloudWatch allows one day in all.

@@ -7,6 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { defaultFunctionTimeoutSeconds, type TableAction } from '../../lib/routes.js';
+import { isLogRetentionPeriod } from '../stage-config.js';
 import { tableDefinition, type TableIndexName } from '../../lib/store/table-definition.js';
 import { functionBundling } from '../function-bundling.js';
 import { repositoryRoot } from '../repository-root.js';
@@ -112,7 +113,6 @@ export const idempotencyTableActions = ['dynamodb:GetItem', 'dynamodb:PutItem', 
 
 /** A stage's `logRetentionDays` as CloudWatch Logs' retention setting; anything else CloudWatch does not offer is refused. */
 export function retentionDays(days: number): RetentionDays {
-  const match = Object.values(RetentionDays).find((value) => value === days);
-  if (match === undefined) throw new Error(`${days} is not a CloudWatch Logs retention period`);
-  return match as RetentionDays;
+  if (!isLogRetentionPeriod(days)) throw new Error(`${days} is not a CloudWatch Logs retention period`);
+  return days;
 }

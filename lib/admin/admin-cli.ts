@@ -83,7 +83,13 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
   // An answer that is not DynamoDB's (the API's own URL given as --endpoint, say): the SDK calls it Unknown.
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (status !== undefined && (name === 'Unknown' || message === 'UnknownError')) {
-    return new AdminError(`${description} did not answer as DynamoDB does${status !== undefined ? ` (HTTP ${status})` : ''}: check --endpoint`);
+    const hint =
+      options.endpoint !== undefined
+        ? 'check --endpoint'
+        : options.table === undefined
+          ? 'another program holds the port its dev.json names; start the local stack again with "npm start"'
+          : 'check the region and any proxy between here and AWS';
+    return new AdminError(`${description} did not answer as DynamoDB does (HTTP ${status}): ${hint}`);
   }
   if (name === 'ResourceNotFoundException') {
     return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`);

@@ -102,7 +102,7 @@ function refuseUnknownQueryParameters(event: APIGatewayProxyEvent, known: readon
   const unknown = Object.keys(event.multiValueQueryStringParameters ?? event.queryStringParameters ?? {}).filter((name) => !known.includes(name));
   if (unknown.length === 0) return;
   const takes = known.length > 0 ? `takes ${known.map((name) => `"${name}"`).join(', ')}` : 'takes no query parameters';
-  throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route ${takes}, and has no filters`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route ${takes}` })));
+  throw new HttpError(422, 'validation_failed', `Unknown query parameter${unknown.length > 1 ? 's' : ''}: this route ${takes}, and no filters or options`, unknown.map((name) => ({ field: name, issue: `unknown query parameter; this route ${takes}` })));
 }
 
 /** `limit` and `cursor` of a paginated route, only those the client sent (any parameter it does not take is refused). */

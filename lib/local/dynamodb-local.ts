@@ -191,8 +191,9 @@ async function startOnPort(port: number, options: StartDynamoDbLocalOptions): Pr
   // sharedDb: one database file whatever the credentials and region, so the admin CLI and the API see the same data.
   const child = spawnDynamoDbLocal({ port, path, sharedDb: true, stdio: 'pipe' } as Parameters<typeof spawnDynamoDbLocal>[0]);
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  // The last 64,000 characters: a Java stack trace runs to hundreds of lines, and its exception comes first.
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-64_000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-64_000)));
   let spawnError: NodeJS.ErrnoException | undefined;
   child.on('error', (error: NodeJS.ErrnoException) => {
     spawnError ??= error;

@@ -32,10 +32,10 @@ const interrupt = new AbortController();
 let interruptedAt = 0;
 process.on('SIGINT', () => {
   if (!interrupt.signal.aborted) {
-    interruptedAt = Date.now();
-    console.log('interrupted: deleting what this run made (Ctrl-C again to leave it behind)');
+    interruptedAt = performance.now();
+    console.log('interrupted: deleting what this run made (Ctrl-C again, a second later, to leave it behind)');
     interrupt.abort();
-  } else if (Date.now() - interruptedAt >= 1000) process.exit(130);
+  } else if (performance.now() - interruptedAt >= 1000) process.exit(130);
 });
 
 console.log(`Smoke test against ${baseUrl}`);

@@ -367,6 +367,7 @@ describe('stage settings', () => {
     expect(() => stageConfig({ prod: { alarmEmail: 42 } }, 'prod')).toThrow(/must be a string/);
     expect(() => stageConfig({ prod: { logRetentionDays: 10 } }, 'prod')).toThrow(/logRetentionDays 10 is not a CloudWatch Logs retention period/);
     expect(() => stageConfig('{"prod": {', 'prod')).toThrow(/is not JSON/);
+    for (const stages of ['null', '5', '[]', '"x"']) expect(() => stageConfig(stages, 'prod')).toThrow(/must be a JSON object of stage settings/);
     // Each as the operator's to mend (cdk synth prints its message alone: test/infra/cdk-app-entry.test.ts).
     expect(() => stageConfig({ prod: { waf: 'false' } }, 'prod')).toThrow(StageConfigError);
     expect(() => stageConfig({ dev: { authorizerCacheTtlSeconds: 7200 } }, 'dev')).toThrow(/0 to 3600/);

@@ -209,6 +209,15 @@ describe('npm run admin', () => {
     // An endpoint that is no DynamoDB (the API's own URL, an easy mistake), or no URL at all.
     const notDynamo = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', devStack().baseUrl, '--region', 'local', 'workspace', 'list']);
     expect([notDynamo.code, notDynamo.stderr.trim()]).toEqual([1, expect.stringMatching(/^error: table Gather-dev-RecordsTable at \S+ did not answer as DynamoDB does \(HTTP \d+\): check --endpoint$/)]);
+    // The local stack's dev.json naming a port another program holds now: no --endpoint to blame.
+    const stale = mkdtempSync(join(tmpdir(), 'gather-taken-'));
+    try {
+      writeFileSync(join(stale, 'dev.json'), JSON.stringify({ ...devStack(), dynamodbEndpoint: devStack().baseUrl }));
+      const taken = await adminCli(['workspace', 'list'], { DATA_DIR: stale });
+      expect([taken.code, taken.stderr.trim()]).toEqual([1, expect.stringMatching(/did not answer as DynamoDB does \(HTTP \d+\): another program holds the port its dev\.json names; start the local stack again/)]);
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+    }
     const notUrl = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', 'notaurl', '--region', 'local', 'workspace', 'list']);
     expect([notUrl.code, notUrl.stderr.trim()]).toEqual([1, 'error: --endpoint "notaurl" is not a URL (http://host:port)']);
     // An endpoint given on the command line: its own failure, not a word about restarting npm start.

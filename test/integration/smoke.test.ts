@@ -87,9 +87,13 @@ describe('npm run smoke, cut short', () => {
   it('deletes what it made when Ctrl-C stops it (its signal twice, as under npm), and exits 130', async () => {
     const { baseUrl, token } = devStack();
     // In front of the API, a proxy that never answers the third request (reading the account), so the run is surely
-    // in the middle, with both records made, when Ctrl-C comes.
+    // in the middle, with both records made, when Ctrl-C comes; its DELETEs' answers come late, so the clean-up is
+    // still running when the signal comes again, as it is at a real Ctrl-C.
     let seen = 0;
-    const proxy = await startForwardingProxy(baseUrl, { before: () => ((seen += 1) === 3 ? 'hold' : undefined) });
+    const proxy = await startForwardingProxy(baseUrl, {
+      before: () => ((seen += 1) === 3 ? 'hold' : undefined),
+      after: (request) => (request.method === 'DELETE' ? 300 : undefined),
+    });
     try {
       let interrupted = false;
       const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', proxy.url, '--token', token], {
@@ -112,6 +116,35 @@ describe('npm run smoke, cut short', () => {
       const runId = /\(run ([^)]+)\)/.exec(run.stdout)![1]!;
       expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(404);
       expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
+  });
+  it('leaves at once, records and all, at a second Ctrl-C a second or more after the first', async () => {
+    const { baseUrl, token } = devStack();
+    // The read after the two creates is held, and so is the clean-up's first DELETE: only a second Ctrl-C ends the run.
+    let seen = 0;
+    const proxy = await startForwardingProxy(baseUrl, { before: () => ([3, 4].includes((seen += 1)) ? 'hold' : undefined) });
+    try {
+      let interrupted = false;
+      const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', proxy.url, '--token', token], {
+        env: { DATA_DIR: devDataDir() },
+        onStdout: (text, kill) => {
+          if (!interrupted && /ok {3}upsert a linked customer/.test(text)) {
+            interrupted = true;
+            kill('SIGINT');
+            setTimeout(() => kill('SIGINT'), 1_300);
+          }
+        },
+      });
+      expect(run.code).toBe(130);
+      expect(run.stdout).toContain('interrupted: deleting what this run made');
+      expect(run.stdout).not.toMatch(/INTERRUPTED:/);
+      // Its records stay, as it said they would: the test removes them.
+      const runId = /smoke\+(\d{14}-[0-9a-f]{8})@example\.com/.exec(decodeURIComponent(await (await fetch(`${baseUrl}/models/customer/records?limit=1000`, { headers: { Authorization: `Token ${token}` } })).text()))?.[1];
+      expect(runId).toBeDefined();
+      expect((await call('DELETE', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(204);
+      expect((await call('DELETE', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(204);
     } finally {
       await proxy.close();
     }

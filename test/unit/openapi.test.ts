@@ -19,6 +19,9 @@ describe('the OpenAPI document', () => {
       expect([route.name, operation !== undefined]).toEqual([route.name, true]);
       expect(operation['x-codeSamples'][0].source).toMatch(/^curl /);
       expect(operation.security).toEqual(route.scope === null ? [] : [{ ApiKey: [route.scope] }]);
+      // The query parameters it documents are those the route takes (lib/routes.ts), which refuses any other.
+      const queryNames = (operation.parameters ?? []).map((p: { $ref: string }) => document.components.parameters[p.$ref.split('/').pop()!]).filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name);
+      if (route.scope !== null) expect([route.name, queryNames.sort()]).toEqual([route.name, [...(route.queryParameters ?? [])].sort()]);
       // If-Match and If-None-Match are documented exactly where the API applies them (and refused elsewhere).
       const parameters = (operation.parameters ?? []).map((p: { $ref: string }) => p.$ref.split('/').pop());
       expect([route.name, parameters.includes('ifMatch'), parameters.includes('ifNoneMatch')]).toEqual([route.name, route.conditionalWrites === true, route.conditionalWrites === true]);

@@ -65,8 +65,8 @@ describe('validateUpsertPayload', () => {
     const plan = { ...account, fields: { ...account.fields, price: { type: 'number' as const } } };
     const body = parseExactJson('{"name":"acme","price":4503599627370497.5,"other":4503599627370497.5}') as Record<string, unknown>;
     expect(issuesOf(() => validateUpsertPayload(plan, json(body)))).toEqual([
-      { field: 'price', issue: inexactNumberIssue('4503599627370497.5') },
-      { field: 'other', issue: inexactNumberIssue('4503599627370497.5') },
+      { field: 'price', issue: 'is not a whole number but would be stored as one (a number holds about 16 significant digits); send it as a string' },
+      { field: 'other', issue: 'is not a whole number but would be stored as one (a number holds about 16 significant digits); send it as a string' },
     ]);
   });
 
