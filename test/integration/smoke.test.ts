@@ -84,15 +84,17 @@ describe('npm run smoke, cut short', () => {
     expect(twice.stdout).toBe('');
   });
 
-  it('deletes what it made when Ctrl-C stops it (its signal twice, as under npm), and exits 130', async () => {
+  /**
+   * `npm run smoke` through a proxy that holds the requests `hold` names (by their order; the third is the read after
+   * both creates), interrupted once both records are made, and again `againAfterMs` later; the proxy's DELETE answers
+   * come `lateDeletesMs` late. The paths of the requests the proxy saw come back with the run.
+   */
+  async function interruptedSmoke(options: { readonly hold: readonly number[]; readonly againAfterMs: number; readonly lateDeletesMs?: number }) {
     const { baseUrl, token } = devStack();
-    // In front of the API, a proxy that never answers the third request (reading the account), so the run is surely
-    // in the middle, with both records made, when Ctrl-C comes; its DELETEs' answers come late, so the clean-up is
-    // still running when the signal comes again, as it is at a real Ctrl-C.
-    let seen = 0;
+    const paths: string[] = [];
     const proxy = await startForwardingProxy(baseUrl, {
-      before: () => ((seen += 1) === 3 ? 'hold' : undefined),
-      after: (request) => (request.method === 'DELETE' ? 300 : undefined),
+      before: (request) => (paths.push(request.url!), options.hold.includes(paths.length) ? 'hold' : undefined),
+      after: (request) => (request.method === 'DELETE' ? options.lateDeletesMs : undefined),
     });
     try {
       let interrupted = false;
@@ -101,53 +103,43 @@ describe('npm run smoke, cut short', () => {
         onStdout: (text, kill) => {
           if (!interrupted && /ok {3}upsert a linked customer/.test(text)) {
             interrupted = true;
-            // As a terminal's Ctrl-C arrives under npm: once from the terminal, and once more passed on by npm.
             kill('SIGINT');
-            setTimeout(() => kill('SIGINT'), 50);
+            setTimeout(() => kill('SIGINT'), options.againAfterMs);
           }
         },
       });
-      expect(run.code).toBe(130);
-      expect(run.stdout).toMatch(/FAIL read the account\s+\d+ ms\n\s+interrupted/);
-      expect(run.stdout).toMatch(/INTERRUPTED: 2 of 9 steps passed/);
-      expect(run.stdout).not.toMatch(/could not clean up/);
-      // The two creates, the read that never came back, and the clean-up's two deletes.
-      expect(seen).toBe(5);
-      const runId = /\(run ([^)]+)\)/.exec(run.stdout)![1]!;
-      expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(404);
-      expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(404);
+      return { run, paths };
     } finally {
       await proxy.close();
     }
+  }
+
+  it('deletes what it made when Ctrl-C stops it (its signal twice, as under npm), and exits 130', async () => {
+    // The read is never answered, so the run is surely in the middle, with both records made, when Ctrl-C comes; it
+    // comes again 50 ms later, as a terminal's Ctrl-C does under npm (once from the terminal, once passed on by npm),
+    // while the clean-up, its DELETEs answered late, still runs.
+    const { run, paths } = await interruptedSmoke({ hold: [3], againAfterMs: 50, lateDeletesMs: 300 });
+    expect(run.code).toBe(130);
+    expect(run.stdout).toMatch(/FAIL read the account\s+\d+ ms\n\s+interrupted/);
+    expect(run.stdout).toMatch(/INTERRUPTED: 2 of 9 steps passed/);
+    expect(run.stdout).not.toMatch(/could not clean up/);
+    // The two creates, the read that never came back, and the clean-up's two deletes.
+    expect(paths).toHaveLength(5);
+    const runId = /\(run ([^)]+)\)/.exec(run.stdout)![1]!;
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(404);
+    expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(404);
   });
+
   it('leaves at once, records and all, at a second Ctrl-C a second or more after the first', async () => {
-    const { baseUrl, token } = devStack();
-    // The read after the two creates is held, and so is the clean-up's first DELETE: only a second Ctrl-C ends the run.
-    let seen = 0;
-    const proxy = await startForwardingProxy(baseUrl, { before: () => ([3, 4].includes((seen += 1)) ? 'hold' : undefined) });
-    try {
-      let interrupted = false;
-      const run = await runScript('lib/smoke/run-smoke.ts', ['--base-url', proxy.url, '--token', token], {
-        env: { DATA_DIR: devDataDir() },
-        onStdout: (text, kill) => {
-          if (!interrupted && /ok {3}upsert a linked customer/.test(text)) {
-            interrupted = true;
-            kill('SIGINT');
-            setTimeout(() => kill('SIGINT'), 1_300);
-          }
-        },
-      });
-      expect(run.code).toBe(130);
-      expect(run.stdout).toContain('interrupted: deleting what this run made');
-      expect(run.stdout).not.toMatch(/INTERRUPTED:/);
-      // Its records stay, as it said they would: the test removes them.
-      const runId = /smoke\+(\d{14}-[0-9a-f]{8})@example\.com/.exec(decodeURIComponent(await (await fetch(`${baseUrl}/models/customer/records?limit=1000`, { headers: { Authorization: `Token ${token}` } })).text()))?.[1];
-      expect(runId).toBeDefined();
-      expect((await call('DELETE', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(204);
-      expect((await call('DELETE', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(204);
-    } finally {
-      await proxy.close();
-    }
+    // The clean-up's first DELETE is held too: only the second Ctrl-C ends the run.
+    const { run, paths } = await interruptedSmoke({ hold: [3, 4], againAfterMs: 1_300 });
+    expect(run.code).toBe(130);
+    expect(run.stdout).toContain('interrupted: deleting what this run made');
+    expect(run.stdout).not.toMatch(/INTERRUPTED:/);
+    // Its records stay, as it said they would; the held DELETE names them, and the test removes them.
+    const runId = /smoke\+(\d{14}-[0-9a-f]{8})@example\.com/.exec(decodeURIComponent(paths[3]!))![1]!;
+    expect((await call('DELETE', `/models/customer/records/${encodeURIComponent(`smoke+${runId}@example.com`)}`)).status).toBe(204);
+    expect((await call('DELETE', `/models/account/records/${encodeURIComponent(`Smoke Co ${runId}`)}`)).status).toBe(204);
   });
 });
 
