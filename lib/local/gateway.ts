@@ -26,18 +26,19 @@ import { parseHostHeader } from '../http/host-header.js';
 import { encodedPairs } from '../http/parse-body.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
-import { matchRoute } from './route-matcher.js';
+import { matchRoute, type RouteMatch } from './route-matcher.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
+
+/** The route a request's target names, matched once: the handler runs it, and the log line names it. */
+const routeOf = (routes: readonly RouteDefinition[], method: string | undefined, target: RequestTarget): RouteMatch =>
+  matchRoute(routes, method ?? 'GET', target.pathAndQuery.split('?')[0]!);
 
 /**
  * What the log line names of a request's target: the route it matched, as its template (`/models/{model}/records/{id}`),
  * as a stage's access log does, or null for none. Never the path itself, which holds record ids (an e-mail address is
  * one) and whatever a client put there, a key included.
  */
-const loggedRoute = (routes: readonly RouteDefinition[], method: string | undefined, target: RequestTarget): string | null => {
-  const match = matchRoute(routes, method ?? 'GET', target.pathAndQuery.split('?')[0]!);
-  return match.kind === 'not_found' ? null : match.route.path;
-};
+const loggedRoute = (match: RouteMatch): string | null => (match.kind === 'not_found' ? null : match.route.path);
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 export type TokenAuthorizer = (event: APIGatewayTokenAuthorizerEvent, context: Context) => Promise<APIGatewayAuthorizerResult>;
@@ -294,7 +295,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     });
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string, requestTarget: RequestTarget): Promise<number> => {
+  const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string, requestTarget: RequestTarget, match: RouteMatch): Promise<number> => {
     const method = request.method ?? 'GET';
     // RFC 9112: a server answers 400 to an HTTP/1.1 request without a Host. Node would too, with a bare 400 of its
     // own, so the server is told not to, and the refusal is answered here in the envelope.
@@ -309,7 +310,6 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
-    const match = matchRoute(options.routes, method, rawPath);
     if (match.kind === 'not_found') {
       // Drain the body so the connection stays usable.
       request.resume();
@@ -494,12 +494,13 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const started = performance.now();
     const requestId = randomUUID();
     const target = readTarget(request.url ?? '/');
-    handle(request, response, requestId, target)
+    const match = routeOf(options.routes, request.method, target);
+    handle(request, response, requestId, target, match)
       .then((status) => {
         options.log?.({
           level: 'INFO',
           method: request.method,
-          route: loggedRoute(options.routes, request.method, target),
+          route: loggedRoute(match),
           status,
           ms: Math.round((performance.now() - started) * 10) / 10,
           request_id: requestId,
@@ -508,7 +509,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       .catch((error: unknown) => {
         // A client that hangs up mid-request is not a failure of ours.
         if ((error as Error | undefined)?.message === 'aborted' || (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET') {
-          options.log?.({ level: 'INFO', message: 'client went away', route: loggedRoute(options.routes, request.method, target), request_id: requestId });
+          options.log?.({ level: 'INFO', message: 'client went away', route: loggedRoute(match), request_id: requestId });
           response.destroy();
           return;
         }
@@ -538,7 +539,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = randomUUID();
     request.resume();
-    options.log?.({ level: 'INFO', method: request.method, route: loggedRoute(options.routes, request.method, readTarget(request.url ?? '/')), status: 417, request_id: requestId });
+    options.log?.({ level: 'INFO', method: request.method, route: loggedRoute(routeOf(options.routes, request.method, readTarget(request.url ?? '/'))), status: 417, request_id: requestId });
     sendGatewayError(response, requestId, 'DEFAULT_4XX', 417, 'Only Expect: 100-continue is supported');
   });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,
