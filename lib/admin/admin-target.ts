@@ -4,7 +4,7 @@
  * runs either way.
  */
 import { pathFromCaller } from '../cli-options.js';
-import { devJsonPath, readDevJson } from '../local/dev-json.js';
+import { devJsonPath, noLocalStackFound, readDevJson } from '../local/dev-json.js';
 import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
 
@@ -34,7 +34,7 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
     const devJson = devJsonPath(dataDir);
     const info = readDevJson(dataDir);
     if (!info) {
-      throw new AdminError(`No local stack found (${devJson} does not exist): start it with "npm start", or name a deployed stage's table with --table <name>`);
+      throw new AdminError(`${noLocalStackFound(devJson, ' (or --data-dir <dir>)')}; or name a deployed stage's table with --table <name>`);
     }
     tableName = info.tableName;
     description = endpoint ? `the local stack's table ${tableName} (${devJson}) at ${endpoint}` : `the local stack (${devJson})`;

@@ -15,6 +15,14 @@ export function devJsonUnlessGiven(given: { readonly baseUrl?: string | undefine
   return given.baseUrl && given.token ? undefined : readDevJson();
 }
 
+/**
+ * Why a script found no local stack: where it looked, and how to point it at a stack started with another DATA_DIR
+ * (`DATA_DIR=/tmp/x npm start` writes its dev.json there, and a script run without that DATA_DIR looks in .data).
+ */
+export function noLocalStackFound(path: string, dataDirOption = ''): string {
+  return `no local stack found (${path} does not exist): start it with "npm start"; for one started with another DATA_DIR, run this with the same DATA_DIR${dataDirOption}`;
+}
+
 /** The running local stack, or undefined when none is running there. */
 export function readDevJson(dataDir?: string): DevStackInfo | undefined {
   const path = devJsonPath(dataDir);
@@ -69,7 +77,7 @@ export function apiTarget(
   const toLocal = local !== undefined && (givenUrl === undefined || isLocalStack(givenUrl, local));
   const token = (given.token || undefined) ?? (envToken || undefined) ?? (toLocal ? local?.token : undefined);
   const problem = !baseUrl
-    ? 'no API: start the local stack with "npm start", or give --base-url and --token'
+    ? `${noLocalStackFound(devJsonPath())}; or give --base-url and --token`
     : !isHttpUrl(baseUrl)
       ? `--base-url must be an http:// or https:// URL; "${baseUrl}" is not one`
       : !token

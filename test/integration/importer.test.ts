@@ -415,5 +415,12 @@ describe('npm run import', () => {
     const devJson = await runScript('lib/import/run-import.ts', ['--model', 'account', '--file', file], { env: { DATA_DIR: dataDir } });
     expect([devJson.code, devJson.stderr]).toEqual([2, expect.stringMatching(/is not the local stack's dev.json/)]);
     noStack(devJson);
+    // No stack where it looks (one started with another DATA_DIR, say): where it looked, and how to point it there.
+    const elsewhere = await runScript('lib/import/run-import.ts', ['--model', 'account', '--file', file], { env: { DATA_DIR: join(dataDir, 'none') } });
+    expect([elsewhere.code, elsewhere.stderr.trim()]).toEqual([
+      2,
+      `error: Nothing to import into: no local stack found (${join(dataDir, 'none', 'dev.json')} does not exist): start it with "npm start"; ` +
+        'for one started with another DATA_DIR, run this with the same DATA_DIR; or give --base-url and --token',
+    ]);
   });
 });
