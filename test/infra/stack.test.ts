@@ -32,6 +32,20 @@ function stage(name: string) {
 
 const ofType = (resources: Resources, type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
+/**
+ * The stack's Lambda functions: one per route entry, the authorizer and, where it runs, the scheduled test. Each is
+ * checked to export `handler` from its bundle's index, and the count is checked, so a check that loops over them can
+ * never pass by finding none (the stack has no other function: no CDK provider functions either).
+ */
+function ourFunctions(resources: Resources) {
+  const functions = ofType(resources, 'AWS::Lambda::Function');
+  const scheduled = functions.filter(([id]) => id.startsWith('ScheduledTests')).length;
+  expect(scheduled).toBeLessThanOrEqual(1);
+  expect(functions.length).toBe(functionsByEntry().size + 1 + scheduled);
+  expect(functions.map(([id, f]) => [id, f.Properties.Handler])).toEqual(functions.map(([id]) => [id, 'index.handler']));
+  return functions;
+}
+
 /** The full path of an API Gateway resource, rebuilt from the template's parent links. */
 function resourcePath(resources: Resources, ref: unknown): string {
   const id = (ref as { Ref?: string }).Ref;
@@ -92,7 +106,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
       DefineModelFunction: { 'W#': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'], indexes: ['dynamodb:Query on list'], idempotency },
       DeleteModelFunction: { 'W#': ['dynamodb:DeleteItem', 'dynamodb:GetItem'], indexes: ['dynamodb:Query on list'], idempotency },
     };
-    const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
+    const functions = ourFunctions(resources);
     const seen: string[] = [];
     for (const [logicalId, fn] of functions) {
       const roleId = fn.Properties.Role['Fn::GetAtt'][0] as string;
@@ -162,9 +176,8 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
   it('runs every function on the runtime whose Node major the tests use, on arm64, traced', () => {
     const { resources } = stage(stageName);
     expect(lambdaRuntime.name).toBe(`nodejs${process.versions.node.split('.')[0]}.x`);
-    const functions = ofType(resources, 'AWS::Lambda::Function');
-    expect(functions.length).toBeGreaterThanOrEqual(functionsByEntry().size + 1);
-    for (const [, fn] of functions.filter(([, f]) => f.Properties.Handler === 'index.handler')) {
+    const functions = ourFunctions(resources);
+    for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe(lambdaRuntime.name);
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
@@ -175,8 +188,7 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
   it("gives every function a timeout that holds two DynamoDB calls' retry budgets and ends inside API Gateway's 29 s", () => {
     const { resources } = stage(stageName);
     expect(worstCaseCallMs).toBe(3 * (1000 + 2000) + 600);
-    const functions = ofType(resources, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.Handler === 'index.handler');
-    for (const [logicalId, fn] of functions) {
+    for (const [logicalId, fn] of ourFunctions(resources)) {
       const timeoutMs = fn.Properties.Timeout * 1000;
       expect([logicalId, timeoutMs >= 2 * worstCaseCallMs]).toEqual([logicalId, true]);
       // The scheduled test is invoked by EventBridge Scheduler, not through API Gateway, so 29 s does not bind it.

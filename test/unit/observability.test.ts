@@ -54,20 +54,28 @@ async function capture(run: () => Promise<unknown>): Promise<Record<string, unkn
   return lines.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** The one line that matches: every request is logged (and each metric flushed) exactly once. */
+function onlyLine(out: Record<string, unknown>[], matches: (line: Record<string, unknown>) => boolean): Record<string, unknown> {
+  const found = out.filter(matches);
+  expect(found).toHaveLength(1);
+  return found[0]!;
+}
+const isRequestLine = (l: Record<string, unknown>) => l.message === 'request';
+
 describe('observability', () => {
   it('logs one line per request with route, workspace, status and latency, and counts upserts', async () => {
     const handler = httpHandler(async () => jsonResponse(201, { ok: true }));
     const out = await capture(() => handler(event('POST', '/models/{model}/records'), context));
-    const log = out.find((l) => l.message === 'request');
+    const log = onlyLine(out, isRequestLine);
     expect(log).toMatchObject({ level: 'INFO', route: 'UpsertRecord', workspace: 'acme', status: 201, request_id: 'req-1', service: 'gather' });
     // The Lambda context is on the line too.
     expect(log).toMatchObject({ function_name: 'fn', function_request_id: 'aws-1' });
-    expect(typeof log!.cold_start).toBe('boolean');
-    expect(typeof log!.latency_ms).toBe('number');
-    const emf = out.find((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && 'Upserts' in l);
+    expect(typeof log.cold_start).toBe('boolean');
+    expect(typeof log.latency_ms).toBe('number');
+    const emf = onlyLine(out, (l) => Boolean((l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics) && 'Upserts' in l);
     expect(emf).toMatchObject({ Upserts: 1, service: 'gather', stage: 'prod' });
     // The stage is a dimension of every metric, so stages in one account never add up into one another's alarms.
-    const dimensionSets = (emf!._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions;
+    const dimensionSets = (emf._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions;
     expect(dimensionSets.flat()).toEqual(expect.arrayContaining(['service', 'stage']));
     // The first request of this module is its container's cold start: Powertools' ColdStart metric, once.
     expect(out.filter((l) => 'ColdStart' in l)).toEqual([expect.objectContaining({ ColdStart: 1, function_name: 'fn' })]);
@@ -107,7 +115,7 @@ describe('observability', () => {
   it('adds no metric and no warning for a successful read', async () => {
     const handler = httpHandler(async () => jsonResponse(200, { ok: true }));
     const out = await capture(() => handler(event('GET', '/models/{model}/records'), context));
-    expect(out.find((l) => l.message === 'request')).toMatchObject({ route: 'ListRecords', status: 200 });
+    expect(onlyLine(out, isRequestLine)).toMatchObject({ route: 'ListRecords', status: 200 });
     // Nothing but, when this test runs alone, the container's ColdStart (the first test checks that one).
     expect(out.filter((l) => (l._aws as { CloudWatchMetrics?: unknown } | undefined)?.CloudWatchMetrics && !('ColdStart' in l))).toEqual([]);
     expect(JSON.stringify(out)).not.toContain('No application metrics');
@@ -132,8 +140,8 @@ describe('observability', () => {
       throw new HttpError(415, 'unsupported_media_type', 'no');
     });
     const out = await capture(() => handler(event('POST', '/models/{model}/records'), context));
-    expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 415 });
-    expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'unsupported_media_type' });
+    expect(onlyLine(out, isRequestLine)).toMatchObject({ status: 415 });
+    expect(onlyLine(out, (l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'unsupported_media_type' });
     expect(JSON.stringify(out)).not.toContain(key);
   });
 
@@ -149,9 +157,9 @@ describe('observability', () => {
     finish();
     expect(response!.statusCode).toBe(504);
     expect(JSON.parse(response!.body)).toEqual({ error: { code: 'timeout', message: expect.any(String), request_id: 'req-1' } });
-    expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
-    expect(out.find((l) => l.message === 'request')).toMatchObject({ status: 504 });
-    expect(out.find((l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'timeout' });
+    expect(onlyLine(out, (l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
+    expect(onlyLine(out, isRequestLine)).toMatchObject({ status: 504 });
+    expect(onlyLine(out, (l) => 'Errors' in l)).toMatchObject({ Errors: 1, code: 'timeout' });
     expect(JSON.stringify(out)).not.toContain(key);
   });
 });
@@ -186,7 +194,7 @@ describe('the request a handler receives', () => {
     expect(called).toBe(false);
     expect(response!.statusCode).toBe(500);
     expect(JSON.parse(response!.body)).toMatchObject({ error: { code: 'internal_error' } });
-    expect(out.find((l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
+    expect(onlyLine(out, (l) => l.message === 'unhandled error')).toMatchObject({ level: 'ERROR' });
     expect(JSON.stringify(out)).not.toContain(key);
   });
 
