@@ -179,8 +179,11 @@ describe('npm run admin', () => {
     const again = await adminCli(['token', 'revoke', created.id]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already revoked');
-    // Never used, so never cached by the gateway: refused at once.
+    // Never used, so never cached by the gateway: refused at once, while a key of the same workspace made after it
+    // (and not revoked) is taken for the same request.
     expect((await call('GET', '/models/account/records/x', { token: created.key })).status).toBe(401);
+    const kept = JSON.parse((await adminCli(['token', 'create', '--workspace', workspace, '--scopes', 'records:read', '--json'])).stdout);
+    expect((await call('GET', '/models/account/records/x', { token: kept.key })).body).toMatchObject({ error: { code: 'record_not_found' } });
     const listed = JSON.parse((await adminCli(['token', 'list', '--workspace', workspace, '--json'])).stdout);
     expect(listed.find((t: { id: string }) => t.id === created.id).revoked_at).toBe(JSON.parse(revoked.stdout).revoked_at);
   });

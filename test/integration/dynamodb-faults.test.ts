@@ -161,7 +161,12 @@ describe('faults toward DynamoDB', () => {
     const sent: string[] = [];
     const watching = (async (url: string, init: RequestInit) => {
       sent.push(`${init.method} ${new URL(url).pathname}`);
-      if (init.method === 'POST' && String(init.body).includes('smoke+')) setTimeout(() => interrupt.abort(), 300);
+      if (init.method === 'POST' && String(init.body).includes('smoke+')) {
+        setTimeout(() => {
+          sent.push('Ctrl-C');
+          interrupt.abort();
+        }, 300);
+      }
       const answer = await fetch(url, init);
       sent.push(`${answer.status} ${init.method} ${new URL(url).pathname}`);
       return answer;
@@ -170,10 +175,12 @@ describe('faults toward DynamoDB', () => {
       const result = await runScenario({ baseUrl: info.baseUrl, token: info.token, fetch: watching, signal: interrupt.signal });
       expect(result).toMatchObject({ ok: false, interrupted: true, leftovers: [] });
       const customer = `/models/customer/records/${encodeURIComponent(`smoke+${result.runId}@example.com`)}`;
-      // The create's answer came before the clean-up's DELETE was sent, and that DELETE found the record.
+      // Ctrl-C came while the create ran; the create's answer came before the clean-up's DELETE was sent, and that
+      // DELETE found the record.
+      const interrupted = sent.indexOf('Ctrl-C');
       const created = sent.indexOf('201 POST /models/customer/records');
       const cleanup = sent.indexOf(`DELETE ${customer}`);
-      expect([created >= 0, cleanup > created, sent.includes(`204 DELETE ${customer}`)]).toEqual([true, true, true]);
+      expect([interrupted >= 0, created > interrupted, cleanup > created, sent.includes(`204 DELETE ${customer}`)]).toEqual([true, true, true, true]);
       expect((await api('GET', customer)).status).toBe(404);
     } finally {
       await faults();

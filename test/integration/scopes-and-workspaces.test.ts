@@ -33,6 +33,8 @@ describe('scopes', () => {
     const { token } = await workspaceWithKey(['records:read']);
     const mistyped = token.slice(0, 10) + (token[10] === 'A' ? 'B' : 'A') + token.slice(11);
     expect((await call('GET', '/models/account/records/x', { token: mistyped })).status).toBe(401);
+    // The key as issued is taken for the same request: the refusals above are the keys', not the authorizer's at large.
+    expect((await call('GET', '/models/account/records/x', { token })).body).toMatchObject({ error: { code: 'record_not_found' } });
   });
 });
 

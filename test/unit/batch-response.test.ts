@@ -69,6 +69,7 @@ describe('batchResponse', () => {
     const result = batchResponse(results, 'r');
     expect(lambdaBytes(result)).toBeLessThan(lambdaLimit);
     const body = JSON.parse(result.body);
+    expect(body.results).toHaveLength(1000);
     expect(body.results[0].id).toBe(`${'"'.repeat(1024)}…`);
     expect(body.results.every((item: { status: number }) => item.status === 422)).toBe(true);
   });

@@ -11,19 +11,24 @@ import { resumableRows, runImport, stateFileOf } from '../../lib/import/importer
 /** `keys`, when given, gets each batch's Idempotency-Key by the name of its first row. */
 function fakeApi(failFirstBatch: boolean, keys?: Map<string, string>) {
   let batchNumber = 0;
+  let othersAnswered = () => undefined as void;
+  const othersDone = new Promise<void>((resolve) => (othersAnswered = resolve));
   return (async (url: string, init?: { body?: string; headers?: Record<string, string> }) => {
     if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
     const records = (JSON.parse(init!.body!) as { records: { name: string }[] }).records;
     keys?.set(records[0]!.name, init!.headers!['Idempotency-Key']!);
     const mine = batchNumber++;
     if (failFirstBatch && mine === 0) {
-      // The first batch answers last, and then with a refusal that stops the import.
-      await new Promise((r) => setTimeout(r, 100));
+      // The first batch answers last, once the other three have their answers and the importer has taken them in,
+      // and then with a refusal that stops the import.
+      await othersDone;
+      await new Promise((r) => setImmediate(r));
       return new Response(JSON.stringify({ error: { code: 'unauthorized', message: 'stop here' } }), { status: 401 });
     }
     const results = records.map((r, index) =>
       r.name.startsWith('bad') ? { op: 'upsert', index, status: 422, error: { code: 'validation_failed', message: 'bad' } } : { op: 'upsert', index, status: 201, id: r.name },
     );
+    if (batchNumber === 4 && mine === 3) othersAnswered();
     return new Response(JSON.stringify({ results }), { status: 200 });
   }) as unknown as typeof fetch;
 }
@@ -86,22 +91,23 @@ describe('importer ordering', () => {
     let batchNumber = 0;
     let firstOut = false;
     const arrivedWhileFirstOut: number[] = [];
-    let secondArrived = () => undefined as void;
-    const secondHere = new Promise<void>((resolve) => (secondArrived = resolve));
+    let secondAnswered = () => undefined as void;
+    const secondDone = new Promise<void>((resolve) => (secondAnswered = resolve));
     const fetch = (async (url: string, init?: { body?: string }) => {
       if (url.endsWith('/models/account')) return new Response(JSON.stringify({ unique_field: 'name', fields: { name: { type: 'string' } } }), { status: 200 });
       const records = (JSON.parse(init!.body!) as { records: { name: string; title: string }[] }).records;
       const mine = batchNumber++;
       if (firstOut) arrivedWhileFirstOut.push(mine);
-      if (mine === 1) secondArrived();
       if (mine === 0) {
-        // The first batch answers only once the second has arrived (and a little later, for a third that would not wait).
+        // The first batch answers only once the second has its answer and the importer has had turns enough to send
+        // anything else it would send: a third batch that did not wait for the first would arrive meanwhile.
         firstOut = true;
-        await secondHere;
-        await new Promise((r) => setTimeout(r, 50));
+        await secondDone;
+        for (let turn = 0; turn < 10; turn++) await new Promise((r) => setImmediate(r));
         firstOut = false;
       }
       for (const record of records) stored.set(record.name.trim(), record.title);
+      if (mine === 1) secondAnswered();
       return new Response(JSON.stringify({ results: records.map((_, index) => ({ op: 'upsert', index, status: 201 })) }), { status: 200 });
     }) as unknown as typeof globalThis.fetch;
     const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: `${file}.rejects.jsonl`, batchSize: 2, concurrency: 4, resume: false };
