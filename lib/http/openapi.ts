@@ -202,7 +202,7 @@ const error = (description: string, retry?: 'RetryAfter' | 'RetryAfterWhenInProg
 
 /** The answers every protected route can give besides its own. */
 const commonErrors = {
-  '400': error('A malformed request: body, header, path or parameter.'),
+  '400': error('A malformed request: body, header (a Transfer-Encoding other than chunked among them), path or parameter.'),
   '401': error('No key, or a malformed, unknown or revoked key.'),
   '403': error("The key lacks the scope this route needs, or (on a stage) its workspace is in no usage plan."),
   '404': error('No such record, model or route.'),
@@ -212,6 +212,7 @@ const commonErrors = {
   '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
   '422': error('A field, value or parameter breaks a rule, or a query parameter the operation does not take was sent; details name each.'),
   '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),
+  '408': error("The request's headers did not all arrive within about a minute (refused by the local gateway; a stage answers as API Gateway does)."),
   '417': error('An Expect header other than 100-continue (refused by the local gateway, as RFC 9110 allows; a stage answers as API Gateway does).'),
   '431': error('The request line and headers are too large (refused by the gateway).'),
   '500': error('A defect; the request_id finds it in the logs.'),
@@ -222,8 +223,11 @@ const commonErrors = {
 
 /** What a public route can still get from the gateway. */
 const publicErrors = {
-  '400': error('A request the gateway refuses before any handler: not valid HTTP, or a query string that is not valid percent-encoded UTF-8.'),
+  '400': error(
+    'A request the gateway refuses before any handler: not valid HTTP, a query string that is not valid percent-encoded UTF-8, or a Transfer-Encoding other than chunked.',
+  ),
   '413': error('The request is too large for the gateway or the function.'),
+  '408': commonErrors['408'],
   '417': commonErrors['417'],
   '429': commonErrors['429'],
   '431': commonErrors['431'],

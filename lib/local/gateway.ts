@@ -27,6 +27,7 @@ import { encodedPairs } from '../http/parse-body.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
 import { matchRoute, type RouteMatch } from './route-matcher.js';
+import { transferEncodingProblem } from './transfer-encoding.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
 
 /** The route a request's target names, matched once: the handler runs it, and the log line names it. */
@@ -336,6 +337,14 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       return 400;
     }
 
+    const transferProblem = transferEncodingProblem(request);
+    if (transferProblem !== undefined) {
+      // Its body's framing is not one to trust, so nothing after it on this connection is read either.
+      response.setHeader('Connection', 'close');
+      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, transferProblem);
+      return 400;
+    }
+
     let body: Buffer;
     try {
       body = await readBody(request, maxBodyBytes);
@@ -563,7 +572,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
             ? [413, 'The chunk extensions are too large']
             : [400, 'The request is not valid HTTP'];
     options.log?.({ level: 'INFO', message: 'request refused by the HTTP parser', route: null, status, request_id: requestId, error: error.code ?? error.message });
-    const answer = () => answerOnSocket(socket, status, 'DEFAULT_4XX', message, requestId);
+    const answer = () => answerOnSocket(socket, status, status === 413 ? 'REQUEST_TOO_LARGE' : 'DEFAULT_4XX', message, requestId);
     // On a kept-alive connection earlier requests may still be answering or waiting their turn: their answers go first,
     // or the client would read this refusal as one of theirs. But when the error is in the last request's own body (a
     // malformed chunk), that request is the refused one: it is not run, and the refusal is its answer, in its turn; if

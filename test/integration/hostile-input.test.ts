@@ -449,6 +449,34 @@ describe('what reaches the gateway before any handler', () => {
     expect((await call('GET', '/models/account/records/chunked-bad', { token })).status).toBe(404);
   });
 
+  it('refuses a transfer coding it does not apply, and Transfer-Encoding on HTTP/1.0, writing nothing (RFC 9112 section 6.1)', async () => {
+    const { token } = await workspaceWithKey(['records:read', 'records:write']);
+    const form = 'name=te-refused&x=1';
+    const chunked = `${Buffer.byteLength(form).toString(16)}\r\n${form}\r\n0\r\n\r\n`;
+    const post = (version: string, codings: string) =>
+      `POST /models/account/records HTTP/${version}\r\nHost: x\r\nAuthorization: Token ${token}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
+      `Transfer-Encoding: ${codings}\r\n\r\n${chunked}`;
+    for (const [version, codings, message] of [
+      ['1.1', 'gzip, chunked', /Transfer-Encoding gzip is not supported/],
+      ['1.1', 'foo,chunked', /Transfer-Encoding foo is not supported/],
+      ['1.0', 'chunked', /HTTP\/1\.0 request cannot carry Transfer-Encoding/],
+    ] as const) {
+      const answer = await exchange(post(version, codings), true);
+      expect([version, codings, answer.status, envelope(answer)]).toEqual([version, codings, 400, 'bad_request']);
+      expect(JSON.parse(answer.body).error.message).toMatch(message);
+      expect(answer.head).toMatch(/\r\nConnection: close\r\n/i);
+    }
+    expect((await call('GET', '/models/account/records/te-refused', { token })).status).toBe(404);
+    // Chunked alone, in any case, is the body's framing and taken.
+    expect((await exchange(post('1.1', 'Chunked').replace('HTTP/1.1\r\n', 'HTTP/1.1\r\nConnection: close\r\n'))).status).toBe(201);
+    // Chunk extensions over the parser's limit: a body too large, as its status says.
+    const extended = await exchange(
+      `POST /models/account/records HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\nTransfer-Encoding: chunked\r\n\r\n5;${'e'.repeat(20_000)}\r\n`,
+      true,
+    );
+    expect([extended.status, envelope(extended)]).toEqual([413, 'payload_too_large']);
+  });
+
   it('refuses a query string that is not valid percent-encoded UTF-8, rather than decoding it to another id', async () => {
     const { token } = await workspaceWithKey(['records:read', 'records:write']);
     expect((await call('POST', '/models/account/records', { json: { name: '\uFFFD(' }, token })).status).toBe(201);
