@@ -24,6 +24,7 @@ import autocannon from 'autocannon';
 import { batchLimits } from '../records/batch-service.js';
 import { authorizerEntry, functionsByEntry, scheduledTestEntry } from '../routes.js';
 import { sharedDynamoDbClient } from '../store/dynamodb-client.js';
+import { apiKeyItemPrefix } from '../store/keys.js';
 import { startLocalStack, repositoryRoot } from '../local/local-stack.js';
 import type { InProcessLatencies, Timings } from './in-process-worker.js';
 import { bundleLikeTheStack, bundleUpsertWithRawWrites } from './bundle-like-the-stack.js';
@@ -83,30 +84,49 @@ const stack = await startLocalStack({ port: 0, dataDir: mkdtempSync(join(tmpdir(
 endPhase('local stack start');
 const { baseUrl, token, tableName } = stack.info;
 const client = sharedDynamoDbClient();
-const calls: string[] = [];
+/** Every call the handlers and the authorizer make, by command, and whether it names an API key item (`K#`). */
+const calls: { readonly command: string; readonly keyItem: boolean }[] = [];
 client.middlewareStack.add(
   (next, context) => async (args) => {
-    calls.push(String((context as { commandName?: string }).commandName));
+    // The item's partition key: plain from the document client's commands, typed ({ S }) from the low-level ones.
+    const pk = (args.input as { Key?: { pk?: unknown } }).Key?.pk;
+    const pkText = typeof pk === 'string' ? pk : (pk as { S?: string } | undefined)?.S;
+    calls.push({ command: String((context as { commandName?: string }).commandName), keyItem: pkText?.startsWith(apiKeyItemPrefix) === true });
     return next(args);
   },
   { step: 'initialize', name: 'benchCallCounter' },
 );
-const reads = new Set(['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand']);
-const writes = new Set(['UpdateItemCommand', 'PutItemCommand', 'DeleteItemCommand']);
-async function count(run: () => Promise<unknown>): Promise<{ reads: number; writes: number }> {
+// Every DynamoDB command is one or the other; one that is neither stops the run rather than going uncounted.
+const readCommand = /^(GetItem|BatchGetItem|Query|Scan|TransactGetItems)Command$/;
+const writeCommand = /^(UpdateItem|PutItem|DeleteItem|BatchWriteItem|TransactWriteItems)Command$/;
+async function count(run: () => Promise<unknown>, which: (call: (typeof calls)[number]) => boolean = () => true): Promise<{ reads: number; writes: number }> {
   calls.length = 0;
   await run();
-  return { reads: calls.filter((c) => reads.has(c)).length, writes: calls.filter((c) => writes.has(c)).length };
+  const counted = calls.filter(which);
+  const other = counted.filter(({ command }) => !readCommand.test(command) && !writeCommand.test(command));
+  if (other.length > 0) throw new Error(`Calls the benchmark does not count as a read or a write: ${other.map(({ command }) => command).join(', ')}`);
+  return { reads: counted.filter(({ command }) => readCommand.test(command)).length, writes: counted.filter(({ command }) => writeCommand.test(command)).length };
 }
 
-const http = async (method: string, path: string, body?: unknown) => {
+/** One request; an answer other than the one expected stops the run, since what it counts or times did not happen. */
+const http = async (method: string, path: string, body: unknown, expected: readonly number[]) => {
   const response = await fetch(baseUrl + path, {
     method,
     headers: { Authorization: `Token ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  await response.text();
-  return response.status;
+  const text = await response.text();
+  if (!expected.includes(response.status)) throw new Error(`${method} ${path} answered ${response.status}, not ${expected.join(' or ')}: ${text.slice(0, 500)}`);
+  return { status: response.status, text };
+};
+/** A batch answer in which every item was written (200 or 201); a round with any other item cannot be timed. */
+const allWritten = (answer: { status: number; text: string }, items: number) => {
+  const results = (JSON.parse(answer.text) as { results: { status: number }[] }).results;
+  const other = results.filter((result) => result.status !== 200 && result.status !== 201);
+  if (results.length !== items || other.length > 0) {
+    throw new Error(`A batch of ${items} answered ${results.length} results, ${other.length} not written (${JSON.stringify(other.slice(0, 3))})`);
+  }
+  return answer.status;
 };
 
 // --- bundles, built as the stack builds them (before anything else, so the in-process run uses the real bundle) ---
@@ -189,7 +209,7 @@ const inProcessWorkerRatios = workerRatios('inProcess', 'raw');
 endPhase('in-process');
 
 // --- HTTP through the local gateway ----------------------------------------------------------------------------
-await http('POST', '/models/account/records', { name: 'warm' });
+await http('POST', '/models/account/records', { name: 'warm' }, [200, 201]);
 let httpCounter = 0;
 // Raw throughput is measured in two halves around the HTTP run, so both see DynamoDB Local in the same state.
 const rawThroughputBefore = await throughput(32, loadSeconds / 2, rawUpdate);
@@ -216,15 +236,17 @@ endPhase('HTTP');
 // --- a 1,000-record batch against raw parallel UpdateItem at the same concurrency ------------------------------
 // Rounds alternate the batch and the raw writes; every round creates 1,000 new records on each side.
 // Warm-up: one full batch, as warm in the JIT as the raw writes are after the throughput run.
-await http('POST', '/models/account/batch', { records: Array.from({ length: 1000 }, (_, i) => ({ name: `batch-warm-${i}`, n: i })) });
+allWritten(await http('POST', '/models/account/batch', { records: Array.from({ length: 1000 }, (_, i) => ({ name: `batch-warm-${i}`, n: i })) }, [200]), 1000);
 const batchRates: number[] = [];
 const rawParallelRates: number[] = [];
 let batchStatus = 0;
 const timeBatch = async (round: number) => {
   const batchBody = { records: Array.from({ length: 1000 }, (_, i) => ({ name: `batch-${round}-${i}`, n: i })) };
   const started = performance.now();
-  batchStatus = await http('POST', '/models/account/batch', batchBody);
-  batchRates.push(1000 / ((performance.now() - started) / 1000));
+  const answer = await http('POST', '/models/account/batch', batchBody, [200]);
+  const seconds = (performance.now() - started) / 1000;
+  batchStatus = allWritten(answer, 1000);
+  batchRates.push(1000 / seconds);
 };
 const timeRawParallel = async (round: number) => {
   const started = performance.now();
@@ -251,15 +273,19 @@ endPhase('batch');
 
 // --- DynamoDB calls per operation ------------------------------------------------------------------------------
 // Warm: the account and customer model definitions are cached, as in a warm function.
-await http('POST', '/models/account/records', { name: 'Counted Co' });
-await http('POST', '/models/customer/records', { email: 'warm@x.io' });
+await http('POST', '/models/account/records', { name: 'Counted Co' }, [200, 201]);
+await http('POST', '/models/customer/records', { email: 'warm@x.io' }, [200, 201]);
+// Each counted request must do what it is counted for: the upserts change their record, the GET finds it, the DELETE
+// deletes it.
 const ddbCalls = {
-  upsert_account: await count(() => http('POST', '/models/account/records', { name: 'Counted Co', n: Math.random() })),
-  upsert_customer_with_account: await count(() => http('POST', '/models/customer/records', { email: 'counted@x.io', account: 'Counted Co', n: Math.random() })),
-  get_account: await count(() => http('GET', '/models/account/records/Counted%20Co')),
-  delete_account: await count(() => http('DELETE', '/models/account/records/Counted%20Co')),
-  // The key is in the gateway's authorizer cache (as in API Gateway), so the authorizer is not called at all.
-  authorizer_warm: await count(() => http('GET', '/health').then(() => http('GET', '/models/account/records/nothing-here'))).then((c) => ({ reads: c.reads - 1, writes: c.writes })),
+  upsert_account: await count(() => http('POST', '/models/account/records', { name: 'Counted Co', n: Math.random() }, [200])),
+  upsert_customer_with_account: await count(() => http('POST', '/models/customer/records', { email: 'counted@x.io', account: 'Counted Co', n: Math.random() }, [200, 201])),
+  get_account: await count(() => http('GET', '/models/account/records/Counted%20Co', undefined, [200])),
+  delete_account: await count(() => http('DELETE', '/models/account/records/Counted%20Co', undefined, [204])),
+  // The key is in the gateway's authorizer cache (as in API Gateway: the stage caches the authorizer's answer for its
+  // TTL), so a warm request calls the authorizer not at all: its calls are those on API key items (`K#`). A cold one
+  // reads the key item (and writes last_used_at at most hourly).
+  authorizer_warm: await count(() => http('GET', '/models/account/records/warm', undefined, [200]), ({ keyItem }) => keyItem),
 };
 await stack.stop();
 endPhase('calls per operation');
