@@ -26,6 +26,7 @@ import { parseHostHeader } from '../http/host-header.js';
 import { encodedPairs } from '../http/parse-body.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, type RouteDefinition } from '../routes.js';
 import { AuthorizerCache } from './authorizer-cache.js';
+import { maxMethodArnBytes, methodArnTooLong } from './method-arn.js';
 import { matchRoute, type RouteMatch } from './route-matcher.js';
 import { transferEncodingProblem } from './transfer-encoding.js';
 import { WorkspaceRateLimiter, type RateLimit } from './workspace-rate-limit.js';
@@ -356,6 +357,16 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     }
 
     const methodArn = `arn:aws:execute-api:local:${accountId}:${apiId}/${stage}/${method}${rawPath}`;
+    if (route.scope !== null && methodArnTooLong(stage, method, rawPath)) {
+      sendGatewayError(
+        response,
+        requestId,
+        'DEFAULT_4XX',
+        414,
+        `The path is too long for API Gateway (a protected method's ARN, which holds the path, may be at most ${maxMethodArnBytes} bytes): send a long id as ?id=<id> on /models/{model}/record`,
+      );
+      return 414;
+    }
     let authorizerContext: Record<string, unknown> | undefined;
     if (route.scope !== null) {
       const token = request.headers.authorization;

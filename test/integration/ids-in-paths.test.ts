@@ -25,6 +25,25 @@ describe('ids in paths', () => {
     expect((await call('GET', path)).status).toBe(404);
   });
 
+  it("refuses, as a stage's API Gateway does (414), a path whose method ARN would pass 1,600 bytes, and reaches that id through the query form", async () => {
+    // 300 three-byte characters: a 900-byte id, 2,700 characters percent-encoded; and the longest ASCII id, 1,024 bytes.
+    const long = await create(`${'€'.repeat(300)} ${unique()}`.slice(0, 320));
+    const ascii = await create(`${unique()}-${'a'.repeat(1024)}`.slice(0, 1024));
+    for (const [method, path] of [
+      ['GET', `/models/account/records/${encodeURIComponent(long)}`],
+      ['DELETE', `/models/account/records/${encodeURIComponent(long)}`],
+      ['GET', `/models/account/records/${encodeURIComponent(long)}/customers`],
+    ] as const) {
+      const refused = await call(method, path);
+      expect([method, path.length, refused.status, errorCode(refused)]).toEqual([method, path.length, 414, 'bad_request']);
+      expect(refused.body.error.message).toMatch(/\?id=/);
+    }
+    expect((await call('GET', `/models/account/record?id=${encodeURIComponent(long)}`)).body.id).toBe(long);
+    // An ASCII id of the longest length fits.
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(ascii)}`)).body.id).toBe(ascii);
+    expect((await call('DELETE', `/models/account/record?id=${encodeURIComponent(long)}`)).status).toBe(204);
+  });
+
   it('keeps a literal + in a path as a plus, not a space', async () => {
     const id = await create(`x+y ${unique()}`);
     const read = await call('GET', `/models/account/records/${id.replace(' ', '%20')}`);
