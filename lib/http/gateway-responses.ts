@@ -41,12 +41,12 @@ export const gatewayResponses: readonly GatewayResponseDefinition[] = [
   { type: 'AUTHORIZER_CONFIGURATION_ERROR', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'AUTHORIZER_FAILURE', statusCode: 503, code: 'unavailable', message: 'Authentication is unavailable; retry after a pause', headers: { 'Retry-After': '1' } },
   { type: 'INTEGRATION_TIMEOUT', statusCode: 504, code: 'timeout', message: 'The request timed out' },
-  // INTEGRATION_FAILURE is `internal_error`, not `unavailable`: it covers a function that Lambda throttled, but also
-  // one that threw, timed out, failed to start or answered over 6 MB, which a retry does not mend, and a gateway
-  // response cannot tell them apart. A throttled function raises its `Throttles` alarm (docs/operations.md). Its status
-  // is set to 502, what api.md promises for a failed function and what the local gateway answers: left to DEFAULT_5XX
-  // it would keep API Gateway's default for this type, which its developer guide gives as 504, the status of a timeout.
-  { type: 'INTEGRATION_FAILURE', statusCode: 502, code: 'internal_error', message: 'Internal error; the request id identifies it in the logs' },
+  // INTEGRATION_FAILURE is left to DEFAULT_5XX on purpose (API Gateway's own status, `internal_error`): it covers a
+  // function that Lambda throttled, but also one that threw, timed out, failed to start or answered over 6 MB, which a
+  // retry does not mend, and a gateway response cannot tell them apart. A throttled function raises its `Throttles`
+  // alarm (docs/operations.md). Its status is not set, although the developer guide gives the type a default of 504:
+  // a gateway response that changes a status makes API Gateway count the answer as a 4XXError (see the authorizer's
+  // types above), which would hide failed functions from the Api5xxRate alarm.
   { type: 'DEFAULT_4XX', code: 'bad_request', message: 'The request was rejected by the gateway' },
   { type: 'DEFAULT_5XX', code: 'internal_error', message: 'Internal error; the request id identifies it in the logs' },
 ];

@@ -462,7 +462,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     } catch (error) {
       // A handler that throws or answers nonsense is a 502 from API Gateway: a defect, logged in full.
       options.log?.({ level: 'ERROR', message: 'handler failed', request_id: requestId, error: String((error as Error)?.stack ?? error) });
-      sendGatewayError(response, requestId, 'INTEGRATION_FAILURE');
+      sendGatewayError(response, requestId, 'DEFAULT_5XX', 502);
       return 502;
     }
   };

@@ -274,8 +274,6 @@ describe.each(['dev', 'prod'])('the %s stage', (stageName) => {
     // An authorizer that throws (its key table unreadable) is API Gateway's AUTHORIZER_CONFIGURATION_ERROR.
     ['AUTHORIZER_CONFIGURATION_ERROR', '503', 'unavailable', "'1'"],
     ['AUTHORIZER_FAILURE', '503', 'unavailable', "'1'"],
-    // A function that failed: 502, as api.md says, not the 504 API Gateway gives this type by default.
-    ['INTEGRATION_FAILURE', '502', 'internal_error', undefined],
   ])('answers API Gateway\'s %s with %s %s in the envelope', (type, status, code, retryAfter) => {
     const responses = ofType(stage(stageName).resources, 'AWS::ApiGateway::GatewayResponse').filter(([, r]) => r.Properties.ResponseType === type);
     expect(responses).toHaveLength(1);
