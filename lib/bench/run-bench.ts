@@ -287,6 +287,10 @@ const ddbCalls = {
   // reads the key item (and writes last_used_at at most hourly).
   authorizer_warm: await count(() => http('GET', '/models/account/records/warm', undefined, [200]), ({ keyItem }) => keyItem),
 };
+// That request made the handler's one read and nothing else: an authorizer that read some other item would show here.
+if (calls.length !== 1 || calls[0]!.command !== 'GetItemCommand' || calls[0]!.keyItem) {
+  throw new Error(`A warm GET made ${JSON.stringify(calls)}, not only the handler's GetItem`);
+}
 await stack.stop();
 endPhase('calls per operation');
 

@@ -212,7 +212,9 @@ const commonErrors = {
   '415': error('The body is neither JSON nor form-encoded, names a charset other than UTF-8, or a Content-Encoding.'),
   '422': error('A field, value or parameter breaks a rule, or a query parameter the operation does not take was sent; details name each.'),
   '429': error("A rate limit: the workspace's, the stage's, or (where the WAF is on) one IP's.", 'RetryAfter'),
-  '408': error("The request's headers did not all arrive within about a minute (refused by the local gateway; a stage answers as API Gateway does)."),
+  '408': error(
+    "The request's headers did not all arrive within about a minute, or the whole request within five (refused by the local gateway; a stage answers as API Gateway does).",
+  ),
   '414': error(
     "The path is too long for API Gateway: a protected method's ARN, which holds the path, may be at most 1,600 bytes (a long id percent-encoded; use the ?id= form).",
   ),

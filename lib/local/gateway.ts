@@ -312,6 +312,15 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
+    // Before the route: an unknown route's 404 keeps the connection, whose next request this body's framing decides.
+    const transferProblem = transferEncodingProblem(request);
+    if (transferProblem !== undefined) {
+      // Its body's framing is not one to trust, so nothing after it on this connection is read either.
+      response.setHeader('Connection', 'close');
+      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, transferProblem);
+      return 400;
+    }
+
     if (match.kind === 'not_found') {
       // Drain the body so the connection stays usable.
       request.resume();
@@ -338,14 +347,6 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
       return 400;
     }
 
-    const transferProblem = transferEncodingProblem(request);
-    if (transferProblem !== undefined) {
-      // Its body's framing is not one to trust, so nothing after it on this connection is read either.
-      response.setHeader('Connection', 'close');
-      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, transferProblem);
-      return 400;
-    }
-
     let body: Buffer;
     try {
       body = await readBody(request, maxBodyBytes);
@@ -363,7 +364,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         requestId,
         'DEFAULT_4XX',
         414,
-        `The path is too long for API Gateway (a protected method's ARN, which holds the path, may be at most ${maxMethodArnBytes} bytes): send a long id as ?id=<id> on /models/{model}/record`,
+        `The path is too long for API Gateway (a protected method's ARN, which holds the path, may be at most ${maxMethodArnBytes} bytes): ` +
+          `send a long id in the query, ${route.path.endsWith('/customers') ? '/models/account/record/customers?id=<id>' : '/models/{model}/record?id=<id>'}`,
       );
       return 414;
     }

@@ -4,8 +4,9 @@
  * 414 Request URI too long response" (Output from an API Gateway Lambda authorizer, API Gateway developer guide). A
  * long id in a path can pass it, so the local gateway refuses such a request as a stage would, rather than let a client
  * meet the 414 first on AWS. The ARN is measured as a stage's would be, with the longest region name and a real
- * account and API id, and with the path as sent (percent-encoded): which form AWS counts is not documented, and the
- * longer one never lets through locally what a stage refuses.
+ * account and API id, in the `aws` partition, with the local stage name (`local`, as long as this stack's longest,
+ * `stage`; a stage named longer is refused a little sooner on AWS), and with the path as sent (percent-encoded): which
+ * form AWS counts is not documented, and the longer one does not let through locally what a stage refuses.
  */
 export const maxMethodArnBytes = 1600;
 

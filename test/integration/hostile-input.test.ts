@@ -467,6 +467,10 @@ describe('what reaches the gateway before any handler', () => {
       expect(answer.head).toMatch(/\r\nConnection: close\r\n/i);
     }
     expect((await call('GET', '/models/account/records/te-refused', { token })).status).toBe(404);
+    // On a route that does not exist too: its 404 would keep the connection, whose next request that framing decides.
+    const unrouted = await exchange(post('1.0', 'chunked').replace('/models/account/records', '/nowhere'), true);
+    expect([unrouted.status, envelope(unrouted)]).toEqual([400, 'bad_request']);
+    expect(unrouted.head).toMatch(/\r\nConnection: close\r\n/i);
     // Chunked alone, in any case, is the body's framing and taken.
     expect((await exchange(post('1.1', 'Chunked').replace('HTTP/1.1\r\n', 'HTTP/1.1\r\nConnection: close\r\n'))).status).toBe(201);
     // Chunk extensions over the parser's limit: a body too large, as its status says.

@@ -72,7 +72,7 @@ describe('claimDataDir', () => {
   it.each([
     ['process.exit', 'process.exit(3);', 3],
     ['the end of its work', '', 0],
-    ['an uncaught exception', "throw new Error('boom');", 1],
+    ['an uncaught exception', "setImmediate(() => { throw new Error('boom'); });", 1],
   ])('releases the directory when the process exits, however it exits: %s', (_, exit, status) => {
     const exiting = spawnSync(
       process.execPath,

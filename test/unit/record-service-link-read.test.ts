@@ -46,7 +46,8 @@ describe('a customer upsert that names an account', () => {
       model: 'customer',
       payload: { source: 'json', set: [['email', 'don@sterlingcooper.com'], ['account', 'Sterling Cooper']], unset: [] },
     });
-    expect(calls).toEqual(['write begun', 'read account Sterling Cooper', 'write answered after the read began']);
+    // One read, begun before the write answered: whichever of the two was started first.
+    expect([...calls].sort()).toEqual(['read account Sterling Cooper', 'write answered after the read began', 'write begun']);
     expect(answer.record.links).toEqual({ account: { id: 'Sterling Cooper', exists: true } });
   });
 });
