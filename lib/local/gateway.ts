@@ -297,8 +297,26 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     });
   };
 
+  /**
+   * A Transfer-Encoding refused (lib/local/transfer-encoding.ts): its body's framing is not one to trust, so the answer
+   * closes the connection and nothing after it on the connection runs (`closing`). What the client sent is drained
+   * meanwhile, so a client still writing its body reads the 400 rather than a reset.
+   */
+  const refuseTransferEncoding = (request: IncomingMessage, response: ServerResponse, requestId: string, problem: string) => {
+    request.resume();
+    response.setHeader('Connection', 'close');
+    sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, problem);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse, requestId: string, requestTarget: RequestTarget, match: RouteMatch): Promise<number> => {
     const method = request.method ?? 'GET';
+    // First: every other answer (a bad Host, an unknown route) keeps the connection, whose next request this body's
+    // framing would decide.
+    const transferProblem = transferEncodingProblem(request);
+    if (transferProblem !== undefined) {
+      refuseTransferEncoding(request, response, requestId, transferProblem);
+      return 400;
+    }
     // RFC 9112: a server answers 400 to an HTTP/1.1 request without a Host. Node would too, with a bare 400 of its
     // own, so the server is told not to, and the refusal is answered here in the envelope.
     // The same rule refuses two Host lines, and one that is not a host with an optional port.
@@ -312,15 +330,6 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
     const queryAt = target.indexOf('?');
     const rawPath = queryAt === -1 ? target : target.slice(0, queryAt);
     const search = queryAt === -1 ? '' : target.slice(queryAt);
-    // Before the route: an unknown route's 404 keeps the connection, whose next request this body's framing decides.
-    const transferProblem = transferEncodingProblem(request);
-    if (transferProblem !== undefined) {
-      // Its body's framing is not one to trust, so nothing after it on this connection is read either.
-      response.setHeader('Connection', 'close');
-      sendGatewayError(response, requestId, 'DEFAULT_4XX', 400, transferProblem);
-      return 400;
-    }
-
     if (match.kind === 'not_found') {
       // Drain the body so the connection stays usable.
       request.resume();
@@ -364,8 +373,11 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         requestId,
         'DEFAULT_4XX',
         414,
-        `The path is too long for API Gateway (a protected method's ARN, which holds the path, may be at most ${maxMethodArnBytes} bytes): ` +
-          `send a long id in the query, ${route.path.endsWith('/customers') ? '/models/account/record/customers?id=<id>' : '/models/{model}/record?id=<id>'}`,
+        `The path is too long for API Gateway (a protected method's ARN, which holds the path, may be at most ${maxMethodArnBytes} bytes)` +
+          // Only a route with an id in its path has a query form; a model name is never this long (a 404 if it were).
+          (!route.path.includes('{id}')
+            ? ''
+            : `: send a long id in the query, ${route.path.endsWith('/customers') ? '/models/account/record/customers?id=<id>' : '/models/{model}/record?id=<id>'}`),
       );
       return 414;
     }
@@ -474,8 +486,17 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   // run pipelined requests in parallel only when all are safe methods). Each waits for the answer before it to end.
   // A connection's requests not yet answered, in order; none once all are.
   const turnsOf = new WeakMap<Socket, Turn[]>();
+  // Connections whose answer said it closes: Node's parser can still hand over a request pipelined behind that answer
+  // (already read, with no turn left to cancel it), and RFC 9112 section 9.6 has a server process none.
+  const closing = new WeakSet<Socket>();
   const server = createGatewayHttpServer((request, response) => {
     const { socket } = request;
+    if (closing.has(socket)) {
+      // Not run, not answered: the connection ends once what was written before it is sent.
+      request.resume();
+      socket.end();
+      return;
+    }
     let turns = turnsOf.get(socket);
     if (!turns) turnsOf.set(socket, (turns = []));
     const before = turns.at(-1);
@@ -495,6 +516,7 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
           // An answer that closes the connection (`Connection: close`, a 413 cut short) ends it: RFC 9112 section 9.6
           // has a server process no request after it.
           if (!response.shouldKeepAlive || /\bclose\b/i.test(String(response.getHeader('connection') ?? ''))) {
+            closing.add(socket);
             for (const later of turns) later.cancelled = true;
           }
           resolve();
@@ -560,8 +582,16 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   // An Expect other than 100-continue: Node's bare 417, in the envelope.
   server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
     const requestId = randomUUID();
+    const route = loggedRoute(routeOf(options.routes, request.method, readTarget(request.url ?? '/')));
+    // A refused Transfer-Encoding first, as in every request: the 417 keeps the connection, the 400 closes it.
+    const transferProblem = transferEncodingProblem(request);
+    if (transferProblem !== undefined) {
+      options.log?.({ level: 'INFO', method: request.method, route, status: 400, request_id: requestId });
+      refuseTransferEncoding(request, response, requestId, transferProblem);
+      return;
+    }
     request.resume();
-    options.log?.({ level: 'INFO', method: request.method, route: loggedRoute(routeOf(options.routes, request.method, readTarget(request.url ?? '/'))), status: 417, request_id: requestId });
+    options.log?.({ level: 'INFO', method: request.method, route, status: 417, request_id: requestId });
     sendGatewayError(response, requestId, 'DEFAULT_4XX', 417, 'Only Expect: 100-continue is supported');
   });
   // What Node's HTTP parser refuses before any handler runs (headers over 16 KB, a malformed request line or header,

@@ -11,9 +11,11 @@ export function transferEncodingProblem(request: IncomingMessage): string | unde
   const header = request.headers['transfer-encoding'];
   if (header === undefined) return undefined;
   if (request.httpVersion === '1.0') return 'An HTTP/1.0 request cannot carry Transfer-Encoding: send a Content-Length, or use HTTP/1.1';
+  // Only HTTP's own whitespace (RFC 9110 section 5.6.1's OWS, spaces and tabs) around each element: `trim` would also
+  // take U+00A0, which Node's latin-1 reading of a 0xA0 byte makes, and so pass a coding that is no `chunked`.
   const codings = header
     .split(',')
-    .map((coding) => coding.trim().toLowerCase())
+    .map((coding) => coding.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase())
     .filter((coding) => coding !== '');
   const other = codings.filter((coding) => coding !== 'chunked');
   if (other.length === 0) return undefined;

@@ -243,7 +243,7 @@ describe('what reaches the gateway before any handler', () => {
    * One raw exchange on its own connection: bytes no HTTP client would send. With `keepOpen` the client does not
    * half-close after writing, and waits for the server to close, as a pipelining client does.
    */
-  const exchange = (text: string, keepOpen = false) =>
+  const exchange = (text: string | Buffer, keepOpen = false) =>
     new Promise<{ status: number; head: string; body: string; raw: string }>((resolve, reject) => {
       const { hostname, port } = new URL(devStack().baseUrl);
       const socket = connect({ host: hostname, port: Number(port) });
@@ -467,6 +467,29 @@ describe('what reaches the gateway before any handler', () => {
       expect(answer.head).toMatch(/\r\nConnection: close\r\n/i);
     }
     expect((await call('GET', '/models/account/records/te-refused', { token })).status).toBe(404);
+    // Before any other refusal, which would keep the connection: a bad Host, an unknown Expect.
+    for (const [from, to] of [
+      ['Host: x\r\n', 'Host: bad host\r\n'],
+      ['Host: x\r\n', 'Host: x\r\nExpect: foo\r\n'],
+    ] as const) {
+      const refused = await exchange(post('1.1', 'gzip, chunked').replace(from, to), true);
+      expect([to, refused.status, JSON.parse(refused.body).error.message]).toEqual([to, 400, expect.stringMatching(/Transfer-Encoding gzip is not supported/)]);
+      expect(refused.head).toMatch(/\r\nConnection: close\r\n/i);
+    }
+    // A 0xA0 byte is no HTTP whitespace (JavaScript's trim would take it for one): a coding that is not chunked.
+    const nbsp = await exchange(Buffer.from(post('1.1', '\u00a0, chunked'), 'latin1'), true);
+    expect([nbsp.status, envelope(nbsp)]).toEqual([400, 'bad_request']);
+    // Nothing pipelined behind the refusal runs, in the same write as the refused request and its body.
+    const survivor = unique('te-survivor');
+    expect((await call('POST', '/models/account/records', { json: { name: survivor }, token })).status).toBe(201);
+    const behind = `DELETE /models/account/records/${survivor} HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${token}\r\n\r\n`;
+    for (const refused of [post('1.1', 'gzip, chunked'), post('1.0', 'chunked').replace('HTTP/1.0\r\n', 'HTTP/1.0\r\nConnection: keep-alive\r\n')]) {
+      const answer = await exchange(`${refused}${behind}`, true);
+      expect([...answer.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([400]);
+    }
+    // That it never runs can only be seen by waiting: a second, many times what a DELETE takes here.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await call('GET', `/models/account/records/${survivor}`, { token })).status).toBe(200);
     // On a route that does not exist too: its 404 would keep the connection, whose next request that framing decides.
     const unrouted = await exchange(post('1.0', 'chunked').replace('/models/account/records', '/nowhere'), true);
     expect([unrouted.status, envelope(unrouted)]).toEqual([400, 'bad_request']);

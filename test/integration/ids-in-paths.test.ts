@@ -39,6 +39,10 @@ describe('ids in paths', () => {
       // The query form of that same route.
       expect(refused.body.error.message).toContain(path.endsWith('/customers') ? '/models/account/record/customers?id=' : '/models/{model}/record?id=');
     }
+    // A route with no id in its path has no query form to name.
+    const longModel = await call('POST', `/models/${'m'.repeat(1600)}/records`, { json: { name: 'x' } });
+    expect([longModel.status, errorCode(longModel)]).toEqual([414, 'bad_request']);
+    expect(longModel.body.error.message).not.toContain('?id=');
     expect((await call('GET', `/models/account/record?id=${encodeURIComponent(long)}`)).body.id).toBe(long);
     // An ASCII id of the longest length fits.
     expect((await call('GET', `/models/account/records/${encodeURIComponent(ascii)}`)).body.id).toBe(ascii);
