@@ -4,7 +4,7 @@
  * line and error to a rejects file, and checkpoints the acknowledged prefix of the file so `--resume` continues
  * without resending it.
  */
-import { appendFileSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { FieldType } from '../models/model-definition.js';
@@ -71,6 +71,12 @@ interface State {
   /** What cuts the run's batches and shapes their bodies: --resume sends the same requests under the same keys. */
   batchSize?: number;
   modelShape?: string;
+  /**
+   * The rejects file as of this state: its path and how many bytes of it the acknowledged rows wrote. The file is
+   * appended to before the state is written, so a run killed between the two leaves lines the state does not count;
+   * --resume cuts the file back to this length, and those rows are answered and written again. Absent from before.
+   */
+  rejects?: { readonly path: string; bytes: number };
   acknowledged: number;
   created: number;
   updated: number;
@@ -220,7 +226,9 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
     const saved = readState(statePath);
     if (saved === undefined) throw new FatalImportError(`Nothing to resume: ${statePath} does not exist`);
     if (saved === 'unreadable') {
-      throw new FatalImportError(`${statePath} cannot be read; start again without --resume (rows already sent are unchanged by a second send)`);
+      throw new FatalImportError(
+        `${statePath} cannot be read; start again without --resume: rows already sent are sent again (a record with several rows in the file gains a version for each, and rows created the first time count as updated)`,
+      );
     }
     const mismatch = mismatchOf(saved, stats, options.model, options.format);
     if (mismatch !== undefined) throw new FatalImportError(mismatch);
@@ -264,10 +272,20 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
   } catch (error) {
     throw new FatalImportError(`Cannot write the rejects file ${options.rejectsFile}: ${(error as Error).message}`);
   }
+  const rejectsPath = resolve(options.rejectsFile);
+  if (options.resume && state.rejects?.path === rejectsPath && existsSync(rejectsPath) && statSync(rejectsPath).size > state.rejects.bytes) {
+    // Lines of rows the state does not count (a run killed between the two writes): they are written again.
+    truncateSync(rejectsPath, state.rejects.bytes);
+  }
+  if (!options.resume || state.rejects?.path !== rejectsPath) {
+    state.rejects = { path: rejectsPath, bytes: options.resume && existsSync(rejectsPath) ? statSync(rejectsPath).size : 0 };
+  }
   let begun = options.resume;
   const begin = () => {
     if (begun) return;
     begun = true;
+    // The state first, saying the rejects file is empty, then the file emptied: a kill in between leaves a state whose
+    // --resume cuts the file to nothing, never the previous run's lines under this run's state.
     writeState(statePath, state);
     writeFileSync(options.rejectsFile, '');
   };
@@ -291,7 +309,11 @@ export async function runImport(options: ImportOptions): Promise<ImportSummary> 
       } else state[outcome.kind] += 1;
       state.acknowledged += 1;
     }
-    if (lines.length > 0) appendFileSync(options.rejectsFile, lines.join(''));
+    if (lines.length > 0) {
+      const text = lines.join('');
+      appendFileSync(options.rejectsFile, text);
+      state.rejects!.bytes += Buffer.byteLength(text);
+    }
     writeState(statePath, state);
     options.progress?.update(state.acknowledged, state);
   };

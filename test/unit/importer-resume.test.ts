@@ -2,7 +2,7 @@
  * The importer counts a row, and writes its reject, only once the acknowledged prefix reaches it, so rows answered
  * out of order and sent again by --resume are never counted twice. The API is faked here (no database involved).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FatalImportError } from '../../lib/import/batch-sender.js';
@@ -141,7 +141,7 @@ describe('importer state across runs', () => {
     writeFileSync(file, `name\n${Array.from({ length: 40 }, (_, i) => (i % 10 === 9 ? `bad-${i}` : `row-${i}`)).join('\n')}\n`);
     const rejects = `${file}.rejects.jsonl`;
     const common = { file, format: 'csv' as const, model: 'account', baseUrl: 'http://api', token: 't', rejectsFile: rejects, batchSize: 10, concurrency: 1 };
-    const state = () => JSON.parse(readFileSync(stateFileOf(file), 'utf8')) as { acknowledged: number; rejected: number };
+    const state = () => JSON.parse(readFileSync(stateFileOf(file), 'utf8')) as { acknowledged: number; rejected: number; rejects?: { path: string; bytes: number } };
     const rejectLines = () => readFileSync(rejects, 'utf8').split('\n').filter(Boolean).length;
     return { file, common, state, rejectLines };
   };
@@ -160,6 +160,22 @@ describe('importer state across runs', () => {
     // Its resume ends with every reject in the file, as many as the summary counts.
     const summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
     expect([summary.total, summary.created, summary.rejected, rejectLines()]).toEqual([40, 36, 4, 4]);
+  });
+
+  it('writes each reject once although a kill came between the rejects file and the state, or between a new state and emptying the file', async () => {
+    const { common, state, rejectLines } = setUp();
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(2), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    expect([state().acknowledged, state().rejected, rejectLines()]).toEqual([20, 2, 2]);
+    // A kill after the next batch's rejects were appended and before its state was written: lines the state does not count.
+    appendFileSync(common.rejectsFile, '{"line":30,"row":{"name":"bad-29"},"status":422,"error":{}}\n');
+    let summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
+    expect([summary.rejected, rejectLines()]).toEqual([4, 4]);
+    // A new run killed after writing its first state and before emptying the file: the old run's lines are left.
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(2), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    const freshState = { ...state(), acknowledged: 0, created: 0, updated: 0, rejected: 0, rejects: { ...state().rejects, bytes: 0 } };
+    writeFileSync(stateFileOf(common.file), JSON.stringify(freshState));
+    summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
+    expect([summary.rejected, rejectLines()]).toEqual([4, 4]);
   });
 
   it('keeps resumable a run whose first batch the API answered only in part, with items it never managed to write', async () => {
