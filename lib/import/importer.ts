@@ -11,6 +11,7 @@ import type { FieldType } from '../models/model-definition.js';
 import { normalizeId } from '../records/record-id.js';
 import type { FieldIssue } from '../records/errors.js';
 import { storableFieldValue } from '../records/payload.js';
+import { claimPidLock } from '../pid-lock.js';
 import { envelopeError, FatalImportError, fetchRetrying, modelUrl, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
@@ -213,7 +214,27 @@ function checkRow(record: Record<string, unknown>, types: Record<string, FieldTy
   return issues.length > 0 ? { issues } : { record: Object.fromEntries(out) };
 }
 
+/**
+ * Imports a file. One import of a file at a time: two at once (a second terminal, an overlapping cron job) would share
+ * its state and rejects files, write each other's rows again and count them twice, so the second is refused.
+ */
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
+  const lock = `${stateFileOf(resolve(options.file))}.lock`;
+  const release = claimPidLock(
+    lock,
+    (owner) =>
+      new FatalImportError(
+        `Another import of ${resolve(options.file)} is running (pid ${owner}): wait for it to end, or stop it and go on with --resume (if none runs any more, delete ${lock})`,
+      ),
+  );
+  try {
+    return await importFile(options);
+  } finally {
+    release();
+  }
+}
+
+async function importFile(options: ImportOptions): Promise<ImportSummary> {
   const file = resolve(options.file);
   const stats = statSync(file);
   const statePath = stateFileOf(file);

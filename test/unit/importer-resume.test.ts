@@ -2,7 +2,7 @@
  * The importer counts a row, and writes its reject, only once the acknowledged prefix reaches it, so rows answered
  * out of order and sent again by --resume are never counted twice. The API is faked here (no database involved).
  */
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FatalImportError } from '../../lib/import/batch-sender.js';
@@ -176,6 +176,31 @@ describe('importer state across runs', () => {
     writeFileSync(stateFileOf(common.file), JSON.stringify(freshState));
     summary = await runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
     expect([summary.rejected, rejectLines()]).toEqual([4, 4]);
+  });
+
+  it('refuses a second import of a file while one runs, and takes it once that one ends', async () => {
+    const { common, rejectLines } = setUp();
+    let letGo = () => undefined as void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let sent = () => undefined as void;
+    const firstSent = new Promise<void>((resolve) => (sent = resolve));
+    const holding = (async (url: string, init?: RequestInit) => {
+      if (!url.endsWith('/models/account')) {
+        sent();
+        await held;
+      }
+      return api(99)(url, init);
+    }) as unknown as typeof fetch;
+    const first = runImport({ ...common, resume: false, sender: { fetch: holding, sleep: async () => undefined } });
+    await firstSent;
+    await expect(runImport({ ...common, resume: true, sender: { fetch: api(99), sleep: async () => undefined } })).rejects.toThrow(
+      new RegExp(`Another import of ${common.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is running \\(pid ${process.pid}\\)`),
+    );
+    letGo();
+    expect((await first).rejected).toBe(4);
+    expect(existsSync(`${stateFileOf(common.file)}.lock`)).toBe(false);
+    expect((await runImport({ ...common, resume: false, sender: { fetch: api(99), sleep: async () => undefined } })).rejected).toBe(4);
+    expect(rejectLines()).toBe(4);
   });
 
   it('keeps resumable a run whose first batch the API answered only in part, with items it never managed to write', async () => {
