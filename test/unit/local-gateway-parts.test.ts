@@ -1,10 +1,13 @@
 import { jest } from '@jest/globals';
 import { allowPolicy, wholeApiArn } from '../../lib/auth/policy.js';
 import { AuthorizerCache } from '../../lib/local/authorizer-cache.js';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import vm from 'node:vm';
 import { createLocalGateway, policyAllows } from '../../lib/local/gateway.js';
 import { baseUrlOf } from '../../lib/local/local-stack.js';
 import { matchRoute } from '../../lib/local/route-matcher.js';
+import { transferEncodingProblem } from '../../lib/local/transfer-encoding.js';
 import { parseRateLimit, WorkspaceRateLimiter } from '../../lib/local/workspace-rate-limit.js';
 import { defaultFunctionTimeoutSeconds, functionTimeoutSeconds, routes } from '../../lib/routes.js';
 
@@ -175,5 +178,29 @@ describe('the base URL a stack prints', () => {
     expect(baseUrlOf('0.0.0.0', 3001)).toBe('http://0.0.0.0:3001');
     expect(baseUrlOf('::1', 3002)).toBe('http://[::1]:3002');
     expect(new URL(baseUrlOf('fe80::1', 80)).hostname).toBe('[fe80::1]');
+  });
+});
+
+describe('transferEncodingProblem', () => {
+  const request = (header: string | undefined, httpVersion = '1.1') =>
+    ({ headers: header === undefined ? {} : { 'transfer-encoding': header }, httpVersion }) as unknown as IncomingMessage;
+
+  it('takes chunked alone, whatever its case and the spaces and tabs around it, and refuses any other coding', () => {
+    for (const header of [undefined, 'chunked', 'Chunked', ' chunked\t', ',chunked', 'chunked ,']) {
+      expect([header, transferEncodingProblem(request(header))]).toEqual([header, undefined]);
+    }
+    for (const [header, named] of [['gzip, chunked', 'gzip'], ['\u00a0, chunked', '\u00a0'], ['chunked\u00a0', 'chunked\u00a0'], ['identity', 'identity']]) {
+      expect([header, transferEncodingProblem(request(header))]).toEqual([header, expect.stringContaining(`Transfer-Encoding ${named} is not supported`)]);
+    }
+    expect(transferEncodingProblem(request('chunked', '1.0'))).toMatch(/HTTP\/1\.0 request cannot carry Transfer-Encoding/);
+  });
+
+  it('reads a header of 16 KB of blanks in time linear in its length', () => {
+    // A pattern for trailing blanks took the square of a run of blanks inside an element: 180 ms for one 16 KB header,
+    // on every request. A hundred such headers run under a watchdog that stops them after 10 s, so the test ends either
+    // way (the linear reading takes milliseconds for all of them).
+    const header = `x${' \t'.repeat(8000)}x`;
+    const outcome = vm.runInNewContext('Array.from({ length: 100 }, () => check(header))[99]', { check: (text: string) => transferEncodingProblem(request(text)), header }, { timeout: 10_000 });
+    expect(outcome).toMatch(/is not supported/);
   });
 });
