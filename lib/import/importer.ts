@@ -220,13 +220,20 @@ function checkRow(record: Record<string, unknown>, types: Record<string, FieldTy
  */
 export async function runImport(options: ImportOptions): Promise<ImportSummary> {
   const lock = `${stateFileOf(resolve(options.file))}.lock`;
-  const release = claimPidLock(
-    lock,
-    (owner) =>
-      new FatalImportError(
-        `Another import of ${resolve(options.file)} is running (pid ${owner}): wait for it to end, or stop it and go on with --resume (if none runs any more, delete ${lock})`,
-      ),
-  );
+  let release: () => void;
+  try {
+    release = claimPidLock(
+      lock,
+      (owner) =>
+        new FatalImportError(
+          `Another import of ${resolve(options.file)} is running (pid ${owner}): wait for it to end, or stop it and go on with --resume (if none runs any more, delete ${lock})`,
+        ),
+    );
+  } catch (error) {
+    if (error instanceof FatalImportError) throw error;
+    // The lock, like the state file, lives beside the file: a directory this user cannot write to stops the import here.
+    throw new FatalImportError(`Cannot write the import's state beside ${resolve(options.file)}: ${(error as Error).message}`);
+  }
   try {
     return await importFile(options);
   } finally {
