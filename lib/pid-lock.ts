@@ -55,8 +55,10 @@ export function claimPidLock(lock: string, inUse: (owner: string) => Error): () 
     let owner: string;
     try {
       owner = readFileSync(lock, 'utf8').trim();
-    } catch {
-      continue; // released in between: try again
+    } catch (error) {
+      // Released in between: try again. Anything else there (a directory of that name) is no lock this can take.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw inUse('?');
     }
     const pid = Number(owner);
     const stale = Number.isInteger(pid) && pid > 0 && (pid === process.pid || !running(pid));

@@ -1,8 +1,9 @@
 /** One local stack per data directory (lib/local/data-dir-lock.ts): a live owner refuses, a dead one's lock is taken. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import vm from 'node:vm';
 import { claimDataDir, DataDirInUseError } from '../../lib/local/data-dir-lock.js';
 
 /** Waits until the process runs its own program (a spawned child is a copy of this one until it execs). */
@@ -66,6 +67,16 @@ describe('claimDataDir', () => {
       release();
     } finally {
       other.kill();
+    }
+  });
+
+  it('refuses, rather than waits forever, when its lock path is taken by something that is no lock (a directory)', () => {
+    mkdirSync(lock);
+    try {
+      // Under a watchdog that stops the claim after 10 s: it once looped for ever, so the test ends either way.
+      expect(() => vm.runInNewContext('claim()', { claim: () => claimDataDir(dir) }, { timeout: 10_000 })).toThrow(DataDirInUseError);
+    } finally {
+      rmSync(lock, { recursive: true });
     }
   });
 
