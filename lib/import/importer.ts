@@ -301,12 +301,13 @@ async function importFile(options: ImportOptions): Promise<ImportSummary> {
     throw new FatalImportError(`Cannot write the rejects file ${options.rejectsFile}: ${(error as Error).message}`);
   }
   const rejectsPath = resolve(options.rejectsFile);
-  if (options.resume && state.rejects?.path === rejectsPath && existsSync(rejectsPath) && statSync(rejectsPath).size > state.rejects.bytes) {
+  const rejectsBytes = statSync(rejectsPath, { throwIfNoEntry: false })?.size ?? 0;
+  if (options.resume && state.rejects?.path === rejectsPath) {
     // Lines of rows the state does not count (a run killed between the two writes): they are written again.
-    truncateSync(rejectsPath, state.rejects.bytes);
-  }
-  if (!options.resume || state.rejects?.path !== rejectsPath) {
-    state.rejects = { path: rejectsPath, bytes: options.resume && existsSync(rejectsPath) ? statSync(rejectsPath).size : 0 };
+    if (rejectsBytes > state.rejects.bytes) truncateSync(rejectsPath, state.rejects.bytes);
+  } else {
+    // A new run's file is emptied once it begins; a resume into another file than the state's goes on from its end.
+    state.rejects = { path: rejectsPath, bytes: options.resume ? rejectsBytes : 0 };
   }
   let begun = options.resume;
   const begin = () => {

@@ -226,7 +226,7 @@ interface Turn {
   readonly answered: Promise<void>;
   /** Its handler runs. */
   started: boolean;
-  /** It is not to run: the connection is ending before its turn, or its own body was refused. */
+  /** It is not to run: its own body was refused (a connection that is ending runs no turn either: `closing`). */
   cancelled: boolean;
 }
 
@@ -486,8 +486,8 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
   // run pipelined requests in parallel only when all are safe methods). Each waits for the answer before it to end.
   // A connection's requests not yet answered, in order; none once all are.
   const turnsOf = new WeakMap<Socket, Turn[]>();
-  // Connections whose answer said it closes: Node's parser can still hand over a request pipelined behind that answer
-  // (already read, with no turn left to cancel it), and RFC 9112 section 9.6 has a server process none.
+  // Connections an answer closes (`Connection: close`, a 413 cut short): RFC 9112 section 9.6 has a server process no
+  // request after it, whether it waits for its turn or Node's parser hands it over after that answer.
   const closing = new WeakSet<Socket>();
   const server = createGatewayHttpServer((request, response) => {
     const { socket } = request;
@@ -513,19 +513,14 @@ export function createLocalGateway(options: LocalGatewayOptions): Server {
         response.once('close', () => {
           turns.splice(turns.indexOf(turn), 1);
           if (turns.length === 0) turnsOf.delete(socket);
-          // An answer that closes the connection (`Connection: close`, a 413 cut short) ends it: RFC 9112 section 9.6
-          // has a server process no request after it.
-          if (!response.shouldKeepAlive || /\bclose\b/i.test(String(response.getHeader('connection') ?? ''))) {
-            closing.add(socket);
-            for (const later of turns) later.cancelled = true;
-          }
+          if (!response.shouldKeepAlive || /\bclose\b/i.test(String(response.getHeader('connection') ?? ''))) closing.add(socket);
           resolve();
         }),
       ),
     };
     turns.push(turn);
     const start = () => {
-      if (turn.cancelled || socket.destroyed) {
+      if (turn.cancelled || socket.destroyed || closing.has(socket)) {
         request.resume();
         return;
       }

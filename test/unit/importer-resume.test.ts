@@ -178,6 +178,20 @@ describe('importer state across runs', () => {
     expect([summary.rejected, rejectLines()]).toEqual([4, 4]);
   });
 
+  it('cuts back only the rejects file its state describes: a resume into another file leaves what that file held', async () => {
+    const { common, state } = setUp();
+    await expect(runImport({ ...common, resume: false, sender: { fetch: api(2), sleep: async () => undefined } })).rejects.toThrow(FatalImportError);
+    expect(state().rejected).toBe(2);
+    const other = `${common.rejectsFile}.other`;
+    const kept = `${'{"kept":"a line of the operator\'s own"}\n'.repeat(50)}`;
+    writeFileSync(other, kept);
+    const summary = await runImport({ ...common, rejectsFile: other, resume: true, sender: { fetch: api(99), sleep: async () => undefined } });
+    expect(summary.rejected).toBe(4);
+    const text = readFileSync(other, 'utf8');
+    // What it held, then the resumed run's two rejects.
+    expect([text.startsWith(kept), text.slice(kept.length).trim().split('\n')]).toEqual([true, [expect.stringContaining('bad-29'), expect.stringContaining('bad-39')]]);
+  });
+
   it('refuses a second import of a file while one runs, and takes it once that one ends', async () => {
     const { common, rejectLines } = setUp();
     let letGo = () => undefined as void;
