@@ -20,6 +20,17 @@ export function wholeNumber(min: number, max: number) {
 }
 
 /**
+ * A commander parser that refuses an empty or blank value. `--table "$TABLE"` with TABLE unset passes an empty string,
+ * which must not quietly mean "no --table" (the admin CLI would then work on the local stack).
+ */
+export function notBlank(what: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError(`Give ${what}, or leave the option out.`);
+    return value;
+  };
+}
+
+/**
  * Makes a command and its subcommands refuse an option that takes a value when it is given twice. Commander keeps the
  * last one without a word, so `token create --workspace a --workspace b` would make the key in b, and `--scopes x
  * --scopes y` would drop x: an operator's slip is refused, as two Authorization headers are. Call it once the command's

@@ -8,7 +8,7 @@ import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
 import { networkFailureCode } from '../store/map-dynamodb-error.js';
-import { refuseRepeatedOptions } from '../cli-options.js';
+import { notBlank, refuseRepeatedOptions } from '../cli-options.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
 import type { UsagePlanRegistrar } from './usage-plan.js';
 
@@ -68,6 +68,9 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return cells.map((r) => r.map((cell, i) => cell + ' '.repeat(widths[i]! - stringWidth(cell))).join('  ').trimEnd()).join('\n');
 }
 
+/** DynamoDB's messages for a request whose key does not fit the table's key schema. */
+const wrongKeySchema = /key schema|required keys|conditions on the keys|Missing the key/i;
+
 /**
  * What to change when the table could not be used: it is not there, there is no region to look for it in, or DynamoDB
  * could not be reached at all (the store's calls; API Gateway's failures are said where they happen). Any other error
@@ -91,6 +94,14 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
           : 'check the region and any proxy between here and AWS';
     return new AdminError(`${description} did not answer as DynamoDB does (HTTP ${status}): ${hint}`);
   }
+  // Another table of the stage (the Idempotency-Key table, keyed by id alone), or another application's: DynamoDB
+  // refuses each request's key, and its words for it say nothing about --table.
+  if (name === 'ValidationException' && typeof message === 'string' && wrongKeySchema.test(message)) {
+    return new AdminError(
+      `${description} is not a Gather records table (its key is not pk and sk)` +
+        (options.table !== undefined ? ": check --table (the stack's TableName output)" : ''),
+    );
+  }
   if (name === 'ResourceNotFoundException') {
     return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`);
   }
@@ -110,10 +121,10 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
   const { io } = deps;
   const program = new Command('admin')
     .description('Manage Gather workspaces and API keys (the local stack by default, a deployed stage with --table)')
-    .addOption(new Option('--table <name>', "a deployed stage's DynamoDB table (the stack's TableName output)"))
-    .addOption(new Option('--region <region>', 'AWS region of --table (default: AWS_REGION)'))
-    .addOption(new Option('--endpoint <url>', 'DynamoDB endpoint override'))
-    .addOption(new Option('--data-dir <dir>', 'where the local stack keeps dev.json (default: DATA_DIR or .data)'))
+    .addOption(new Option('--table <name>', "a deployed stage's DynamoDB table (the stack's TableName output)").argParser(notBlank("the stage's table name")))
+    .addOption(new Option('--region <region>', 'AWS region of --table (default: AWS_REGION)').argParser(notBlank('a region, such as eu-west-1')))
+    .addOption(new Option('--endpoint <url>', 'DynamoDB endpoint override').argParser(notBlank('a URL (http://host:port)')))
+    .addOption(new Option('--data-dir <dir>', 'where the local stack keeps dev.json (default: DATA_DIR or .data)').argParser(notBlank('a directory')))
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })

@@ -244,6 +244,8 @@ export class ApiKeyStore {
         request = result.UnprocessedKeys as typeof request;
       }
     }
+    // Oldest first, as `workspace list` is in id order: the listing partition is in token-id order, which is random.
+    const byAge = (a: TokenSummary, b: TokenSummary) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     return items.map((item) => ({
       id: String(item.token_id),
       name: typeof item.name === 'string' && item.name !== '' ? item.name : null,
@@ -252,7 +254,7 @@ export class ApiKeyStore {
       last_used_at: lastUsed.get(apiKeyItemKey(String(item.key_hash)).pk) ?? null,
       prefix: String(item.prefix),
       revoked_at: item.revoked_at ? String(item.revoked_at) : null,
-    }));
+    })).sort(byAge);
   }
 
   /** Revokes a key by its token id: the authorizer refuses it from now on (API Gateway's cache aside). */

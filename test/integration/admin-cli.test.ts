@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { adminCli, call, devDataDir, devStack, keyStore, unique } from '../support/api-client.js';
 import stringWidth from 'string-width';
+import { ApiKeyStore } from '../../lib/store/api-key-store.js';
+import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
+import { idempotencyTableName } from '../../lib/store/table-definition.js';
 
 describe('npm run admin', () => {
   const workspace = unique('acme');
@@ -160,11 +163,37 @@ describe('npm run admin', () => {
     [['token', 'create', '--workspace', 'dev', '--workspace', 'no-such-workspace', '--scopes', 'records:read'], /option '--workspace' was given more than once/],
     [['token', 'create', '--workspace', 'dev', '--scopes', 'records:read', '--scopes=models:write'], /option '--scopes' was given more than once/],
     [['--data-dir', '.data', '--data-dir', '/elsewhere', 'workspace', 'list'], /option '--data-dir' was given more than once/],
+    // An empty value (`--table "$TABLE"` with TABLE unset) is refused, never taken as the option left out: the command
+    // would have worked on the local stack.
+    [['--table', '', 'workspace', 'create', unique('blank-table')], /option '--table <name>' argument '' is invalid\. Give the stage's table name, or leave the option out/],
+    [['--endpoint', '', 'workspace', 'list'], /option '--endpoint <url>' argument '' is invalid\. Give a URL/],
+    [['--table', 'Gather-dev-RecordsTable', '--region', ' ', 'workspace', 'list'], /option '--region <region>' argument ' ' is invalid\. Give a region/],
+    [['--data-dir', '', 'token', 'list', '--workspace', 'dev'], /option '--data-dir <dir>' argument '' is invalid\. Give a directory/],
   ])('fails clearly: %j', async (args, message) => {
     const result = await adminCli(args);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(message);
     expect(result.stdout).not.toMatch(/gth_/);
+  });
+
+  it("lists a workspace's keys oldest first, not in the order of their random token ids", async () => {
+    const { dynamodbEndpoint, tableName } = devStack();
+    const raw = createDynamoDbClient({ endpoint: dynamodbEndpoint });
+    const owner = unique('ordered');
+    // One second apart, as keys made one by one are.
+    let now = Date.parse('2026-12-01T00:00:00.000Z');
+    const store = new ApiKeyStore(createDocumentClient(raw), tableName, () => new Date((now += 1000)));
+    const names = Array.from({ length: 8 }, (_, i) => `key ${i + 1}`);
+    try {
+      await store.createWorkspace(owner);
+      for (const name of names) await store.createApiKey({ workspace: owner, scopes: ['records:read'], name });
+    } finally {
+      raw.destroy();
+    }
+    const listed = await adminCli(['token', 'list', '--workspace', owner, '--json']);
+    expect((JSON.parse(listed.stdout) as { name: string }[]).map((key) => key.name)).toEqual(names);
+    const table = await adminCli(['token', 'list', '--workspace', owner]);
+    expect(table.stdout.split('\n').slice(1, -1).map((line) => /key \d/.exec(line)?.[0])).toEqual(names);
   });
 
   it('revokes a key once, and refuses to revoke it again', async () => {
@@ -224,6 +253,17 @@ describe('npm run admin', () => {
       expect([taken.code, taken.stderr.trim()]).toEqual([1, expect.stringMatching(/did not answer as DynamoDB does \(HTTP \d+\): another program holds the port its dev\.json names; start the local stack again/)]);
     } finally {
       rmSync(stale, { recursive: true, force: true });
+    }
+    // The stage's other table (the Idempotency-Key table, keyed by id alone): every command says so, in place of
+    // DynamoDB's words about key schemas.
+    const otherTable = idempotencyTableName(devStack().tableName);
+    for (const args of [['workspace', 'list'], ['workspace', 'create', unique('wrong')], ['token', 'list', '--workspace', 'dev'], ['token', 'create', '--workspace', 'dev', '--scopes', 'records:read'], ['token', 'revoke', 'tok_AAAAAAAAAAAAAAAA'], ['workspace', 'migrate']]) {
+      const wrong = await adminCli(['--table', otherTable, '--endpoint', dynamodbEndpoint, '--region', 'local', ...args]);
+      expect([args, wrong.code, wrong.stderr.trim()]).toEqual([
+        args,
+        1,
+        `error: table ${otherTable} at ${dynamodbEndpoint} is not a Gather records table (its key is not pk and sk): check --table (the stack's TableName output)`,
+      ]);
     }
     const notUrl = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', 'notaurl', '--region', 'local', 'workspace', 'list']);
     expect([notUrl.code, notUrl.stderr.trim()]).toEqual([1, 'error: --endpoint "notaurl" is not a URL (http://host:port)']);
