@@ -9,6 +9,7 @@ import { allScopes, isScope, type Scope } from '../auth/scopes.js';
 import { AdminError } from '../store/api-key-store.js';
 import { networkFailureCode } from '../store/map-dynamodb-error.js';
 import { notBlank, refuseRepeatedOptions } from '../cli-options.js';
+import { clipped, printable, terminalHazards } from '../terminal-text.js';
 import type { AdminTarget, TargetOptions } from './admin-target.js';
 import type { UsagePlanRegistrar } from './usage-plan.js';
 
@@ -36,27 +37,16 @@ export function parseScopeList(value: string): Scope[] {
     // `--scopes "records:read records:write"`: the list is one argument, its scopes joined by commas.
     const spaced = unknown.some((scope) => /\s/.test(scope) && scope.split(/\s+/).every(isScope));
     throw new AdminError(
-      `Unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: use ${allScopes.join(', ')}` + (spaced ? ', separated by commas (records:read,records:write)' : ''),
+      `Unknown scope${unknown.length > 1 ? 's' : ''} ${unknown.map((scope) => clipped(scope, 40)).join(', ')}: use ${allScopes.join(', ')}` + (spaced ? ', separated by commas (records:read,records:write)' : ''),
     );
   }
   return [...new Set(scopes)] as Scope[];
 }
 
 /**
- * What a key name must not hold, since `token list` prints it on an operator's terminal: control characters (a newline
- * breaks the table, an escape sequence drives the terminal), line and paragraph separators, the bidirectional controls
- * that turn text around, and a byte-order mark. Joiners (ZWJ, ZWNJ) stay: Persian words and emoji sequences need them.
+ * Rows as a table for the terminal. A key name stored before key names were checked may hold a character of
+ * lib/terminal-text.ts's list: each cell is shown through `printable`.
  */
-const terminalHazards = /[\p{Cc}\p{Zl}\p{Zp}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
-
-const everyTerminalHazard = new RegExp(terminalHazards.source, 'gu');
-
-/**
- * A cell as the terminal will show it: each of those characters (a name stored before key names were checked may hold
- * one) is shown as U+FFFD, never sent to the terminal.
- */
-const printable = (text: string) => text.replace(everyTerminalHazard, '\uFFFD');
-
 function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cells = [
     columns,
@@ -321,11 +311,12 @@ export async function runAdmin(argv: readonly string[], deps: AdminDependencies)
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
     if (error instanceof AdminError) {
-      deps.io.err(`error: ${error.message}`);
+      deps.io.err(`error: ${printable(error.message)}`);
       return 1;
     }
-    deps.io.err(`error: ${(error as Error).message ?? String(error)}`);
+    deps.io.err(`error: ${printable((error as Error).message ?? String(error))}`);
     return 1;
   }
 }

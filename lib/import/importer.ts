@@ -12,6 +12,7 @@ import { normalizeId } from '../records/record-id.js';
 import type { FieldIssue } from '../records/errors.js';
 import { storableFieldValue } from '../records/payload.js';
 import { claimPidLock } from '../pid-lock.js';
+import { clipped } from '../terminal-text.js';
 import { envelopeError, FatalImportError, fetchRetrying, modelUrl, sendBatch, type SenderOptions } from './batch-sender.js';
 import { assertUtf8, countRows, csvHeader, readRows, type ImportFormat, type Row } from './read-rows.js';
 
@@ -168,14 +169,14 @@ async function modelShape(options: ImportOptions): Promise<ModelShape> {
   const lookupOptions = { ...options.sender, baseUrl: options.baseUrl, token: options.token, model: options.model, onRetry: (status: number | string, delay: number) => options.progress?.retry(status, delay) };
   const { status, text } = await fetchRetrying(url, { headers: { Authorization: `Token ${options.token}` } }, lookupOptions, false).catch(
     (error: unknown) => {
-      if (error instanceof FatalImportError) throw new FatalImportError(`Cannot read model "${options.model}": ${error.message}`);
+      if (error instanceof FatalImportError) throw new FatalImportError(`Cannot read model "${clipped(options.model)}": ${error.message}`);
       // fetch says only "fetch failed"; its cause says why (refused, unknown host, TLS).
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       throw new FatalImportError(`Cannot reach the API at ${options.baseUrl}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
     },
   );
   if (status !== 200) {
-    throw new FatalImportError(`Cannot read model "${options.model}" (${status}): ${envelopeError(text)?.message ?? text}`);
+    throw new FatalImportError(`Cannot read model "${clipped(options.model)}" (${status}): ${clipped(envelopeError(text)?.message ?? text, 500)}`);
   }
   const model = modelDefinitionIn(text);
   if (!model) throw new FatalImportError(`${url} answered 200 with something that is not a model definition: is ${options.baseUrl} the API's root URL?`);

@@ -9,6 +9,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { pathFromCaller, refuseRepeatedOptions, usageErrorsExitWith, wholeNumber } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
+import { printable } from '../terminal-text.js';
 import { FatalImportError } from './batch-sender.js';
 import { resumableRows, rowCount, runImport, stateFileOf, type ImportProgress } from './importer.js';
 import { formatOf } from './read-rows.js';
@@ -135,7 +136,8 @@ try {
   );
   process.exitCode = summary.rejected > 0 ? 1 : 0;
 } catch (error) {
-  console.error(`error: ${error instanceof FatalImportError ? error.message : ((error as Error).stack ?? String(error))}`);
+  // A fatal error's one line may quote the file's header or the API's answer: shown, never obeyed by the terminal.
+  console.error(`error: ${error instanceof FatalImportError ? printable(error.message) : ((error as Error).stack ?? String(error))}`);
   // Only an import whose state file was begun (the API answered one of its batches, in whole or in part) has somewhere
   // to continue from, and not when the resume itself was refused: a run refused at its first batch (a read-only key),
   // or one that never reached the API, has not.

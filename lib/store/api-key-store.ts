@@ -14,6 +14,7 @@ import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, isTokenId, 
 import type { Scope } from '../auth/scopes.js';
 import { apiKeyItemKey, apiKeyListingKey, apiKeyListingPartition, workspaceIdPattern, workspaceItemKey, workspaceRegistryPartition } from './keys.js';
 import { cancellationCodes, isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
+import { clipped } from '../terminal-text.js';
 import { queryPartition } from './query-partition.js';
 import { moveLegacyWorkspaceItems } from './workspace-layout-migration.js';
 
@@ -74,7 +75,7 @@ const lastUsedWriteBudgetMs = optionalIntEnv('LAST_USED_WRITE_BUDGET_MS', 500);
 const tokenLookupKey = (tokenId: string) => ({ pk: `T#${tokenId}`, sk: 'T' });
 
 const invalidWorkspaceId = (workspace: string) =>
-  new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${workspace}" is not one`);
+  new AdminError(`Workspace ids are 1 to 63 lower-case letters, digits and dashes, starting with a letter or digit; "${clipped(workspace)}" is not one`);
 
 export class ApiKeyStore {
   constructor(
@@ -263,7 +264,7 @@ export class ApiKeyStore {
     if (tokenId.startsWith(keyPrefix)) {
       throw new AdminError(`That is an API key, not its token id: "token list --workspace <id>" shows each key's token id (tok_...) and prefix`);
     }
-    if (!isTokenId(tokenId)) throw new AdminError(`"${tokenId.slice(0, 40)}${tokenId.length > 40 ? '…' : ''}" is not a token id: they are tok_ and 16 letters and digits`);
+    if (!isTokenId(tokenId)) throw new AdminError(`"${clipped(tokenId, 40)}" is not a token id: they are tok_ and 16 letters and digits`);
     const lookup = await this.client.send(new GetCommand({ TableName: this.tableName, Key: tokenLookupKey(tokenId), ConsistentRead: true }));
     if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`);
     const workspace = String(lookup.Item.workspace);

@@ -73,6 +73,15 @@ describe('npm run admin', () => {
     const result = await adminCli(['workspace', 'create', 'Not_Valid']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/lower-case letters, digits and dashes/);
+    // An id that would drive the terminal (clear the screen, turn it red) or fill it: echoed cut short, and shown.
+    for (const id of ['acme\u001b[2J\u001b[31mOWNED', 'x\ny', 'a'.repeat(5000)]) {
+      const refused = await adminCli(['workspace', 'create', id]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/lower-case letters, digits and dashes/);
+      expect(refused.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+      expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(refused.stderr.length).toBeLessThan(300);
+    }
   });
 
   it('refuses a key name that would garble token list: control characters, or over 200 characters', async () => {

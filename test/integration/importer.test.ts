@@ -326,6 +326,13 @@ describe('npm run import', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/The header has no column "email", the unique field of customer/);
     expect((await call('GET', '/models/customer/records/ann@crm.io', { token })).status).toBe(404);
+    // A header from another system may hold an escape sequence: the message quotes it without obeying it.
+    const hostile = join(dir, 'hostile.csv');
+    writeFileSync(hostile, 'e\u001b[2Jmail,Name\nann@crm.io,Ann\n');
+    const shown = await importer(['--model', 'customer', '--file', hostile, '--token', token]);
+    expect(shown.code).toBe(2);
+    expect(shown.stderr).toContain('(it has: e\uFFFD[2Jmail, Name)');
+    expect(shown.stderr).not.toContain('\u001b');
     // A spreadsheet's export with two empty columns at the end: no repeated name, and their empty cells send nothing.
     const excel = join(dir, 'excel.csv');
     writeFileSync(excel, 'name,size,,\nexcel-co,10,,\n');
