@@ -69,7 +69,7 @@ const wrongKeySchema = /key schema|required keys|conditions on the keys|Missing 
 function explainedTargetFailure(error: unknown, options: GlobalOptions, description: string | undefined): unknown {
   const { name, message } = error as { name?: string; message?: string };
   if (typeof message === 'string' && /^Region is missing$|^Region not accepted/.test(message)) {
-    return new AdminError('No AWS region for --table: give --region <region>, or set AWS_REGION');
+    return new AdminError('No AWS region for --table: give --region <region>, or set AWS_REGION', 'table_unavailable');
   }
   if (message === 'Invalid URL' && options.endpoint !== undefined) return new AdminError(`--endpoint "${options.endpoint}" is not a URL (http://host:port)`);
   if (description === undefined) return error;
@@ -82,7 +82,7 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
         : options.table === undefined
           ? 'another program holds the port its dev.json names; start the local stack again with "npm start"'
           : 'check the region and any proxy between here and AWS';
-    return new AdminError(`${description} did not answer as DynamoDB does (HTTP ${status}): ${hint}`);
+    return new AdminError(`${description} did not answer as DynamoDB does (HTTP ${status}): ${hint}`, 'table_unavailable');
   }
   // Another table of the stage (the Idempotency-Key table, keyed by id alone), or another application's: DynamoDB
   // refuses each request's key, and its words for it say nothing about --table.
@@ -90,10 +90,11 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
     return new AdminError(
       `${description} is not a Gather records table (its key is not pk and sk)` +
         (options.table !== undefined ? ": check --table (the stack's TableName output)" : ''),
+      'table_unavailable',
     );
   }
   if (name === 'ResourceNotFoundException') {
-    return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`);
+    return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`, 'table_unavailable');
   }
   const reason = networkFailureCode(error);
   if (reason === undefined) return error;
@@ -104,10 +105,23 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
         ? ': its DynamoDB Local is not answering. If its "npm start" still runs, it has said so (DynamoDB Local stopped):' +
           ' stop it with Ctrl-C and start it again; one stopped without Ctrl-C leaves its dev.json behind, so start it again'
         : ''),
+    'table_unavailable',
   );
 }
 
-export function buildAdminProgram(deps: AdminDependencies): Command {
+/**
+ * Whether the command line asked for JSON, which decides how a failure is printed. Taken from the words of the command
+ * line, not from what commander parsed, since commander may stop at a mistake before it reaches a later `--json`
+ * (commander reads `--name --json` as `--json` too; `--name=--json` is one word).
+ */
+export interface AdminOutput {
+  json: boolean;
+}
+
+/** An error or warning as `--json` prints it on stderr: one line a script can parse. */
+const jsonLine = (kind: 'error' | 'warning', fields: { code?: string; message: string }) => JSON.stringify({ [kind]: fields });
+
+export function buildAdminProgram(deps: AdminDependencies, output: AdminOutput = { json: false }): Command {
   const { io } = deps;
   const program = new Command('admin')
     .description('Manage Gather workspaces and API keys (the local stack by default, a deployed stage with --table)')
@@ -117,7 +131,12 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
     .addOption(new Option('--data-dir <dir>', 'where the local stack keeps dev.json (default: DATA_DIR or .data)').argParser(notBlank('a directory')))
     .option('--json', 'print JSON for scripts')
     .showHelpAfterError()
-    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .configureOutput({
+      writeOut: (s) => io.out(s.replace(/\n$/, '')),
+      // commander's own errors (an unknown option, a missing argument) and the help after them: with --json, runAdmin
+      // prints the error as one JSON line instead.
+      writeErr: (s) => (output.json ? undefined : io.err(s.replace(/\n$/, ''))),
+    })
     .exitOverride();
 
   const withTarget = async (command: Command, run: (target: AdminTarget, options: GlobalOptions) => Promise<void>) => {
@@ -163,14 +182,15 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
             `Workspace ${created.id} was created, but adding it to usage plan ${opts.usagePlan} failed (${(error as Error).message}); ` +
               `once that is fixed, run: admin --table ${options.table}${options.region ? ` --region ${options.region}` : ''}${options.endpoint ? ` --endpoint ${options.endpoint}` : ''} ` +
               `workspace attach-usage-plan ${created.id} --usage-plan ${opts.usagePlan}`,
+            'usage_plan_failed',
           );
         }
         // On a deployed stage API Gateway refuses (403) every request of a workspace outside the stage's usage plan.
         if (options.table !== undefined && !registered) {
-          io.err(
-            `warning: workspace ${created.id} is in no usage plan, so a deployed stage refuses its keys with 403 until you run: ` +
-              `admin --table ${options.table} workspace attach-usage-plan ${created.id} --usage-plan <UsagePlanId output>`,
-          );
+          const warning =
+            `workspace ${created.id} is in no usage plan, so a deployed stage refuses its keys with 403 until you run: ` +
+            `admin --table ${options.table} workspace attach-usage-plan ${created.id} --usage-plan <UsagePlanId output>`;
+          io.err(options.json ? jsonLine('warning', { message: warning }) : `warning: ${warning}`);
         }
         print(
           options,
@@ -188,14 +208,14 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
       requireStage(command, 'attach-usage-plan');
       return withTarget(command, async ({ store }, options) => {
         const usageKey = await store.usageKeyOf(id);
-        if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`);
-        if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`);
+        if (usageKey === undefined) throw new AdminError(`Workspace "${id}" does not exist`, 'workspace_not_found');
+        if (usageKey === '') throw new AdminError(`Workspace "${id}" has no usage key`, 'usage_plan_failed');
         let registered: { apiKeyId: string };
         try {
           registered = await deps.usagePlans(options.region).register(id, usageKey, opts.usagePlan);
         } catch (error) {
           // API Gateway's failure, said as such (not taken for the table's).
-          throw new AdminError(`Adding workspace ${id} to usage plan ${opts.usagePlan} failed in API Gateway: ${(error as Error).message}`);
+          throw new AdminError(`Adding workspace ${id} to usage plan ${opts.usagePlan} failed in API Gateway: ${(error as Error).message}`, 'usage_plan_failed');
         }
         print(options, { id, usage_plan: opts.usagePlan, api_key_id: registered.apiKeyId }, `Workspace ${id} is in usage plan ${opts.usagePlan}`);
       });
@@ -297,26 +317,31 @@ export function buildAdminProgram(deps: AdminDependencies): Command {
 export async function runAdmin(argv: readonly string[], deps: AdminDependencies): Promise<number> {
   // No command takes a key, and an error message that quotes its argument would put one pasted by mistake into a
   // terminal's scrollback or a CI log: refused before parsing, without a word of it.
+  const output: AdminOutput = { json: argv.includes('--json') };
+  // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
+  const fail = (code: string, message: string) => {
+    deps.io.err(output.json ? jsonLine('error', { code, message: printable(message) }) : `error: ${printable(message)}`);
+    return 1;
+  };
   const withKey = argv.findIndex((argument) => containsApiKey(argument));
   if (withKey >= 0) {
-    deps.io.err(
-      `error: argument ${withKey + 1} holds an API key (gth_...), which the admin CLI never takes: name a key by its token id (tok_...), which "token list --workspace <id>" shows. ` +
+    return fail(
+      'invalid_argument',
+      `argument ${withKey + 1} holds an API key (gth_...), which the admin CLI never takes: name a key by its token id (tok_...), which "token list --workspace <id>" shows. ` +
         'If the key was pasted somewhere others can see, revoke it.',
     );
-    return 1;
   }
-  const program = buildAdminProgram(deps);
+  const program = buildAdminProgram(deps, output);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
-    // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
-    if (error instanceof AdminError) {
-      deps.io.err(`error: ${printable(error.message)}`);
-      return 1;
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0;
+      // Printed by commander already, unless --json held it back.
+      return output.json ? fail('invalid_argument', error.message.replace(/^error: /, '')) : 1;
     }
-    deps.io.err(`error: ${printable((error as Error).message ?? String(error))}`);
-    return 1;
+    if (error instanceof AdminError) return fail(error.code, error.message);
+    return fail('unexpected_error', (error as Error).message ?? String(error));
   }
 }

@@ -34,7 +34,7 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
     const devJson = devJsonPath(dataDir);
     const info = readDevJson(dataDir);
     if (!info) {
-      throw new AdminError(`${noLocalStackFound(devJson, ' (or --data-dir <dir>)')}; or name a deployed stage's table with --table <name>`);
+      throw new AdminError(`${noLocalStackFound(devJson, ' (or --data-dir <dir>)')}; or name a deployed stage's table with --table <name>`, 'table_unavailable');
     }
     tableName = info.tableName;
     description = endpoint ? `the local stack's table ${tableName} (${devJson}) at ${endpoint}` : `the local stack (${devJson})`;

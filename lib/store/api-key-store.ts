@@ -58,8 +58,25 @@ export interface CreatedWorkspace extends WorkspaceSummary {
   readonly usageKey: string;
 }
 
-/** The admin's mistakes, each with a message that says what to do. */
-export class AdminError extends Error {}
+/** What kind of failure an AdminError is: `--json` prints it beside the message, for scripts (docs/operations.md). */
+export type AdminErrorCode =
+  | 'invalid_argument'
+  | 'workspace_exists'
+  | 'workspace_not_found'
+  | 'token_not_found'
+  | 'token_already_revoked'
+  | 'table_unavailable'
+  | 'usage_plan_failed';
+
+/** The admin's mistakes, and what stopped a command, each with a message that says what to do. */
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly code: AdminErrorCode = 'invalid_argument',
+  ) {
+    super(message);
+  }
+}
 
 /** last_used_at is refreshed at most this often, so a busy key costs no extra write per authorizer call. */
 export const lastUsedPrecisionMs = 60 * 60 * 1000;
@@ -164,7 +181,7 @@ export class ApiKeyStore {
       );
     } catch (error) {
       // A workspace of a table written before the current layout has its registry item too.
-      if (isConditionFailure(error)) throw new AdminError(`Workspace "${workspace}" already exists`);
+      if (isConditionFailure(error)) throw new AdminError(`Workspace "${workspace}" already exists`, 'workspace_exists');
       throw error;
     }
     return { id: workspace, created_at: createdAt, usageKey };
@@ -200,7 +217,7 @@ export class ApiKeyStore {
     const createdAt = this.clock().toISOString();
     const name = input.name ?? null;
     const usageKey = await this.usageKeyOf(input.workspace);
-    if (usageKey === undefined) throw new AdminError(`Workspace "${input.workspace}" does not exist`);
+    if (usageKey === undefined) throw new AdminError(`Workspace "${input.workspace}" does not exist`, 'workspace_not_found');
     const common = { token_id: tokenId, workspace: input.workspace, scopes: [...new Set(input.scopes)], ...(name !== null ? { name } : {}), created_at: createdAt, prefix: displayPrefix(key) };
     try {
       await this.client.send(
@@ -221,14 +238,14 @@ export class ApiKeyStore {
         }),
       );
     } catch (error) {
-      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${input.workspace}" does not exist`);
+      if (cancellationCodes(error)?.[0] === 'ConditionalCheckFailed') throw new AdminError(`Workspace "${input.workspace}" does not exist`, 'workspace_not_found');
       throw error;
     }
     return { key, tokenId, workspace: input.workspace, scopes: common.scopes, name, createdAt, prefix: common.prefix };
   }
 
   async listTokens(workspace: string): Promise<TokenSummary[]> {
-    if (!(await this.workspaceExists(workspace))) throw new AdminError(`Workspace "${workspace}" does not exist`);
+    if (!(await this.workspaceExists(workspace))) throw new AdminError(`Workspace "${workspace}" does not exist`, 'workspace_not_found');
     const items = await queryPartition(this.client, this.tableName, { pk: apiKeyListingPartition(workspace), skPrefix: 'T#' });
     // last_used_at lives on the authorizer's item, so reading a key costs the authorizer nothing extra.
     const lastUsed = new Map<string, string>();
@@ -266,7 +283,7 @@ export class ApiKeyStore {
     }
     if (!isTokenId(tokenId)) throw new AdminError(`"${clipped(tokenId, 40)}" is not a token id: they are tok_ and 16 letters and digits`);
     const lookup = await this.client.send(new GetCommand({ TableName: this.tableName, Key: tokenLookupKey(tokenId), ConsistentRead: true }));
-    if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`);
+    if (!lookup.Item) throw new AdminError(`No key has the token id "${tokenId}"`, 'token_not_found');
     const workspace = String(lookup.Item.workspace);
     const keyHash = String(lookup.Item.key_hash);
     // Its listing item may still be where a table written before the current layout keeps it.
@@ -286,7 +303,7 @@ export class ApiKeyStore {
       await this.client.send(new TransactWriteCommand({ TransactItems: [revoke(apiKeyItemKey(keyHash)), revoke(apiKeyListingKey(workspace, tokenId))] }));
     } catch (error) {
       if (cancellationCodes(error)?.some((code) => code === 'ConditionalCheckFailed')) {
-        throw new AdminError(`The key ${tokenId} is already revoked`);
+        throw new AdminError(`The key ${tokenId} is already revoked`, 'token_already_revoked');
       }
       throw error;
     }

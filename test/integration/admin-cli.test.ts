@@ -185,6 +185,34 @@ describe('npm run admin', () => {
     expect(result.stdout).not.toMatch(/gth_/);
   });
 
+  it('prints a failure under --json as one JSON line on stderr, with a code a script can act on', async () => {
+    const existing = unique('json');
+    expect((await adminCli(['workspace', 'create', existing])).code).toBe(0);
+    const made = JSON.parse((await adminCli(['token', 'create', '--workspace', existing, '--scopes', 'records:read', '--json'])).stdout) as { id: string };
+    expect((await adminCli(['token', 'revoke', made.id])).code).toBe(0);
+    const cases: [string[], string, RegExp][] = [
+      [['workspace', 'create', existing, '--json'], 'workspace_exists', /already exists/],
+      [['--json', 'token', 'list', '--workspace', unique('absent')], 'workspace_not_found', /does not exist/],
+      [['token', 'revoke', 'tok_AAAAAAAAAAAAAAAA', '--json'], 'token_not_found', /No key has the token id/],
+      [['token', 'revoke', made.id, '--json'], 'token_already_revoked', /already revoked/],
+      [['token', 'create', '--workspace', existing, '--scopes', 'records:delete', '--json'], 'invalid_argument', /Unknown scope records:delete/],
+      // commander's own mistakes, one of them found before commander reaches the --json after it.
+      [['workspace', 'list', '--bogus', '--json'], 'invalid_argument', /unknown option '--bogus'/],
+      [['--table', '', 'workspace', 'list', '--json'], 'invalid_argument', /argument '' is invalid/],
+      [['--endpoint', 'http://127.0.0.1:1', 'workspace', 'list', '--json'], 'table_unavailable', /ECONNREFUSED/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await adminCli(args);
+      expect([args, result.code, result.stdout]).toEqual([args, 1, '']);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect([args, lines.length]).toEqual([args, 1]);
+      expect([args, JSON.parse(lines[0]!)]).toEqual([args, { error: { code, message: expect.stringMatching(message) } }]);
+    }
+    // Without --json, the same failure is a line of text.
+    const text = await adminCli(['workspace', 'create', existing]);
+    expect(text.stderr.trim()).toBe(`error: Workspace "${existing}" already exists`);
+  });
+
   it("lists a workspace's keys oldest first, not in the order of their random token ids", async () => {
     const { dynamodbEndpoint, tableName } = devStack();
     const raw = createDynamoDbClient({ endpoint: dynamodbEndpoint });
@@ -233,6 +261,12 @@ describe('npm run admin', () => {
     expect(result).toMatchObject({ code: 0, stdout: `Created workspace ${other}\n` });
     // Without --usage-plan a deployed stage would refuse the workspace's keys: the operator is told how to fix it.
     expect(result.stderr).toMatch(new RegExp(`warning: workspace ${other} is in no usage plan.*workspace attach-usage-plan ${other} --usage-plan`));
+    // Under --json the warning is a JSON line too, and the answer on stdout is JSON.
+    const another = unique('staged');
+    const json = await adminCli(['--table', tableName, '--endpoint', dynamodbEndpoint, '--region', 'local', 'workspace', 'create', another, '--json'], { DATA_DIR: '/nonexistent' });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ id: another, created_at: expect.any(String) });
+    expect(JSON.parse(json.stderr)).toEqual({ warning: { message: expect.stringMatching(`^workspace ${another} is in no usage plan`) } });
     const local = await adminCli(['workspace', 'create', unique('local')]);
     expect([local.code, local.stderr]).toEqual([0, '']);
     const withoutStack = await adminCli(['workspace', 'list'], { DATA_DIR: '/nonexistent' });
