@@ -57,8 +57,11 @@ export class ScheduledTests extends Construct {
     // The Scheduler invokes the function asynchronously, so Lambda's own retries (two by default) would run a failed or
     // timed-out scenario again, leaving more test records and overlapping the next scheduled run. The next run is the
     // retry; the alarm waits for two failed periods anyway. (The target's retryAttempts below covers only the Scheduler's
-    // delivery of the event.)
-    this.function.configureAsyncInvoke({ retryAttempts: 0 });
+    // delivery of the event.) retryAttempts covers only the function's errors: a throttled invocation stays in Lambda's
+    // queue for up to 6 h by default, so after an account-wide throttle the runs held back would all start at once, on
+    // an API that is recovering. A run older than the interval to the next one is dropped instead (the alarm still sees
+    // the missing runs).
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(Math.min(props.everyMinutes, 360)) });
     this.function.addEnvironment('SMOKE_BASE_URL', props.api.url);
     this.function.addEnvironment('SMOKE_SECRET_ARN', this.secret.secretArn);
     this.secret.grantRead(this.function);

@@ -232,23 +232,40 @@ describe('the scheduled end-to-end test', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('SchedulerRoleForTarget') }],
     });
     // A failed run is not run again by Lambda's asynchronous retries: the next scheduled run is the retry.
+    // A throttled run is held by Lambda no longer than the interval to the next run (6 h by default), and the
+    // Scheduler does not send a run again either (185 times over 24 h by default).
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: Match.stringLikeRegexp('ScheduledTestsSmokeFunction') },
       MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: Math.min(config.scheduledTestMinutes, 360) * 60,
     });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { Target: Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0 } }) });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SMOKE_BASE_URL: Match.anyValue(), SMOKE_SECRET_ARN: { Ref: Match.stringLikeRegexp('SmokeKey') } }) },
     });
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] })]) },
     });
+    // What makes it fire, all of it: a period whose worst run failed (Minimum < 1), or that had no run (missing data
+    // breaches), twice in a row; and it says so again when it clears. The metric is the one the function writes
+    // (test/integration/smoke.test.ts checks its namespace and dimensions against smokeSuccessMetric).
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'gather-stage-SmokeFailing',
+      Namespace: 'Gather',
       MetricName: 'SmokeSuccess',
-      Dimensions: Match.arrayWith([{ Name: 'stage', Value: 'stage' }]),
+      Dimensions: [
+        { Name: 'service', Value: 'gather' },
+        { Name: 'stage', Value: 'stage' },
+      ],
+      Statistic: 'Minimum',
+      Period: Math.max(5, config.scheduledTestMinutes) * 60,
+      Threshold: 1,
       ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
       TreatMissingData: 'breaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+      OKActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
     });
     template.hasOutput('SmokeKeySecretArn', {});
   });

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { Duration } from 'aws-cdk-lib';
+import { smokeSuccessMetric } from '../../infra/constructs/scheduled-tests.js';
 import { runScenario, type ScenarioResult } from '../../lib/smoke/scenario.js';
 import { call, devDataDir, devStack, workspaceWithKey } from '../support/api-client.js';
 import { startForwardingProxy, type ForwardingProxy } from '../support/forwarding-proxy.js';
@@ -15,9 +17,9 @@ describe('npm run smoke', () => {
   it('passes against the local stack, printing each step with its duration', async () => {
     const run = await smokeCli([]);
     expect(run.code).toBe(0);
-    expect(run.stdout.match(/^ {2}ok {3}/gm)).toHaveLength(9);
+    expect(run.stdout.match(/^ {2}ok {3}/gm)).toHaveLength(13);
     expect(run.stdout).toMatch(/^ {2}ok {3}upsert an account by form\s+\d+ ms$/m);
-    expect(run.stdout).toMatch(/PASSED: 9 of 9 steps passed/);
+    expect(run.stdout).toMatch(/PASSED: 13 of 13 steps passed/);
   });
 
   it('fails loudly, with what was expected and what came back, and exits non-zero', async () => {
@@ -26,7 +28,7 @@ describe('npm run smoke', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/FAIL upsert an account by form/);
     expect(run.stdout).toMatch(/expected 201 with fields.size "50-100"; got 403 .*forbidden/);
-    expect(run.stdout).toMatch(/FAILED: 0 of 9 steps passed/);
+    expect(run.stdout).toMatch(/FAILED: 0 of 13 steps passed/);
   });
 
   it('never collides with a concurrent run, and cleans up after a failed step', async () => {
@@ -55,6 +57,30 @@ describe('npm run smoke', () => {
     expect(broken.steps.at(-1)).toMatchObject({ name: 'merge a field', ok: false });
     expect(made).toBeDefined();
     expect((await call('GET', `/models/account/records/${encodeURIComponent(made!)}`)).status).toBe(404);
+  });
+});
+
+describe('the scenario beyond single records', () => {
+  // Each step that reads an index or takes a batch fails the run when its answer is wrong, and the run still deletes
+  // what it made. The request is sent (a batch is applied); only its answer is replaced.
+  it.each([
+    ["list the account's customers", (url: string) => url.includes('/customers?')],
+    ['list a page of accounts', (url: string) => url.endsWith('/models/account/records?limit=1')],
+    ['merge a field by batch', (url: string) => url.endsWith('/models/account/batch')],
+    ['list the models', (url: string) => url.endsWith('/models')],
+  ])('fails at "%s" when its answer is wrong, and still cleans up', async (name, breaks) => {
+    const { baseUrl, token } = devStack();
+    const tampering = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      return breaks(url) ? new Response(JSON.stringify({ records: [], next_cursor: null, results: [], models: [] }), { status: 200 }) : response;
+    }) as typeof fetch;
+    const run = await runScenario({ baseUrl, token, fetch: tampering });
+    expect(run.ok).toBe(false);
+    expect(run.steps.at(-1)).toMatchObject({ name, ok: false });
+    expect(run.steps.slice(0, -1).every((step) => step.ok)).toBe(true);
+    expect(run.leftovers).toEqual([]);
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${run.runId}`)}`)).status).toBe(404);
+    expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${run.runId}@example.com`)}`)).status).toBe(404);
   });
 });
 
@@ -121,7 +147,7 @@ describe('npm run smoke, cut short', () => {
     const { run, paths } = await interruptedSmoke({ hold: [3], againAfterMs: 50, lateDeletesMs: 300 });
     expect(run.code).toBe(130);
     expect(run.stdout).toMatch(/FAIL read the account\s+\d+ ms\n\s+interrupted/);
-    expect(run.stdout).toMatch(/INTERRUPTED: 2 of 9 steps passed/);
+    expect(run.stdout).toMatch(/INTERRUPTED: 2 of 13 steps passed/);
     expect(run.stdout).not.toMatch(/could not clean up/);
     // The two creates, the read that never came back, and the clean-up's two deletes.
     expect(paths).toHaveLength(5);
@@ -312,7 +338,16 @@ describe('the scheduled-test function', () => {
     const { ok, metrics } = await invoke(devStack().token);
     expect(ok).toBe(true);
     expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 1, SmokeLeftovers: 0 });
-    expect(metrics.filter((m) => 'SmokeStepDuration' in m)).toHaveLength(9);
+    expect(metrics.filter((m) => 'SmokeStepDuration' in m)).toHaveLength(13);
+    // The metric the SmokeFailing alarm watches (infra/constructs/scheduled-tests.ts): its namespace, and every one of
+    // its dimensions with the value the alarm expects (this test's functions run as stage "local"). An alarm on a
+    // metric the function does not write would sit in ALARM for ever, or never leave OK on a name mismatch.
+    const line = metrics.find((m) => 'SmokeSuccess' in m)!;
+    const watched = smokeSuccessMetric('local', Duration.minutes(5));
+    const [emf] = (line._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] }).CloudWatchMetrics;
+    expect(emf!.Namespace).toBe(watched.namespace);
+    expect(emf!.Dimensions.map((set) => [...set].sort())).toEqual([Object.keys(watched.dimensions!).sort()]);
+    expect(Object.fromEntries(Object.keys(watched.dimensions!).map((name) => [name, line[name]]))).toEqual(watched.dimensions);
   });
 
   it('counts the records its clean-up could not delete (SmokeLeftovers), for the dashboard to show', async () => {
