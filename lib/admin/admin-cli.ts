@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import stringWidth from 'string-width';
 import { containsApiKey } from '../auth/api-key.js';
 import { allScopes, isScope, type Scope } from '../auth/scopes.js';
-import { AdminError } from '../store/api-key-store.js';
+import { AdminError, type AdminErrorCode } from '../store/api-key-store.js';
 import { networkFailureCode } from '../store/map-dynamodb-error.js';
 import { notBlank, refuseRepeatedOptions } from '../cli-options.js';
 import { clipped, printable, terminalHazards } from '../terminal-text.js';
@@ -315,14 +315,14 @@ export function buildAdminProgram(deps: AdminDependencies, output: AdminOutput =
 
 /** Runs the CLI and returns its exit code: 0 on success, 1 on any error. */
 export async function runAdmin(argv: readonly string[], deps: AdminDependencies): Promise<number> {
-  // No command takes a key, and an error message that quotes its argument would put one pasted by mistake into a
-  // terminal's scrollback or a CI log: refused before parsing, without a word of it.
   const output: AdminOutput = { json: argv.includes('--json') };
   // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
-  const fail = (code: string, message: string) => {
+  const fail = (code: AdminErrorCode | 'unexpected_error', message: string) => {
     deps.io.err(output.json ? jsonLine('error', { code, message: printable(message) }) : `error: ${printable(message)}`);
     return 1;
   };
+  // No command takes a key, and an error message that quotes its argument would put one pasted by mistake into a
+  // terminal's scrollback or a CI log: refused before parsing, without a word of it.
   const withKey = argv.findIndex((argument) => containsApiKey(argument));
   if (withKey >= 0) {
     return fail(

@@ -13,8 +13,8 @@ import { optionalIntEnv } from '../config.js';
 import { displayPrefix, generateApiKey, generateTokenId, hashApiKey, isTokenId, keyPrefix, randomBase62 } from '../auth/api-key.js';
 import type { Scope } from '../auth/scopes.js';
 import { apiKeyItemKey, apiKeyListingKey, apiKeyListingPartition, workspaceIdPattern, workspaceItemKey, workspaceRegistryPartition } from './keys.js';
-import { cancellationCodes, isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
 import { clipped } from '../terminal-text.js';
+import { cancellationCodes, isConditionFailure, withErrorMapping } from './map-dynamodb-error.js';
 import { queryPartition } from './query-partition.js';
 import { moveLegacyWorkspaceItems } from './workspace-layout-migration.js';
 
