@@ -38,7 +38,7 @@ const schemas: Record<string, Json> = {
     type: 'string',
     // JSON Schema counts characters, and a name's limit is in bytes of UTF-8: a bound the API's own check may still
     // refuse (a name of 255 characters outside ASCII), never one it would accept beyond.
-    description: `A field name: 1 to ${limits.maxFieldNameBytes} bytes of UTF-8, no control characters, not starting with "_" (reserved for control parameters).`,
+    description: `A field name: 1 to ${limits.maxFieldNameBytes} bytes of UTF-8, no control characters, not starting with "_" (reserved for control parameters). JSON Schema's maxLength counts characters, not bytes: a name of ${limits.maxFieldNameBytes} characters outside ASCII passes it and is still refused.`,
     minLength: 1,
     maxLength: limits.maxFieldNameBytes,
     pattern: '^[^_]',
@@ -166,6 +166,11 @@ const headers = {
   RetryAfterWhenItemsUnavailable: { description: 'Seconds to wait before sending again the items answered 503 (present only when there are some).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
   RetryAfterWhenInProgress: { description: 'Seconds to wait, when the request is in progress (409 request_in_progress).', required: false, schema: { type: 'string', pattern: '^\\d+$' } },
   RequestId: { description: "The request's id, which its log line carries (API Gateway sets it on every answer).", required: true, schema: { type: 'string', minLength: 1 } },
+  RequestIdOfError: {
+    description: "The request's id, as in the error's request_id (API Gateway sets it on every answer it gives; an answer of a stage's WAF, whose request_id is \"waf\", may come without it).",
+    required: false,
+    schema: { type: 'string', minLength: 1 },
+  },
 };
 
 const parameters: Record<string, Json> = {
@@ -178,9 +183,15 @@ const parameters: Record<string, Json> = {
     in: 'path',
     required: true,
     description: `The record's unique value, percent-encoded (decoded exactly once), 1 to ${limits.maxIdBytes} bytes. Ids containing "/" use the ?id= form: an encoded "/" is decoded before routing, so it answers 404, or for an account id ending in "/customers" (GET) the customers of the account before it.`,
-    schema: { type: 'string', minLength: 1 },
+    schema: { type: 'string', minLength: 1, maxLength: limits.maxIdBytes },
   },
-  idQuery: { name: 'id', in: 'query', required: true, description: 'The record id, for ids that contain "/".', schema: { type: 'string', minLength: 1 } },
+  idQuery: {
+    name: 'id',
+    in: 'query',
+    required: true,
+    description: `The record id, for ids that contain "/": 1 to ${limits.maxIdBytes} bytes of UTF-8 once decoded (maxLength counts characters, so it only bounds the bytes from above).`,
+    schema: { type: 'string', minLength: 1, maxLength: limits.maxIdBytes },
+  },
   limit: { name: 'limit', in: 'query', required: false, description: `Records per page, 1 to ${listLimits.max}.`, schema: { type: 'integer', minimum: 1, maximum: listLimits.max, default: listLimits.default } },
   cursor: { name: 'cursor', in: 'query', required: false, description: 'The next_cursor of the previous page.', schema: { type: 'string' } },
   ifMatch: { name: 'If-Match', in: 'header', required: false, description: 'Apply only to a version it names: one ETag (`\"3\"`), a list of up to 20 (`\"3\", \"4\"`), or `*` (the record must exist). ETags no record can have (`\"03\"`) fail with 412.', schema: { type: 'string' } },
@@ -370,6 +381,17 @@ function errorsOf(operation: Operation): Partial<typeof commonErrors> {
   return errors;
 }
 
+/** Every answer names its request in `x-amzn-RequestId`: required on a success, not on an error a WAF may give. */
+function withRequestIds(responses: Record<string, Json>): Record<string, Json> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const header = { $ref: `#/components/headers/${status.startsWith('2') ? 'RequestId' : 'RequestIdOfError'}` };
+      const own = (response as { headers?: Record<string, Json> }).headers;
+      return [status, { ...(response as object), headers: { 'x-amzn-RequestId': header, ...own } }];
+    }),
+  );
+}
+
 function operationFor(route: RouteDefinition): Json {
   const operation = operations[route.name];
   if (!operation) throw new Error(`lib/http/openapi.ts describes no operation for the route ${route.name}`);
@@ -379,7 +401,7 @@ function operationFor(route: RouteDefinition): Json {
     ...(operation.description ? { description: operation.description } : {}),
     ...(operation.parameters ? { parameters: operation.parameters } : {}),
     ...(operation.requestBody ? { requestBody: operation.requestBody } : {}),
-    responses: { ...operation.responses, ...(route.scope !== null ? errorsOf(operation) : publicErrors) },
+    responses: withRequestIds({ ...operation.responses, ...(route.scope !== null ? errorsOf(operation) : publicErrors) }),
     // OpenAPI 3.1 lets a requirement of a scheme other than OAuth name the roles it needs: here, the key's scope.
     security: route.scope === null ? [] : [{ ApiKey: [route.scope] }],
     ...(route.scope !== null ? { 'x-required-scope': route.scope } : {}),

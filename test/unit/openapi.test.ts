@@ -71,10 +71,13 @@ describe('the OpenAPI document', () => {
   });
 
   it('lets the response check catch an undocumented status, a wrong body and a missing header', () => {
-    const json = new Headers({ 'Content-Type': 'application/json' });
+    const json = new Headers({ 'Content-Type': 'application/json', 'x-amzn-RequestId': 'r' });
     expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 418, json, '{}')).toThrow(/not documented/);
-    expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 200, new Headers({ 'Content-Type': 'application/json', ETag: '"1"' }), '{"id":"a"}')).toThrow(/does not match/);
+    expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 200, new Headers({ 'Content-Type': 'application/json', 'x-amzn-RequestId': 'r', ETag: '"1"' }), '{"id":"a"}')).toThrow(/does not match/);
     expect(() => checkAgainstOpenApi('POST', 'http://x/models/account/records', 503, json, '{"error":{"code":"unavailable","message":"m","request_id":"r"}}')).toThrow(/Retry-After/);
+    // Every success names its request; an error may come without it (a WAF's).
+    expect(() => checkAgainstOpenApi('GET', 'http://x/health', 200, new Headers({ 'Content-Type': 'application/json' }), '{"status":"ok"}')).toThrow(/x-amzn-RequestId is missing/);
+    expect(() => checkAgainstOpenApi('GET', 'http://x/models/account/records/a', 404, new Headers({ 'Content-Type': 'application/json' }), '{"error":{"code":"record_not_found","message":"m","request_id":"waf"}}')).not.toThrow();
     expect(() =>
       checkAgainstOpenApi('GET', 'http://x/health', 200, json, '{"status":"ok"}'),
     ).not.toThrow();
