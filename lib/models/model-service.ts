@@ -52,14 +52,19 @@ function toDocument(model: ModelDefinition, stored?: StoredModelDefinition): Mod
 }
 
 /** Validates a model definition body into its unique field and declared fields, or throws a ValidationError naming every problem. */
+/** How many unknown properties of a definition are named one by one; past it, one issue counts them. */
+const maxUnknownNamed = 10;
+
 export function parseModelBody(name: string, body: unknown): { uniqueField?: string; fields: Record<string, FieldDefinition> } {
   const issues: FieldIssue[] = [];
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError('A model definition is a JSON object', [{ field: '*', issue: 'must be an object' }]);
   }
-  for (const key of Object.keys(body)) {
-    if (key !== 'unique_field' && key !== 'fields') issues.push({ field: key, issue: 'unknown property; use unique_field and fields' });
-  }
+  // Each unknown property is named, up to a few: the answer to a body of many thousands would be many times its size,
+  // past what a Lambda may answer (a 502).
+  const unknown = Object.keys(body).filter((key) => key !== 'unique_field' && key !== 'fields');
+  if (unknown.length > maxUnknownNamed) issues.push({ field: '*', issue: `${unknown.length} unknown properties; use unique_field and fields` });
+  else for (const key of unknown) issues.push({ field: key, issue: 'unknown property; use unique_field and fields' });
   const { unique_field: uniqueField, fields: rawFields } = body as { unique_field?: unknown; fields?: unknown };
   if (uniqueField !== undefined && (typeof uniqueField !== 'string' || fieldNameIssue(uniqueField))) {
     issues.push({ field: 'unique_field', issue: typeof uniqueField === 'string' ? fieldNameIssue(uniqueField)! : 'must be a field name' });
@@ -71,8 +76,11 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
       issues.push({ field: 'fields', issue: 'must be an object of field name to {"type": ...}' });
     } else {
       const entries = Object.entries(rawFields);
-      if (entries.length > limits.maxFieldsPerPayload) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields` });
-      for (const [field, definition] of entries) {
+      // Too many fields is said once, without checking each (as for a record's payload): a list of one issue per field
+      // of many thousands is an answer many times the request's size.
+      const tooMany = entries.length > limits.maxFieldsPerPayload;
+      if (tooMany) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields` });
+      for (const [field, definition] of tooMany ? [] : entries) {
         const nameIssue = fieldNameIssue(field);
         if (nameIssue) {
           issues.push({ field: `fields.${field}`, issue: nameIssue });
