@@ -87,7 +87,9 @@ async function* csvRecords(file: string, read: { lastLine: number }): AsyncGener
       unnamedColumns = header.flatMap((name, i) => (name === '' ? [i] : []));
       // Two columns of one name would each overwrite the other's value, row by row, silently. Columns without a name
       // (a spreadsheet's trailing empty columns) are not repeats: their empty cells send nothing.
-      const repeated = header.filter((name, i) => name !== '' && header!.indexOf(name) !== i);
+      // A set, not indexOf for each column: a header of 80,000 columns took 6.5 s that way.
+      const seen = new Set<string>();
+      const repeated = header.filter((name) => name !== '' && (seen.has(name) || (seen.add(name), false)));
       if (repeated.length > 0) throw new FatalImportError(`The header names ${[...new Set(repeated)].map((n) => `"${n}"`).join(', ')} more than once; each column needs its own name`);
       continue;
     }
