@@ -68,19 +68,39 @@ export function parseContentType(header: string | undefined): { mediaType: strin
   return charset ? { mediaType, charset } : { mediaType };
 }
 
+/** The value of an ASCII hex digit, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
 /** Percent-decodes one form component into bytes (`+` is a space); a `%` not followed by two hex digits stays as it is. */
 function formComponentBytes(component: string): Uint8Array {
-  const bytes: number[] = [];
   const raw = Buffer.from(component, 'utf8');
+  // Decoding never lengthens: the bytes are written over a copy, and the part written is returned.
+  const bytes = Buffer.allocUnsafe(raw.length);
+  let length = 0;
   for (let i = 0; i < raw.length; i += 1) {
     const byte = raw[i]!;
-    if (byte === 0x2b) bytes.push(0x20);
-    else if (byte === 0x25 && i + 2 < raw.length && /^[0-9a-f]{2}$/i.test(String.fromCharCode(raw[i + 1]!, raw[i + 2]!))) {
-      bytes.push(parseInt(String.fromCharCode(raw[i + 1]!, raw[i + 2]!), 16));
+    const high = byte === 0x25 && i + 2 < raw.length ? hexValue(raw[i + 1]!) : -1;
+    const low = high >= 0 ? hexValue(raw[i + 2]!) : -1;
+    if (low >= 0) {
+      bytes[length++] = high * 16 + low;
       i += 2;
-    } else bytes.push(byte);
+    } else bytes[length++] = byte === 0x2b ? 0x20 : byte;
   }
-  return Uint8Array.from(bytes);
+  return bytes.subarray(0, length);
+}
+
+/**
+ * One form component decoded: most have no `%` at all, and are then the text itself with `+` as a space (the body was
+ * checked as UTF-8 as a whole); the others are percent-decoded and checked again, since an escape may hold any byte.
+ * Each component once took about a microsecond of buffers and decoders, so that 1 MB of `a=&` took 1.8 s.
+ */
+function formComponent(component: string): string {
+  if (!component.includes('%')) return component.includes('+') ? component.replaceAll('+', ' ') : component;
+  return decodeUtf8(formComponentBytes(component), 'form body', strictUtf8KeepingBom);
 }
 
 /**
@@ -101,8 +121,8 @@ export function parseForm(text: string): RecordPayload {
   const values = new Map<string, string[]>();
   const unset: string[] = [];
   for (const [encodedKey, encodedValue] of encodedPairs(text)) {
-    const key = decodeUtf8(formComponentBytes(encodedKey), 'form body', strictUtf8KeepingBom);
-    const value = decodeUtf8(formComponentBytes(encodedValue), 'form body', strictUtf8KeepingBom);
+    const key = formComponent(encodedKey);
+    const value = formComponent(encodedValue);
     if (key === unsetParameter) {
       unset.push(value);
       continue;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { HttpError } from '../../lib/http/http-error.js';
 import { parseContentType, parseForm, parseJson, parseJsonObjectBody, parseRecordBody } from '../../lib/http/parse-body.js';
 
@@ -49,6 +50,53 @@ describe('form bodies', () => {
     // The body's own byte-order mark is its encoding's signature, not part of the first key.
     expect(parseRecordBody(body('\uFEFFname=x', 'application/x-www-form-urlencoded'), { maxBytes: 100 }).set).toEqual([['name', 'x']]);
     expect(parseRecordBody(body('\uFEFF{"name":"x"}', 'application/json'), { maxBytes: 100 }).set).toEqual([['name', 'x']]);
+  });
+});
+
+describe('form bodies, against the URL Standard', () => {
+  /**
+   * The URL Standard's application/x-www-form-urlencoded parsing, step by step and slowly: split on `&`, then on the
+   * first `=`; `+` becomes a space; `%` and two hex digits become that byte; the bytes are read as UTF-8 without a BOM
+   * (the standard replaces invalid UTF-8, where the API refuses it). Node's URLSearchParams is no reference: it turns
+   * `é%2b%zz` into `\uFFFD+%zz`.
+   */
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  const decode = (component: string) =>
+    utf8.decode(Buffer.from(Buffer.from(component.replaceAll('+', ' '), 'utf8').toString('latin1').replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1'));
+  function standardPairs(text: string): [string, string][] {
+    return text
+      .split('&')
+      .filter((pair) => pair !== '')
+      .map((pair) => (pair.includes('=') ? [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] : [pair, '']))
+      .map(([key, value]) => [decode(key!), decode(value!)]);
+  }
+  // The pieces whose decoding differs: `+`, `%`, escapes of ASCII, of `+`, of a two-byte letter, of a byte-order mark,
+  // broken escapes, escapes of invalid UTF-8, a literal U+FEFF.
+  const pieces = ['a', 'k', 'é', ' ', '+', '%', '%4', '%41', '%2b', '%2B', '%C3%A9', '%c3%a9', '%EF%BB%BF', '%zz', '%FF', '%C3', '=', '&', '_unset', '\uFEFF'];
+  it('reads every key and value as the standard does, or refuses invalid UTF-8 with a 400', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 40 }), (parts) => {
+        const text = parts.join('');
+        let pairs: [string, string][] | undefined;
+        try {
+          pairs = standardPairs(text);
+        } catch {
+          // An escape that is no UTF-8: the API refuses the body.
+          expect(rejection(() => parseForm(text))).toEqual({ status: 400, code: 'malformed_body' });
+          return;
+        }
+        const expected = new Map<string, string[]>();
+        const expectedUnset: string[] = [];
+        for (const [key, value] of pairs) {
+          if (key === '_unset') expectedUnset.push(value);
+          else expected.set(key, [...(expected.get(key) ?? []), value]);
+        }
+        const parsed = parseForm(text);
+        expect(new Map(parsed.set.map(([key, value]) => [key, Array.isArray(value) ? (value as string[]) : [value as string]]))).toEqual(expected);
+        expect(parsed.unset).toEqual(expectedUnset);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
