@@ -1,4 +1,5 @@
 /** JSON numbers a double would round into a whole number are marked, never stored rounded (SPEC: never silent rounding). */
+import fc from 'fast-check';
 import { InexactNumber, isWholeDecimal, maxRevivedDepth, parseExactJson, TooDeepToRevive } from '../../lib/records/exact-json.js';
 
 describe('parseExactJson', () => {
@@ -42,5 +43,27 @@ describe('parseExactJson', () => {
     expect(parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxRevivedDepth - 1)}}`)).toMatchObject({ n: new InexactNumber('4503599627370497.5') });
     // Text that is not JSON stays a syntax error, however deep.
     expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}`)).toThrow(SyntaxError);
+  });
+
+  it('marks exactly the numbers that a reviver given their source text marks, in any JSON (JSON.parse source text access)', () => {
+    // The reviver this replaced, as the reference: it saw every number with its text.
+    const reviver = (_key: string, value: unknown, context?: { source?: string }) =>
+      typeof value === 'number' && Number.isInteger(value) && context?.source !== undefined && !isWholeDecimal(context.source) ? new InexactNumber(context.source) : value;
+    const numberText = fc.constantFrom('0', '-0', '1.5', '0.1', '1E+2', '1e16', '4503599627370497.5', '4503599627370498', '-4503599627370497.25', '1e-400', '1.5E-400', '1e-130', '123456789012345.5', '1234567890123456.5', '9007199254740993', '1.0000000000000001', '450359962737049.65e1');
+    const leaf = fc.oneof(numberText, fc.string().map((text) => JSON.stringify(text)), fc.constantFrom('true', 'null', '"4503599627370497.5"', '"\\"1.0000000000000001"'));
+    const { value } = fc.letrec<{ value: string }>((tie) => ({
+      value: fc.oneof(
+        { maxDepth: 4 },
+        leaf,
+        fc.array(tie('value'), { maxLength: 4 }).map((items) => `[${items.join(', ')}]`),
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', '1', '__proto__', 'é'), tie('value')), { maxLength: 4 }).map((entries) => `{${entries.map(([key, item]) => `${JSON.stringify(key)}: ${item}`).join(',')}}`),
+      ),
+    }));
+    fc.assert(
+      fc.property(value, (text) => {
+        expect(parseExactJson(text)).toStrictEqual(JSON.parse(text, reviver as (key: string, value: unknown) => unknown));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
