@@ -21,11 +21,30 @@ const reportMarginMs = 5000;
  * behind every five minutes.
  */
 const cleanupReserveMs = 15_000;
+/**
+ * The longest wait for the key: a Secrets Manager that does not answer would otherwise hold the run until Lambda stops
+ * it, and the log would say only "Task timed out" where it can say what did not answer.
+ */
+const secretWaitMs = 10_000;
+
+/** The key from Secrets Manager, or an error that says it did not come within `waitMs`. */
+async function smokeKey(waitMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Secrets Manager did not answer for the smoke key within ${waitMs} ms`)), waitMs);
+  });
+  try {
+    return await Promise.race([getSecret(secretArn, { maxAge: 300 }), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const handler = async (_event?: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<ScenarioResult> => {
   let result: ScenarioResult;
   try {
-    const token = await getSecret(secretArn, { maxAge: 300 });
+    const remaining = context ? context.getRemainingTimeInMillis() - reportMarginMs : Infinity;
+    const token = await smokeKey(Math.max(0, Math.min(secretWaitMs, remaining)));
     if (typeof token !== 'string' || token.trim() === '') throw new Error('the smoke key secret is empty: store a key in it (docs/operations.md)');
     const cleanupDeadline = context ? Date.now() + context.getRemainingTimeInMillis() - reportMarginMs : undefined;
     result = await runScenario({

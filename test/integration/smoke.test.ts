@@ -391,4 +391,34 @@ describe('the scheduled-test function', () => {
     expect(ok).toBe(false);
     expect(metrics.find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 0 });
   });
+
+  it('reports failure, saying so, when Secrets Manager does not answer, before the function runs out of time', async () => {
+    process.env.SMOKE_BASE_URL = proxy.url;
+    process.env.SMOKE_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:smoke';
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    secrets.reset();
+    secrets.on(GetSecretValueCommand).callsFake(() => new Promise(() => {}));
+    const { clearCaches } = await import('@aws-lambda-powertools/parameters');
+    clearCaches();
+    // Metrics go to stdout, and the logger's errors to stderr.
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (lines.push(String(chunk)), true));
+    const errorSpy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (errors.push(String(chunk)), true));
+    let result: ScenarioResult;
+    try {
+      const { handler } = await import('../../functions/scheduled-smoke.js');
+      // 5.5 s left: 5 s are kept for the report, so the key has half a second.
+      result = await handler(undefined, { getRemainingTimeInMillis: () => 5_500 });
+    } finally {
+      spy.mockRestore();
+      errorSpy.mockRestore();
+    }
+    expect(result.ok).toBe(false);
+    expect(result.steps).toEqual([]);
+    const logged = errors.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message?: string; error?: { message?: string } });
+    expect(logged.find((l) => l.message === 'smoke test could not run')?.error?.message).toBe('Secrets Manager did not answer for the smoke key within 500 ms');
+    const metrics = lines.join('').split('\n').filter((l) => l.includes('CloudWatchMetrics'));
+    expect(metrics.map((l) => JSON.parse(l) as Record<string, unknown>).find((m) => 'SmokeSuccess' in m)).toMatchObject({ SmokeSuccess: 0 });
+  });
 });
