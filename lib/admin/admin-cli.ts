@@ -58,8 +58,21 @@ function table(rows: Record<string, unknown>[], columns: string[]): string {
   return cells.map((r) => r.map((cell, i) => cell + ' '.repeat(widths[i]! - stringWidth(cell))).join('  ').trimEnd()).join('\n');
 }
 
-/** DynamoDB's messages for a request whose key does not fit the table's key schema. */
-const wrongKeySchema = /key schema|required keys|conditions on the keys|Missing the key/i;
+/**
+ * DynamoDB's messages for a request whose key does not fit the table's key schema: AWS's "The provided key element does
+ * not match the schema", and DynamoDB Local's own for queries and writes.
+ */
+const wrongKeySchema = /does not match the schema|key schema|required keys|conditions on the keys|Missing the key/i;
+
+/** AWS's refusals of the caller: no credentials, or credentials it does not take or that may not use the table. */
+const refusedCallerNames = new Set([
+  'CredentialsProviderError',
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'ExpiredTokenException',
+  'MissingAuthenticationTokenException',
+]);
 
 /**
  * What to change when the table could not be used: it is not there, there is no region to look for it in, or DynamoDB
@@ -71,7 +84,13 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
   if (typeof message === 'string' && /^Region is missing$|^Region not accepted/.test(message)) {
     return new AdminError('No AWS region for --table: give --region <region>, or set AWS_REGION', 'table_unavailable');
   }
-  if (message === 'Invalid URL' && options.endpoint !== undefined) return new AdminError(`--endpoint "${options.endpoint}" is not a URL (http://host:port)`);
+  if (message === 'Invalid URL' && options.endpoint !== undefined) return new AdminError(`--endpoint "${clipped(options.endpoint)}" is not a URL (http://host:port)`);
+  if (typeof name === 'string' && refusedCallerNames.has(name)) {
+    return new AdminError(
+      `AWS refused the admin CLI's request${description !== undefined ? ` to ${description}` : ''} (${name}: ${message}): check the credentials (AWS_PROFILE, or the AWS_* variables) and that they may use the table`,
+      'aws_credentials',
+    );
+  }
   if (description === undefined) return error;
   // An answer that is not DynamoDB's (the API's own URL given as --endpoint, say): the SDK calls it Unknown.
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -338,8 +357,10 @@ export async function runAdmin(argv: readonly string[], deps: AdminDependencies)
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
-      // Printed by commander already, unless --json held it back.
-      return output.json ? fail('invalid_argument', error.message.replace(/^error: /, '')) : 1;
+      // Printed by commander already, unless --json held it back. A command line without its command gets the help,
+      // which commander's error calls "(outputHelp)".
+      const message = error.code === 'commander.help' ? 'a command is missing: run with --help to see the commands' : error.message.replace(/^error: /, '');
+      return output.json ? fail('invalid_argument', message) : 1;
     }
     if (error instanceof AdminError) return fail(error.code, error.message);
     return fail('unexpected_error', (error as Error).message ?? String(error));

@@ -66,6 +66,7 @@ export type AdminErrorCode =
   | 'token_not_found'
   | 'token_already_revoked'
   | 'table_unavailable'
+  | 'aws_credentials'
   | 'usage_plan_failed';
 
 /** The admin's mistakes, and what stopped a command, each with a message that says what to do. */

@@ -200,6 +200,9 @@ describe('npm run admin', () => {
       [['workspace', 'list', '--bogus', '--json'], 'invalid_argument', /unknown option '--bogus'/],
       [['--table', '', 'workspace', 'list', '--json'], 'invalid_argument', /argument '' is invalid/],
       [['--endpoint', 'http://127.0.0.1:1', 'workspace', 'list', '--json'], 'table_unavailable', /ECONNREFUSED/],
+      // No command: commander shows the help, which --json holds back, and says what is missing.
+      [['--json'], 'invalid_argument', /^a command is missing: run with --help to see the commands$/],
+      [['workspace', '--json'], 'invalid_argument', /^a command is missing/],
     ];
     for (const [args, code, message] of cases) {
       const result = await adminCli(args);
@@ -338,6 +341,43 @@ describe('npm run admin', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: admin/);
     }
+  });
+});
+
+describe('admin CLI refused by AWS (in process, the table stubbed)', () => {
+  it("says AWS refused the credentials, with a code of its own under --json, for each of AWS's ways of saying so", async () => {
+    const { runAdmin } = await import('../../lib/admin/admin-cli.js');
+    for (const name of ['AccessDeniedException', 'UnrecognizedClientException', 'ExpiredTokenException', 'CredentialsProviderError']) {
+      const refused = Object.assign(new Error('User: arn:aws:iam::123456789012:user/ops is not authorized to perform: dynamodb:Query'), { name });
+      const failing = async () => Promise.reject(refused);
+      const lines: string[] = [];
+      const deps = {
+        connect: () => ({ store: { listWorkspaces: failing } as never, description: 'table Gather-prod-RecordsTable in eu-west-1', close: () => {} }),
+        io: { out: (t: string) => void lines.push(t), err: (t: string) => void lines.push(t) },
+        usagePlans: () => ({ register: failing }),
+      };
+      expect(await runAdmin(['--table', 'Gather-prod-RecordsTable', 'workspace', 'list'], deps)).toBe(1);
+      expect(lines.at(-1)).toBe(
+        `error: AWS refused the admin CLI's request to table Gather-prod-RecordsTable in eu-west-1 (${name}: ${refused.message}): check the credentials (AWS_PROFILE, or the AWS_* variables) and that they may use the table`,
+      );
+      expect(await runAdmin(['--table', 'Gather-prod-RecordsTable', 'workspace', 'list', '--json'], deps)).toBe(1);
+      expect(JSON.parse(lines.at(-1)!)).toEqual({ error: { code: 'aws_credentials', message: expect.stringContaining(`(${name}: `) } });
+    }
+  });
+
+  it("names another table of the stage from AWS's own words for a key that does not fit (a GetItem, as token revoke sends)", async () => {
+    const { runAdmin } = await import('../../lib/admin/admin-cli.js');
+    const wrongKey = Object.assign(new Error('The provided key element does not match the schema'), { name: 'ValidationException' });
+    const lines: string[] = [];
+    const deps = {
+      connect: () => ({ store: { revokeToken: async () => Promise.reject(wrongKey) } as never, description: 'table Gather-prod-IdempotencyTable in eu-west-1', close: () => {} }),
+      io: { out: (t: string) => void lines.push(t), err: (t: string) => void lines.push(t) },
+      usagePlans: () => ({ register: async () => Promise.reject(wrongKey) }),
+    };
+    expect(await runAdmin(['--table', 'Gather-prod-IdempotencyTable', 'token', 'revoke', 'tok_AAAAAAAAAAAAAAAA', '--json'], deps)).toBe(1);
+    expect(JSON.parse(lines.at(-1)!)).toEqual({
+      error: { code: 'table_unavailable', message: "table Gather-prod-IdempotencyTable in eu-west-1 is not a Gather records table (its key is not pk and sk): check --table (the stack's TableName output)" },
+    });
   });
 });
 
