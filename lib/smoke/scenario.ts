@@ -59,6 +59,14 @@ const requestTimeoutMs = 10_000;
 const retriesOfThrottling = 3;
 const longestRetryWaitMs = 5000;
 
+/**
+ * Reads of the listing indexes, which trail the writes before them by a moment (global secondary indexes are eventually
+ * consistent, docs/api.md "Listing"): a listing that does not yet show what the run wrote is read again, up to this many
+ * times in all, this far apart, before its step fails. DynamoDB Local's indexes never trail; a stage's can.
+ */
+const indexReadAttempts = 5;
+const indexReadPauseMs = 500;
+
 /** How many steps a run has: it passed when every one of them did. */
 export const scenarioStepCount = 13;
 
@@ -162,6 +170,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     // Up to 1,000 characters: a record's whole envelope, with its links at the end, fits (300 cut off the field checked).
     if (!condition) throw new StepFailure(`expected ${expected}; got ${answer.status} ${answer.body === undefined ? '(no body)' : JSON.stringify(answer.body).slice(0, 1000)}`);
   };
+  /** A listing, read again while it answers 200 without what the run wrote (its index may trail the write). */
+  const readIndex = async (path: string, shows: (answer: Answer) => boolean): Promise<Answer> => {
+    let answer = await send('GET', path);
+    for (let attempt = 1; attempt < indexReadAttempts && answer.status === 200 && !shows(answer) && !options.signal?.aborted; attempt++) {
+      await sleep(indexReadPauseMs);
+      answer = await send('GET', path);
+    }
+    return answer;
+  };
   // A retried write may have been applied by the attempt that answered 503: its retry then finds it done.
   const created = (answer: Answer) => answer.status === 201 || (answer.retried && answer.status === 200 && answer.body?.version === 1);
   const deleted = (answer: Answer) => answer.status === 204 || (answer.retried && answer.status === 404);
@@ -227,18 +244,18 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     // The listings run on the table's indexes, which no single-record step reads: a function that lost its grant on
     // one, or an index that stopped filling, fails here.
     await step("list the account's customers", async () => {
-      const answer = await send('GET', `${accountPath}/customers?limit=10`);
-      const listed = Array.isArray(answer.body?.records) ? (answer.body.records as { id?: unknown }[]) : [];
-      expect(answer.status === 200 && listed.some((record) => record?.id === email), `200 listing ${email}`, answer);
+      const listsCustomer = (answer: Answer) =>
+        Array.isArray(answer.body?.records) && (answer.body.records as { id?: unknown }[]).some((record) => record?.id === email);
+      const answer = await readIndex(`${accountPath}/customers?limit=10`, listsCustomer);
+      expect(answer.status === 200 && listsCustomer(answer), `200 listing ${email}`, answer);
     });
     await step('list a page of accounts', async () => {
-      const answer = await send('GET', '/models/account/records?limit=1');
-      const page = answer.body as { records?: { model?: unknown }[]; next_cursor?: unknown } | undefined;
-      expect(
-        answer.status === 200 && Array.isArray(page?.records) && page.records.length === 1 && page.records[0]?.model === 'account' && (page.next_cursor === null || typeof page.next_cursor === 'string'),
-        '200 with one account and a next_cursor (a string or null)',
-        answer,
-      );
+      const onePage = (answer: Answer) => {
+        const page = answer.body as { records?: { model?: unknown }[]; next_cursor?: unknown } | undefined;
+        return Array.isArray(page?.records) && page.records.length === 1 && page.records[0]?.model === 'account' && (page.next_cursor === null || typeof page.next_cursor === 'string');
+      };
+      const answer = await readIndex('/models/account/records?limit=1', onePage);
+      expect(answer.status === 200 && onePage(answer), '200 with one account and a next_cursor (a string or null)', answer);
     });
     await step('repeat an upsert: version unchanged', async () => {
       const answer = await send('POST', '/models/customer/records', { json: { email, account, title: 'Creative Director' } });

@@ -74,13 +74,49 @@ describe('the scenario beyond single records', () => {
       const response = await fetch(url, init);
       return breaks(url) ? new Response(JSON.stringify({ records: [], next_cursor: null, results: [], models: [] }), { status: 200 }) : response;
     }) as typeof fetch;
-    const run = await runScenario({ baseUrl, token, fetch: tampering });
+    // A listing is read again before its step fails (it may trail the write): no need to wait for that here.
+    const run = await runScenario({ baseUrl, token, fetch: tampering, sleep: async () => {} });
     expect(run.ok).toBe(false);
     expect(run.steps.at(-1)).toMatchObject({ name, ok: false });
     expect(run.steps.slice(0, -1).every((step) => step.ok)).toBe(true);
     expect(run.leftovers).toEqual([]);
     expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${run.runId}`)}`)).status).toBe(404);
     expect((await call('GET', `/models/customer/records/${encodeURIComponent(`smoke+${run.runId}@example.com`)}`)).status).toBe(404);
+  });
+});
+
+describe('the scenario on indexes that trail their writes', () => {
+  // A stage's listing indexes are eventually consistent: a listing that does not show the run's records yet is read
+  // again, half a second apart, up to five times in all, before its step fails.
+  it('reads a listing again while it does not yet show what the run wrote, and passes once it does', async () => {
+    const { baseUrl, token } = devStack();
+    let customerReads = 0;
+    const lagging = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      if (url.includes('/customers?') && ++customerReads <= 2) return new Response(JSON.stringify({ records: [], next_cursor: null }), { status: 200 });
+      return response;
+    }) as typeof fetch;
+    const waits: number[] = [];
+    const run = await runScenario({ baseUrl, token, fetch: lagging, sleep: async (ms) => void waits.push(ms) });
+    expect(run.ok).toBe(true);
+    expect(customerReads).toBe(3);
+    expect(waits).toEqual([500, 500]);
+  });
+
+  it('fails the step when the listing still does not show it after five reads, and cleans up', async () => {
+    const { baseUrl, token } = devStack();
+    let pageReads = 0;
+    const never = (async (url: string, init: RequestInit) => {
+      const response = await fetch(url, init);
+      if (url.endsWith('/models/account/records?limit=1')) return (pageReads++, new Response(JSON.stringify({ records: [], next_cursor: null }), { status: 200 }));
+      return response;
+    }) as typeof fetch;
+    const run = await runScenario({ baseUrl, token, fetch: never, sleep: async () => {} });
+    expect(run.ok).toBe(false);
+    expect(run.steps.at(-1)).toMatchObject({ name: 'list a page of accounts', ok: false });
+    expect(pageReads).toBe(5);
+    expect(run.leftovers).toEqual([]);
+    expect((await call('GET', `/models/account/records/${encodeURIComponent(`Smoke Co ${run.runId}`)}`)).status).toBe(404);
   });
 });
 
