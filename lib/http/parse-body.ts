@@ -8,7 +8,7 @@
  * nesting, JSON null and `_unset` as removals, and its own error envelope.
  */
 import { ValidationError } from '../records/errors.js';
-import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
+import { isJsonObject, parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
 import { nestingIssue } from '../records/limits.js';
 import type { RecordPayload } from '../records/payload.js';
 import { HttpError } from './http-error.js';
@@ -160,10 +160,8 @@ export function payloadFromJsonObject(object: Record<string, unknown>): RecordPa
 
 export function parseJson(text: string): RecordPayload {
   const parsed = parseJsonText(text);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw malformed('The JSON body must be an object of fields');
-  }
-  return payloadFromJsonObject(parsed as Record<string, unknown>);
+  if (!isJsonObject(parsed)) throw malformed('The JSON body must be an object of fields');
+  return payloadFromJsonObject(parsed);
 }
 
 export interface ParseBodyOptions {
@@ -222,6 +220,6 @@ export function parseJsonObjectBody(raw: RawBody, options: ParseBodyOptions & { 
     throw new HttpError(415, 'unsupported_media_type', `Content-Type ${mediaType ?? '(none)'} is not supported here; send application/json`);
   }
   const parsed = parseJsonText(decodeUtf8(bytes, 'body'));
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw malformed('The JSON body must be an object');
-  return parsed as Record<string, unknown>;
+  if (!isJsonObject(parsed)) throw malformed('The JSON body must be an object');
+  return parsed;
 }

@@ -6,6 +6,7 @@
  */
 import { fieldNameIssue } from '../records/payload.js';
 import { ModelNotEmptyError, ModelNotFoundError, StandardModelError, UnavailableError, ValidationError, type FieldIssue } from '../records/errors.js';
+import { isJsonObject } from '../records/exact-json.js';
 import { limits } from '../records/limits.js';
 import { maxResponseBytes, responseBytes } from '../records/response-size.js';
 import type { ModelDefinitionStore, StoredModelDefinition } from '../store/model-store.js';
@@ -57,7 +58,7 @@ const maxUnknownNamed = 10;
 
 export function parseModelBody(name: string, body: unknown): { uniqueField?: string; fields: Record<string, FieldDefinition> } {
   const issues: FieldIssue[] = [];
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isJsonObject(body)) {
     throw new ValidationError('A model definition is a JSON object', [{ field: '*', issue: 'must be an object' }]);
   }
   // Each unknown property is named, up to a few: the answer to a body of many thousands would be many times its size,
@@ -72,7 +73,7 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
   if (uniqueField === undefined && !findStandardModel(name)) issues.push({ field: 'unique_field', issue: 'is required' });
   const fields: Record<string, FieldDefinition> = {};
   if (rawFields !== undefined) {
-    if (typeof rawFields !== 'object' || rawFields === null || Array.isArray(rawFields)) {
+    if (!isJsonObject(rawFields)) {
       issues.push({ field: 'fields', issue: 'must be an object of field name to {"type": ...}' });
     } else {
       const entries = Object.entries(rawFields);

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ModelDefinition } from '../models/model-definition.js';
 import { UnavailableError, ValidationError } from './errors.js';
+import { isJsonObject } from './exact-json.js';
 import { validateUpsertPayload, type RecordPayload, type ValidatedUpsert } from './payload.js';
 import { idType, normalizeId } from './record-id.js';
 import type { RecordLocation, RecordService } from './record-service.js';
@@ -132,10 +133,10 @@ export class BatchService {
       if (skipped(index)) return;
       let validated: ValidatedUpsert;
       try {
-        if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+        if (!isJsonObject(item)) {
           throw new ValidationError('Each item of "records" is an object of fields', [{ field: `records[${index}]`, issue: 'must be an object' }]);
         }
-        validated = validateUpsertPayload(model, request.toPayload(item as Record<string, unknown>));
+        validated = validateUpsertPayload(model, request.toPayload(item));
       } catch (error) {
         results[index] = { op: 'upsert', index, error, ...uniqueValueOf(model, item) };
         return;
@@ -197,7 +198,7 @@ export class BatchService {
 
   /** The shape of the whole request: a malformed batch is refused as a whole. */
   private parse(body: unknown): { upserts: unknown[]; deletes: unknown[] } {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    if (!isJsonObject(body)) {
       throw new ValidationError('A batch is {"records": [...], "delete": [...]}', [{ field: '*', issue: 'must be an object' }]);
     }
     const { records, delete: deletes, ...rest } = body as { records?: unknown; delete?: unknown };

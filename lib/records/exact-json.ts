@@ -17,6 +17,14 @@ export class InexactNumber {
   constructor(readonly source: string) {}
 }
 
+/**
+ * Whether a parsed JSON value is an object (not an array, not null): an {@link InexactNumber} stands for a number, so it
+ * is none, though JavaScript calls it one (a body that is only such a number is no object of fields).
+ */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof InexactNumber);
+}
+
 /** A non-zero number nearer zero than DynamoDB stores (its smallest is 1e-130 in magnitude). */
 export const tooSmallNumberIssue = 'numbers must be 0 or at least 1e-130 in magnitude';
 

@@ -86,6 +86,14 @@ describe('custom models', () => {
     expect((await as('GET', '/models/account/records/inexact-co')).status).toBe(404);
     const batch = await json('/models/account/batch', '{"records": [{"name": "inexact-a", "n": 4503599627370497.5}, {"name": "inexact-b", "n": 4503599627370496}]}');
     expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([422, 201]);
+    // Such a number where an object belongs is no object: not a record missing its unique field, not a definition
+    // with a property of the marker's.
+    const whole = await json('/models/account/records', '4503599627370497.5');
+    expect([whole.status, errorCode(whole)]).toEqual([400, 'malformed_body']);
+    const item = await json('/models/account/batch', '{"records": [1e-400]}');
+    expect(item.body.results[0]).toMatchObject({ status: 422, error: { details: [{ field: 'records[0]', issue: 'must be an object' }] } });
+    const definition = await call('PUT', '/models/inexact_m', { token, raw: '{"unique_field": "k", "fields": 4503599627370497.5}', headers: { 'Content-Type': 'application/json' } });
+    expect([definition.status, definition.body.error.details]).toEqual([422, [{ field: 'fields', issue: 'must be an object of field name to {"type": ...}' }]]);
   });
 
   it('lets a workspace add typed fields to a standard model, but not change its unique field or standard fields', async () => {
