@@ -52,10 +52,10 @@ function toDocument(model: ModelDefinition, stored?: StoredModelDefinition): Mod
   };
 }
 
-/** Validates a model definition body into its unique field and declared fields, or throws a ValidationError naming every problem. */
 /** How many unknown properties of a definition are named one by one; past it, one issue counts them. */
 const maxUnknownNamed = 10;
 
+/** Validates a model definition body into its unique field and declared fields, or throws a ValidationError naming every problem. */
 export function parseModelBody(name: string, body: unknown): { uniqueField?: string; fields: Record<string, FieldDefinition> } {
   const issues: FieldIssue[] = [];
   if (!isJsonObject(body)) {
@@ -79,8 +79,12 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
       const entries = Object.entries(rawFields);
       // Too many fields is said once, without checking each (as for a record's payload): a list of one issue per field
       // of many thousands is an answer many times the request's size.
-      const tooMany = entries.length > limits.maxFieldsPerPayload;
-      if (tooMany) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields` });
+      // The unique field is not counted: a definition declares up to 300 others, and GET shows the unique field among
+      // them, so what GET answers can be PUT back as it is.
+      const unique = typeof uniqueField === 'string' ? uniqueField : findStandardModel(name)?.uniqueField;
+      const declaresUnique = unique !== undefined && Object.hasOwn(rawFields, unique);
+      const tooMany = entries.length - (declaresUnique ? 1 : 0) > limits.maxFieldsPerPayload;
+      if (tooMany) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields besides the unique field` });
       for (const [field, definition] of tooMany ? [] : entries) {
         const nameIssue = fieldNameIssue(field);
         if (nameIssue) {

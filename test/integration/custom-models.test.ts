@@ -157,15 +157,31 @@ describe('custom models', () => {
     const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`f${i}`, 0]));
     const tooMany = await as('PUT', '/models/thing', { unique_field: 'id', fields });
     expect(tooMany.status).toBe(422);
-    expect(tooMany.body.error.details).toEqual([{ field: 'fields', issue: 'at most 300 fields' }]);
+    expect(tooMany.body.error.details).toEqual([{ field: 'fields', issue: 'at most 300 fields besides the unique field' }]);
     const unknown = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`p${i}`, 0]));
     const strange = await as('PUT', '/models/thing', { unique_field: 'id', ...unknown });
     expect(strange.status).toBe(422);
     expect(strange.body.error.details).toEqual([{ field: '*', issue: '20000 unknown properties; use unique_field and fields' }]);
-    // A few are each named.
-    const few = await as('PUT', '/models/thing', { unique_field: 'id', indexes: [], ttl: 1 });
-    expect(few.body.error.details.map((d: { field: string }) => d.field)).toEqual(['indexes', 'ttl']);
+    // Up to ten are each named; eleven are counted.
+    const ten = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`p${i}`, 0]));
+    const few = await as('PUT', '/models/thing', { unique_field: 'id', ...ten });
+    expect(few.body.error.details.map((d: { field: string }) => d.field)).toEqual(Object.keys(ten));
+    const eleven = await as('PUT', '/models/thing', { unique_field: 'id', ...ten, p10: 0 });
+    expect(eleven.body.error.details).toEqual([{ field: '*', issue: '11 unknown properties; use unique_field and fields' }]);
     expect((await as('GET', '/models/thing')).status).toBe(404);
+  });
+
+  it('takes back what GET answers: 300 declared fields and the unique field among them', async () => {
+    const fields = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}`, { type: 'number' }]));
+    expect((await as('PUT', '/models/roundtrip', { unique_field: 'key', fields })).status).toBe(201);
+    const read = await as('GET', '/models/roundtrip');
+    expect(Object.keys(read.body.fields)).toHaveLength(301);
+    const again = await as('PUT', '/models/roundtrip', { unique_field: read.body.unique_field, fields: read.body.fields });
+    expect([again.status, again.body.fields]).toEqual([200, read.body.fields]);
+    // 301 besides the unique field are too many.
+    const over = await as('PUT', '/models/roundtrip', { unique_field: 'key', fields: { ...read.body.fields, f300: { type: 'number' } } });
+    expect([over.status, over.body.error.details]).toEqual([422, [{ field: 'fields', issue: 'at most 300 fields besides the unique field' }]]);
+    expect((await as('DELETE', '/models/roundtrip')).status).toBe(204);
   });
 
   it('applies concurrent definitions of one model one after the other: one creates it, the others replace it', async () => {
