@@ -20,8 +20,10 @@ const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/;
  * two marks under NFC).
  */
 const maxMarksInARow = 30;
+// A mark, but the combining grapheme joiner (U+034F), which UAX #15 puts between runs to keep each within its limit.
+const mark = '[^\\P{M}\\u034F]';
 // The lookbehind tries a match only where a run starts, not again at each of its marks.
-const longRunOfMarks = new RegExp(`(?<!\\p{M})\\p{M}{${maxMarksInARow + 1}}`, 'u');
+const longRunOfMarks = new RegExp(`(?<!${mark})${mark}{${maxMarksInARow + 1}}`, 'u');
 const tooManyMarks = { ok: false, issue: `must not have more than ${maxMarksInARow} combining marks in a row` } as const;
 
 export function normalizeId(value: unknown, type: FieldType): IdNormalization {
