@@ -153,8 +153,8 @@ export function buildAdminProgram(deps: AdminDependencies, output: AdminOutput =
     .configureOutput({
       writeOut: (s) => io.out(s.replace(/\n$/, '')),
       // commander's own errors (an unknown option, a missing argument) and the help after them: with --json, runAdmin
-      // prints the error as one JSON line instead.
-      writeErr: (s) => (output.json ? undefined : io.err(s.replace(/\n$/, ''))),
+      // prints the error as one JSON line instead. They quote what was typed, each line shown and cut short.
+      writeErr: (s) => (output.json ? undefined : io.err(s.replace(/\n$/, '').split('\n').map((line) => printable(clipped(line, 300))).join('\n'))),
     })
     .exitOverride();
 
@@ -334,7 +334,9 @@ export function buildAdminProgram(deps: AdminDependencies, output: AdminOutput =
 
 /** Runs the CLI and returns its exit code: 0 on success, 1 on any error. */
 export async function runAdmin(argv: readonly string[], deps: AdminDependencies): Promise<number> {
-  const output: AdminOutput = { json: argv.includes('--json') };
+  // A `--json` after `--` is an argument (a workspace id), not the option.
+  const options = argv.indexOf('--') >= 0 ? argv.slice(0, argv.indexOf('--')) : argv;
+  const output: AdminOutput = { json: options.includes('--json') };
   // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
   const fail = (code: AdminErrorCode | 'unexpected_error', message: string) => {
     deps.io.err(output.json ? jsonLine('error', { code, message: printable(message) }) : `error: ${printable(message)}`);

@@ -73,6 +73,12 @@ describe('npm run admin', () => {
     const result = await adminCli(['workspace', 'create', 'Not_Valid']);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/lower-case letters, digits and dashes/);
+    // So does commander's own error for an option it does not know.
+    const option = await adminCli([`--x\u001b[2J\u001b[31mRED${'y'.repeat(1000)}`, 'workspace', 'list']);
+    expect(option.code).toBe(1);
+    expect(option.stderr).toMatch(/^error: unknown option '--x\uFFFD\[2J\uFFFD\[31mREDy+…/);
+    expect(option.stderr).not.toContain('\u001b');
+    expect(option.stderr.split('\n')[0]!.length).toBeLessThan(310);
     // An id that would drive the terminal (clear the screen, turn it red) or fill it: echoed cut short, and shown.
     for (const id of ['acme\u001b[2J\u001b[31mOWNED', 'x\ny', 'a'.repeat(5000)]) {
       const refused = await adminCli(['workspace', 'create', id]);
@@ -211,9 +217,11 @@ describe('npm run admin', () => {
       expect([args, lines.length]).toEqual([args, 1]);
       expect([args, JSON.parse(lines[0]!)]).toEqual([args, { error: { code, message: expect.stringMatching(message) } }]);
     }
-    // Without --json, the same failure is a line of text.
+    // Without --json, the same failure is a line of text; so is one whose `--json` comes after `--`, as an argument.
     const text = await adminCli(['workspace', 'create', existing]);
     expect(text.stderr.trim()).toBe(`error: Workspace "${existing}" already exists`);
+    const argument = await adminCli(['workspace', 'create', '--', '--json']);
+    expect([argument.code, argument.stderr]).toEqual([1, expect.stringMatching(/^error: Workspace ids are 1 to 63 lower-case letters.*"--json" is not one\n$/)]);
   });
 
   it("lists a workspace's keys oldest first, not in the order of their random token ids", async () => {
