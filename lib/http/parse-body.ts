@@ -8,7 +8,7 @@
  * nesting, JSON null and `_unset` as removals, and its own error envelope.
  */
 import { ValidationError } from '../records/errors.js';
-import { isJsonObject, parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
+import { isJsonObject, parseExactJson, TooDeepToWalk } from '../records/exact-json.js';
 import { nestingIssue } from '../records/limits.js';
 import type { RecordPayload } from '../records/payload.js';
 import { HttpError } from './http-error.js';
@@ -78,7 +78,7 @@ function hexValue(c: number): number {
 /** Percent-decodes one form component into bytes (`+` is a space); a `%` not followed by two hex digits stays as it is. */
 function formComponentBytes(component: string): Uint8Array {
   const raw = Buffer.from(component, 'utf8');
-  // Decoding never lengthens: the bytes are written over a copy, and the part written is returned.
+  // Decoding never lengthens: the bytes go into a new buffer as long as the component, and the part written is returned.
   const bytes = Buffer.allocUnsafe(raw.length);
   let length = 0;
   for (let i = 0; i < raw.length; i += 1) {
@@ -141,7 +141,7 @@ function parseJsonText(text: string): unknown {
     return parseExactJson(text);
   } catch (error) {
     // Valid JSON, refused for its nesting (a 422, as a value nested 17 deep is), not for its syntax.
-    if (error instanceof TooDeepToRevive) throw new ValidationError(error.message, [{ field: '*', issue: nestingIssue }]);
+    if (error instanceof TooDeepToWalk) throw new ValidationError(error.message, [{ field: '*', issue: nestingIssue }]);
     throw malformed(`The body is not valid JSON: ${(error as Error).message}`);
   }
 }

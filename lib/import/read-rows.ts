@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { FatalImportError } from './batch-sender.js';
-import { parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
+import { parseExactJson, TooDeepToWalk } from '../records/exact-json.js';
 
 export type ImportFormat = 'csv' | 'jsonl';
 
@@ -136,7 +136,7 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
       // As the API parses a JSON body: a number too precise for a double is marked, and its row refused, not rounded.
       value = parseExactJson(trimmed);
     } catch (error) {
-      yield { line, problem: error instanceof TooDeepToRevive ? 'nests values too deep' : `is not valid JSON: ${(error as Error).message}`, raw: trimmed };
+      yield { line, problem: error instanceof TooDeepToWalk ? 'nests values too deep' : `is not valid JSON: ${(error as Error).message}`, raw: trimmed };
       continue;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

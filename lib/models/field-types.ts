@@ -2,7 +2,7 @@
  * Field types and coercion (SPEC section 4, "Request bodies"). Form values arrive as strings and are coerced to the
  * declared type; JSON values must already have the type (a datetime is normalised to a UTC ISO string either way).
  */
-import { InexactNumber, inexactNumberIssue, isWholeDecimal, parseExactJson, TooDeepToRevive } from '../records/exact-json.js';
+import { InexactNumber, inexactNumberIssue, isWholeDecimal, parseExactJson, TooDeepToWalk } from '../records/exact-json.js';
 import { nestingIssue } from '../records/limits.js';
 import type { FieldType } from './model-definition.js';
 
@@ -69,7 +69,7 @@ function parseJson(text: string): Coercion {
   try {
     return ok(parseExactJson(text));
   } catch (error) {
-    return fail(error instanceof TooDeepToRevive ? nestingIssue : 'must be a JSON document');
+    return fail(error instanceof TooDeepToWalk ? nestingIssue : 'must be a JSON document');
   }
 }
 

@@ -11,7 +11,6 @@
  */
 import { randomUUID } from 'node:crypto';
 
-
 /** A JSON number whose text names a fraction but parses to a whole number: refused where it is validated. */
 export class InexactNumber {
   constructor(readonly source: string) {}
@@ -62,15 +61,15 @@ const roundsToWhole = (source: string) => Number.isInteger(Number(source)) && !i
  * values may be nested 16 deep (lib/records/limits.ts), a batch adds three levels around them, so nothing valid comes
  * near.
  */
-export const maxRevivedDepth = 1000;
+export const maxWalkedDepth = 1000;
 
 /**
- * A body whose exact numbers could not be checked: nested deeper than {@link maxRevivedDepth}. Refused with a 422 for
+ * A body whose exact numbers could not be checked: nested deeper than {@link maxWalkedDepth}. Refused with a 422 for
  * its nesting (lib/records/limits.ts `nestingIssue`), as any value nested past the limit is.
  */
-export class TooDeepToRevive extends Error {
+export class TooDeepToWalk extends Error {
   constructor() {
-    super(`The body nests values more than ${maxRevivedDepth} deep`);
+    super(`The body nests values more than ${maxWalkedDepth} deep`);
   }
 }
 
@@ -79,7 +78,7 @@ const continuesNumber = (c: number) => (c >= 0x30 && c <= 0x39) || c === 0x2e ||
 
 /**
  * One pass over the text outside its strings: where its numbers that round to a whole number are (start and end), and
- * whether its arrays and objects nest deeper than {@link maxRevivedDepth}.
+ * whether its arrays and objects nest deeper than {@link maxWalkedDepth}.
  */
 function scanNumbers(text: string): { readonly inexact: readonly (readonly [number, number])[]; readonly tooDeep: boolean } {
   const inexact: [number, number][] = [];
@@ -92,7 +91,7 @@ function scanNumbers(text: string): { readonly inexact: readonly (readonly [numb
       for (i += 1; i < text.length && text.charCodeAt(i) !== 0x22; i += 1) if (text.charCodeAt(i) === 0x5c) i += 1;
     } else if (c === 0x5b || c === 0x7b) {
       depth += 1;
-      if (depth > maxRevivedDepth) tooDeep = true;
+      if (depth > maxWalkedDepth) tooDeep = true;
     } else if (c === 0x5d || c === 0x7d) depth -= 1;
     else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       let end = i + 1;
@@ -108,8 +107,8 @@ function scanNumbers(text: string): { readonly inexact: readonly (readonly [numb
 
 /**
  * JSON.parse, with every number rounded to a whole number replaced by an {@link InexactNumber}. Throws what
- * JSON.parse throws for text that is not JSON, and {@link TooDeepToRevive} for a body that holds such a number and
- * nests deeper than a reviver can walk.
+ * JSON.parse throws for text that is not JSON, and {@link TooDeepToWalk} for a body that holds such a number and
+ * nests deeper than the walk that marks them goes.
  */
 export function parseExactJson(text: string): unknown {
   if (!mayRoundToWhole.test(text)) return JSON.parse(text);
@@ -120,7 +119,7 @@ export function parseExactJson(text: string): unknown {
   const parsed: unknown = JSON.parse(text);
   if (inexact.length === 0) return parsed;
   // JSON this deep is refused for its nesting, as shallower nesting is.
-  if (tooDeep) throw new TooDeepToRevive();
+  if (tooDeep) throw new TooDeepToWalk();
   // A mark no client can put in a string of its own: random for each body.
   const mark = `\u0000inexact ${randomUUID()} `;
   let marked = '';

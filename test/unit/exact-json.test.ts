@@ -1,6 +1,6 @@
 /** JSON numbers a double would round into a whole number are marked, never stored rounded (SPEC: never silent rounding). */
 import fc from 'fast-check';
-import { InexactNumber, isWholeDecimal, maxRevivedDepth, parseExactJson, TooDeepToRevive } from '../../lib/records/exact-json.js';
+import { InexactNumber, isWholeDecimal, maxWalkedDepth, parseExactJson, TooDeepToWalk } from '../../lib/records/exact-json.js';
 
 describe('parseExactJson', () => {
   it('marks a fraction that parses to a whole number, wherever it sits', () => {
@@ -38,9 +38,9 @@ describe('parseExactJson', () => {
     // refused later, by field, for its nesting).
     expect(() => parseExactJson(`{"s":"1234567890123456","n":1234567890123456,"v":${nested(10_000)}}`)).not.toThrow();
     // A number to mark beside nesting a reviver cannot walk (it overflowed the stack, a 400 "not valid JSON").
-    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}}`)).toThrow(TooDeepToRevive);
-    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxRevivedDepth + 1)}}`)).toThrow(TooDeepToRevive);
-    expect(parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxRevivedDepth - 1)}}`)).toMatchObject({ n: new InexactNumber('4503599627370497.5') });
+    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}}`)).toThrow(TooDeepToWalk);
+    expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxWalkedDepth + 1)}}`)).toThrow(TooDeepToWalk);
+    expect(parseExactJson(`{"n":4503599627370497.5,"v":${nested(maxWalkedDepth - 1)}}`)).toMatchObject({ n: new InexactNumber('4503599627370497.5') });
     // Text that is not JSON stays a syntax error, however deep.
     expect(() => parseExactJson(`{"n":4503599627370497.5,"v":${nested(10_000)}`)).toThrow(SyntaxError);
   });
