@@ -10,7 +10,7 @@ import { AdminError, type AdminErrorCode } from '../store/api-key-store.js';
 import { networkFailureCode } from '../store/map-dynamodb-error.js';
 import { notBlank, refuseRepeatedOptions } from '../cli-options.js';
 import { clipped, printable, terminalHazards } from '../terminal-text.js';
-import type { AdminTarget, TargetOptions } from './admin-target.js';
+import { notRecordsTable, type AdminTarget, type TargetOptions } from './admin-target.js';
 import type { UsagePlanRegistrar } from './usage-plan.js';
 
 export interface AdminIo {
@@ -105,13 +105,8 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
   }
   // Another table of the stage (the Idempotency-Key table, keyed by id alone), or another application's: DynamoDB
   // refuses each request's key, and its words for it say nothing about --table.
-  if (name === 'ValidationException' && typeof message === 'string' && wrongKeySchema.test(message)) {
-    return new AdminError(
-      `${description} is not a Gather records table (its key is not pk and sk)` +
-        (options.table !== undefined ? ": check --table (the stack's TableName output)" : ''),
-      'table_unavailable',
-    );
-  }
+  // Said by DynamoDB when the table could not be described first (a role that may not).
+  if (name === 'ValidationException' && typeof message === 'string' && wrongKeySchema.test(message)) return notRecordsTable(description, options);
   if (name === 'ResourceNotFoundException') {
     return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`, 'table_unavailable');
   }
@@ -164,6 +159,7 @@ export function buildAdminProgram(deps: AdminDependencies, output: AdminOutput =
     try {
       // The SDK refuses an empty region as it builds the client, and finds none only when it sends.
       target = deps.connect(options);
+      await target.check?.();
       await run(target, options);
     } catch (error) {
       throw explainedTargetFailure(error, options, target?.description);

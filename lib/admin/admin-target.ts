@@ -7,6 +7,7 @@ import { pathFromCaller } from '../cli-options.js';
 import { devJsonPath, noLocalStackFound, readDevJson } from '../local/dev-json.js';
 import { AdminError, ApiKeyStore } from '../store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../store/dynamodb-client.js';
+import { tableShape } from '../store/table-check.js';
 
 export interface TargetOptions {
   readonly table?: string;
@@ -18,7 +19,18 @@ export interface TargetOptions {
 export interface AdminTarget {
   readonly store: ApiKeyStore;
   readonly description: string;
+  /** Refuses a table that is not Gather's records table, before any command reads or writes it. */
+  readonly check?: () => Promise<void>;
   close(): void;
+}
+
+/** The table named is another than Gather's records table (the stage's Idempotency-Key table, another application's). */
+export function notRecordsTable(description: string, options: TargetOptions): AdminError {
+  return new AdminError(
+    `${description} is not a Gather records table (its key is not pk and sk, or it has no list and link indexes)` +
+      (options.table !== undefined ? ": check --table (the stack's TableName output)" : ''),
+    'table_unavailable',
+  );
 }
 
 export function connectAdminTarget(options: TargetOptions): AdminTarget {
@@ -41,5 +53,8 @@ export function connectAdminTarget(options: TargetOptions): AdminTarget {
     endpoint ??= info.dynamodbEndpoint;
   }
   const raw = createDynamoDbClient({ ...(endpoint ? { endpoint } : {}), ...(options.region ? { region: options.region } : {}) });
-  return { store: new ApiKeyStore(createDocumentClient(raw), tableName), description, close: () => raw.destroy() };
+  const check = async () => {
+    if ((await tableShape(raw, tableName)) === 'another table') throw notRecordsTable(description, options);
+  };
+  return { store: new ApiKeyStore(createDocumentClient(raw), tableName), description, check, close: () => raw.destroy() };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { adminCli, call, devDataDir, devStack, keyStore, unique } from '../support/api-client.js';
 import stringWidth from 'string-width';
+import { CreateTableCommand, DeleteTableCommand, ScanCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { ApiKeyStore } from '../../lib/store/api-key-store.js';
 import { createDocumentClient, createDynamoDbClient } from '../../lib/store/dynamodb-client.js';
 import { idempotencyTableName } from '../../lib/store/table-definition.js';
@@ -316,7 +317,7 @@ describe('npm run admin', () => {
       expect([args, wrong.code, wrong.stderr.trim()]).toEqual([
         args,
         1,
-        `error: table ${otherTable} at ${dynamodbEndpoint} is not a Gather records table (its key is not pk and sk): check --table (the stack's TableName output)`,
+        `error: table ${otherTable} at ${dynamodbEndpoint} is not a Gather records table (its key is not pk and sk, or it has no list and link indexes): check --table (the stack's TableName output)`,
       ]);
     }
     const notUrl = await adminCli(['--table', 'Gather-dev-RecordsTable', '--endpoint', 'notaurl', '--region', 'local', 'workspace', 'list']);
@@ -325,6 +326,38 @@ describe('npm run admin', () => {
     const unreachable = await adminCli(['--endpoint', 'http://127.0.0.1:1', 'workspace', 'list']);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr.trim()).toMatch(/^error: Could not reach the local stack's table \S+ \(.*dev\.json\) at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\)$/);
+  });
+
+  it("refuses a table that is not Gather's before writing to it: another key, another key type, no indexes", async () => {
+    const { dynamodbEndpoint } = devStack();
+    const raw = createDynamoDbClient({ endpoint: dynamodbEndpoint });
+    const made: string[] = [];
+    try {
+      const tables: [string, CreateTableCommandInput['KeySchema'], CreateTableCommandInput['AttributeDefinitions']][] = [
+        ['pk-only', [{ AttributeName: 'pk', KeyType: 'HASH' }], [{ AttributeName: 'pk', AttributeType: 'S' }]],
+        ['pk-sk-no-indexes', [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }]],
+        ['sk-number', [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'N' }]],
+      ];
+      for (const [kind, KeySchema, AttributeDefinitions] of tables) {
+        const TableName = unique(`lookalike-${kind}`);
+        await raw.send(new CreateTableCommand({ TableName, KeySchema, AttributeDefinitions, BillingMode: 'PAY_PER_REQUEST' }));
+        made.push(TableName);
+        for (const args of [['workspace', 'create', unique('wrong')], ['workspace', 'list'], ['token', 'revoke', 'tok_AAAAAAAAAAAAAAAA']]) {
+          const result = await adminCli(['--table', TableName, '--endpoint', dynamodbEndpoint, '--region', 'local', '--json', ...args]);
+          expect([kind, args, result.code, JSON.parse(result.stderr)]).toEqual([
+            kind,
+            args,
+            1,
+            { error: { code: 'table_unavailable', message: expect.stringContaining(`table ${TableName} at ${dynamodbEndpoint} is not a Gather records table`) } },
+          ]);
+        }
+        // Nothing was written there.
+        expect([kind, (await raw.send(new ScanCommand({ TableName }))).Count]).toEqual([kind, 0]);
+      }
+    } finally {
+      for (const TableName of made) await raw.send(new DeleteTableCommand({ TableName }));
+      raw.destroy();
+    }
   });
 
   it('says the local stack is not running when its dev.json outlived it, for every kind of command', async () => {
@@ -384,7 +417,7 @@ describe('admin CLI refused by AWS (in process, the table stubbed)', () => {
     };
     expect(await runAdmin(['--table', 'Gather-prod-IdempotencyTable', 'token', 'revoke', 'tok_AAAAAAAAAAAAAAAA', '--json'], deps)).toBe(1);
     expect(JSON.parse(lines.at(-1)!)).toEqual({
-      error: { code: 'table_unavailable', message: "table Gather-prod-IdempotencyTable in eu-west-1 is not a Gather records table (its key is not pk and sk): check --table (the stack's TableName output)" },
+      error: { code: 'table_unavailable', message: "table Gather-prod-IdempotencyTable in eu-west-1 is not a Gather records table (its key is not pk and sk, or it has no list and link indexes): check --table (the stack's TableName output)" },
     });
   });
 });
