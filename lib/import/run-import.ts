@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { pathFromCaller, refuseRepeatedOptions, usageErrorsExitWith, wholeNumber } from '../cli-options.js';
+import { notBlank, pathFromCaller, refuseRepeatedOptions, usageErrorsExitWith, wholeNumber } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { printable } from '../terminal-text.js';
 import { FatalImportError } from './batch-sender.js';
@@ -70,8 +70,9 @@ const program = usageErrorsExitWith(2, new Command('import')
   .requiredOption('--model <name>', 'the model to import into')
   .requiredOption('--file <path>', 'a .csv or .jsonl file')
   .option('--format <format>', 'csv or jsonl (default: from the file name)')
-  .option('--base-url <url>', 'the API (default: the local stack, from $DATA_DIR/dev.json)')
-  .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)')
+  // An empty value (`--base-url "$URL"` with URL unset) is refused, not taken for the local stack.
+  .option('--base-url <url>', 'the API (default: the local stack, from $DATA_DIR/dev.json)', notBlank("the API's URL"))
+  .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)', notBlank('a key'))
   .option('--rejects <path>', 'where rejected rows go (default: <file>.rejects.jsonl)')
   .option('--resume', 'continue an interrupted import without resending what was acknowledged')
   // The API takes at most 1,000 items per batch; more than 16 batches in flight only queue at the stage's throttle.

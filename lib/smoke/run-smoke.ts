@@ -5,7 +5,7 @@
  * (an unknown option, one given twice); 130 after Ctrl-C, which still deletes what the run made.
  */
 import { Command } from 'commander';
-import { refuseRepeatedOptions, usageErrorsExitWith } from '../cli-options.js';
+import { notBlank, refuseRepeatedOptions, usageErrorsExitWith } from '../cli-options.js';
 import { apiTarget } from '../local/dev-json.js';
 import { runScenario, scenarioStepCount } from './scenario.js';
 
@@ -14,8 +14,9 @@ const program = refuseRepeatedOptions(
     2,
     new Command('smoke')
       .description('Run the end-to-end scenario against the API')
-      .option('--base-url <url>', 'the API (default: the local stack)')
-      .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)'),
+      // An empty value (`--base-url "$URL"` with URL unset) is refused, not taken for the local stack.
+      .option('--base-url <url>', 'the API (default: the local stack)', notBlank("the API's URL"))
+      .option('--token <key>', 'an API key with records:read and records:write (default: the local dev key)', notBlank('a key')),
   ),
 ).parse();
 const options = program.opts<{ baseUrl?: string; token?: string }>();

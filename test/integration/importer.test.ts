@@ -198,6 +198,8 @@ describe('npm run import', () => {
       // Commander would keep the last of two, importing into another model than the first one named.
       [['--model', 'customer'], /option '--model' was given more than once/],
       [['--batch-size', '10', '--batch-size=20'], /option '--batch-size' was given more than once/],
+      // `--base-url "$URL"` with URL unset: refused, not taken for the local stack, where the rows would go.
+      [['--base-url', ''], /option '--base-url <url>' argument '' is invalid\. Give the API's URL, or leave the option out/],
     ] as const) {
       const run = await importer(['--model', 'account', '--file', file, '--token', token, ...flags]);
       expect([flags, run.code]).toEqual([flags, 2]);

@@ -139,6 +139,15 @@ describe('npm run smoke, cut short', () => {
       expect([url, refused.code]).toEqual([url, 2]);
       expect(refused.stderr).toMatch(/--base-url must be an http:\/\/ or https:\/\/ URL/);
     }
+    // An empty URL or key (a variable that was not set) is refused, never taken for the local stack and its key.
+    for (const [args, message] of [
+      [['--base-url', '', '--token', token], /option '--base-url <url>' argument '' is invalid\. Give the API's URL, or leave the option out/],
+      [['--token', ''], /option '--token <key>' argument '' is invalid\. Give a key, or leave the option out/],
+    ] as const) {
+      const refused = await smokeCli([...args]);
+      expect([args, refused.code, refused.stdout]).toEqual([args, 2, '']);
+      expect(refused.stderr).toMatch(message);
+    }
     // Two keys or two URLs: commander would keep the last without a word, and the run would test another stage.
     const twice = await smokeCli(['--base-url', `http://127.0.0.1:${port}`, '--token', token, '--base-url', 'http://127.0.0.1:1']);
     expect(twice.code).toBe(2); // 1 is for an API that failed a step
