@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { parse } from 'csv-parse';
 import { FatalImportError } from './batch-sender.js';
-import { parseExactJson, TooDeepToWalk } from '../records/exact-json.js';
+import { isJsonObject, parseExactJson, TooDeepToWalk } from '../records/exact-json.js';
 
 export type ImportFormat = 'csv' | 'jsonl';
 
@@ -139,12 +139,13 @@ async function* jsonlRows(file: string): AsyncGenerator<Row> {
       yield { line, problem: error instanceof TooDeepToWalk ? 'nests values too deep' : `is not valid JSON: ${(error as Error).message}`, raw: trimmed };
       continue;
     }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    // A line that is only a number too precise for a double is marked with an object of its own: still no JSON object.
+    if (!isJsonObject(value)) {
       // Quoted in the rejects file as the line has it (`[1e400]` parses to `[Infinity]`, which JSON spells null).
       yield { line, problem: 'is not a JSON object', raw: value, source: trimmed };
       continue;
     }
-    yield { line, record: value as Record<string, unknown>, source: trimmed };
+    yield { line, record: value, source: trimmed };
   }
 }
 

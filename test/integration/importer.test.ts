@@ -100,12 +100,14 @@ describe('npm run import', () => {
   it('imports JSON Lines into a custom model, CSV strings coerced to the declared types', async () => {
     await call('PUT', '/models/subscription', { json: { unique_field: 'external_id', fields: { price: { type: 'number' }, active: { type: 'boolean' } } }, token });
     const jsonl = join(dir, 'subs.jsonl');
-    writeFileSync(jsonl, ['{"external_id":"s1","price":10,"active":true}', '', '["not an object"]', '{"external_id":"s2","price":"ten"}', '{"external_id":"s3","meta":{"a":[1,2]}}'].join('\n'));
+    // A line that is only a number too precise for a double is no object either, not a row with a field of its own.
+    writeFileSync(jsonl, ['{"external_id":"s1","price":10,"active":true}', '', '["not an object"]', '{"external_id":"s2","price":"ten"}', '{"external_id":"s3","meta":{"a":[1,2]}}', '4503599627370497.5'].join('\n'));
     const run = await importer(['--model', 'subscription', '--file', jsonl, '--token', token]);
     expect(run.code).toBe(1);
     expect(readRejects(`${jsonl}.rejects.jsonl`).map((r) => [r.line, r.error.code])).toEqual([
       [3, 'malformed_row'],
       [4, 'validation_failed'],
+      [6, 'malformed_row'],
     ]);
     expect((await call('GET', '/models/subscription/records/s3', { token })).body.fields.meta).toEqual({ a: [1, 2] });
 
