@@ -103,9 +103,9 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
           : 'check the region and any proxy between here and AWS';
     return new AdminError(`${description} did not answer as DynamoDB does (HTTP ${status}): ${hint}`, 'table_unavailable');
   }
-  // Another table of the stage (the Idempotency-Key table, keyed by id alone), or another application's: DynamoDB
-  // refuses each request's key, and its words for it say nothing about --table.
-  // Said by DynamoDB when the table could not be described first (a role that may not).
+  // Another table of the stage (the Idempotency-Key table, keyed by id alone), or another application's, found only by
+  // DynamoDB refusing a request's key when the table could not be described first (a role that may not): its words
+  // for it say nothing about --table.
   if (name === 'ValidationException' && typeof message === 'string' && wrongKeySchema.test(message)) return notRecordsTable(description, options);
   if (name === 'ResourceNotFoundException') {
     return new AdminError(`${description} does not exist${options.table !== undefined ? ": check --table (the stack's TableName output) and the region" : ''}`, 'table_unavailable');
