@@ -140,7 +140,11 @@ const schemas: Record<string, Json> = {
     additionalProperties: false,
     properties: {
       unique_field: { type: 'string', description: 'Required for custom models; the standard models keep theirs.' },
-      fields: { type: 'object', additionalProperties: ref('FieldDefinition'), maxProperties: limits.maxFieldsPerPayload },
+      fields: {
+        type: 'object',
+        additionalProperties: ref('FieldDefinition'),
+        description: `At most ${limits.maxFieldsPerPayload} fields besides the unique field and a standard model's own (no maxProperties: what GET answers, those included, can be PUT back).`,
+      },
     },
   },
   Model: {

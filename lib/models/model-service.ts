@@ -78,12 +78,13 @@ export function parseModelBody(name: string, body: unknown): { uniqueField?: str
     } else {
       const entries = Object.entries(rawFields);
       // Too many fields is said once, without checking each (as for a record's payload): a list of one issue per field
-      // of many thousands is an answer many times the request's size. The unique field is not counted: a definition
-      // declares up to 300 others, and GET shows the unique field among them, so what GET answers can be PUT back.
-      const unique = typeof uniqueField === 'string' ? uniqueField : findStandardModel(name)?.uniqueField;
-      const declaresUnique = unique !== undefined && Object.hasOwn(rawFields, unique);
-      const tooMany = entries.length - (declaresUnique ? 1 : 0) > limits.maxFieldsPerPayload;
-      if (tooMany) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields besides the unique field` });
+      // of many thousands is an answer many times the request's size. The unique field and a standard model's own
+      // fields are not counted: a definition declares up to 300 others, and GET shows those among them, so what GET
+      // answers can be PUT back.
+      const standard = findStandardModel(name);
+      const uncounted = new Set([...(typeof uniqueField === 'string' ? [uniqueField] : []), ...Object.keys(standard?.fields ?? {})]);
+      const tooMany = entries.filter(([field]) => !uncounted.has(field)).length > limits.maxFieldsPerPayload;
+      if (tooMany) issues.push({ field: 'fields', issue: `at most ${limits.maxFieldsPerPayload} fields besides the unique field and a standard model's own` });
       for (const [field, definition] of tooMany ? [] : entries) {
         const nameIssue = fieldNameIssue(field);
         if (nameIssue) {

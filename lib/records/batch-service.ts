@@ -232,7 +232,7 @@ const asksForRetry = (error: unknown): boolean => error instanceof UnavailableEr
  * as sent when it cannot be (not an e-mail address, say); nothing when it is not a string.
  */
 function uniqueValueOf(model: ModelDefinition, item: unknown): { id?: string } {
-  const value = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[model.uniqueField] : undefined;
+  const value = isJsonObject(item) ? item[model.uniqueField] : undefined;
   if (typeof value !== 'string') return {};
   const normalized = normalizeId(value, idType(model));
   return { id: normalized.ok ? normalized.id : value };

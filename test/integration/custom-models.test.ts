@@ -92,6 +92,11 @@ describe('custom models', () => {
     expect([whole.status, errorCode(whole)]).toEqual([400, 'malformed_body']);
     const item = await json('/models/account/batch', '{"records": [1e-400]}');
     expect(item.body.results[0]).toMatchObject({ status: 422, error: { details: [{ field: 'records[0]', issue: 'must be an object' }] } });
+    // Nor is its text taken for the unique value of a model keyed by a field named as the marker's own property.
+    expect((await as('PUT', '/models/keyed_by_source', { unique_field: 'source' })).status).toBe(201);
+    const named = await json('/models/keyed_by_source/batch', '{"records": [4503599627370497.5]}');
+    expect(named.body.results).toEqual([{ op: 'upsert', index: 0, status: 422, error: expect.objectContaining({ code: 'validation_failed' }) }]);
+    expect((await as('DELETE', '/models/keyed_by_source')).status).toBe(204);
     const definition = await call('PUT', '/models/inexact_m', { token, raw: '{"unique_field": "k", "fields": 4503599627370497.5}', headers: { 'Content-Type': 'application/json' } });
     expect([definition.status, definition.body.error.details]).toEqual([422, [{ field: 'fields', issue: 'must be an object of field name to {"type": ...}' }]]);
   });
@@ -157,7 +162,7 @@ describe('custom models', () => {
     const fields = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`f${i}`, 0]));
     const tooMany = await as('PUT', '/models/thing', { unique_field: 'id', fields });
     expect(tooMany.status).toBe(422);
-    expect(tooMany.body.error.details).toEqual([{ field: 'fields', issue: 'at most 300 fields besides the unique field' }]);
+    expect(tooMany.body.error.details).toEqual([{ field: 'fields', issue: "at most 300 fields besides the unique field and a standard model's own" }]);
     const unknown = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`p${i}`, 0]));
     const strange = await as('PUT', '/models/thing', { unique_field: 'id', ...unknown });
     expect(strange.status).toBe(422);
@@ -180,8 +185,20 @@ describe('custom models', () => {
     expect([again.status, again.body.fields]).toEqual([200, read.body.fields]);
     // 301 besides the unique field are too many.
     const over = await as('PUT', '/models/roundtrip', { unique_field: 'key', fields: { ...read.body.fields, f300: { type: 'number' } } });
-    expect([over.status, over.body.error.details]).toEqual([422, [{ field: 'fields', issue: 'at most 300 fields besides the unique field' }]]);
+    expect([over.status, over.body.error.details]).toEqual([422, [{ field: 'fields', issue: "at most 300 fields besides the unique field and a standard model's own" }]]);
     expect((await as('DELETE', '/models/roundtrip')).status).toBe(204);
+    // A standard model's own fields are not counted either: customer's GET shows email and account beside 300 more.
+    const extras = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`x${i}`, { type: 'string' }]));
+    const extended = await as('PUT', '/models/customer', { fields: extras });
+    try {
+      expect(extended.status).toBe(200);
+      const customer = await as('GET', '/models/customer');
+      expect(Object.keys(customer.body.fields)).toHaveLength(302);
+      expect((await as('PUT', '/models/customer', { unique_field: 'email', fields: customer.body.fields })).status).toBe(200);
+      expect((await as('PUT', '/models/customer', { fields: customer.body.fields })).status).toBe(200);
+    } finally {
+      expect((await as('PUT', '/models/customer', { fields: {} })).status).toBe(200);
+    }
   });
 
   it('applies concurrent definitions of one model one after the other: one creates it, the others replace it', async () => {
