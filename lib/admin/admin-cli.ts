@@ -125,8 +125,8 @@ function explainedTargetFailure(error: unknown, options: GlobalOptions, descript
 
 /**
  * Whether the command line asked for JSON, which decides how a failure is printed. Taken from the words of the command
- * line, not from what commander parsed, since commander may stop at a mistake before it reaches a later `--json`
- * (commander reads `--name --json` as `--json` too; `--name=--json` is one word).
+ * line (those before a `--`), not from what commander parsed, since commander may stop at a mistake before it reaches a
+ * later `--json`. A key named `--json` is given as `--name=--json`, one word.
  */
 export interface AdminOutput {
   json: boolean;
@@ -335,7 +335,8 @@ export async function runAdmin(argv: readonly string[], deps: AdminDependencies)
   const output: AdminOutput = { json: options.includes('--json') };
   // A message may quote what was typed (a workspace id) or what a server answered: shown, never obeyed.
   const fail = (code: AdminErrorCode | 'unexpected_error', message: string) => {
-    deps.io.err(output.json ? jsonLine('error', { code, message: printable(message) }) : `error: ${printable(message)}`);
+    const shown = printable(clipped(message, 1000));
+    deps.io.err(output.json ? jsonLine('error', { code, message: shown }) : `error: ${shown}`);
     return 1;
   };
   // No command takes a key, and an error message that quotes its argument would put one pasted by mistake into a

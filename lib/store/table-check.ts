@@ -9,15 +9,18 @@ import { tableDefinition } from './table-definition.js';
 /** What a table's description says of it, or `unknown` when the caller may not describe it. */
 export type TableShape = 'records table' | 'another table' | 'unknown';
 
-/** The caller's refusals that leave the question open: a role that may use a table without describing it. */
-const notAllowedToDescribe = new Set(['AccessDeniedException', 'UnauthorizedOperation']);
+/**
+ * Failures that leave the question open without saying anything of the table: a role that may use a table without
+ * describing it, and DescribeTable's own rate limit (a script that runs many commands), which its data calls do not share.
+ */
+const leaveOpen = new Set(['AccessDeniedException', 'LimitExceededException', 'ThrottlingException']);
 
 export async function tableShape(client: DynamoDBClient, tableName: string): Promise<TableShape> {
   let table;
   try {
     table = (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
   } catch (error) {
-    if (notAllowedToDescribe.has((error as Error).name)) return 'unknown';
+    if (leaveOpen.has((error as Error).name)) return 'unknown';
     throw error;
   }
   const typeOf = (name: string) => table?.AttributeDefinitions?.find((attribute) => attribute.AttributeName === name)?.AttributeType;

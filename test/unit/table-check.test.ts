@@ -13,9 +13,13 @@ describe('tableShape', () => {
   afterEach(() => dynamodb.reset());
   afterAll(() => dynamodb.restore());
 
-  it('leaves the question open for a caller that may not describe the table', async () => {
-    dynamodb.on(DescribeTableCommand).rejects(Object.assign(new Error('not authorized to perform: dynamodb:DescribeTable'), { name: 'AccessDeniedException' }));
-    expect(await tableShape(new DynamoDBClient({ region: 'eu-west-1' }), 'Gather-prod-RecordsTable')).toBe('unknown');
+  it.each([
+    ['a caller that may not describe the table', 'AccessDeniedException'],
+    ["DescribeTable's own rate limit", 'LimitExceededException'],
+    ['a throttle', 'ThrottlingException'],
+  ])('leaves the question open for %s', async (_case, name) => {
+    dynamodb.on(DescribeTableCommand).rejects(Object.assign(new Error(name), { name }));
+    expect(await tableShape(new DynamoDBClient({ region: 'eu-west-1', maxAttempts: 1 }), 'Gather-prod-RecordsTable')).toBe('unknown');
   });
 
   it('passes any other failure on: a missing table, a network failure', async () => {
