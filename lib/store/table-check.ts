@@ -6,7 +6,7 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableDefinition } from './table-definition.js';
 
-/** What a table's description says of it, or `unknown` when the caller may not describe it. */
+/** What a table's description says of it, or `unknown` when it could not be had (not allowed, or rate limited). */
 export type TableShape = 'records table' | 'another table' | 'unknown';
 
 /**
