@@ -43,10 +43,10 @@ async function smokeKey(waitMs: number): Promise<unknown> {
 export const handler = async (_event?: unknown, context?: { getRemainingTimeInMillis(): number }): Promise<ScenarioResult> => {
   let result: ScenarioResult;
   try {
-    const remaining = context ? context.getRemainingTimeInMillis() - reportMarginMs : Infinity;
-    const token = await smokeKey(Math.max(0, Math.min(secretWaitMs, remaining)));
-    if (typeof token !== 'string' || token.trim() === '') throw new Error('the smoke key secret is empty: store a key in it (docs/operations.md)');
+    // When the run must be over (epoch ms), its report kept back: the key's wait and the clean-up both end by then.
     const cleanupDeadline = context ? Date.now() + context.getRemainingTimeInMillis() - reportMarginMs : undefined;
+    const token = await smokeKey(Math.max(0, Math.min(secretWaitMs, cleanupDeadline === undefined ? Infinity : cleanupDeadline - Date.now())));
+    if (typeof token !== 'string' || token.trim() === '') throw new Error('the smoke key secret is empty: store a key in it (docs/operations.md)');
     result = await runScenario({
       baseUrl,
       token: token.trim(),
